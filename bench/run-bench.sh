@@ -1,0 +1,49 @@
+#!/bin/sh
+# make bench: certificate signing speed of libephcore as ratios against
+# references measured in the same run: raw Ed25519 signing in the same
+# process, `openssl speed ed25519`, and one `ssh-keygen -s` per
+# certificate. Reports; never fails on a time.
+set -eu
+builddir=${1:-.}
+N=${BENCH_CERTS:-20000}
+KEYGEN_RUNS=${BENCH_KEYGEN_RUNS:-50}
+
+out=$("$builddir/bench/bench_sign" "$N")
+lib=$(echo "$out" | awk '$1 == "lib_certs_per_sec" { print $2 }')
+raw=$(echo "$out" | awk '$1 == "raw_ed25519_signs_per_sec" { print $2 }')
+
+ossl=""
+if command -v openssl >/dev/null 2>&1; then
+	# "ed25519 ... sign/s verify/s" table: sign/s is the 4th column.
+	ossl=$(openssl speed -seconds 2 ed25519 2>/dev/null |
+		awk '/^ *253 bits EdDSA \(Ed25519\)/ { print $(NF-1) }' | head -n1)
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+keygen_per_cert=""
+if command -v ssh-keygen >/dev/null 2>&1; then
+	ssh-keygen -q -t ed25519 -N '' -f "$tmp/ca"
+	ssh-keygen -q -t ed25519 -N '' -f "$tmp/user"
+	start=$(date +%s.%N)
+	i=0
+	while [ $i -lt "$KEYGEN_RUNS" ]; do
+		ssh-keygen -q -s "$tmp/ca" -I "eph:g-$i:alice:db-maint" -z $((i + 1)) \
+			-n eph:db-maint@db01.example.com -V +10m "$tmp/user.pub" 2>/dev/null
+		i=$((i + 1))
+	done
+	end=$(date +%s.%N)
+	keygen_per_cert=$(echo "$start $end $KEYGEN_RUNS" | awk '{ printf "%.6f", ($2 - $1) / $3 }')
+fi
+
+echo "certificate signing, one core, Ed25519 CA, $N certificates"
+echo "$out" | sed 's/^/  /'
+echo "$lib $raw" | awk '{ printf "  libephcore vs raw Ed25519 sign (same process): %.1f%% (target >= 80%%)\n", 100 * $1 / $2 }'
+if [ -n "$ossl" ]; then
+	echo "  openssl speed ed25519: $ossl signs/s"
+	echo "$lib $ossl" | awk '{ printf "  libephcore vs openssl speed: %.1f%%\n", 100 * $1 / $2 }'
+fi
+if [ -n "$keygen_per_cert" ]; then
+	echo "  ssh-keygen -s: $keygen_per_cert s per certificate ($KEYGEN_RUNS runs)"
+	echo "$lib $keygen_per_cert" | awk '{ printf "  libephcore vs one ssh-keygen -s per certificate: %.0fx faster (target > 100x)\n", $1 * $2 }'
+fi

@@ -1,0 +1,1049 @@
+/* OpenSSH key types on OpenSSL 3: wire encodings, signatures, key files. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+
+#include "b64.h"
+#include "err.h"
+#include "fileio.h"
+#include "key.h"
+#include "util.h"
+
+#define ED25519_PK_LEN 32
+#define ED25519_SK_LEN 64 /* seed || public, as OpenSSH stores it */
+#define ED25519_SIG_LEN 64
+#define PUBLINE_MAX (64u * 1024u)
+#define KEYFILE_MAX (64u * 1024u)
+
+struct key_info {
+	enum key_type type;
+	const char *name;
+	const char *cert_name;
+	const char *curve;     /* SSH curve name (ECDSA) */
+	const char *ossl_group; /* OpenSSL group name (ECDSA) */
+	const char *cli;
+	unsigned bits;
+};
+
+static const struct key_info key_infos[] = {
+	{ KEY_ED25519, "ssh-ed25519", "ssh-ed25519-cert-v01@openssh.com",
+	    NULL, NULL, "ed25519", 256 },
+	{ KEY_ECDSA_P256, "ecdsa-sha2-nistp256",
+	    "ecdsa-sha2-nistp256-cert-v01@openssh.com", "nistp256",
+	    "prime256v1", "ecdsa", 256 },
+	{ KEY_ECDSA_P384, "ecdsa-sha2-nistp384",
+	    "ecdsa-sha2-nistp384-cert-v01@openssh.com", "nistp384",
+	    "secp384r1", "ecdsa-p384", 384 },
+	{ KEY_ECDSA_P521, "ecdsa-sha2-nistp521",
+	    "ecdsa-sha2-nistp521-cert-v01@openssh.com", "nistp521",
+	    "secp521r1", "ecdsa-p521", 521 },
+	{ KEY_RSA, "ssh-rsa", "ssh-rsa-cert-v01@openssh.com", NULL, NULL,
+	    "rsa", 0 },
+};
+
+static const struct key_info *
+info_of(enum key_type t)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(key_infos) / sizeof(key_infos[0]); i++)
+		if (key_infos[i].type == t)
+			return &key_infos[i];
+	return NULL;
+}
+
+static int
+is_ecdsa(enum key_type t)
+{
+	return t == KEY_ECDSA_P256 || t == KEY_ECDSA_P384 || t == KEY_ECDSA_P521;
+}
+
+const char *
+key_type_name(enum key_type t)
+{
+	const struct key_info *ki = info_of(t);
+
+	return ki == NULL ? "unknown" : ki->name;
+}
+
+const char *
+key_cert_type_name(enum key_type t)
+{
+	const struct key_info *ki = info_of(t);
+
+	return ki == NULL ? "unknown" : ki->cert_name;
+}
+
+enum key_type
+key_type_from_name(const char *name, int *is_cert)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < sizeof(key_infos) / sizeof(key_infos[0]); i++) {
+		if (strcmp(name, key_infos[i].name) == 0) {
+			if (is_cert != NULL)
+				*is_cert = 0;
+			return key_infos[i].type;
+		}
+		if (strcmp(name, key_infos[i].cert_name) == 0) {
+			if (is_cert != NULL)
+				*is_cert = 1;
+			return key_infos[i].type;
+		}
+	}
+	return KEY_UNSPEC;
+}
+
+enum key_type
+key_type_from_string(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < sizeof(key_infos) / sizeof(key_infos[0]); i++)
+		if (strcmp(s, key_infos[i].cli) == 0)
+			return key_infos[i].type;
+	if (s != NULL && strcmp(s, "ecdsa-p256") == 0)
+		return KEY_ECDSA_P256;
+	return KEY_UNSPEC;
+}
+
+const char *
+key_default_sig_alg(enum key_type t)
+{
+	return t == KEY_RSA ? "rsa-sha2-512" : key_type_name(t);
+}
+
+unsigned
+key_bits(const struct key *k)
+{
+	const struct key_info *ki;
+	int bits;
+
+	if (k == NULL || (ki = info_of(k->type)) == NULL)
+		return 0;
+	if (k->type != KEY_RSA)
+		return k->type == KEY_ED25519 ? 256 : ki->bits;
+	bits = EVP_PKEY_get_bits(k->pkey);
+	return bits < 0 ? 0 : (unsigned)bits;
+}
+
+static struct key *
+key_wrap(enum key_type t, EVP_PKEY *pkey, int has_private)
+{
+	struct key *k;
+
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return NULL;
+	k->type = t;
+	k->pkey = pkey;
+	k->has_private = has_private;
+	return k;
+}
+
+void
+key_free(struct key *k)
+{
+	if (k == NULL)
+		return;
+	/* EVP_PKEY_free clears the private material it owns. */
+	EVP_PKEY_free(k->pkey);
+	free(k);
+}
+
+int
+key_generate(enum key_type t, unsigned bits, struct key **out)
+{
+	const struct key_info *ki = info_of(t);
+	EVP_PKEY *pkey = NULL;
+	int r = EPH_ERR_CRYPTO;
+
+	*out = NULL;
+	if (ki == NULL)
+		return EPH_ERR_KEYTYPE;
+	if (t == KEY_RSA) {
+		if (bits == 0)
+			bits = 3072;
+		if (bits < KEY_RSA_MIN_GEN_BITS || bits > KEY_RSA_MAX_BITS)
+			return EPH_ERR_WEAKKEY;
+		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
+	} else if (t == KEY_ED25519) {
+		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	} else {
+		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", ki->ossl_group);
+	}
+	if (pkey == NULL)
+		goto out;
+	if ((*out = key_wrap(t, pkey, 1)) == NULL) {
+		EVP_PKEY_free(pkey);
+		r = EPH_ERR_NOMEM;
+		goto out;
+	}
+	r = EPH_OK;
+out:
+	return r;
+}
+
+/* ---------------------------------------------------------------- wire */
+
+static int
+get_bn(const EVP_PKEY *pkey, const char *param, BIGNUM **bn)
+{
+	*bn = NULL;
+	return EVP_PKEY_get_bn_param(pkey, param, bn) == 1 ? EPH_OK : EPH_ERR_CRYPTO;
+}
+
+static int
+put_bn_param(struct buf *b, const EVP_PKEY *pkey, const char *param)
+{
+	BIGNUM *bn = NULL;
+	int r;
+
+	if ((r = get_bn(pkey, param, &bn)) != EPH_OK)
+		return r;
+	r = buf_put_bignum2(b, bn);
+	BN_clear_free(bn);
+	return r;
+}
+
+static int
+put_ec_point(struct buf *b, const EVP_PKEY *pkey)
+{
+	uint8_t pt[1 + 2 * 66];
+	size_t n = 0;
+
+	if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+	    pt, sizeof(pt), &n) != 1)
+		return EPH_ERR_CRYPTO;
+	return buf_put_string(b, pt, n);
+}
+
+int
+key_put_public_fields(const struct key *k, struct buf *b)
+{
+	uint8_t pk[ED25519_PK_LEN];
+	size_t n = sizeof(pk);
+	int r;
+
+	if (k == NULL || k->pkey == NULL)
+		return EPH_ERR_INVAL;
+	switch (k->type) {
+	case KEY_ED25519:
+		if (EVP_PKEY_get_raw_public_key(k->pkey, pk, &n) != 1 || n != sizeof(pk))
+			return EPH_ERR_CRYPTO;
+		return buf_put_string(b, pk, n);
+	case KEY_ECDSA_P256:
+	case KEY_ECDSA_P384:
+	case KEY_ECDSA_P521:
+		if ((r = buf_put_cstring(b, info_of(k->type)->curve)) != EPH_OK)
+			return r;
+		return put_ec_point(b, k->pkey);
+	case KEY_RSA:
+		if ((r = put_bn_param(b, k->pkey, OSSL_PKEY_PARAM_RSA_E)) != EPH_OK)
+			return r;
+		return put_bn_param(b, k->pkey, OSSL_PKEY_PARAM_RSA_N);
+	default:
+		return EPH_ERR_KEYTYPE;
+	}
+}
+
+int
+key_put_public(const struct key *k, struct buf *b)
+{
+	int r;
+
+	if (k == NULL)
+		return EPH_ERR_INVAL;
+	if ((r = buf_put_cstring(b, key_type_name(k->type))) != EPH_OK)
+		return r;
+	return key_put_public_fields(k, b);
+}
+
+/* Build a public EVP_PKEY of algorithm alg from OSSL_PARAMs and check it. */
+static int
+pkey_fromdata(const char *alg, OSSL_PARAM_BLD *bld, int selection, EVP_PKEY **out)
+{
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY_CTX *check = NULL;
+	int r = EPH_ERR_CRYPTO;
+
+	*out = NULL;
+	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL)
+		goto out;
+	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, alg, NULL)) == NULL)
+		goto out;
+	if (EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, out, selection, params) != 1) {
+		r = EPH_ERR_FORMAT;
+		goto out;
+	}
+	/*
+	 * Reject points off the curve or outside the group (the full check,
+	 * as OpenSSH validates EC keys) and malformed RSA values. For RSA the
+	 * quick check: the full one tests n for primality, costing
+	 * milliseconds per key for nothing OpenSSH asks.
+	 */
+	if ((check = EVP_PKEY_CTX_new_from_pkey(NULL, *out, NULL)) == NULL)
+		goto out;
+	if ((strcmp(alg, "RSA") == 0 ? EVP_PKEY_public_check_quick(check) :
+	    EVP_PKEY_public_check(check)) != 1) {
+		r = EPH_ERR_FORMAT;
+		goto out;
+	}
+	r = EPH_OK;
+out:
+	if (r != EPH_OK) {
+		EVP_PKEY_free(*out);
+		*out = NULL;
+	}
+	EVP_PKEY_CTX_free(check);
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	ERR_clear_error();
+	return r;
+}
+
+static int
+get_rsa_public(struct buf *b, EVP_PKEY **out)
+{
+	BIGNUM *e = NULL, *n = NULL;
+	OSSL_PARAM_BLD *bld = NULL;
+	int r;
+
+	if ((r = buf_get_bignum2(b, &e, KEY_RSA_MAX_BITS / 8)) != EPH_OK ||
+	    (r = buf_get_bignum2(b, &n, KEY_RSA_MAX_BITS / 8)) != EPH_OK)
+		goto out;
+	if (BN_num_bits(n) < KEY_RSA_MIN_BITS) {
+		r = EPH_ERR_WEAKKEY;
+		goto out;
+	}
+	if (BN_is_zero(e) || !BN_is_odd(e) || BN_num_bits(e) > 64) {
+		r = EPH_ERR_FORMAT;
+		goto out;
+	}
+	r = EPH_ERR_NOMEM;
+	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) != 1 ||
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) != 1)
+		goto out;
+	r = pkey_fromdata("RSA", bld, EVP_PKEY_PUBLIC_KEY, out);
+out:
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(e);
+	BN_free(n);
+	return r;
+}
+
+static int
+get_ec_public(enum key_type t, struct buf *b, EVP_PKEY **out)
+{
+	const struct key_info *ki = info_of(t);
+	const uint8_t *pt;
+	size_t n;
+	OSSL_PARAM_BLD *bld = NULL;
+	int r;
+
+	if ((r = buf_get_expect_cstring(b, ki->curve)) != EPH_OK)
+		return r;
+	if ((r = buf_get_string(b, &pt, &n, 1 + 2 * 66)) != EPH_OK)
+		return r;
+	/* Uncompressed points only, of exactly the curve's size. */
+	if (n != 1 + 2 * ((ki->bits + 7) / 8) || pt[0] != 0x04)
+		return EPH_ERR_FORMAT;
+	r = EPH_ERR_NOMEM;
+	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
+	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+	    ki->ossl_group, 0) != 1 ||
+	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, n) != 1)
+		goto out;
+	r = pkey_fromdata("EC", bld, EVP_PKEY_PUBLIC_KEY, out);
+out:
+	OSSL_PARAM_BLD_free(bld);
+	return r;
+}
+
+int
+key_get_public_fields(enum key_type t, struct buf *b, struct key **out)
+{
+	EVP_PKEY *pkey = NULL;
+	const uint8_t *pk;
+	size_t n;
+	int r;
+
+	*out = NULL;
+	switch (t) {
+	case KEY_ED25519:
+		if ((r = buf_get_string(b, &pk, &n, ED25519_PK_LEN)) != EPH_OK)
+			return r;
+		if (n != ED25519_PK_LEN)
+			return EPH_ERR_FORMAT;
+		pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pk, n);
+		if (pkey == NULL)
+			return EPH_ERR_FORMAT;
+		break;
+	case KEY_ECDSA_P256:
+	case KEY_ECDSA_P384:
+	case KEY_ECDSA_P521:
+		if ((r = get_ec_public(t, b, &pkey)) != EPH_OK)
+			return r;
+		break;
+	case KEY_RSA:
+		if ((r = get_rsa_public(b, &pkey)) != EPH_OK)
+			return r;
+		break;
+	default:
+		return EPH_ERR_KEYTYPE;
+	}
+	if ((*out = key_wrap(t, pkey, 0)) == NULL) {
+		EVP_PKEY_free(pkey);
+		return EPH_ERR_NOMEM;
+	}
+	return EPH_OK;
+}
+
+int
+key_from_blob(const uint8_t *d, size_t n, struct key **out)
+{
+	struct buf b;
+	char *name = NULL;
+	enum key_type t;
+	int r, is_cert = 0;
+
+	*out = NULL;
+	if (n > KEY_BLOB_MAX)
+		return EPH_ERR_TOOLARGE;
+	buf_init_view(&b, d, n);
+	if ((r = buf_get_cstring(&b, &name, 64)) != EPH_OK)
+		goto out;
+	if ((t = key_type_from_name(name, &is_cert)) == KEY_UNSPEC || is_cert) {
+		r = EPH_ERR_KEYTYPE;
+		goto out;
+	}
+	if ((r = key_get_public_fields(t, &b, out)) != EPH_OK)
+		goto out;
+	if (buf_remaining(&b) != 0) {
+		key_free(*out);
+		*out = NULL;
+		r = EPH_ERR_TRAILING;
+		goto out;
+	}
+	r = EPH_OK;
+out:
+	free(name);
+	return r;
+}
+
+int
+key_dup_public(const struct key *k, struct key **out)
+{
+	struct buf b;
+	int r;
+
+	*out = NULL;
+	buf_init(&b);
+	if ((r = key_put_public(k, &b)) == EPH_OK)
+		r = key_from_blob(b.d, b.len, out);
+	buf_free(&b);
+	return r;
+}
+
+int
+key_equal_public(const struct key *a, const struct key *b)
+{
+	struct buf ba, bb;
+	int eq = 0;
+
+	if (a == NULL || b == NULL || a->type != b->type)
+		return 0;
+	buf_init(&ba);
+	buf_init(&bb);
+	if (key_put_public(a, &ba) == EPH_OK && key_put_public(b, &bb) == EPH_OK)
+		eq = ba.len == bb.len && memcmp(ba.d, bb.d, ba.len) == 0;
+	buf_free(&ba);
+	buf_free(&bb);
+	return eq;
+}
+
+int
+key_put_private_fields(const struct key *k, struct buf *b, int for_cert)
+{
+	uint8_t sk[ED25519_SK_LEN];
+	size_t n;
+	int r = EPH_ERR_INVAL;
+
+	if (k == NULL || !k->has_private)
+		return EPH_ERR_INVAL;
+	switch (k->type) {
+	case KEY_ED25519:
+		/* OpenSSH's 64-byte secret is seed || public key. */
+		n = 32;
+		if (EVP_PKEY_get_raw_private_key(k->pkey, sk, &n) != 1 || n != 32) {
+			r = EPH_ERR_CRYPTO;
+			break;
+		}
+		n = 32;
+		if (EVP_PKEY_get_raw_public_key(k->pkey, sk + 32, &n) != 1 || n != 32) {
+			r = EPH_ERR_CRYPTO;
+			break;
+		}
+		if ((r = buf_put_string(b, sk + 32, 32)) != EPH_OK)
+			break;
+		r = buf_put_string(b, sk, sizeof(sk));
+		break;
+	case KEY_ECDSA_P256:
+	case KEY_ECDSA_P384:
+	case KEY_ECDSA_P521:
+		if (!for_cert && (r = key_put_public_fields(k, b)) != EPH_OK)
+			break;
+		r = put_bn_param(b, k->pkey, OSSL_PKEY_PARAM_PRIV_KEY);
+		break;
+	case KEY_RSA:
+		if (!for_cert &&
+		    ((r = put_bn_param(b, k->pkey, OSSL_PKEY_PARAM_RSA_N)) != EPH_OK ||
+		    (r = put_bn_param(b, k->pkey, OSSL_PKEY_PARAM_RSA_E)) != EPH_OK))
+			break;
+		if ((r = put_bn_param(b, k->pkey, OSSL_PKEY_PARAM_RSA_D)) != EPH_OK ||
+		    (r = put_bn_param(b, k->pkey, OSSL_PKEY_PARAM_RSA_COEFFICIENT1)) != EPH_OK ||
+		    (r = put_bn_param(b, k->pkey, OSSL_PKEY_PARAM_RSA_FACTOR1)) != EPH_OK)
+			break;
+		r = put_bn_param(b, k->pkey, OSSL_PKEY_PARAM_RSA_FACTOR2);
+		break;
+	default:
+		r = EPH_ERR_KEYTYPE;
+	}
+	eph_wipe(sk, sizeof(sk));
+	return r;
+}
+
+/* --------------------------------------------------------- fingerprints */
+
+int
+fingerprint_sha256(const uint8_t *blob, size_t n, char **out)
+{
+	uint8_t md[32];
+	unsigned int mdlen = 0;
+	char *b64 = NULL, *s = NULL, *p;
+	int r = EPH_ERR_CRYPTO;
+
+	*out = NULL;
+	if (EVP_Digest(blob, n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+		goto out;
+	r = EPH_ERR_NOMEM;
+	if ((b64 = b64_encode(md, mdlen)) == NULL)
+		goto out;
+	if ((p = strchr(b64, '=')) != NULL)
+		*p = '\0';
+	if ((s = malloc(strlen(b64) + 8)) == NULL)
+		goto out;
+	strcpy(s, "SHA256:");
+	strcat(s, b64);
+	*out = s;
+	r = EPH_OK;
+out:
+	free(b64);
+	return r;
+}
+
+int
+key_fingerprint(const struct key *k, char **out)
+{
+	struct buf b;
+	int r;
+
+	*out = NULL;
+	buf_init(&b);
+	if ((r = key_put_public(k, &b)) == EPH_OK)
+		r = fingerprint_sha256(b.d, b.len, out);
+	buf_free(&b);
+	return r;
+}
+
+/* ----------------------------------------------------------- signatures */
+
+static const EVP_MD *
+sig_md(enum key_type t, const char *alg)
+{
+	switch (t) {
+	case KEY_ED25519: return NULL;
+	case KEY_ECDSA_P256: return EVP_sha256();
+	case KEY_ECDSA_P384: return EVP_sha384();
+	case KEY_ECDSA_P521: return EVP_sha512();
+	case KEY_RSA:
+		return strcmp(alg, "rsa-sha2-256") == 0 ? EVP_sha256() : EVP_sha512();
+	default: return NULL;
+	}
+}
+
+/* The algorithm name, normalised to a static string, or NULL if the key
+ * cannot make or check that kind of signature. */
+static const char *
+sig_alg_for(enum key_type t, const char *alg)
+{
+	if (t == KEY_RSA) {
+		if (strcmp(alg, "rsa-sha2-512") == 0)
+			return "rsa-sha2-512";
+		if (strcmp(alg, "rsa-sha2-256") == 0)
+			return "rsa-sha2-256";
+		return NULL;
+	}
+	if (info_of(t) != NULL && strcmp(alg, key_type_name(t)) == 0)
+		return key_type_name(t);
+	return NULL;
+}
+
+int
+key_sign(const struct key *k, const char *alg, const uint8_t *data, size_t n,
+    struct buf *sig)
+{
+	EVP_MD_CTX *ctx = NULL;
+	ECDSA_SIG *esig = NULL;
+	const char *salg;
+	const BIGNUM *er, *es;
+	const unsigned char *pp;
+	uint8_t *raw = NULL;
+	size_t rawlen = 0;
+	struct buf inner;
+	int r = EPH_ERR_CRYPTO;
+
+	buf_init(&inner);
+	if (k == NULL || !k->has_private || sig == NULL)
+		return EPH_ERR_INVAL;
+	if (alg == NULL)
+		alg = key_default_sig_alg(k->type);
+	if ((salg = sig_alg_for(k->type, alg)) == NULL)
+		return strcmp(alg, "ssh-rsa") == 0 ? EPH_ERR_WEAKKEY : EPH_ERR_KEYTYPE;
+	alg = salg;
+	if ((ctx = EVP_MD_CTX_new()) == NULL) {
+		r = EPH_ERR_NOMEM;
+		goto out;
+	}
+	if (EVP_DigestSignInit(ctx, NULL, sig_md(k->type, alg), NULL, k->pkey) != 1 ||
+	    EVP_DigestSign(ctx, NULL, &rawlen, data, n) != 1)
+		goto out;
+	if ((raw = malloc(rawlen)) == NULL) {
+		r = EPH_ERR_NOMEM;
+		goto out;
+	}
+	if (EVP_DigestSign(ctx, raw, &rawlen, data, n) != 1)
+		goto out;
+	if (is_ecdsa(k->type)) {
+		pp = raw;
+		if ((esig = d2i_ECDSA_SIG(NULL, &pp, (long)rawlen)) == NULL)
+			goto out;
+		ECDSA_SIG_get0(esig, &er, &es);
+		if ((r = buf_put_bignum2(&inner, er)) != EPH_OK ||
+		    (r = buf_put_bignum2(&inner, es)) != EPH_OK)
+			goto out;
+	} else if ((r = buf_put(&inner, raw, rawlen)) != EPH_OK) {
+		goto out;
+	}
+	if ((r = buf_put_cstring(sig, alg)) != EPH_OK ||
+	    (r = buf_put_stringb(sig, &inner)) != EPH_OK)
+		goto out;
+	r = EPH_OK;
+out:
+	ECDSA_SIG_free(esig);
+	free(raw);
+	buf_free(&inner);
+	EVP_MD_CTX_free(ctx);
+	ERR_clear_error();
+	return r;
+}
+
+/* SSH ECDSA signature (mpint r, mpint s) to DER for OpenSSL. */
+static int
+ecdsa_sig_to_der(enum key_type t, const uint8_t *p, size_t n, uint8_t **der, size_t *derlen)
+{
+	struct buf b;
+	BIGNUM *br = NULL, *bs = NULL;
+	ECDSA_SIG *esig = NULL;
+	unsigned char *out = NULL;
+	size_t maxb = (info_of(t)->bits + 7) / 8;
+	int len, r;
+
+	*der = NULL;
+	buf_init_view(&b, p, n);
+	if ((r = buf_get_bignum2(&b, &br, maxb)) != EPH_OK ||
+	    (r = buf_get_bignum2(&b, &bs, maxb)) != EPH_OK)
+		goto out;
+	if (buf_remaining(&b) != 0) {
+		r = EPH_ERR_TRAILING;
+		goto out;
+	}
+	r = EPH_ERR_NOMEM;
+	if ((esig = ECDSA_SIG_new()) == NULL || ECDSA_SIG_set0(esig, br, bs) != 1)
+		goto out;
+	br = bs = NULL;
+	if ((len = i2d_ECDSA_SIG(esig, &out)) <= 0)
+		goto out;
+	*der = out;
+	*derlen = (size_t)len;
+	r = EPH_OK;
+out:
+	BN_free(br);
+	BN_free(bs);
+	ECDSA_SIG_free(esig);
+	return r;
+}
+
+int
+key_verify(const struct key *k, const uint8_t *sig, size_t siglen,
+    const uint8_t *data, size_t n, const char **alg_out)
+{
+	struct buf b;
+	char *alg = NULL;
+	const char *salg;
+	const uint8_t *raw;
+	size_t rawlen, modlen;
+	uint8_t *der = NULL, *padded = NULL;
+	EVP_MD_CTX *ctx = NULL;
+	int r;
+
+	if (k == NULL || sig == NULL)
+		return EPH_ERR_INVAL;
+	buf_init_view(&b, sig, siglen);
+	if ((r = buf_get_cstring(&b, &alg, 64)) != EPH_OK)
+		goto out;
+	if ((salg = sig_alg_for(k->type, alg)) == NULL) {
+		r = strcmp(alg, "ssh-rsa") == 0 ? EPH_ERR_WEAKKEY : EPH_ERR_SIGNATURE;
+		goto out;
+	}
+	if ((r = buf_get_string(&b, &raw, &rawlen, KEY_RSA_MAX_BITS / 8)) != EPH_OK)
+		goto out;
+	if (buf_remaining(&b) != 0) {
+		r = EPH_ERR_TRAILING;
+		goto out;
+	}
+	if (k->type == KEY_ED25519 && rawlen != ED25519_SIG_LEN) {
+		r = EPH_ERR_SIGNATURE;
+		goto out;
+	}
+	if (is_ecdsa(k->type)) {
+		if ((r = ecdsa_sig_to_der(k->type, raw, rawlen, &der, &rawlen)) != EPH_OK)
+			goto out;
+		raw = der;
+	}
+	if (k->type == KEY_RSA) {
+		/* Like OpenSSH, accept a signature shorter than the modulus
+		 * by left-padding it; never a longer one. */
+		modlen = (key_bits(k) + 7) / 8;
+		if (rawlen > modlen || rawlen == 0) {
+			r = EPH_ERR_SIGNATURE;
+			goto out;
+		}
+		if (rawlen < modlen) {
+			if ((padded = calloc(1, modlen)) == NULL) {
+				r = EPH_ERR_NOMEM;
+				goto out;
+			}
+			memcpy(padded + modlen - rawlen, raw, rawlen);
+			raw = padded;
+			rawlen = modlen;
+		}
+	}
+	r = EPH_ERR_CRYPTO;
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestVerifyInit(ctx, NULL, sig_md(k->type, salg), NULL, k->pkey) != 1)
+		goto out;
+	if (EVP_DigestVerify(ctx, raw, rawlen, data, n) != 1) {
+		r = EPH_ERR_SIGNATURE;
+		goto out;
+	}
+	if (alg_out != NULL)
+		*alg_out = salg;
+	r = EPH_OK;
+out:
+	EVP_MD_CTX_free(ctx);
+	OPENSSL_free(der);
+	free(padded);
+	free(alg);
+	ERR_clear_error();
+	return r;
+}
+
+/* ------------------------------------------------------------ key lines */
+
+int
+key_format_public_line(const struct key *k, const char *comment, char **out)
+{
+	struct buf b, line;
+	char *b64 = NULL;
+	int r;
+
+	*out = NULL;
+	buf_init(&b);
+	buf_init(&line);
+	if ((r = key_put_public(k, &b)) != EPH_OK)
+		goto out;
+	if ((b64 = b64_encode(b.d, b.len)) == NULL) {
+		r = EPH_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = buf_put(&line, key_type_name(k->type), strlen(key_type_name(k->type)))) != EPH_OK ||
+	    (r = buf_put(&line, " ", 1)) != EPH_OK ||
+	    (r = buf_put(&line, b64, strlen(b64))) != EPH_OK)
+		goto out;
+	if (comment != NULL && *comment != '\0' &&
+	    ((r = buf_put(&line, " ", 1)) != EPH_OK ||
+	    (r = buf_put(&line, comment, strlen(comment))) != EPH_OK))
+		goto out;
+	if ((r = buf_put_u8(&line, 0)) != EPH_OK)
+		goto out;
+	*out = (char *)line.d;
+	buf_init(&line);
+	r = EPH_OK;
+out:
+	free(b64);
+	buf_free(&b);
+	buf_free(&line);
+	return r;
+}
+
+static int
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int
+publine_parse(const char *line, char **type_out, struct buf *blob, char **comment_out)
+{
+	const char *p, *t0, *b0, *c0, *end;
+	size_t tlen, blen, start = blob->len;
+	char *type = NULL, *comment = NULL;
+	struct buf view;
+	int r;
+
+	*type_out = NULL;
+	if (comment_out != NULL)
+		*comment_out = NULL;
+	if (line == NULL)
+		return EPH_ERR_INVAL;
+	if (strlen(line) > PUBLINE_MAX)
+		return EPH_ERR_TOOLARGE;
+	for (p = line; is_space(*p); p++)
+		;
+	for (t0 = p; *p != '\0' && !is_space(*p); p++)
+		;
+	tlen = (size_t)(p - t0);
+	for (; *p == ' ' || *p == '\t'; p++)
+		;
+	for (b0 = p; *p != '\0' && !is_space(*p); p++)
+		;
+	blen = (size_t)(p - b0);
+	for (; *p == ' ' || *p == '\t'; p++)
+		;
+	c0 = p;
+	end = c0 + strlen(c0);
+	while (end > c0 && is_space(end[-1]))
+		end--;
+	if (tlen == 0 || blen == 0 || tlen > 64)
+		return EPH_ERR_FORMAT;
+	/* One line only: a newline may end it, nothing may follow. */
+	for (p = c0; p < end; p++)
+		if (*p == '\n' || *p == '\r' || *p == '\0')
+			return EPH_ERR_FORMAT;
+	if ((type = strndup(t0, tlen)) == NULL)
+		return EPH_ERR_NOMEM;
+	if ((r = b64_decode(b0, blen, blob)) != EPH_OK)
+		goto out;
+	buf_init_view(&view, blob->d + start, blob->len - start);
+	if ((r = buf_get_expect_cstring(&view, type)) != EPH_OK) {
+		r = EPH_ERR_FORMAT;
+		goto out;
+	}
+	if (comment_out != NULL && end > c0 &&
+	    (comment = strndup(c0, (size_t)(end - c0))) == NULL) {
+		r = EPH_ERR_NOMEM;
+		goto out;
+	}
+	*type_out = type;
+	type = NULL;
+	if (comment_out != NULL)
+		*comment_out = comment;
+	comment = NULL;
+	r = EPH_OK;
+out:
+	if (r != EPH_OK)
+		blob->len = start;
+	free(type);
+	free(comment);
+	return r;
+}
+
+int
+key_parse_public_line(const char *line, struct key **out, char **comment_out)
+{
+	struct buf blob;
+	char *type = NULL, *comment = NULL;
+	int r, is_cert = 0;
+
+	*out = NULL;
+	if (comment_out != NULL)
+		*comment_out = NULL;
+	buf_init(&blob);
+	if ((r = publine_parse(line, &type, &blob, &comment)) != EPH_OK)
+		goto out;
+	if (key_type_from_name(type, &is_cert) == KEY_UNSPEC || is_cert) {
+		r = EPH_ERR_KEYTYPE;
+		goto out;
+	}
+	if ((r = key_from_blob(blob.d, blob.len, out)) != EPH_OK)
+		goto out;
+	if (comment_out != NULL) {
+		*comment_out = comment;
+		comment = NULL;
+	}
+	r = EPH_OK;
+out:
+	free(type);
+	free(comment);
+	buf_free(&blob);
+	return r;
+}
+
+int
+key_load_public(const char *path, struct key **out, char **comment_out)
+{
+	struct buf b;
+	char *s, *line, *save = NULL;
+	int r;
+
+	*out = NULL;
+	buf_init(&b);
+	if ((r = file_read_all(path, KEYFILE_MAX, 0, &b)) != EPH_OK ||
+	    (r = buf_put_u8(&b, 0)) != EPH_OK)
+		goto out;
+	s = (char *)b.d;
+	if (strlen(s) != b.len - 1) {
+		r = EPH_ERR_FORMAT;
+		goto out;
+	}
+	r = EPH_ERR_FORMAT;
+	for (line = strtok_r(s, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		while (is_space(*line))
+			line++;
+		if (*line == '\0' || *line == '#')
+			continue;
+		r = key_parse_public_line(line, out, comment_out);
+		break;
+	}
+out:
+	buf_free(&b);
+	return r;
+}
+
+/* -------------------------------------------------------- private files */
+
+/* Never prompt: an encrypted key file is an error here. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	return -1;
+}
+
+static int
+key_type_of_pkey(EVP_PKEY *pkey, enum key_type *t)
+{
+	char group[64];
+	size_t i, n = 0;
+
+	switch (EVP_PKEY_get_base_id(pkey)) {
+	case EVP_PKEY_ED25519:
+		*t = KEY_ED25519;
+		return EPH_OK;
+	case EVP_PKEY_RSA:
+		if (EVP_PKEY_get_bits(pkey) < KEY_RSA_MIN_GEN_BITS)
+			return EPH_ERR_WEAKKEY;
+		*t = KEY_RSA;
+		return EPH_OK;
+	case EVP_PKEY_EC:
+		if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
+		    group, sizeof(group), &n) != 1)
+			return EPH_ERR_KEYTYPE;
+		for (i = 0; i < sizeof(key_infos) / sizeof(key_infos[0]); i++) {
+			if (key_infos[i].ossl_group != NULL &&
+			    strcmp(group, key_infos[i].ossl_group) == 0) {
+				*t = key_infos[i].type;
+				return EPH_OK;
+			}
+		}
+		return EPH_ERR_KEYTYPE;
+	default:
+		return EPH_ERR_KEYTYPE;
+	}
+}
+
+int
+key_load_private(const char *path, struct key **out)
+{
+	struct buf b;
+	BIO *bio = NULL;
+	EVP_PKEY *pkey = NULL;
+	enum key_type t;
+	int r;
+
+	*out = NULL;
+	buf_init(&b);
+	if ((r = file_read_all(path, KEYFILE_MAX, FILE_CHECK_SECRET, &b)) != EPH_OK)
+		goto out;
+	if ((bio = BIO_new_mem_buf(b.d, (int)b.len)) == NULL) {
+		r = EPH_ERR_NOMEM;
+		goto out;
+	}
+	if ((pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)) == NULL) {
+		r = EPH_ERR_FORMAT;
+		goto out;
+	}
+	if ((r = key_type_of_pkey(pkey, &t)) != EPH_OK)
+		goto out;
+	if ((*out = key_wrap(t, pkey, 1)) == NULL) {
+		r = EPH_ERR_NOMEM;
+		goto out;
+	}
+	pkey = NULL;
+	r = EPH_OK;
+out:
+	EVP_PKEY_free(pkey);
+	BIO_free(bio);
+	buf_free(&b);
+	ERR_clear_error();
+	return r;
+}
+
+int
+key_save_private(const struct key *k, const char *path)
+{
+	BIO *bio = NULL;
+	char *pem = NULL;
+	long n;
+	int r = EPH_ERR_CRYPTO;
+
+	if (k == NULL || !k->has_private)
+		return EPH_ERR_INVAL;
+	if ((bio = BIO_new(BIO_s_secmem())) == NULL) {
+		r = EPH_ERR_NOMEM;
+		goto out;
+	}
+	if (PEM_write_bio_PrivateKey(bio, k->pkey, NULL, NULL, 0, NULL, NULL) != 1)
+		goto out;
+	if ((n = BIO_get_mem_data(bio, &pem)) <= 0)
+		goto out;
+	r = file_write_atomic(path, pem, (size_t)n, 0600, FILE_NO_REPLACE);
+out:
+	/* A secure-memory BIO wipes its buffer when freed. */
+	BIO_free(bio);
+	ERR_clear_error();
+	return r;
+}

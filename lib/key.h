@@ -1,0 +1,114 @@
+/* OpenSSH keys on OpenSSL: types, public blobs and lines, fingerprints,
+ * signatures, PKCS#8 private key files. */
+#ifndef EPH_KEY_H
+#define EPH_KEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "buf.h"
+
+enum key_type {
+	KEY_UNSPEC = 0,
+	KEY_ED25519,
+	KEY_ECDSA_P256,
+	KEY_ECDSA_P384,
+	KEY_ECDSA_P521,
+	KEY_RSA,
+};
+
+/* Caps used by every parser that reads a key. */
+#define KEY_RSA_MIN_BITS 1024 /* parse (OpenSSH's floor) */
+#define KEY_RSA_MIN_GEN_BITS 2048 /* generate */
+#define KEY_RSA_MAX_BITS 16384
+#define KEY_BLOB_MAX 8192 /* a public key blob */
+
+/* A public key, or a key pair when has_private. The EVP_PKEY owns the
+ * secret; key_free wipes it through OpenSSL. */
+struct key {
+	enum key_type type;
+	EVP_PKEY *pkey;
+	int has_private;
+};
+
+/* "ssh-ed25519", "ecdsa-sha2-nistp256", ..., "ssh-rsa". */
+const char *key_type_name(enum key_type t);
+/* "ssh-ed25519-cert-v01@openssh.com", ... */
+const char *key_cert_type_name(enum key_type t);
+/* Wire name (plain or -cert-v01) to type; *is_cert set when non-NULL.
+ * KEY_UNSPEC when unknown. */
+enum key_type key_type_from_name(const char *name, int *is_cert);
+/* CLI spelling: "ed25519", "ecdsa" (P-256), "ecdsa-p384", "ecdsa-p521",
+ * "rsa". KEY_UNSPEC when unknown. */
+enum key_type key_type_from_string(const char *s);
+/* Default signature algorithm for a key type ("rsa-sha2-512" for RSA). */
+const char *key_default_sig_alg(enum key_type t);
+/* Bits of the key as ssh-keygen -l shows them (256 for Ed25519). */
+unsigned key_bits(const struct key *k);
+
+/* New key pair. bits only for RSA (0 = 3072). */
+int key_generate(enum key_type t, unsigned bits, struct key **out);
+void key_free(struct key *k);
+/* Public half as a new key. */
+int key_dup_public(const struct key *k, struct key **out);
+int key_equal_public(const struct key *a, const struct key *b);
+
+/* Public key blob: string type-name, then the type's public fields. */
+int key_put_public(const struct key *k, struct buf *b);
+/* Only the public fields (as they appear inside a certificate). */
+int key_put_public_fields(const struct key *k, struct buf *b);
+/* Parse a plain (non-certificate) public key blob; refuses trailing data. */
+int key_from_blob(const uint8_t *d, size_t n, struct key **out);
+/* Read the public fields of type t from b (the type string already read). */
+int key_get_public_fields(enum key_type t, struct buf *b, struct key **out);
+/*
+ * Private fields in ssh-agent / openssh-key-v1 order, without the type
+ * name. With for_cert, only the fields that follow a certificate blob in
+ * SSH2_AGENTC_ADD_IDENTITY (PROTOCOL.certkeys); otherwise the full set
+ * including the public fields.
+ */
+int key_put_private_fields(const struct key *k, struct buf *b, int for_cert);
+
+/* "SHA256:<base64 without padding>" of a blob / of a key's public blob. */
+int fingerprint_sha256(const uint8_t *blob, size_t n, char **out);
+int key_fingerprint(const struct key *k, char **out);
+
+/*
+ * Append an SSH signature blob (string alg, string sig) over data to sig.
+ * alg NULL picks key_default_sig_alg. SHA-1 "ssh-rsa" is refused.
+ */
+int key_sign(const struct key *k, const char *alg, const uint8_t *data,
+    size_t n, struct buf *sig);
+/*
+ * Verify an SSH signature blob over data. The blob's algorithm must suit
+ * the key; "ssh-rsa" (SHA-1) is refused. *alg_out, when non-NULL, gets a
+ * static name of the algorithm used.
+ */
+int key_verify(const struct key *k, const uint8_t *sig, size_t siglen,
+    const uint8_t *data, size_t n, const char **alg_out);
+
+/* "type base64 [comment]" as a new string. */
+int key_format_public_line(const struct key *k, const char *comment, char **out);
+
+/*
+ * Split an OpenSSH public line ("type base64 [comment]") into its type name,
+ * decoded blob (appended to blob) and comment (may be NULL). Leading and
+ * trailing whitespace and a trailing newline are allowed. The type in the
+ * blob must match the line's. Used for keys and certificates alike.
+ */
+int publine_parse(const char *line, char **type_out, struct buf *blob,
+    char **comment_out);
+/* A plain public key line into a key. comment_out may be NULL. */
+int key_parse_public_line(const char *line, struct key **out, char **comment_out);
+/* First non-comment line of a .pub file. */
+int key_load_public(const char *path, struct key **out, char **comment_out);
+
+/* PKCS#8 PEM private key, refused unless owned by us or root and not
+ * readable by group/other. */
+int key_load_private(const char *path, struct key **out);
+/* PKCS#8 PEM, mode 0600, written atomically; EPH_ERR_EXISTS if present. */
+int key_save_private(const struct key *k, const char *path);
+
+#endif

@@ -1,0 +1,30 @@
+/* Structured event logging: one journald record with upper-case fields
+ * and one LOG_AUTHPRIV syslog line with the same facts as key=value. */
+#ifndef EPH_LOG_H
+#define EPH_LOG_H
+
+#include <stddef.h>
+
+struct log_field {
+	const char *name;  /* upper case, e.g. "EPH_SERIAL" */
+	const char *value;
+};
+
+/* Where the syslog line goes; the PAM module routes it to pam_syslog. */
+typedef void (*log_syslog_fn)(int priority, const char *line, void *ctx);
+
+/* Replace the syslog sink (NULL restores syslog(3)). */
+void eph_log_set_syslog(log_syslog_fn fn, void *ctx);
+/* Turn journald off or on (on by default when its socket exists). */
+void eph_log_set_journal(int on);
+
+/*
+ * Log one event: priority (LOG_*), message_id (32 hex digits, stable per
+ * event type, may be NULL), fields, and a printf-style human message.
+ * Fields with a NULL value are left out. Returns EPH_OK or an error;
+ * logging failures never abort the caller's work.
+ */
+int eph_log(int priority, const char *message_id, const struct log_field *fields,
+    size_t nfields, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+#endif

@@ -1,0 +1,248 @@
+/* Tests for number and duration parsing, careful file I/O and logging. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "fileio.h"
+#include "log.h"
+#include "util.h"
+
+#include "testutil.h"
+
+static void
+test_parse_u64(void **state)
+{
+	uint64_t v = 7;
+
+	assert_int_equal(parse_u64("0", &v), EPH_OK);
+	assert_true(v == 0);
+	assert_int_equal(parse_u64("18446744073709551615", &v), EPH_OK);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(parse_u64("18446744073709551616", &v), EPH_ERR_RANGE);
+	assert_int_equal(parse_u64("", &v), EPH_ERR_FORMAT);
+	assert_int_equal(parse_u64("-1", &v), EPH_ERR_FORMAT);
+	assert_int_equal(parse_u64("+1", &v), EPH_ERR_FORMAT);
+	assert_int_equal(parse_u64(" 1", &v), EPH_ERR_FORMAT);
+	assert_int_equal(parse_u64("1 ", &v), EPH_ERR_FORMAT);
+	assert_int_equal(parse_u64("12a", &v), EPH_ERR_FORMAT);
+	assert_int_equal(parse_u64("0x10", &v), EPH_ERR_FORMAT);
+}
+
+static void
+test_parse_duration(void **state)
+{
+	static const struct {
+		const char *s;
+		uint64_t secs;
+	} ok[] = {
+		{ "90", 90 }, { "90s", 90 }, { "5m", 300 }, { "2h", 7200 },
+		{ "1d", 86400 }, { "1w", 604800 }, { "1h30m", 5400 },
+		{ "1H5M3S", 3903 }, { "0", 0 },
+	};
+	static const char *bad[] = { "", "m", "5x", "-5m", "5 m", "5m ", "1.5h",
+		"99999999999999999999", "18446744073709551615w" };
+	uint64_t v;
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(parse_duration(ok[i].s, &v), EPH_OK);
+		assert_true(v == ok[i].secs);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_not_equal(parse_duration(bad[i], &v), EPH_OK);
+}
+
+static void
+test_format_duration(void **state)
+{
+	char b[32];
+
+	format_duration(0, b, sizeof(b));
+	assert_string_equal(b, "0s");
+	format_duration(5400, b, sizeof(b));
+	assert_string_equal(b, "1h30m");
+	format_duration(90061, b, sizeof(b));
+	assert_string_equal(b, "1d1h1m1s");
+}
+
+static void
+test_strerror(void **state)
+{
+	int e;
+
+	for (e = EPH_OK; e >= EPH_ERR_WEAKKEY; e--)
+		assert_string_not_equal(eph_strerror(e), "unknown error");
+	assert_string_equal(eph_strerror(-999), "unknown error");
+}
+
+static int
+dir_setup(void **state)
+{
+	*state = tu_mkdtemp();
+	return 0;
+}
+
+static int
+dir_teardown(void **state)
+{
+	tu_rmrf(*state);
+	free(*state);
+	return 0;
+}
+
+static void
+test_file_write_read(void **state)
+{
+	const char *dir = *state;
+	char *p = tu_path(dir, "f"), *q = tu_path(dir, "link");
+	struct buf b;
+	struct stat st;
+
+	buf_init(&b);
+	assert_int_equal(file_write_atomic(p, "hello", 5, 0640, 0), EPH_OK);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	assert_int_equal(file_read_all(p, 100, 0, &b), EPH_OK);
+	assert_int_equal(b.len, 5);
+	assert_memory_equal(b.d, "hello", 5);
+	buf_reset(&b);
+
+	/* Replace keeps it whole; no-replace refuses. */
+	assert_int_equal(file_write_atomic(p, "world!", 6, 0644, 0), EPH_OK);
+	assert_int_equal(file_write_atomic(p, "x", 1, 0644, FILE_NO_REPLACE), EPH_ERR_EXISTS);
+	assert_int_equal(file_read_all(p, 100, 0, &b), EPH_OK);
+	assert_int_equal(b.len, 6);
+	buf_reset(&b);
+
+	/* Size cap: exactly max is fine, one more byte is not. */
+	assert_int_equal(file_read_all(p, 5, 0, &b), EPH_ERR_TOOLARGE);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(file_read_all(p, 6, 0, &b), EPH_OK);
+	assert_int_equal(b.len, 6);
+	buf_reset(&b);
+
+	/* Permission checks. */
+	assert_int_equal(chmod(p, 0644), 0);
+	assert_int_equal(file_read_all(p, 100, FILE_CHECK_SECRET, &b), EPH_ERR_PERM);
+	assert_int_equal(file_read_all(p, 100, FILE_CHECK_TRUSTED, &b), EPH_OK);
+	buf_reset(&b);
+	assert_int_equal(chmod(p, 0666), 0);
+	assert_int_equal(file_read_all(p, 100, FILE_CHECK_TRUSTED, &b), EPH_ERR_PERM);
+	assert_int_equal(chmod(p, 0600), 0);
+	assert_int_equal(file_read_all(p, 100, FILE_CHECK_SECRET, &b), EPH_OK);
+	buf_reset(&b);
+
+	/* Symlinks are not followed. */
+	assert_int_equal(symlink(p, q), 0);
+	assert_int_equal(file_read_all(q, 100, 0, &b), EPH_ERR_IO);
+	assert_int_equal(errno, ELOOP);
+
+	/* Directories and missing files are errors. */
+	assert_int_equal(file_read_all(dir, 100, 0, &b), EPH_ERR_IO);
+	free(q);
+	q = tu_path(dir, "missing");
+	assert_int_equal(file_read_all(q, 100, 0, &b), EPH_ERR_IO);
+	assert_int_equal(errno, ENOENT);
+	/* A write into a missing directory fails and leaves nothing. */
+	free(q);
+	q = tu_path(dir, "nodir/f");
+	assert_int_equal(file_write_atomic(q, "x", 1, 0644, 0), EPH_ERR_IO);
+	buf_free(&b);
+	free(p);
+	free(q);
+}
+
+struct captured {
+	int priority;
+	char line[1024];
+	int calls;
+};
+
+static void
+capture(int priority, const char *line, void *ctx)
+{
+	struct captured *c = ctx;
+
+	c->priority = priority;
+	snprintf(c->line, sizeof(c->line), "%s", line);
+	c->calls++;
+}
+
+static void
+test_log_syslog_line(void **state)
+{
+	struct captured c;
+	struct log_field f[] = {
+		{ "EPH_GRANT", "g-123" },
+		{ "EPH_REASON", "INC-4711 vacuum \"full\"" },
+		{ "EPH_HOST", NULL },
+		{ "EPH_USER", "" },
+	};
+	struct log_field badname[] = { { "eph_lower", "x" } };
+
+	memset(&c, 0, sizeof(c));
+	eph_log_set_journal(0);
+	eph_log_set_syslog(capture, &c);
+	assert_int_equal(eph_log(LOG_NOTICE, "0123456789abcdef0123456789abcdef", f, 4,
+	    "grant %s issued", "g-123"), EPH_OK);
+	assert_int_equal(c.calls, 1);
+	assert_int_equal(c.priority, LOG_NOTICE);
+	assert_string_equal(c.line,
+	    "grant g-123 issued EPH_GRANT=g-123 EPH_REASON=\"INC-4711 vacuum \\\"full\\\"\" EPH_USER=\"\"");
+
+	/* Control characters cannot split the line. */
+	f[0].value = "a\nb";
+	assert_int_equal(eph_log(LOG_INFO, NULL, f, 1, "x"), EPH_OK);
+	assert_string_equal(c.line, "x EPH_GRANT=\"a\\x0ab\"");
+
+	assert_int_equal(eph_log(LOG_INFO, NULL, badname, 1, "x"), EPH_ERR_INVAL);
+	assert_int_equal(c.calls, 2);
+	eph_log_set_syslog(NULL, NULL);
+}
+
+static void
+test_log_journal(void **state)
+{
+	struct captured c;
+	struct log_field f[] = { { "EPH_SERIAL", "42" } };
+	char *out = NULL;
+	int rc;
+
+	if (access("/run/systemd/journal/socket", W_OK) != 0 || geteuid() != 0)
+		skip();
+	memset(&c, 0, sizeof(c));
+	eph_log_set_journal(1);
+	eph_log_set_syslog(capture, &c);
+	assert_int_equal(eph_log(LOG_INFO, "a1f3c0de5b7e4d2e9c8b7a6f5e4d3c2b", f, 1,
+	    "test_util journal probe %d", (int)getpid()), EPH_OK);
+	assert_int_equal(c.calls, 1);
+	rc = tu_run(&out, "sleep 1; journalctl -o export MESSAGE_ID=a1f3c0de5b7e4d2e9c8b7a6f5e4d3c2b"
+	    " | grep -c 'test_util journal probe %d'", (int)getpid());
+	assert_int_equal(rc, 0);
+	free(out);
+	eph_log_set_syslog(NULL, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_u64),
+		cmocka_unit_test(test_parse_duration),
+		cmocka_unit_test(test_format_duration),
+		cmocka_unit_test(test_strerror),
+		cmocka_unit_test_setup_teardown(test_file_write_read, dir_setup, dir_teardown),
+		cmocka_unit_test(test_log_syslog_line),
+		cmocka_unit_test(test_log_journal),
+	};
+
+	tu_init(argc, argv);
+	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}

@@ -1,0 +1,192 @@
+/* Shared helpers for the cmocka tests. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+void
+tu_init(int argc, char **argv)
+{
+	const char *f = argc > 1 ? argv[1] : getenv("EPH_TEST_FILTER");
+
+	if (f != NULL && *f != '\0')
+		cmocka_set_test_filter(f);
+}
+
+char *
+tu_mkdtemp(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *d = NULL;
+
+	if (base == NULL || *base == '\0')
+		base = "/tmp";
+	if (asprintf(&d, "%s/ephtest.XXXXXX", base) < 0)
+		fail_msg("out of memory");
+	if (mkdtemp(d) == NULL)
+		fail_msg("mkdtemp: %s", strerror(errno));
+	return d;
+}
+
+void
+tu_rmrf(const char *dir)
+{
+	DIR *dp;
+	struct dirent *de;
+	struct stat st;
+	char *p;
+
+	if (dir == NULL || (dp = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(dp)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
+			continue;
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			tu_rmrf(p);
+		else
+			unlink(p);
+		free(p);
+	}
+	closedir(dp);
+	rmdir(dir);
+}
+
+char *
+tu_path(const char *dir, const char *fmt, ...)
+{
+	char *name = NULL, *p = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&name, fmt, ap) < 0)
+		fail_msg("out of memory");
+	va_end(ap);
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		fail_msg("out of memory");
+	free(name);
+	return p;
+}
+
+char *
+tu_read_file(const char *path, size_t *n)
+{
+	FILE *f;
+	char *d = NULL;
+	size_t cap = 0, len = 0, got;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return NULL;
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			char *nd;
+
+			cap = cap ? cap * 2 : 8192;
+			if ((nd = realloc(d, cap)) == NULL) {
+				free(d);
+				fclose(f);
+				return NULL;
+			}
+			d = nd;
+		}
+		got = fread(d + len, 1, 4096, f);
+		len += got;
+		if (got < 4096)
+			break;
+	}
+	fclose(f);
+	d[len] = '\0';
+	if (n != NULL)
+		*n = len;
+	return d;
+}
+
+int
+tu_write_file(const char *path, const void *d, size_t n, int mode)
+{
+	int fd, rc = 0;
+
+	unlink(path);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) < 0)
+		return -1;
+	if (n > 0 && write(fd, d, n) != (ssize_t)n)
+		rc = -1;
+	if (fchmod(fd, (mode_t)mode) != 0)
+		rc = -1;
+	if (close(fd) != 0)
+		rc = -1;
+	return rc;
+}
+
+int
+tu_run(char **out, const char *fmt, ...)
+{
+	char *cmd = NULL, *full = NULL;
+	va_list ap;
+	FILE *p;
+	int st;
+
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		fail_msg("out of memory");
+	va_end(ap);
+	if (out == NULL) {
+		st = system(cmd);
+		free(cmd);
+	} else {
+		size_t cap = 4096, len = 0, got;
+		char *d = malloc(cap);
+
+		if (d == NULL || asprintf(&full, "(%s) 2>&1 </dev/null", cmd) < 0)
+			fail_msg("out of memory");
+		free(cmd);
+		if ((p = popen(full, "r")) == NULL)
+			fail_msg("popen: %s", strerror(errno));
+		free(full);
+		while ((got = fread(d + len, 1, cap - len - 1, p)) > 0) {
+			len += got;
+			if (cap - len - 1 == 0) {
+				char *nd = realloc(d, cap * 2);
+
+				if (nd == NULL)
+					fail_msg("out of memory");
+				d = nd;
+				cap *= 2;
+			}
+		}
+		d[len] = '\0';
+		*out = d;
+		st = pclose(p);
+	}
+	if (st == -1)
+		return -1;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return -1;
+}
+
+const char *
+tu_ssh_keygen(void)
+{
+	const char *p = SSH_KEYGEN_PATH;
+
+	return (*p != '\0' && access(p, X_OK) == 0) ? p : NULL;
+}
+
+const char *
+tu_sshca(void)
+{
+	return TOP_BUILDDIR "/sshca/sshca";
+}

@@ -1,0 +1,47 @@
+/* Helpers shared by the cmocka tests: temp dirs, files, running the
+ * OpenSSH oracles, and a name filter for the test main. */
+#ifndef EPH_TESTUTIL_H
+#define EPH_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+
+/* Set a cmocka name filter from argv[1] or $EPH_TEST_FILTER. */
+void tu_init(int argc, char **argv);
+
+/* New temp dir (mode 0700) / recursive removal. */
+char *tu_mkdtemp(void);
+void tu_rmrf(const char *dir);
+/* dir + "/" + name, asprintf style; aborts the test on failure. */
+char *tu_path(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Whole file into a NUL-terminated heap string (len in *n if non-NULL);
+ * NULL when it cannot be read. */
+char *tu_read_file(const char *path, size_t *n);
+/* Write (create/truncate) a file with mode; 0 on success. */
+int tu_write_file(const char *path, const void *d, size_t n, int mode);
+
+/*
+ * Run a shell command (printf-style); returns its exit status (or 128 +
+ * signal, -1 on failure to run). With out non-NULL, stdout and stderr are
+ * captured into a heap string.
+ */
+int tu_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Paths of the OpenSSH oracles and of the built sshca. */
+const char *tu_ssh_keygen(void);
+const char *tu_sshca(void);
+/* Skip the calling test unless ssh-keygen exists. */
+#define TU_REQUIRE_SSH_KEYGEN()                                                \
+	do {                                                                   \
+		if (tu_ssh_keygen() == NULL)                                   \
+			skip();                                                \
+	} while (0)
+
+#endif
