@@ -51,7 +51,8 @@ unsigned key_bits(const struct key *k);
 /* New key pair. bits only for RSA (0 = 3072). */
 int key_generate(enum key_type t, unsigned bits, struct key **out);
 void key_free(struct key *k);
-/* Public half as a new key. */
+/* Public half as a new handle (has_private = 0: it cannot sign or export
+ * private fields); it may share OpenSSL's key object with k. */
 int key_dup_public(const struct key *k, struct key **out);
 int key_equal_public(const struct key *a, const struct key *b);
 

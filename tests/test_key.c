@@ -245,7 +245,10 @@ test_rsa_algorithms(void **state)
 	assert_int_equal(buf_put_string(&sig, "x", 1), EPH_OK);
 	assert_int_equal(key_verify(k, sig.d, sig.len, msg, sizeof(msg), NULL), EPH_ERR_WEAKKEY);
 	buf_free(&sig);
+	key_free(other);
+	other = NULL;
 	assert_int_equal(key_generate(KEY_RSA, 1024, &other), EPH_ERR_WEAKKEY);
+	assert_null(other);
 	key_free(k);
 }
 
