@@ -33,7 +33,7 @@ eph_log_set_syslog(log_syslog_fn fn, void *ctx)
 void
 eph_log_set_journal(int on)
 {
-	journal_mode = on ? 1 : 0;
+	journal_mode = on < 0 ? -1 : on > 0;
 }
 
 static int

@@ -15,7 +15,8 @@ typedef void (*log_syslog_fn)(int priority, const char *line, void *ctx);
 
 /* Replace the syslog sink (NULL restores syslog(3)). */
 void eph_log_set_syslog(log_syslog_fn fn, void *ctx);
-/* Turn journald off or on (on by default when its socket exists). */
+/* 0: syslog only; 1: journald too; -1 (default): journald too when its
+ * socket exists. */
 void eph_log_set_journal(int on);
 
 /*
