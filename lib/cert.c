@@ -20,7 +20,6 @@
 #include "buf.h"
 #include "cert.h"
 #include "err.h"
-#include "fileio.h"
 #include "grant.h"
 #include "key.h"
 
@@ -42,12 +41,13 @@ static const char *const flag_extensions[] = {
 };
 
 /* What ssh-keygen -s adds unless told otherwise. */
-static const char *const default_extensions[] = {
+const char *const cert_default_extensions[] = {
 	"permit-X11-forwarding",
 	"permit-agent-forwarding",
 	"permit-port-forwarding",
 	"permit-pty",
 	"permit-user-rc",
+	NULL,
 };
 
 static int
@@ -456,11 +456,10 @@ cert_add_default_extensions(struct cert *c)
 
 	if (c == NULL)
 		return EPH_ERR_INVAL;
-	for (i = 0; i < sizeof(default_extensions) / sizeof(*default_extensions);
-	    i++) {
-		if (cert_find_extension(c, default_extensions[i]) != NULL)
+	for (i = 0; cert_default_extensions[i] != NULL; i++) {
+		if (cert_find_extension(c, cert_default_extensions[i]) != NULL)
 			continue;
-		if ((r = cert_add_extension(c, default_extensions[i], NULL, 0)) !=
+		if ((r = cert_add_extension(c, cert_default_extensions[i], NULL, 0)) !=
 		    EPH_OK)
 			return r;
 	}
@@ -944,41 +943,18 @@ out:
 int
 cert_load(const char *path, struct cert **out, char **comment_out)
 {
-	struct buf file;
-	char *text = NULL, *line, *nl;
+	char *line = NULL;
 	int r;
 
-	buf_init(&file);
 	if (path == NULL || out == NULL)
 		return EPH_ERR_INVAL;
 	*out = NULL;
-	if ((r = file_read_all(path, CERT_LINE_FILE_MAX, 0, &file)) != EPH_OK)
-		goto out;
-	if (memchr(file.d, '\0', file.len) != NULL) {
-		r = EPH_ERR_FORMAT;
-		goto out;
-	}
-	if ((text = malloc(file.len + 1)) == NULL) {
-		r = EPH_ERR_NOMEM;
-		goto out;
-	}
-	if (file.len > 0)
-		memcpy(text, file.d, file.len);
-	text[file.len] = '\0';
-	/* The first line that is neither blank nor a comment, like a .pub. */
-	r = EPH_ERR_NOTFOUND;
-	for (line = text; line != NULL && *line != '\0'; line = nl) {
-		if ((nl = strchr(line, '\n')) != NULL)
-			*nl++ = '\0';
-		line += strspn(line, " \t\r");
-		if (*line == '\0' || *line == '#')
-			continue;
-		r = cert_parse_line(line, out, comment_out);
-		break;
-	}
-out:
-	free(text);
-	buf_free(&file);
+	if (comment_out != NULL)
+		*comment_out = NULL;
+	if ((r = publine_load(path, CERT_LINE_FILE_MAX, &line)) != EPH_OK)
+		return r;
+	r = cert_parse_line(line, out, comment_out);
+	free(line);
 	return r;
 }
 

@@ -78,7 +78,8 @@ int cert_add_critical(struct cert *c, const char *name, const void *value, size_
 int cert_add_extension(struct cert *c, const char *name, const void *value, size_t n);
 /* The extensions ssh-keygen -s adds by default (permit-X11-forwarding,
  * permit-agent-forwarding, permit-port-forwarding, permit-pty,
- * permit-user-rc). */
+ * permit-user-rc), NULL-terminated; and a call that adds them all. */
+extern const char *const cert_default_extensions[];
 int cert_add_default_extensions(struct cert *c);
 
 /* Option or extension by name, NULL when absent. */

@@ -921,34 +921,57 @@ out:
 }
 
 int
-key_load_public(const char *path, struct key **out, char **comment_out)
+publine_load(const char *path, size_t max, char **line_out)
 {
 	struct buf b;
-	char *s, *line, *save = NULL;
+	char *text, *line, *nl;
 	int r;
 
-	*out = NULL;
+	*line_out = NULL;
 	buf_init(&b);
-	if ((r = file_read_all(path, KEYFILE_MAX, 0, &b)) != EPH_OK ||
-	    (r = buf_put_u8(&b, 0)) != EPH_OK)
+	if ((r = file_read_all(path, max, 0, &b)) != EPH_OK)
 		goto out;
-	s = (char *)b.d;
-	if (strlen(s) != b.len - 1) {
+	if (memchr(b.d, '\0', b.len) != NULL) {
 		r = EPH_ERR_FORMAT;
 		goto out;
 	}
-	r = EPH_ERR_FORMAT;
-	for (line = strtok_r(s, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
+	if ((r = buf_put_u8(&b, 0)) != EPH_OK)
+		goto out;
+	text = (char *)b.d;
+	r = EPH_ERR_NOTFOUND;
+	for (line = text; *line != '\0'; line = nl) {
+		if ((nl = strchr(line, '\n')) != NULL)
+			*nl++ = '\0';
+		else
+			nl = line + strlen(line);
 		while (is_space(*line))
 			line++;
 		if (*line == '\0' || *line == '#')
 			continue;
-		r = key_parse_public_line(line, out, comment_out);
+		if ((*line_out = strdup(line)) == NULL)
+			r = EPH_ERR_NOMEM;
+		else
+			r = EPH_OK;
 		break;
 	}
 out:
 	buf_free(&b);
+	return r;
+}
+
+int
+key_load_public(const char *path, struct key **out, char **comment_out)
+{
+	char *line = NULL;
+	int r;
+
+	*out = NULL;
+	if (comment_out != NULL)
+		*comment_out = NULL;
+	if ((r = publine_load(path, KEYFILE_MAX, &line)) != EPH_OK)
+		return r;
+	r = key_parse_public_line(line, out, comment_out);
+	free(line);
 	return r;
 }
 

@@ -101,9 +101,13 @@ int key_format_public_line(const struct key *k, const char *comment, char **out)
  */
 int publine_parse(const char *line, char **type_out, struct buf *blob,
     char **comment_out);
+/* The first line of a .pub-style file (at most max bytes) that is
+ * neither blank nor a '#' comment, as a new string; EPH_ERR_NOTFOUND when
+ * there is none. */
+int publine_load(const char *path, size_t max, char **line_out);
 /* A plain public key line into a key. comment_out may be NULL. */
 int key_parse_public_line(const char *line, struct key **out, char **comment_out);
-/* First non-comment line of a .pub file. */
+/* A public key from the first key line of a .pub file. */
 int key_load_public(const char *path, struct key **out, char **comment_out);
 
 /* PKCS#8 PEM private key, refused unless owned by us or root and not

@@ -70,14 +70,6 @@ enum {
 	OPT_MAX_LOGINS,
 };
 
-static const char *const default_extensions[] = {
-    "permit-X11-forwarding",
-    "permit-agent-forwarding",
-    "permit-port-forwarding",
-    "permit-pty",
-    "permit-user-rc",
-};
-
 struct sign_args {
 	const char *ca_path;
 	const char *principals;
@@ -427,12 +419,12 @@ add_extensions(const struct sshca_cmd *self, const struct sign_args *a, struct c
 	int r;
 
 	if (!a->no_default_ext) {
-		for (i = 0; i < sizeof(default_extensions) / sizeof(default_extensions[0]); i++) {
-			if (a->no_pty && strcmp(default_extensions[i], "permit-pty") == 0)
+		for (i = 0; cert_default_extensions[i] != NULL; i++) {
+			if (a->no_pty && strcmp(cert_default_extensions[i], "permit-pty") == 0)
 				continue;
-			if ((r = cert_add_extension(c, default_extensions[i], NULL, 0)) != EPH_OK)
+			if ((r = cert_add_extension(c, cert_default_extensions[i], NULL, 0)) != EPH_OK)
 				return sshca_fail(self, "adding extension %s: %s",
-				    default_extensions[i], sshca_strerror(r));
+				    cert_default_extensions[i], sshca_strerror(r));
 		}
 	}
 	for (i = 0; i < a->nextensions; i++) {
