@@ -68,9 +68,13 @@ main(int argc, char **argv)
 	size_t signed_len = 0, siglen;
 	double t0, t_lib, t_raw, best_lib, best_raw;
 	long i, per, round;
-	char *approvers[] = { "carol", "dave" };
-	struct grant g = { .id = "g-0001", .task = "db-maint", .requester = "alice",
-		.approvers = approvers, .napprovers = 2, .max_logins = 1 };
+	char *approvers[] = {"carol", "dave"};
+	struct grant g = {.id = "g-0001",
+	    .task = "db-maint",
+	    .requester = "alice",
+	    .approvers = approvers,
+	    .napprovers = 2,
+	    .max_logins = 1};
 
 	buf_init(&grant_value);
 	if (grant_set_reason(&g, "INC-4711 vacuum") != EPH_OK ||
@@ -101,7 +105,8 @@ main(int argc, char **argv)
 	for (round = 0; round < BENCH_ROUNDS; round++) {
 		t0 = now_sec();
 		for (i = 0; i < per; i++)
-			if (make_cert(ca, user, (uint64_t)(round * per + i) + 2, &signed_len) != EPH_OK)
+			if (make_cert(ca, user, (uint64_t)(round * per + i) + 2, &signed_len) !=
+			    EPH_OK)
 				return 1;
 		t_lib = now_sec() - t0;
 		t0 = now_sec();

@@ -111,8 +111,7 @@ buf_put_u8(struct buf *b, uint8_t v)
 int
 buf_put_u32(struct buf *b, uint32_t v)
 {
-	uint8_t x[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16),
-		(uint8_t)(v >> 8), (uint8_t)v };
+	uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
 
 	return buf_put(b, x, sizeof(x));
 }
@@ -241,8 +240,8 @@ buf_get_u32(struct buf *b, uint32_t *v)
 		return r;
 	p = b->d + b->off;
 	if (v != NULL)
-		*v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-		    (uint32_t)p[2] << 8 | (uint32_t)p[3];
+		*v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+		    (uint32_t)p[3];
 	b->off += 4;
 	return EPH_OK;
 }

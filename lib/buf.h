@@ -19,10 +19,10 @@
  */
 struct buf {
 	uint8_t *d;
-	size_t len;  /* bytes written */
-	size_t off;  /* bytes consumed by readers */
-	size_t cap;  /* bytes allocated; 0 for a view */
-	int view;    /* 1 when d is not ours */
+	size_t len; /* bytes written */
+	size_t off; /* bytes consumed by readers */
+	size_t cap; /* bytes allocated; 0 for a view */
+	int view; /* 1 when d is not ours */
 };
 
 void buf_init(struct buf *b);

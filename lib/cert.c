@@ -24,30 +24,30 @@
 #include "key.h"
 
 #define CERT_NONCE_LEN 32
-#define CERT_TYPE_NAME_MAX 64	/* longest cert-v01 type name with room */
-#define CERT_SIG_MAX 4096	/* RSA-16384 signature plus its framing */
+#define CERT_TYPE_NAME_MAX 64 /* longest cert-v01 type name with room */
+#define CERT_SIG_MAX 4096 /* RSA-16384 signature plus its framing */
 #define CERT_LINE_FILE_MAX (64u * 1024u)
 /* OpenSSH refuses longer source-address entries (INET6_ADDRSTRLEN + 3). */
 #define CERT_CIDR_ENTRY_MAX (INET6_ADDRSTRLEN + 3)
 
 /* Extensions sshd knows; each is a flag and sshd refuses one with data. */
 static const char *const flag_extensions[] = {
-	"no-touch-required",
-	"permit-X11-forwarding",
-	"permit-agent-forwarding",
-	"permit-port-forwarding",
-	"permit-pty",
-	"permit-user-rc",
+    "no-touch-required",
+    "permit-X11-forwarding",
+    "permit-agent-forwarding",
+    "permit-port-forwarding",
+    "permit-pty",
+    "permit-user-rc",
 };
 
 /* What ssh-keygen -s adds unless told otherwise. */
 const char *const cert_default_extensions[] = {
-	"permit-X11-forwarding",
-	"permit-agent-forwarding",
-	"permit-port-forwarding",
-	"permit-pty",
-	"permit-user-rc",
-	NULL,
+    "permit-X11-forwarding",
+    "permit-agent-forwarding",
+    "permit-port-forwarding",
+    "permit-pty",
+    "permit-user-rc",
+    NULL,
 };
 
 static int
@@ -224,8 +224,7 @@ cidr_entry_valid(const char *s, size_t len)
 		return 0;
 	/* The same alphabet sshd allows; s is not NUL-terminated. */
 	for (i = 0; i < len; i++)
-		if (strchr("0123456789abcdefABCDEF.:/", s[i]) == NULL ||
-		    s[i] == '\0')
+		if (strchr("0123456789abcdefABCDEF.:/", s[i]) == NULL || s[i] == '\0')
 			return 0;
 	slash = memchr(s, '/', len);
 	alen = slash != NULL ? (size_t)(slash - s) : len;
@@ -265,8 +264,7 @@ cidr_entry_valid(const char *s, size_t len)
 
 		if (bit0 + 8 <= mask)
 			continue;
-		hostmask = bit0 >= mask ? 0xff :
-		    (uint8_t)(0xffu >> (mask - bit0));
+		hostmask = bit0 >= mask ? 0xff : (uint8_t)(0xffu >> (mask - bit0));
 		if ((bin[i] & hostmask) != 0)
 			return 0;
 	}
@@ -315,8 +313,7 @@ opt_check(int critical, const char *name, const uint8_t *data, size_t len)
 			return r;
 		if (vn == 0 || memchr(v, '\0', vn) != NULL)
 			return EPH_ERR_FORMAT;
-		if (strcmp(name, CERT_OPT_SOURCE_ADDRESS) == 0 &&
-		    !source_address_valid(v, vn))
+		if (strcmp(name, CERT_OPT_SOURCE_ADDRESS) == 0 && !source_address_valid(v, vn))
 			return EPH_ERR_FORMAT;
 		return EPH_OK;
 	}
@@ -327,13 +324,11 @@ opt_check(int critical, const char *name, const uint8_t *data, size_t len)
 	return EPH_OK;
 }
 
-
 /* Insert keeping the list sorted by name; EPH_ERR_DUPLICATE if present. */
 static int
-opts_insert(struct cert_opt **list, size_t *nlist, const char *name,
-    const void *value, size_t n)
+opts_insert(struct cert_opt **list, size_t *nlist, const char *name, const void *value, size_t n)
 {
-	struct cert_opt *tmp, o = { NULL, NULL, 0 };
+	struct cert_opt *tmp, o = {NULL, NULL, 0};
 	struct buf w;
 	size_t i;
 	int r, cmp;
@@ -390,28 +385,24 @@ out:
 
 /* Value checks for adding: a flag must be NULL, a valued option not. */
 static int
-opt_add(struct cert *c, int critical, const char *name, const void *value,
-    size_t n)
+opt_add(struct cert *c, int critical, const char *name, const void *value, size_t n)
 {
 	int r;
 
 	struct grant g;
 
-	if (c == NULL || name == NULL || *name == '\0' ||
-	    (value == NULL && n != 0))
+	if (c == NULL || name == NULL || *name == '\0' || (value == NULL && n != 0))
 		return EPH_ERR_INVAL;
 	if (strlen(name) > CERT_MAX_OPTION_NAME_LEN)
 		return EPH_ERR_TOOLARGE;
 	if (critical) {
 		if (!is_known_critical(name))
 			return EPH_ERR_UNKNOWN_OPTION;
-		if ((strcmp(name, CERT_OPT_VERIFY_REQUIRED) == 0) !=
-		    (value == NULL))
+		if ((strcmp(name, CERT_OPT_VERIFY_REQUIRED) == 0) != (value == NULL))
 			return EPH_ERR_INVAL;
 		if (value != NULL && (n == 0 || memchr(value, '\0', n) != NULL))
 			return EPH_ERR_INVAL;
-		if (strcmp(name, CERT_OPT_SOURCE_ADDRESS) == 0 &&
-		    !source_address_valid(value, n))
+		if (strcmp(name, CERT_OPT_SOURCE_ADDRESS) == 0 && !source_address_valid(value, n))
 			return EPH_ERR_FORMAT;
 	} else {
 		if (is_flag_extension(name) && value != NULL)
@@ -435,15 +426,13 @@ opt_add(struct cert *c, int critical, const char *name, const void *value,
 }
 
 int
-cert_add_critical(struct cert *c, const char *name, const void *value,
-    size_t n)
+cert_add_critical(struct cert *c, const char *name, const void *value, size_t n)
 {
 	return opt_add(c, 1, name, value, n);
 }
 
 int
-cert_add_extension(struct cert *c, const char *name, const void *value,
-    size_t n)
+cert_add_extension(struct cert *c, const char *name, const void *value, size_t n)
 {
 	return opt_add(c, 0, name, value, n);
 }
@@ -459,8 +448,7 @@ cert_add_default_extensions(struct cert *c)
 	for (i = 0; cert_default_extensions[i] != NULL; i++) {
 		if (cert_find_extension(c, cert_default_extensions[i]) != NULL)
 			continue;
-		if ((r = cert_add_extension(c, cert_default_extensions[i], NULL, 0)) !=
-		    EPH_OK)
+		if ((r = cert_add_extension(c, cert_default_extensions[i], NULL, 0)) != EPH_OK)
 			return r;
 	}
 	return EPH_OK;
@@ -519,27 +507,17 @@ sig_alg_check(enum key_type t, const char *alg)
 	const char *want = NULL;
 
 	switch (t) {
-	case KEY_ED25519:
-		want = "ssh-ed25519";
-		break;
-	case KEY_ECDSA_P256:
-		want = "ecdsa-sha2-nistp256";
-		break;
-	case KEY_ECDSA_P384:
-		want = "ecdsa-sha2-nistp384";
-		break;
-	case KEY_ECDSA_P521:
-		want = "ecdsa-sha2-nistp521";
-		break;
+	case KEY_ED25519: want = "ssh-ed25519"; break;
+	case KEY_ECDSA_P256: want = "ecdsa-sha2-nistp256"; break;
+	case KEY_ECDSA_P384: want = "ecdsa-sha2-nistp384"; break;
+	case KEY_ECDSA_P521: want = "ecdsa-sha2-nistp521"; break;
 	case KEY_RSA:
-		if (strcmp(alg, "rsa-sha2-256") == 0 ||
-		    strcmp(alg, "rsa-sha2-512") == 0)
+		if (strcmp(alg, "rsa-sha2-256") == 0 || strcmp(alg, "rsa-sha2-512") == 0)
 			return EPH_OK;
 		if (strcmp(alg, "ssh-rsa") == 0)
 			return EPH_ERR_WEAKKEY;
 		return EPH_ERR_SIGNATURE;
-	default:
-		return EPH_ERR_KEYTYPE;
+	default: return EPH_ERR_KEYTYPE;
 	}
 	return strcmp(alg, want) == 0 ? EPH_OK : EPH_ERR_SIGNATURE;
 }
@@ -577,14 +555,13 @@ cert_sign(struct cert *c, const struct key *ca, const char *alg)
 	buf_init(&b);
 	buf_init(&sec);
 	buf_init(&sig);
-	if (c == NULL || ca == NULL || c->key == NULL || c->nonce == NULL ||
-	    !ca->has_private) {
+	if (c == NULL || ca == NULL || c->key == NULL || c->nonce == NULL || !ca->has_private) {
 		r = EPH_ERR_INVAL;
 		goto out;
 	}
 	if ((c->type != CERT_TYPE_USER && c->type != CERT_TYPE_HOST) ||
-	    c->valid_after >= c->valid_before ||
-	    c->nonce_len == 0 || c->nonce_len > CERT_MAX_NONCE_LEN) {
+	    c->valid_after >= c->valid_before || c->nonce_len == 0 ||
+	    c->nonce_len > CERT_MAX_NONCE_LEN) {
 		r = EPH_ERR_INVAL;
 		goto out;
 	}
@@ -630,7 +607,7 @@ cert_sign(struct cert *c, const struct key *ca, const char *alg)
 	    (r = buf_put_u64(&b, c->valid_before)) != EPH_OK ||
 	    (r = put_options(&b, c->critical, c->ncritical)) != EPH_OK ||
 	    (r = put_options(&b, c->extensions, c->nextensions)) != EPH_OK ||
-	    (r = buf_put_string(&b, NULL, 0)) != EPH_OK)  /* reserved */
+	    (r = buf_put_string(&b, NULL, 0)) != EPH_OK) /* reserved */
 		goto out;
 	buf_reset(&sec);
 	if ((r = key_put_public(capub, &sec)) != EPH_OK ||
@@ -712,8 +689,7 @@ out:
  * checked as sshd would read it.
  */
 static int
-parse_options(struct buf *sec, int critical, struct cert_opt **list,
-    size_t *nlist)
+parse_options(struct buf *sec, int critical, struct cert_opt **list, size_t *nlist)
 {
 	struct cert_opt *tmp;
 	char *name = NULL;
@@ -726,10 +702,8 @@ parse_options(struct buf *sec, int critical, struct cert_opt **list,
 			r = EPH_ERR_TOOLARGE;
 			goto out;
 		}
-		if ((r = buf_get_cstring(sec, &name, CERT_MAX_OPTION_NAME_LEN)) !=
-		    EPH_OK ||
-		    (r = buf_get_string(sec, &data, &len,
-		    CERT_MAX_OPTION_DATA_LEN)) != EPH_OK) {
+		if ((r = buf_get_cstring(sec, &name, CERT_MAX_OPTION_NAME_LEN)) != EPH_OK ||
+		    (r = buf_get_string(sec, &data, &len, CERT_MAX_OPTION_DATA_LEN)) != EPH_OK) {
 			r = section_err(r);
 			goto out;
 		}
@@ -856,8 +830,7 @@ cert_parse(const uint8_t *d, size_t n, struct cert **out)
 	    (r = buf_get_stringb(&b, &sec, CERT_MAX_SIZE)) != EPH_OK ||
 	    (r = parse_options(&sec, 1, &c->critical, &c->ncritical)) != EPH_OK ||
 	    (r = buf_get_stringb(&b, &sec, CERT_MAX_SIZE)) != EPH_OK ||
-	    (r = parse_options(&sec, 0, &c->extensions, &c->nextensions)) !=
-	    EPH_OK)
+	    (r = parse_options(&sec, 0, &c->extensions, &c->nextensions)) != EPH_OK)
 		goto out;
 	/* OpenSSH skips the reserved field; nothing defines it, so we want
 	 * it empty rather than signed-but-ignored data. */
@@ -883,8 +856,7 @@ cert_parse(const uint8_t *d, size_t n, struct cert **out)
 		goto out;
 	if ((r = sig_alg_check(c->signature_key->type, salg)) != EPH_OK)
 		goto out;
-	if ((r = key_verify(c->signature_key, sig, siglen, d, signed_len,
-	    &valg)) != EPH_OK)
+	if ((r = key_verify(c->signature_key, sig, siglen, d, signed_len, &valg)) != EPH_OK)
 		goto out;
 	if ((c->sig_alg = strdup(valg != NULL ? valg : salg)) == NULL) {
 		r = EPH_ERR_NOMEM;
@@ -966,8 +938,7 @@ cert_format_line(const struct cert *c, const char *comment, char **out)
 	size_t len;
 	int r;
 
-	if (c == NULL || out == NULL || c->key == NULL || c->blob.len == 0 ||
-	    c->signed_len == 0)
+	if (c == NULL || out == NULL || c->key == NULL || c->blob.len == 0 || c->signed_len == 0)
 		return EPH_ERR_INVAL;
 	*out = NULL;
 	if (comment != NULL && strpbrk(comment, "\r\n") != NULL)
@@ -1004,8 +975,7 @@ cert_check_ca(const struct cert *c, const struct key *ca)
 		return EPH_ERR_INVAL;
 	if (c->signature_key == NULL || c->signed_len == 0)
 		return EPH_ERR_CA_MISMATCH;
-	return key_equal_public(c->signature_key, ca) ? EPH_OK :
-	    EPH_ERR_CA_MISMATCH;
+	return key_equal_public(c->signature_key, ca) ? EPH_OK : EPH_ERR_CA_MISMATCH;
 }
 
 int

@@ -15,11 +15,11 @@
 #define CERT_FOREVER UINT64_MAX /* valid_before of a certificate that never expires */
 
 /* Parser caps; over any of them a certificate is refused. */
-#define CERT_MAX_SIZE 16384	  /* whole blob */
+#define CERT_MAX_SIZE 16384 /* whole blob */
 #define CERT_MAX_PRINCIPALS 256
 #define CERT_MAX_PRINCIPAL_LEN 256
 #define CERT_MAX_KEY_ID_LEN 1024
-#define CERT_MAX_OPTIONS 64	  /* per section */
+#define CERT_MAX_OPTIONS 64 /* per section */
 #define CERT_MAX_OPTION_NAME_LEN 256
 #define CERT_MAX_OPTION_DATA_LEN 4096
 #define CERT_MAX_NONCE_LEN 256
@@ -41,24 +41,24 @@ struct cert_opt {
 };
 
 struct cert {
-	uint32_t type;		 /* CERT_TYPE_USER or CERT_TYPE_HOST */
-	struct key *key;	 /* subject public key */
+	uint32_t type; /* CERT_TYPE_USER or CERT_TYPE_HOST */
+	struct key *key; /* subject public key */
 	uint8_t *nonce;
 	size_t nonce_len;
 	uint64_t serial;
 	char *key_id;
 	char **principals;
 	size_t nprincipals;
-	uint64_t valid_after;	 /* seconds since the epoch */
+	uint64_t valid_after; /* seconds since the epoch */
 	uint64_t valid_before;
 	struct cert_opt *critical; /* sorted by name, unique */
 	size_t ncritical;
 	struct cert_opt *extensions; /* sorted by name, unique */
 	size_t nextensions;
 	struct key *signature_key; /* CA public key */
-	char *sig_alg;		   /* algorithm of the signature */
-	struct buf blob;	   /* whole certificate after sign or parse */
-	size_t signed_len;	   /* bytes of blob the signature covers */
+	char *sig_alg; /* algorithm of the signature */
+	struct buf blob; /* whole certificate after sign or parse */
+	size_t signed_len; /* bytes of blob the signature covers */
 };
 
 /* Empty user certificate with a fresh random 32-byte nonce. */

@@ -125,8 +125,7 @@ sync_parent(const char *path)
 }
 
 int
-file_write_atomic(const char *path, const void *d, size_t n, mode_t mode,
-    unsigned flags)
+file_write_atomic(const char *path, const void *d, size_t n, mode_t mode, unsigned flags)
 {
 	char *tmp = NULL;
 	int fd = -1, r = EPH_ERR_IO, saved;

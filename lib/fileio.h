@@ -9,7 +9,7 @@
 
 /* Checks for file_read_all. */
 #define FILE_CHECK_TRUSTED 0x1 /* refuse if writable by group/other */
-#define FILE_CHECK_SECRET 0x2  /* refuse if readable by group/other */
+#define FILE_CHECK_SECRET 0x2 /* refuse if readable by group/other */
 
 /* Flags for file_write_atomic. */
 #define FILE_NO_REPLACE 0x1 /* EPH_ERR_EXISTS when path exists */
@@ -26,7 +26,6 @@ int file_read_all(const char *path, size_t max, unsigned checks, struct buf *out
  * fsync, then rename (or link, with FILE_NO_REPLACE) into place, so a
  * reader sees the old file or the new one, never half of one.
  */
-int file_write_atomic(const char *path, const void *d, size_t n, mode_t mode,
-    unsigned flags);
+int file_write_atomic(const char *path, const void *d, size_t n, mode_t mode, unsigned flags);
 
 #endif

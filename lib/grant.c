@@ -119,10 +119,8 @@ grant_encode(const struct grant *g, struct buf *out)
 		r = EPH_ERR_INVAL;
 		goto out;
 	}
-	if ((r = field_check(g->id)) != EPH_OK ||
-	    (r = field_check(g->task)) != EPH_OK ||
-	    (r = field_check(g->requester)) != EPH_OK ||
-	    (r = approvers_check(g)) != EPH_OK)
+	if ((r = field_check(g->id)) != EPH_OK || (r = field_check(g->task)) != EPH_OK ||
+	    (r = field_check(g->requester)) != EPH_OK || (r = approvers_check(g)) != EPH_OK)
 		goto out;
 	if ((r = buf_put_u32(&b, GRANT_VERSION)) != EPH_OK ||
 	    (r = buf_put_cstring(&b, g->id)) != EPH_OK ||
@@ -133,8 +131,8 @@ grant_encode(const struct grant *g, struct buf *out)
 	for (i = 0; i < g->napprovers; i++)
 		if ((r = buf_put_cstring(&b, g->approvers[i])) != EPH_OK)
 			goto out;
-	if ((r = buf_put_string(&b, g->reason_digest,
-	    g->has_reason_digest ? GRANT_DIGEST_LEN : 0)) != EPH_OK ||
+	if ((r = buf_put_string(
+	         &b, g->reason_digest, g->has_reason_digest ? GRANT_DIGEST_LEN : 0)) != EPH_OK ||
 	    (r = buf_put_u32(&b, g->max_logins)) != EPH_OK)
 		goto out;
 	if (b.len > GRANT_MAX_SIZE) {
@@ -188,17 +186,14 @@ grant_decode(const uint8_t *d, size_t n, struct grant *out)
 		r = EPH_ERR_FORMAT;
 		goto out;
 	}
-	if ((r = get_field(&b, &g.id)) != EPH_OK ||
-	    (r = get_field(&b, &g.task)) != EPH_OK ||
-	    (r = get_field(&b, &g.requester)) != EPH_OK ||
-	    (r = buf_get_u32(&b, &count)) != EPH_OK)
+	if ((r = get_field(&b, &g.id)) != EPH_OK || (r = get_field(&b, &g.task)) != EPH_OK ||
+	    (r = get_field(&b, &g.requester)) != EPH_OK || (r = buf_get_u32(&b, &count)) != EPH_OK)
 		goto out;
 	if (count > GRANT_MAX_APPROVERS) {
 		r = EPH_ERR_TOOLARGE;
 		goto out;
 	}
-	if (count > 0 && (g.approvers = calloc(count, sizeof(*g.approvers))) ==
-	    NULL) {
+	if (count > 0 && (g.approvers = calloc(count, sizeof(*g.approvers))) == NULL) {
 		r = EPH_ERR_NOMEM;
 		goto out;
 	}
@@ -242,8 +237,8 @@ grant_set_reason(struct grant *g, const char *reason)
 
 	if (g == NULL || reason == NULL)
 		return EPH_ERR_INVAL;
-	if (EVP_Digest(reason, strlen(reason), g->reason_digest, &len,
-	    EVP_sha256(), NULL) != 1 || len != GRANT_DIGEST_LEN) {
+	if (EVP_Digest(reason, strlen(reason), g->reason_digest, &len, EVP_sha256(), NULL) != 1 ||
+	    len != GRANT_DIGEST_LEN) {
 		eph_wipe(g->reason_digest, sizeof(g->reason_digest));
 		g->has_reason_digest = 0;
 		return EPH_ERR_CRYPTO;

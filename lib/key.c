@@ -29,26 +29,21 @@ struct key_info {
 	enum key_type type;
 	const char *name;
 	const char *cert_name;
-	const char *curve;     /* SSH curve name (ECDSA) */
+	const char *curve; /* SSH curve name (ECDSA) */
 	const char *ossl_group; /* OpenSSL group name (ECDSA) */
 	const char *cli;
 	unsigned bits;
 };
 
 static const struct key_info key_infos[] = {
-	{ KEY_ED25519, "ssh-ed25519", "ssh-ed25519-cert-v01@openssh.com",
-	    NULL, NULL, "ed25519", 256 },
-	{ KEY_ECDSA_P256, "ecdsa-sha2-nistp256",
-	    "ecdsa-sha2-nistp256-cert-v01@openssh.com", "nistp256",
-	    "prime256v1", "ecdsa", 256 },
-	{ KEY_ECDSA_P384, "ecdsa-sha2-nistp384",
-	    "ecdsa-sha2-nistp384-cert-v01@openssh.com", "nistp384",
-	    "secp384r1", "ecdsa-p384", 384 },
-	{ KEY_ECDSA_P521, "ecdsa-sha2-nistp521",
-	    "ecdsa-sha2-nistp521-cert-v01@openssh.com", "nistp521",
-	    "secp521r1", "ecdsa-p521", 521 },
-	{ KEY_RSA, "ssh-rsa", "ssh-rsa-cert-v01@openssh.com", NULL, NULL,
-	    "rsa", 0 },
+    {KEY_ED25519, "ssh-ed25519", "ssh-ed25519-cert-v01@openssh.com", NULL, NULL, "ed25519", 256},
+    {KEY_ECDSA_P256, "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256-cert-v01@openssh.com", "nistp256",
+        "prime256v1", "ecdsa", 256},
+    {KEY_ECDSA_P384, "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp384-cert-v01@openssh.com", "nistp384",
+        "secp384r1", "ecdsa-p384", 384},
+    {KEY_ECDSA_P521, "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp521-cert-v01@openssh.com", "nistp521",
+        "secp521r1", "ecdsa-p521", 521},
+    {KEY_RSA, "ssh-rsa", "ssh-rsa-cert-v01@openssh.com", NULL, NULL, "rsa", 0},
 };
 
 static const struct key_info *
@@ -221,8 +216,8 @@ put_ec_point(struct buf *b, const EVP_PKEY *pkey)
 	uint8_t pt[1 + 2 * 66];
 	size_t n = 0;
 
-	if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-	    pt, sizeof(pt), &n) != 1)
+	if (EVP_PKEY_get_octet_string_param(
+	        pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof(pt), &n) != 1)
 		return EPH_ERR_CRYPTO;
 	return buf_put_string(b, pt, n);
 }
@@ -251,8 +246,7 @@ key_put_public_fields(const struct key *k, struct buf *b)
 		if ((r = put_bn_param(b, k->pkey, OSSL_PKEY_PARAM_RSA_E)) != EPH_OK)
 			return r;
 		return put_bn_param(b, k->pkey, OSSL_PKEY_PARAM_RSA_N);
-	default:
-		return EPH_ERR_KEYTYPE;
+	default: return EPH_ERR_KEYTYPE;
 	}
 }
 
@@ -295,8 +289,8 @@ pkey_fromdata(const char *alg, OSSL_PARAM_BLD *bld, int selection, EVP_PKEY **ou
 	 */
 	if ((check = EVP_PKEY_CTX_new_from_pkey(NULL, *out, NULL)) == NULL)
 		goto out;
-	if ((strcmp(alg, "RSA") == 0 ? EVP_PKEY_public_check_quick(check) :
-	    EVP_PKEY_public_check(check)) != 1) {
+	if ((strcmp(alg, "RSA") == 0 ? EVP_PKEY_public_check_quick(check)
+	                             : EVP_PKEY_public_check(check)) != 1) {
 		r = EPH_ERR_FORMAT;
 		goto out;
 	}
@@ -362,8 +356,8 @@ get_ec_public(enum key_type t, struct buf *b, EVP_PKEY **out)
 		return EPH_ERR_FORMAT;
 	r = EPH_ERR_NOMEM;
 	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-	    ki->ossl_group, 0) != 1 ||
+	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, ki->ossl_group, 0) !=
+	        1 ||
 	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, n) != 1)
 		goto out;
 	r = pkey_fromdata("EC", bld, EVP_PKEY_PUBLIC_KEY, out);
@@ -401,8 +395,7 @@ key_get_public_fields(enum key_type t, struct buf *b, struct key **out)
 		if ((r = get_rsa_public(b, &pkey)) != EPH_OK)
 			return r;
 		break;
-	default:
-		return EPH_ERR_KEYTYPE;
+	default: return EPH_ERR_KEYTYPE;
 	}
 	if ((*out = key_wrap(t, pkey, 0)) == NULL) {
 		EVP_PKEY_free(pkey);
@@ -518,7 +511,7 @@ key_put_private_fields(const struct key *k, struct buf *b, int for_cert)
 	case KEY_RSA:
 		if (!for_cert &&
 		    ((r = put_bn_param(b, k->pkey, OSSL_PKEY_PARAM_RSA_N)) != EPH_OK ||
-		    (r = put_bn_param(b, k->pkey, OSSL_PKEY_PARAM_RSA_E)) != EPH_OK))
+		        (r = put_bn_param(b, k->pkey, OSSL_PKEY_PARAM_RSA_E)) != EPH_OK))
 			break;
 		if ((r = put_bn_param(b, k->pkey, OSSL_PKEY_PARAM_RSA_D)) != EPH_OK ||
 		    (r = put_bn_param(b, k->pkey, OSSL_PKEY_PARAM_RSA_COEFFICIENT1)) != EPH_OK ||
@@ -526,8 +519,7 @@ key_put_private_fields(const struct key *k, struct buf *b, int for_cert)
 			break;
 		r = put_bn_param(b, k->pkey, OSSL_PKEY_PARAM_RSA_FACTOR2);
 		break;
-	default:
-		r = EPH_ERR_KEYTYPE;
+	default: r = EPH_ERR_KEYTYPE;
 	}
 	eph_wipe(sk, sizeof(sk));
 	return r;
@@ -586,8 +578,7 @@ sig_md(enum key_type t, const char *alg)
 	case KEY_ECDSA_P256: return EVP_sha256();
 	case KEY_ECDSA_P384: return EVP_sha384();
 	case KEY_ECDSA_P521: return EVP_sha512();
-	case KEY_RSA:
-		return strcmp(alg, "rsa-sha2-256") == 0 ? EVP_sha256() : EVP_sha512();
+	case KEY_RSA: return strcmp(alg, "rsa-sha2-256") == 0 ? EVP_sha256() : EVP_sha512();
 	default: return NULL;
 	}
 }
@@ -610,8 +601,7 @@ sig_alg_for(enum key_type t, const char *alg)
 }
 
 int
-key_sign(const struct key *k, const char *alg, const uint8_t *data, size_t n,
-    struct buf *sig)
+key_sign(const struct key *k, const char *alg, const uint8_t *data, size_t n, struct buf *sig)
 {
 	EVP_MD_CTX *ctx = NULL;
 	ECDSA_SIG *esig = NULL;
@@ -705,8 +695,8 @@ out:
 }
 
 int
-key_verify(const struct key *k, const uint8_t *sig, size_t siglen,
-    const uint8_t *data, size_t n, const char **alg_out)
+key_verify(const struct key *k, const uint8_t *sig, size_t siglen, const uint8_t *data, size_t n,
+    const char **alg_out)
 {
 	struct buf b;
 	char *alg = NULL;
@@ -797,13 +787,14 @@ key_format_public_line(const struct key *k, const char *comment, char **out)
 		r = EPH_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = buf_put(&line, key_type_name(k->type), strlen(key_type_name(k->type)))) != EPH_OK ||
+	if ((r = buf_put(&line, key_type_name(k->type), strlen(key_type_name(k->type)))) !=
+	        EPH_OK ||
 	    (r = buf_put(&line, " ", 1)) != EPH_OK ||
 	    (r = buf_put(&line, b64, strlen(b64))) != EPH_OK)
 		goto out;
 	if (comment != NULL && *comment != '\0' &&
 	    ((r = buf_put(&line, " ", 1)) != EPH_OK ||
-	    (r = buf_put(&line, comment, strlen(comment))) != EPH_OK))
+	        (r = buf_put(&line, comment, strlen(comment))) != EPH_OK))
 		goto out;
 	if ((r = buf_put_u8(&line, 0)) != EPH_OK)
 		goto out;
@@ -991,17 +982,15 @@ key_type_of_pkey(EVP_PKEY *pkey, enum key_type *t)
 	size_t i, n = 0;
 
 	switch (EVP_PKEY_get_base_id(pkey)) {
-	case EVP_PKEY_ED25519:
-		*t = KEY_ED25519;
-		return EPH_OK;
+	case EVP_PKEY_ED25519: *t = KEY_ED25519; return EPH_OK;
 	case EVP_PKEY_RSA:
 		if (EVP_PKEY_get_bits(pkey) < KEY_RSA_MIN_GEN_BITS)
 			return EPH_ERR_WEAKKEY;
 		*t = KEY_RSA;
 		return EPH_OK;
 	case EVP_PKEY_EC:
-		if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
-		    group, sizeof(group), &n) != 1)
+		if (EVP_PKEY_get_utf8_string_param(
+		        pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &n) != 1)
 			return EPH_ERR_KEYTYPE;
 		for (i = 0; i < sizeof(key_infos) / sizeof(key_infos[0]); i++) {
 			if (key_infos[i].ossl_group != NULL &&
@@ -1011,8 +1000,7 @@ key_type_of_pkey(EVP_PKEY *pkey, enum key_type *t)
 			}
 		}
 		return EPH_ERR_KEYTYPE;
-	default:
-		return EPH_ERR_KEYTYPE;
+	default: return EPH_ERR_KEYTYPE;
 	}
 }
 

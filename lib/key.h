@@ -80,15 +80,14 @@ int key_fingerprint(const struct key *k, char **out);
  * Append an SSH signature blob (string alg, string sig) over data to sig.
  * alg NULL picks key_default_sig_alg. SHA-1 "ssh-rsa" is refused.
  */
-int key_sign(const struct key *k, const char *alg, const uint8_t *data,
-    size_t n, struct buf *sig);
+int key_sign(const struct key *k, const char *alg, const uint8_t *data, size_t n, struct buf *sig);
 /*
  * Verify an SSH signature blob over data. The blob's algorithm must suit
  * the key; "ssh-rsa" (SHA-1) is refused. *alg_out, when non-NULL, gets a
  * static name of the algorithm used.
  */
-int key_verify(const struct key *k, const uint8_t *sig, size_t siglen,
-    const uint8_t *data, size_t n, const char **alg_out);
+int key_verify(const struct key *k, const uint8_t *sig, size_t siglen, const uint8_t *data,
+    size_t n, const char **alg_out);
 
 /* "type base64 [comment]" as a new string. */
 int key_format_public_line(const struct key *k, const char *comment, char **out);
@@ -99,8 +98,7 @@ int key_format_public_line(const struct key *k, const char *comment, char **out)
  * trailing whitespace and a trailing newline are allowed. The type in the
  * blob must match the line's. Used for keys and certificates alike.
  */
-int publine_parse(const char *line, char **type_out, struct buf *blob,
-    char **comment_out);
+int publine_parse(const char *line, char **type_out, struct buf *blob, char **comment_out);
 /* The first line of a .pub-style file (at most max bytes) that is
  * neither blank nor a '#' comment, as a new string; EPH_ERR_NOTFOUND when
  * there is none. */

@@ -54,8 +54,7 @@ field_name_ok(const char *s)
 	if (s == NULL || *s == '\0' || *s == '_' || (*s >= '0' && *s <= '9'))
 		return 0;
 	for (i = 0; s[i] != '\0'; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '_'))
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
 			return 0;
 	return i <= 64;
 }
@@ -72,8 +71,7 @@ put_kv(struct buf *b, const char *name, const char *value)
 	for (v = (const unsigned char *)value; *v != '\0'; v++)
 		if (*v <= ' ' || *v == '"' || *v == '\\' || *v == '=' || *v == 0x7f)
 			quote = 1;
-	if ((r = buf_put(b, " ", 1)) != EPH_OK ||
-	    (r = buf_put(b, name, strlen(name))) != EPH_OK ||
+	if ((r = buf_put(b, " ", 1)) != EPH_OK || (r = buf_put(b, name, strlen(name))) != EPH_OK ||
 	    (r = buf_put(b, "=", 1)) != EPH_OK)
 		return r;
 	if (!quote)
@@ -98,8 +96,8 @@ put_kv(struct buf *b, const char *name, const char *value)
 }
 
 static int
-journal_send(int priority, const char *message_id, const struct log_field *fields,
-    size_t nfields, const char *msg)
+journal_send(int priority, const char *message_id, const struct log_field *fields, size_t nfields,
+    const char *msg)
 {
 	struct iovec iov[LOG_MAX_FIELDS + 3];
 	char *strs[LOG_MAX_FIELDS + 3];
@@ -136,8 +134,8 @@ out:
 }
 
 int
-eph_log(int priority, const char *message_id, const struct log_field *fields,
-    size_t nfields, const char *fmt, ...)
+eph_log(int priority, const char *message_id, const struct log_field *fields, size_t nfields,
+    const char *fmt, ...)
 {
 	struct buf line;
 	char *msg = NULL;

@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 struct log_field {
-	const char *name;  /* upper case, e.g. "EPH_SERIAL" */
+	const char *name; /* upper case, e.g. "EPH_SERIAL" */
 	const char *value;
 };
 
@@ -25,7 +25,7 @@ void eph_log_set_journal(int on);
  * Fields with a NULL value are left out. Returns EPH_OK or an error;
  * logging failures never abort the caller's work.
  */
-int eph_log(int priority, const char *message_id, const struct log_field *fields,
-    size_t nfields, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int eph_log(int priority, const char *message_id, const struct log_field *fields, size_t nfields,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #endif

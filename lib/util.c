@@ -75,11 +75,31 @@ parse_duration(const char *s, uint64_t *secs)
 			return r;
 		switch (*s) {
 		case '\0': mult = 1; break;
-		case 's': case 'S': mult = 1; s++; break;
-		case 'm': case 'M': mult = 60; s++; break;
-		case 'h': case 'H': mult = 3600; s++; break;
-		case 'd': case 'D': mult = 86400; s++; break;
-		case 'w': case 'W': mult = 604800; s++; break;
+		case 's':
+		case 'S':
+			mult = 1;
+			s++;
+			break;
+		case 'm':
+		case 'M':
+			mult = 60;
+			s++;
+			break;
+		case 'h':
+		case 'H':
+			mult = 3600;
+			s++;
+			break;
+		case 'd':
+		case 'D':
+			mult = 86400;
+			s++;
+			break;
+		case 'w':
+		case 'W':
+			mult = 604800;
+			s++;
+			break;
 		default: return EPH_ERR_FORMAT;
 		}
 		if (v > UINT64_MAX / mult || total > UINT64_MAX - v * mult)
@@ -96,7 +116,7 @@ format_duration(uint64_t secs, char *buf, size_t len)
 	static const struct {
 		uint64_t n;
 		char unit;
-	} units[] = { { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' } };
+	} units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
 	size_t i, used = 0;
 
 	if (len == 0)
@@ -113,8 +133,8 @@ format_duration(uint64_t secs, char *buf, size_t len)
 		if (q == 0)
 			continue;
 		secs -= q * units[i].n;
-		w = snprintf(buf + used, len - used, "%llu%c",
-		    (unsigned long long)q, units[i].unit);
+		w = snprintf(
+		    buf + used, len - used, "%llu%c", (unsigned long long)q, units[i].unit);
 		if (w < 0 || (size_t)w >= len - used)
 			return;
 		used += (size_t)w;

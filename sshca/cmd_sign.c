@@ -422,7 +422,8 @@ add_extensions(const struct sshca_cmd *self, const struct sign_args *a, struct c
 		for (i = 0; cert_default_extensions[i] != NULL; i++) {
 			if (a->no_pty && strcmp(cert_default_extensions[i], "permit-pty") == 0)
 				continue;
-			if ((r = cert_add_extension(c, cert_default_extensions[i], NULL, 0)) != EPH_OK)
+			if ((r = cert_add_extension(c, cert_default_extensions[i], NULL, 0)) !=
+			    EPH_OK)
 				return sshca_fail(self, "adding extension %s: %s",
 				    cert_default_extensions[i], sshca_strerror(r));
 		}

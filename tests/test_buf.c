@@ -52,9 +52,9 @@ static void
 test_bounds(void **state)
 {
 	/* A string claiming 0xffffffff bytes with 2 present. */
-	static const uint8_t huge[] = { 0xff, 0xff, 0xff, 0xff, 'a', 'b' };
-	static const uint8_t shortstr[] = { 0, 0, 0, 5, 'a', 'b' };
-	static const uint8_t nul[] = { 0, 0, 0, 3, 'a', 0, 'b' };
+	static const uint8_t huge[] = {0xff, 0xff, 0xff, 0xff, 'a', 'b'};
+	static const uint8_t shortstr[] = {0, 0, 0, 5, 'a', 'b'};
+	static const uint8_t nul[] = {0, 0, 0, 3, 'a', 0, 'b'};
 	struct buf b;
 	const uint8_t *p;
 	size_t n;
@@ -112,8 +112,8 @@ test_expect_and_sub(void **state)
 static void
 test_bignum(void **state)
 {
-	static const uint8_t hi[] = { 0x80, 0x01 };
-	static const uint8_t lead0[] = { 0x00, 0x00, 0x7f };
+	static const uint8_t hi[] = {0x80, 0x01};
+	static const uint8_t lead0[] = {0x00, 0x00, 0x7f};
 	struct buf b;
 	const uint8_t *p;
 	size_t n;
@@ -180,11 +180,15 @@ test_b64(void **state)
 	static const struct {
 		const char *raw, *enc;
 	} v[] = {
-		{ "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
-		{ "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
+	    {"f", "Zg=="},
+	    {"fo", "Zm8="},
+	    {"foo", "Zm9v"},
+	    {"foob", "Zm9vYg=="},
+	    {"fooba", "Zm9vYmE="},
+	    {"foobar", "Zm9vYmFy"},
 	};
-	static const char *bad[] = { "Zg=", "Zg", "Z===", "Zm9v YmFy", "Zm9v\nYmFy",
-		"Zg==Zg==", "Zm9*", "=Zg=", "Zm=v" };
+	static const char *bad[] = {
+	    "Zg=", "Zg", "Z===", "Zm9v YmFy", "Zm9v\nYmFy", "Zg==Zg==", "Zm9*", "=Zg=", "Zm=v"};
 	struct buf b;
 	size_t i;
 	char *e;
@@ -213,12 +217,12 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_put_get_roundtrip),
-		cmocka_unit_test(test_bounds),
-		cmocka_unit_test(test_expect_and_sub),
-		cmocka_unit_test(test_bignum),
-		cmocka_unit_test(test_growth_and_cap),
-		cmocka_unit_test(test_b64),
+	    cmocka_unit_test(test_put_get_roundtrip),
+	    cmocka_unit_test(test_bounds),
+	    cmocka_unit_test(test_expect_and_sub),
+	    cmocka_unit_test(test_bignum),
+	    cmocka_unit_test(test_growth_and_cap),
+	    cmocka_unit_test(test_b64),
 	};
 
 	tu_init(argc, argv);

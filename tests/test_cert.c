@@ -28,7 +28,11 @@
 #define NTYPES 5
 
 static const enum key_type all_types[NTYPES] = {
-	KEY_ED25519, KEY_ECDSA_P256, KEY_ECDSA_P384, KEY_ECDSA_P521, KEY_RSA,
+    KEY_ED25519,
+    KEY_ECDSA_P256,
+    KEY_ECDSA_P384,
+    KEY_ECDSA_P521,
+    KEY_RSA,
 };
 
 /* Keys made once per group: RSA generation is the slow part. */
@@ -46,8 +50,8 @@ group_setup(void **state)
 
 	fx.dir = tu_mkdtemp();
 	for (i = 0; i < NTYPES; i++)
-		if (key_generate(all_types[i], all_types[i] == KEY_RSA ? 2048 : 0,
-		    &fx.keys[i]) != EPH_OK)
+		if (key_generate(all_types[i], all_types[i] == KEY_RSA ? 2048 : 0, &fx.keys[i]) !=
+		    EPH_OK)
 			return -1;
 	*state = &fx;
 	return 0;
@@ -85,12 +89,9 @@ static const char *
 label_of(enum key_type t)
 {
 	switch (t) {
-	case KEY_ED25519:
-		return "ED25519";
-	case KEY_RSA:
-		return "RSA";
-	default:
-		return "ECDSA";
+	case KEY_ED25519: return "ED25519";
+	case KEY_RSA: return "RSA";
+	default: return "ECDSA";
 	}
 }
 
@@ -119,8 +120,7 @@ hex_of(const uint8_t *d, size_t n)
 }
 
 /* Append printf output to a growing string. */
-static void
-cat(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cat(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void
 cat(char **s, const char *fmt, ...)
 {
@@ -164,8 +164,8 @@ expected_listing(const char *path, const struct cert *c)
 	cat(&s, "        Type: %s %s certificate\n", key_cert_type_name(c->key->type),
 	    c->type == CERT_TYPE_USER ? "user" : "host");
 	cat(&s, "        Public key: %s-CERT %s\n", label_of(c->key->type), kfp);
-	cat(&s, "        Signing CA: %s %s (using %s)\n",
-	    label_of(c->signature_key->type), cafp, c->sig_alg);
+	cat(&s, "        Signing CA: %s %s (using %s)\n", label_of(c->signature_key->type), cafp,
+	    c->sig_alg);
 	cat(&s, "        Key ID: \"%s\"\n", c->key_id);
 	cat(&s, "        Serial: %llu\n", (unsigned long long)c->serial);
 	fmt_time(c->valid_after, from, sizeof(from));
@@ -200,8 +200,8 @@ expected_listing(const char *path, const struct cert *c)
 		else {
 			/* ssh-keygen shows data it does not know as hex. */
 			hex = hex_of(c->extensions[i].data, c->extensions[i].len);
-			cat(&s, "                %s UNKNOWN OPTION: %s (len %zu)\n",
-			    name, hex, c->extensions[i].len);
+			cat(&s, "                %s UNKNOWN OPTION: %s (len %zu)\n", name, hex,
+			    c->extensions[i].len);
 			free(hex);
 		}
 	}
@@ -219,8 +219,8 @@ assert_listing(const char *path, const struct cert *c)
 	rc = tu_run(&out, "TZ=UTC '%s' -L -f '%s'", tu_ssh_keygen(), path);
 	want = expected_listing(path, c);
 	if (rc != 0 || strcmp(out, want) != 0)
-		fail_msg("ssh-keygen -L (rc %d) disagrees.\n--- got\n%s--- want\n%s",
-		    rc, out, want);
+		fail_msg(
+		    "ssh-keygen -L (rc %d) disagrees.\n--- got\n%s--- want\n%s", rc, out, want);
 	free(out);
 	free(want);
 }
@@ -228,7 +228,7 @@ assert_listing(const char *path, const struct cert *c)
 static void
 fill_grant(struct grant *g)
 {
-	static char *approvers[] = { "bob", "carol" };
+	static char *approvers[] = {"bob", "carol"};
 
 	memset(g, 0, sizeof(*g));
 	g->id = "g-0001";
@@ -262,13 +262,10 @@ make_cert(const struct key *subj, const struct key *ca, const char *alg)
 	assert_int_equal(cert_add_principal(c, "eph:db-maint@db01"), EPH_OK);
 	assert_int_equal(cert_add_principal(c, "eph:db-maint@group:db"), EPH_OK);
 	/* Added out of order on purpose: the list must come out sorted. */
-	assert_int_equal(cert_add_critical(c, CERT_OPT_SOURCE_ADDRESS, src,
-	    strlen(src)), EPH_OK);
-	assert_int_equal(cert_add_critical(c, CERT_OPT_FORCE_COMMAND, cmd,
-	    strlen(cmd)), EPH_OK);
+	assert_int_equal(cert_add_critical(c, CERT_OPT_SOURCE_ADDRESS, src, strlen(src)), EPH_OK);
+	assert_int_equal(cert_add_critical(c, CERT_OPT_FORCE_COMMAND, cmd, strlen(cmd)), EPH_OK);
 	assert_int_equal(cert_add_extension(c, "permit-pty", NULL, 0), EPH_OK);
-	assert_int_equal(cert_add_extension(c, GRANT_EXTENSION, gb.d, gb.len),
-	    EPH_OK);
+	assert_int_equal(cert_add_extension(c, GRANT_EXTENSION, gb.d, gb.len), EPH_OK);
 	assert_int_equal(cert_sign(c, ca, alg), EPH_OK);
 	buf_free(&gb);
 	return c;
@@ -288,8 +285,7 @@ test_sign_all_types_keygen_lists(void **state)
 		for (j = 0; j < NTYPES; j++) {
 			c = make_cert(fx.keys[j], fx.keys[i], NULL);
 			assert_string_equal(c->sig_alg,
-			    all_types[i] == KEY_RSA ? "rsa-sha2-512" :
-			    key_type_name(all_types[i]));
+			    all_types[i] == KEY_RSA ? "rsa-sha2-512" : key_type_name(all_types[i]));
 			assert_string_equal(c->critical[0].name, "force-command");
 			assert_string_equal(c->critical[1].name, "source-address");
 			path = tu_path(fx.dir, "%zu-%zu-cert.pub", i, j);
@@ -327,10 +323,10 @@ test_sign_variants_keygen_lists(void **state)
 		uint64_t va, vb;
 		int defaults, verify, principals;
 	} v[] = {
-		{ CERT_TYPE_HOST, 0, CERT_FOREVER, 0, 0, 0 },
-		{ CERT_TYPE_USER, 0, 1800000000, 1, 1, 1 },
-		{ CERT_TYPE_USER, 1600000000, CERT_FOREVER, 1, 0, 0 },
-		{ CERT_TYPE_HOST, 1, 2, 0, 0, 1 },
+	    {CERT_TYPE_HOST, 0, CERT_FOREVER, 0, 0, 0},
+	    {CERT_TYPE_USER, 0, 1800000000, 1, 1, 1},
+	    {CERT_TYPE_USER, 1600000000, CERT_FOREVER, 1, 0, 0},
+	    {CERT_TYPE_HOST, 1, 2, 0, 0, 1},
 	};
 	struct cert *c;
 	char *path;
@@ -346,8 +342,7 @@ test_sign_variants_keygen_lists(void **state)
 		c->serial = i;
 		c->key_id = strdup(i == 0 ? "" : "id with \"quotes\"");
 		if (v[i].principals)
-			assert_int_equal(cert_add_principal(c, "db01.example"),
-			    EPH_OK);
+			assert_int_equal(cert_add_principal(c, "db01.example"), EPH_OK);
 		if (v[i].defaults) {
 			assert_int_equal(cert_add_default_extensions(c), EPH_OK);
 			/* Idempotent. */
@@ -355,8 +350,8 @@ test_sign_variants_keygen_lists(void **state)
 			assert_int_equal(c->nextensions, 5);
 		}
 		if (v[i].verify)
-			assert_int_equal(cert_add_critical(c,
-			    CERT_OPT_VERIFY_REQUIRED, NULL, 0), EPH_OK);
+			assert_int_equal(
+			    cert_add_critical(c, CERT_OPT_VERIFY_REQUIRED, NULL, 0), EPH_OK);
 		assert_int_equal(cert_sign(c, key_of(KEY_ED25519), NULL), EPH_OK);
 		path = tu_path(fx.dir, "variant%zu-cert.pub", i);
 		write_cert(c, path, "variant");
@@ -377,18 +372,18 @@ test_default_extensions_match_keygen(void **state)
 	TU_REQUIRE_SSH_KEYGEN();
 	ca = tu_path(fx.dir, "defca");
 	user = tu_path(fx.dir, "defuser");
-	assert_int_equal(tu_run(NULL, "'%s' -q -t ed25519 -N '' -f '%s' && "
-	    "'%s' -q -t ed25519 -N '' -f '%s' && '%s' -q -s '%s' -I x '%s.pub'",
-	    tu_ssh_keygen(), ca, tu_ssh_keygen(), user, tu_ssh_keygen(), ca,
-	    user), 0);
+	assert_int_equal(tu_run(NULL,
+	                     "'%s' -q -t ed25519 -N '' -f '%s' && "
+	                     "'%s' -q -t ed25519 -N '' -f '%s' && '%s' -q -s '%s' -I x '%s.pub'",
+	                     tu_ssh_keygen(), ca, tu_ssh_keygen(), user, tu_ssh_keygen(), ca, user),
+	    0);
 	path = tu_path(fx.dir, "defuser-cert.pub");
 	assert_int_equal(cert_load(path, &theirs, NULL), EPH_OK);
 	assert_int_equal(cert_new(&ours), EPH_OK);
 	assert_int_equal(cert_add_default_extensions(ours), EPH_OK);
 	assert_int_equal(ours->nextensions, theirs->nextensions);
 	for (i = 0; i < ours->nextensions; i++) {
-		assert_string_equal(ours->extensions[i].name,
-		    theirs->extensions[i].name);
+		assert_string_equal(ours->extensions[i].name, theirs->extensions[i].name);
 		assert_int_equal(theirs->extensions[i].len, 0);
 	}
 	cert_free(ours);
@@ -406,11 +401,11 @@ static const struct {
 	const char *keygen;
 	enum key_type type;
 } kg_types[NTYPES] = {
-	{ "ed25519", "-t ed25519", KEY_ED25519 },
-	{ "p256", "-t ecdsa -b 256", KEY_ECDSA_P256 },
-	{ "p384", "-t ecdsa -b 384", KEY_ECDSA_P384 },
-	{ "p521", "-t ecdsa -b 521", KEY_ECDSA_P521 },
-	{ "rsa", "-t rsa -b 2048", KEY_RSA },
+    {"ed25519", "-t ed25519", KEY_ED25519},
+    {"p256", "-t ecdsa -b 256", KEY_ECDSA_P256},
+    {"p384", "-t ecdsa -b 384", KEY_ECDSA_P384},
+    {"p521", "-t ecdsa -b 521", KEY_ECDSA_P521},
+    {"rsa", "-t rsa -b 2048", KEY_RSA},
 };
 
 /* CA variants: every key type, and RSA with each SHA-2 algorithm. */
@@ -420,12 +415,12 @@ static const struct {
 	const char *flags;
 	const char *alg;
 } kg_cas[] = {
-	{ "ed25519", 0, "", "ssh-ed25519" },
-	{ "p256", 1, "", "ecdsa-sha2-nistp256" },
-	{ "p384", 2, "", "ecdsa-sha2-nistp384" },
-	{ "p521", 3, "", "ecdsa-sha2-nistp521" },
-	{ "rsa", 4, "", "rsa-sha2-512" },
-	{ "rsa256", 4, "-t rsa-sha2-256", "rsa-sha2-256" },
+    {"ed25519", 0, "", "ssh-ed25519"},
+    {"p256", 1, "", "ecdsa-sha2-nistp256"},
+    {"p384", 2, "", "ecdsa-sha2-nistp384"},
+    {"p521", 3, "", "ecdsa-sha2-nistp521"},
+    {"rsa", 4, "", "rsa-sha2-512"},
+    {"rsa256", 4, "-t rsa-sha2-256", "rsa-sha2-256"},
 };
 
 static char *
@@ -442,9 +437,12 @@ kg_make_keys(void)
 
 	for (i = 0; i < NTYPES; i++) {
 		k = kg_key(kg_types[i].name);
-		assert_int_equal(tu_run(NULL, "rm -f '%s' '%s.pub'; "
-		    "'%s' -q %s -N '' -C '%s-comment' -f '%s'", k, k,
-		    tu_ssh_keygen(), kg_types[i].keygen, kg_types[i].name, k), 0);
+		assert_int_equal(
+		    tu_run(NULL,
+		        "rm -f '%s' '%s.pub'; "
+		        "'%s' -q %s -N '' -C '%s-comment' -f '%s'",
+		        k, k, tu_ssh_keygen(), kg_types[i].keygen, kg_types[i].name, k),
+		    0);
 		free(k);
 	}
 }
@@ -452,8 +450,8 @@ kg_make_keys(void)
 static void
 test_keygen_certs_parse(void **state)
 {
-	static const char *want_ext[] = { "grant@ephssh", "permit-X11-forwarding",
-		"permit-agent-forwarding", "permit-port-forwarding", "permit-user-rc" };
+	static const char *want_ext[] = {"grant@ephssh", "permit-X11-forwarding",
+	    "permit-agent-forwarding", "permit-port-forwarding", "permit-user-rc"};
 	struct cert *c;
 	struct key *subj, *ca, *other;
 	char *cak, *sk, *pub, *certp, *comment, *line, *file;
@@ -466,17 +464,19 @@ test_keygen_certs_parse(void **state)
 		for (j = 0; j < NTYPES; j++) {
 			cak = kg_key(kg_types[kg_cas[i].key].name);
 			sk = kg_key(kg_types[j].name);
-			pub = tu_path(fx.dir, "kg-%s-%s.pub", kg_cas[i].name,
-			    kg_types[j].name);
-			certp = tu_path(fx.dir, "kg-%s-%s-cert.pub",
-			    kg_cas[i].name, kg_types[j].name);
-			assert_int_equal(tu_run(NULL, "cp '%s.pub' '%s' && "
-			    "TZ=UTC '%s' -q -s '%s' %s -I 'eph:g-1:alice:db-maint' "
-			    "-n a,b -z 42 -V 20240101000000:20300101000000 "
-			    "-O force-command=/bin/true "
-			    "-O source-address=10.0.0.0/8,fd00::/8 "
-			    "-O extension:grant@ephssh=xyz -O no-pty '%s'",
-			    sk, pub, tu_ssh_keygen(), cak, kg_cas[i].flags, pub), 0);
+			pub = tu_path(fx.dir, "kg-%s-%s.pub", kg_cas[i].name, kg_types[j].name);
+			certp =
+			    tu_path(fx.dir, "kg-%s-%s-cert.pub", kg_cas[i].name, kg_types[j].name);
+			assert_int_equal(
+			    tu_run(NULL,
+			        "cp '%s.pub' '%s' && "
+			        "TZ=UTC '%s' -q -s '%s' %s -I 'eph:g-1:alice:db-maint' "
+			        "-n a,b -z 42 -V 20240101000000:20300101000000 "
+			        "-O force-command=/bin/true "
+			        "-O source-address=10.0.0.0/8,fd00::/8 "
+			        "-O extension:grant@ephssh=xyz -O no-pty '%s'",
+			        sk, pub, tu_ssh_keygen(), cak, kg_cas[i].flags, pub),
+			    0);
 
 			comment = NULL;
 			assert_int_equal(cert_load(certp, &c, &comment), EPH_OK);
@@ -490,54 +490,52 @@ test_keygen_certs_parse(void **state)
 			assert_int_equal(c->valid_after, 1704067200);
 			assert_int_equal(c->valid_before, 1893456000);
 			assert_int_equal(c->ncritical, 2);
-			assert_int_equal(cert_opt_value(cert_find_critical(c,
-			    "force-command"), &v, &vn), EPH_OK);
+			assert_int_equal(
+			    cert_opt_value(cert_find_critical(c, "force-command"), &v, &vn),
+			    EPH_OK);
 			assert_int_equal(vn, 9);
 			assert_memory_equal(v, "/bin/true", 9);
-			assert_int_equal(cert_opt_value(cert_find_critical(c,
-			    "source-address"), &v, &vn), EPH_OK);
+			assert_int_equal(
+			    cert_opt_value(cert_find_critical(c, "source-address"), &v, &vn),
+			    EPH_OK);
 			assert_int_equal(vn, 19);
 			assert_memory_equal(v, "10.0.0.0/8,fd00::/8", 19);
 			assert_int_equal(c->nextensions, 5);
 			for (k = 0; k < 5; k++)
-				assert_string_equal(c->extensions[k].name,
-				    want_ext[k]);
+				assert_string_equal(c->extensions[k].name, want_ext[k]);
 			assert_null(cert_find_extension(c, "permit-pty"));
-			assert_int_equal(cert_opt_value(cert_find_extension(c,
-			    GRANT_EXTENSION), &v, &vn), EPH_OK);
+			assert_int_equal(
+			    cert_opt_value(cert_find_extension(c, GRANT_EXTENSION), &v, &vn),
+			    EPH_OK);
 			assert_int_equal(vn, 3);
 			assert_memory_equal(v, "xyz", 3);
-			assert_int_equal(cert_opt_value(cert_find_extension(c,
-			    "permit-user-rc"), &v, &vn), EPH_ERR_NOTFOUND);
+			assert_int_equal(
+			    cert_opt_value(cert_find_extension(c, "permit-user-rc"), &v, &vn),
+			    EPH_ERR_NOTFOUND);
 			assert_string_equal(c->sig_alg, kg_cas[i].alg);
 			assert_int_equal(c->nonce_len, 32);
 
 			/* The subject and the CA are the keys on disk. */
 			file = tu_path(fx.dir, "kg-%s.pub", kg_types[j].name);
-			assert_int_equal(key_load_public(file, &subj, NULL),
-			    EPH_OK);
+			assert_int_equal(key_load_public(file, &subj, NULL), EPH_OK);
 			assert_true(key_equal_public(c->key, subj));
 			free(file);
-			file = tu_path(fx.dir, "kg-%s.pub",
-			    kg_types[kg_cas[i].key].name);
+			file = tu_path(fx.dir, "kg-%s.pub", kg_types[kg_cas[i].key].name);
 			assert_int_equal(key_load_public(file, &ca, NULL), EPH_OK);
 			assert_int_equal(cert_check_ca(c, ca), EPH_OK);
 			/* Any other key, same type or not, is not the CA. */
 			other = fx.keys[(kg_cas[i].key + 1) % NTYPES];
-			assert_int_equal(cert_check_ca(c, other),
-			    EPH_ERR_CA_MISMATCH);
-			assert_int_equal(cert_check_ca(c,
-			    key_of(kg_types[kg_cas[i].key].type)),
+			assert_int_equal(cert_check_ca(c, other), EPH_ERR_CA_MISMATCH);
+			assert_int_equal(cert_check_ca(c, key_of(kg_types[kg_cas[i].key].type)),
 			    EPH_ERR_CA_MISMATCH);
 			assert_int_equal(cert_check_ca(c, subj),
 			    kg_cas[i].key == j ? EPH_OK : EPH_ERR_CA_MISMATCH);
 
 			/* Our line is byte for byte ssh-keygen's. */
 			assert_non_null(comment);
-			assert_int_equal(strncmp(comment, kg_types[j].name,
-			    strlen(kg_types[j].name)), 0);
-			assert_string_equal(comment + strlen(kg_types[j].name),
-			    "-comment");
+			assert_int_equal(
+			    strncmp(comment, kg_types[j].name, strlen(kg_types[j].name)), 0);
+			assert_string_equal(comment + strlen(kg_types[j].name), "-comment");
 			assert_int_equal(cert_format_line(c, comment, &line), EPH_OK);
 			free(file);
 			file = tu_read_file(certp, NULL);
@@ -569,11 +567,13 @@ test_keygen_host_cert_parses(void **state)
 	TU_REQUIRE_SSH_KEYGEN();
 	k = tu_path(fx.dir, "hostkey");
 	certp = tu_path(fx.dir, "hostkey-cert.pub");
-	assert_int_equal(tu_run(NULL, "rm -f '%s' '%s.pub'; "
-	    "'%s' -q -t ed25519 -N '' -f '%s' && "
-	    "'%s' -q -s '%s' -h -I host -n db01,db01.example -V always:forever "
-	    "-O verify-required '%s.pub'", k, k, tu_ssh_keygen(), k,
-	    tu_ssh_keygen(), k, k), 0);
+	assert_int_equal(tu_run(NULL,
+	                     "rm -f '%s' '%s.pub'; "
+	                     "'%s' -q -t ed25519 -N '' -f '%s' && "
+	                     "'%s' -q -s '%s' -h -I host -n db01,db01.example -V always:forever "
+	                     "-O verify-required '%s.pub'",
+	                     k, k, tu_ssh_keygen(), k, tu_ssh_keygen(), k, k),
+	    0);
 	assert_int_equal(cert_load(certp, &c, NULL), EPH_OK);
 	assert_int_equal(c->type, CERT_TYPE_HOST);
 	assert_int_equal(c->valid_after, 0);
@@ -599,8 +599,7 @@ test_keygen_host_cert_parses(void **state)
  * OpenSSL's key checks, so those types take a stride to stay fast.
  */
 static void
-flip_every_byte(const struct key *subj, const struct key *ca, size_t stride,
-    int bits)
+flip_every_byte(const struct key *subj, const struct key *ca, size_t stride, int bits)
 {
 	struct cert *c, *bad;
 	uint8_t *copy;
@@ -617,14 +616,14 @@ flip_every_byte(const struct key *subj, const struct key *ca, size_t stride,
 	cert_free(bad);
 	for (i = 0; i < n; i++) {
 		/* string sig { string alg, string raw }: lengths and name */
-		if (i % stride != 0 && (i < c->signed_len ||
-		    i >= c->signed_len + 8 + strlen(c->sig_alg) + 4))
+		if (i % stride != 0 &&
+		    (i < c->signed_len || i >= c->signed_len + 8 + strlen(c->sig_alg) + 4))
 			continue;
 		copy[i] ^= 0xff;
 		bad = (struct cert *)1;
 		if (cert_parse(copy, n, &bad) == EPH_OK)
-			fail_msg("flipped byte %zu of %zu (signed %zu) still parses",
-			    i, n, c->signed_len);
+			fail_msg("flipped byte %zu of %zu (signed %zu) still parses", i, n,
+			    c->signed_len);
 		assert_null(bad);
 		copy[i] ^= 0xff;
 		if (!bits)
@@ -663,13 +662,11 @@ test_keygen_refuses_tampered(void **state)
 	TU_REQUIRE_SSH_KEYGEN();
 	c = make_cert(key_of(KEY_ED25519), key_of(KEY_ED25519), NULL);
 	/* A byte of the serial: still well formed, no longer signed. */
-	at = 4 + strlen(key_cert_type_name(KEY_ED25519)) + 4 + c->nonce_len +
-	    4 + 32 + 7;
+	at = 4 + strlen(key_cert_type_name(KEY_ED25519)) + 4 + c->nonce_len + 4 + 32 + 7;
 	c->blob.d[at] ^= 0x01;
 	path = tu_path(fx.dir, "tampered-cert.pub");
 	write_cert(c, path, NULL);
-	assert_int_not_equal(tu_run(&out, "'%s' -L -f '%s'", tu_ssh_keygen(),
-	    path), 0);
+	assert_int_not_equal(tu_run(&out, "'%s' -L -f '%s'", tu_ssh_keygen(), path), 0);
 	free(out);
 	free(path);
 	cert_free(c);
@@ -688,11 +685,11 @@ struct mk {
 	const char *key_id;
 	struct buf principals, crit, ext, reserved, trailing;
 	uint64_t va, vb;
-	const struct key *ca;	     /* signs */
-	const struct key *embed;     /* written as the CA key; NULL: ca */
+	const struct key *ca; /* signs */
+	const struct key *embed; /* written as the CA key; NULL: ca */
 	const struct buf *embed_raw; /* or these bytes */
 	const char *alg;
-	const char *alg_rename;	     /* rename the signature's algorithm */
+	const char *alg_rename; /* rename the signature's algorithm */
 };
 
 static void
@@ -738,8 +735,9 @@ mk_build(const struct mk *m, struct buf *out)
 	buf_init(&sig);
 	buf_init(&sig2);
 	memset(nonce, 0x5a, sizeof(nonce));
-	assert_int_equal(buf_put_cstring(out, m->tname != NULL ? m->tname :
-	    key_cert_type_name(m->subj->type)), EPH_OK);
+	assert_int_equal(
+	    buf_put_cstring(out, m->tname != NULL ? m->tname : key_cert_type_name(m->subj->type)),
+	    EPH_OK);
 	assert_int_equal(buf_put_string(out, nonce, m->nonce_len), EPH_OK);
 	assert_int_equal(key_put_public_fields(m->subj, out), EPH_OK);
 	assert_int_equal(buf_put_u64(out, m->serial), EPH_OK);
@@ -754,8 +752,7 @@ mk_build(const struct mk *m, struct buf *out)
 	if (m->embed_raw != NULL)
 		assert_int_equal(buf_put_stringb(out, m->embed_raw), EPH_OK);
 	else {
-		assert_int_equal(key_put_public(m->embed != NULL ? m->embed :
-		    m->ca, &ca), EPH_OK);
+		assert_int_equal(key_put_public(m->embed != NULL ? m->embed : m->ca, &ca), EPH_OK);
 		assert_int_equal(buf_put_stringb(out, &ca), EPH_OK);
 	}
 	assert_int_equal(key_sign(m->ca, m->alg, out->d, out->len, &sig), EPH_OK);
@@ -899,10 +896,9 @@ test_options_order_and_known(void **state)
 static void
 test_options_contents(void **state)
 {
-	static const char *bad_src[] = { "10.0.0.1/8", "bogus", "10.0.0.0/33",
-		"1.2.3.4,", ",1.2.3.4", "1.2.3.4,,5.6.7.8", "1.2.3.4, 5.6.7.8",
-		"2001:db8::1/32", "::/129", "1.2.3.4/", "/8", "fe80::1%eth0",
-		"1.2.3.4/8/8", "1.2.3.4/-1" };
+	static const char *bad_src[] = {"10.0.0.1/8", "bogus", "10.0.0.0/33", "1.2.3.4,",
+	    ",1.2.3.4", "1.2.3.4,,5.6.7.8", "1.2.3.4, 5.6.7.8", "2001:db8::1/32", "::/129",
+	    "1.2.3.4/", "/8", "fe80::1%eth0", "1.2.3.4/8/8", "1.2.3.4/-1"};
 	const struct key *s = key_of(KEY_ED25519), *ca = key_of(KEY_ED25519);
 	struct mk m;
 	size_t i;
@@ -912,7 +908,11 @@ test_options_contents(void **state)
 	opt_val(&m.crit, "force-command", "/bin/true", "x");
 	assert_int_equal(mk_parse(&m), EPH_ERR_TRAILING);
 	mk_init(&m, s, ca);
-	opt_raw(&m.crit, "source-address", "\0\0\0\x0a" "10.0.0.0/8" "z", 15);
+	opt_raw(&m.crit, "source-address",
+	    "\0\0\0\x0a"
+	    "10.0.0.0/8"
+	    "z",
+	    15);
 	assert_int_equal(mk_parse(&m), EPH_ERR_TRAILING);
 	mk_init(&m, s, ca);
 	opt_val(&m.ext, "grant@ephssh", "x", "y");
@@ -1181,7 +1181,8 @@ test_truncated_and_oversized(void **state)
 			bad = (struct cert *)1;
 			if (cert_parse(copy, i, &bad) != EPH_ERR_TRUNCATED)
 				fail_msg("type %zu truncated at %zu of %zu: not "
-				    "EPH_ERR_TRUNCATED", j, i, n);
+				         "EPH_ERR_TRUNCATED",
+				    j, i, n);
 			assert_null(bad);
 		}
 		free(copy);
@@ -1223,8 +1224,7 @@ test_truncated_and_oversized(void **state)
 	big = calloc(1, CERT_MAX_SIZE + 1);
 	assert_non_null(big);
 	memcpy(big, c->blob.d, n);
-	assert_int_equal(cert_parse(big, CERT_MAX_SIZE + 1, &bad),
-	    EPH_ERR_TOOLARGE);
+	assert_int_equal(cert_parse(big, CERT_MAX_SIZE + 1, &bad), EPH_ERR_TOOLARGE);
 	free(big);
 	cert_free(c);
 }
@@ -1238,8 +1238,7 @@ test_lines(void **state)
 
 	c = make_cert(key_of(KEY_ECDSA_P256), key_of(KEY_ED25519), NULL);
 	assert_int_equal(cert_format_line(c, "alice@laptop", &line), EPH_OK);
-	assert_int_equal(strncmp(line, "ecdsa-sha2-nistp256-cert-v01@openssh.com ",
-	    41), 0);
+	assert_int_equal(strncmp(line, "ecdsa-sha2-nistp256-cert-v01@openssh.com ", 41), 0);
 	assert_int_equal(cert_parse_line(line, &p, &comment), EPH_OK);
 	assert_string_equal(comment, "alice@laptop");
 	assert_int_equal(p->blob.len, c->blob.len);
@@ -1256,19 +1255,25 @@ test_lines(void **state)
 
 	/* Garbage base64, in many shapes. */
 	assert_int_equal(cert_parse_line("ssh-ed25519-cert-v01@openssh.com "
-	    "!!!!", &p, NULL), EPH_ERR_FORMAT);
+	                                 "!!!!",
+	                     &p, NULL),
+	    EPH_ERR_FORMAT);
 	assert_int_equal(cert_parse_line("ssh-ed25519-cert-v01@openssh.com "
-	    "AAAA=", &p, NULL), EPH_ERR_FORMAT);
+	                                 "AAAA=",
+	                     &p, NULL),
+	    EPH_ERR_FORMAT);
 	assert_int_equal(cert_parse_line("ssh-ed25519-cert-v01@openssh.com "
-	    "AA=A", &p, NULL), EPH_ERR_FORMAT);
-	assert_int_equal(cert_parse_line("ssh-ed25519-cert-v01@openssh.com",
-	    &p, NULL), EPH_ERR_FORMAT);
+	                                 "AA=A",
+	                     &p, NULL),
+	    EPH_ERR_FORMAT);
+	assert_int_equal(
+	    cert_parse_line("ssh-ed25519-cert-v01@openssh.com", &p, NULL), EPH_ERR_FORMAT);
 	assert_int_equal(cert_parse_line("", &p, NULL), EPH_ERR_FORMAT);
 	assert_int_equal(cert_parse_line("\n", &p, NULL), EPH_ERR_FORMAT);
 	assert_null(p);
 	/* The line's type must be the blob's. */
-	assert_true(asprintf(&bad, "ssh-ed25519-cert-v01@openssh.com %s",
-	    strchr(line, ' ') + 1) >= 0);
+	assert_true(
+	    asprintf(&bad, "ssh-ed25519-cert-v01@openssh.com %s", strchr(line, ' ') + 1) >= 0);
 	assert_int_equal(cert_parse_line(bad, &p, NULL), EPH_ERR_FORMAT);
 	free(bad);
 	/* A damaged character in the middle of the base64. */
@@ -1283,25 +1288,22 @@ test_lines(void **state)
 	assert_int_equal(cert_parse_line(bad, &p, NULL), EPH_ERR_FORMAT);
 	free(bad);
 	/* A plain key is not a certificate; neither is an unknown type. */
-	assert_int_equal(key_format_public_line(key_of(KEY_ED25519), "k",
-	    &publine), EPH_OK);
+	assert_int_equal(key_format_public_line(key_of(KEY_ED25519), "k", &publine), EPH_OK);
 	assert_int_equal(cert_parse_line(publine, &p, NULL), EPH_ERR_CERTTYPE);
 	free(publine);
-	assert_int_equal(cert_parse_line("ssh-dss-cert-v01@openssh.com AAAA",
-	    &p, NULL), EPH_ERR_FORMAT);
+	assert_int_equal(
+	    cert_parse_line("ssh-dss-cert-v01@openssh.com AAAA", &p, NULL), EPH_ERR_FORMAT);
 	{
 		struct buf b;
 		char *b64;
 
 		/* Consistent line and blob, but a type nobody knows. */
 		buf_init(&b);
-		assert_int_equal(buf_put_cstring(&b, "ssh-dss-cert-v01@openssh.com"),
-		    EPH_OK);
+		assert_int_equal(buf_put_cstring(&b, "ssh-dss-cert-v01@openssh.com"), EPH_OK);
 		assert_int_equal(buf_put_u32(&b, 0), EPH_OK);
 		b64 = b64_encode(b.d, b.len);
 		assert_non_null(b64);
-		assert_true(asprintf(&bad, "ssh-dss-cert-v01@openssh.com %s x",
-		    b64) >= 0);
+		assert_true(asprintf(&bad, "ssh-dss-cert-v01@openssh.com %s x", b64) >= 0);
 		assert_int_equal(cert_parse_line(bad, &p, NULL), EPH_ERR_KEYTYPE);
 		free(bad);
 		free(b64);
@@ -1356,30 +1358,23 @@ test_build_api(void **state)
 	big[sizeof(big) - 1] = '\0';
 	assert_int_equal(cert_add_principal(c, big), EPH_ERR_TOOLARGE);
 
-	assert_int_equal(cert_add_critical(c, "no-such", NULL, 0),
-	    EPH_ERR_UNKNOWN_OPTION);
-	assert_int_equal(cert_add_critical(c, "permit-pty", NULL, 0),
-	    EPH_ERR_UNKNOWN_OPTION);
-	assert_int_equal(cert_add_critical(c, CERT_OPT_FORCE_COMMAND, NULL, 0),
-	    EPH_ERR_INVAL);
-	assert_int_equal(cert_add_critical(c, CERT_OPT_FORCE_COMMAND, "", 0),
-	    EPH_ERR_INVAL);
-	assert_int_equal(cert_add_critical(c, CERT_OPT_FORCE_COMMAND, "a\0b", 3),
-	    EPH_ERR_INVAL);
-	assert_int_equal(cert_add_critical(c, CERT_OPT_VERIFY_REQUIRED, "x", 1),
-	    EPH_ERR_INVAL);
-	assert_int_equal(cert_add_critical(c, CERT_OPT_SOURCE_ADDRESS,
-	    "10.0.0.1/8", 10), EPH_ERR_FORMAT);
+	assert_int_equal(cert_add_critical(c, "no-such", NULL, 0), EPH_ERR_UNKNOWN_OPTION);
+	assert_int_equal(cert_add_critical(c, "permit-pty", NULL, 0), EPH_ERR_UNKNOWN_OPTION);
+	assert_int_equal(cert_add_critical(c, CERT_OPT_FORCE_COMMAND, NULL, 0), EPH_ERR_INVAL);
+	assert_int_equal(cert_add_critical(c, CERT_OPT_FORCE_COMMAND, "", 0), EPH_ERR_INVAL);
+	assert_int_equal(cert_add_critical(c, CERT_OPT_FORCE_COMMAND, "a\0b", 3), EPH_ERR_INVAL);
+	assert_int_equal(cert_add_critical(c, CERT_OPT_VERIFY_REQUIRED, "x", 1), EPH_ERR_INVAL);
+	assert_int_equal(
+	    cert_add_critical(c, CERT_OPT_SOURCE_ADDRESS, "10.0.0.1/8", 10), EPH_ERR_FORMAT);
 	/* Values are bytes, not C strings: nothing reads past n (ASan). */
 	{
 		char *exact = malloc(10);
 
 		assert_non_null(exact);
 		memcpy(exact, "10.0.0.0/8", 10);
-		assert_int_equal(cert_add_critical(c, CERT_OPT_SOURCE_ADDRESS,
-		    exact, 9), EPH_ERR_FORMAT); /* "10.0.0.0/" */
-		assert_int_equal(cert_add_critical(c, CERT_OPT_SOURCE_ADDRESS,
-		    exact, 10), EPH_OK);
+		assert_int_equal(cert_add_critical(c, CERT_OPT_SOURCE_ADDRESS, exact, 9),
+		    EPH_ERR_FORMAT); /* "10.0.0.0/" */
+		assert_int_equal(cert_add_critical(c, CERT_OPT_SOURCE_ADDRESS, exact, 10), EPH_OK);
 		free(exact);
 		cert_free(c);
 		assert_int_equal(cert_new(&c), EPH_OK);
@@ -1388,38 +1383,30 @@ test_build_api(void **state)
 	memset(big, 'n', sizeof(big));
 	big[CERT_MAX_OPTION_NAME_LEN + 1] = '\0';
 	assert_int_equal(cert_add_extension(c, big, NULL, 0), EPH_ERR_TOOLARGE);
-	assert_int_equal(cert_add_critical(c, CERT_OPT_VERIFY_REQUIRED, NULL, 0),
-	    EPH_OK);
-	assert_int_equal(cert_add_critical(c, CERT_OPT_FORCE_COMMAND, "/x", 2),
-	    EPH_OK);
-	assert_int_equal(cert_add_critical(c, CERT_OPT_FORCE_COMMAND, "/y", 2),
-	    EPH_ERR_DUPLICATE);
-	assert_int_equal(cert_add_critical(c, CERT_OPT_SOURCE_ADDRESS,
-	    "127.0.0.1", 9), EPH_OK);
+	assert_int_equal(cert_add_critical(c, CERT_OPT_VERIFY_REQUIRED, NULL, 0), EPH_OK);
+	assert_int_equal(cert_add_critical(c, CERT_OPT_FORCE_COMMAND, "/x", 2), EPH_OK);
+	assert_int_equal(cert_add_critical(c, CERT_OPT_FORCE_COMMAND, "/y", 2), EPH_ERR_DUPLICATE);
+	assert_int_equal(cert_add_critical(c, CERT_OPT_SOURCE_ADDRESS, "127.0.0.1", 9), EPH_OK);
 	assert_string_equal(c->critical[0].name, CERT_OPT_FORCE_COMMAND);
 	assert_string_equal(c->critical[1].name, CERT_OPT_SOURCE_ADDRESS);
 	assert_string_equal(c->critical[2].name, CERT_OPT_VERIFY_REQUIRED);
-	assert_int_equal(cert_opt_value(cert_find_critical(c,
-	    CERT_OPT_FORCE_COMMAND), &v, &vn), EPH_OK);
+	assert_int_equal(
+	    cert_opt_value(cert_find_critical(c, CERT_OPT_FORCE_COMMAND), &v, &vn), EPH_OK);
 	assert_int_equal(vn, 2);
 	assert_memory_equal(v, "/x", 2);
-	assert_int_equal(cert_opt_value(cert_find_critical(c,
-	    CERT_OPT_VERIFY_REQUIRED), &v, &vn), EPH_ERR_NOTFOUND);
+	assert_int_equal(cert_opt_value(cert_find_critical(c, CERT_OPT_VERIFY_REQUIRED), &v, &vn),
+	    EPH_ERR_NOTFOUND);
 	assert_null(cert_find_critical(c, "nope"));
 
-	assert_int_equal(cert_add_extension(c, "permit-pty", "x", 1),
-	    EPH_ERR_INVAL);
-	assert_int_equal(cert_add_extension(c, GRANT_EXTENSION, NULL, 0),
-	    EPH_ERR_INVAL);
+	assert_int_equal(cert_add_extension(c, "permit-pty", "x", 1), EPH_ERR_INVAL);
+	assert_int_equal(cert_add_extension(c, GRANT_EXTENSION, NULL, 0), EPH_ERR_INVAL);
 	assert_int_equal(cert_add_extension(c, "", NULL, 0), EPH_ERR_INVAL);
 	/* A grant the hosts could not decode is never issued. */
-	assert_int_equal(cert_add_extension(c, GRANT_EXTENSION, "xyz", 3),
-	    EPH_ERR_FORMAT);
+	assert_int_equal(cert_add_extension(c, GRANT_EXTENSION, "xyz", 3), EPH_ERR_FORMAT);
 	assert_null(cert_find_extension(c, GRANT_EXTENSION));
 	assert_int_equal(cert_add_extension(c, "z@example.com", "v", 1), EPH_OK);
 	assert_int_equal(cert_add_extension(c, "permit-pty", NULL, 0), EPH_OK);
-	assert_int_equal(cert_add_extension(c, "permit-pty", NULL, 0),
-	    EPH_ERR_DUPLICATE);
+	assert_int_equal(cert_add_extension(c, "permit-pty", NULL, 0), EPH_ERR_DUPLICATE);
 	assert_int_equal(cert_add_extension(c, "a@example.com", NULL, 0), EPH_OK);
 	assert_string_equal(c->extensions[0].name, "a@example.com");
 	assert_string_equal(c->extensions[1].name, "permit-pty");
@@ -1434,12 +1421,10 @@ test_build_api(void **state)
 	c->valid_before = 11;
 	/* Only a private key signs; algorithms must suit it. */
 	assert_int_equal(cert_sign(c, c->key, NULL), EPH_ERR_INVAL);
-	assert_int_equal(cert_sign(c, key_of(KEY_RSA), "ssh-rsa"),
-	    EPH_ERR_WEAKKEY);
-	assert_int_equal(cert_sign(c, key_of(KEY_ECDSA_P256), "ssh-ed25519"),
-	    EPH_ERR_KEYTYPE);
-	assert_int_equal(cert_sign(c, key_of(KEY_ECDSA_P256),
-	    "ecdsa-sha2-nistp384"), EPH_ERR_KEYTYPE);
+	assert_int_equal(cert_sign(c, key_of(KEY_RSA), "ssh-rsa"), EPH_ERR_WEAKKEY);
+	assert_int_equal(cert_sign(c, key_of(KEY_ECDSA_P256), "ssh-ed25519"), EPH_ERR_KEYTYPE);
+	assert_int_equal(
+	    cert_sign(c, key_of(KEY_ECDSA_P256), "ecdsa-sha2-nistp384"), EPH_ERR_KEYTYPE);
 	c->type = 3;
 	assert_int_equal(cert_sign(c, key_of(KEY_ED25519), NULL), EPH_ERR_INVAL);
 	c->type = CERT_TYPE_USER;
@@ -1472,13 +1457,12 @@ test_build_api(void **state)
 static void
 test_source_address_matches_keygen(void **state)
 {
-	static const char *cases[] = { "10.0.0.0/8", "192.168.1.7", "0.0.0.0/0",
-		"::/0", "::1", "2001:db8::/32", "::ffff:10.0.0.1",
-		"10.0.0.0/8,172.16.0.0/12,fd00::/8", "10.0.0.1/8", "10.0.0.0/33",
-		"2001:db8::1/32", "::/129", "1.2.3.4/", "1.2.3.4,", ",1.2.3.4",
-		"1.2.3.4,,5.6.7.8", "1.2.3.4 ", "host.example", "fe80::1%lo",
-		"1.2.3.4/8/8", "256.1.1.1", "10.0.0.0/8,bogus" };
-	static const char *aton[] = { "10.1", "010.0.0.0/8", "1.2.3.04" };
+	static const char *cases[] = {"10.0.0.0/8", "192.168.1.7", "0.0.0.0/0", "::/0", "::1",
+	    "2001:db8::/32", "::ffff:10.0.0.1", "10.0.0.0/8,172.16.0.0/12,fd00::/8", "10.0.0.1/8",
+	    "10.0.0.0/33", "2001:db8::1/32", "::/129", "1.2.3.4/", "1.2.3.4,", ",1.2.3.4",
+	    "1.2.3.4,,5.6.7.8", "1.2.3.4 ", "host.example", "fe80::1%lo", "1.2.3.4/8/8",
+	    "256.1.1.1", "10.0.0.0/8,bogus"};
+	static const char *aton[] = {"10.1", "010.0.0.0/8", "1.2.3.04"};
 	struct cert *c;
 	char *k, *out = NULL;
 	size_t i;
@@ -1486,20 +1470,24 @@ test_source_address_matches_keygen(void **state)
 
 	TU_REQUIRE_SSH_KEYGEN();
 	k = tu_path(fx.dir, "srckey");
-	assert_int_equal(tu_run(NULL, "rm -f '%s' '%s.pub'; '%s' -q -t ed25519 "
-	    "-N '' -f '%s'", k, k, tu_ssh_keygen(), k), 0);
+	assert_int_equal(tu_run(NULL,
+	                     "rm -f '%s' '%s.pub'; '%s' -q -t ed25519 "
+	                     "-N '' -f '%s'",
+	                     k, k, tu_ssh_keygen(), k),
+	    0);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(cert_new(&c), EPH_OK);
-		ours = cert_add_critical(c, CERT_OPT_SOURCE_ADDRESS, cases[i],
-		    strlen(cases[i])) == EPH_OK;
+		ours = cert_add_critical(c, CERT_OPT_SOURCE_ADDRESS, cases[i], strlen(cases[i])) ==
+		    EPH_OK;
 		cert_free(c);
-		theirs = tu_run(&out, "'%s' -q -s '%s' -I x -O "
-		    "'source-address=%s' '%s.pub'", tu_ssh_keygen(), k, cases[i],
-		    k) == 0;
+		theirs = tu_run(&out,
+		             "'%s' -q -s '%s' -I x -O "
+		             "'source-address=%s' '%s.pub'",
+		             tu_ssh_keygen(), k, cases[i], k) == 0;
 		free(out);
 		if (ours != theirs)
-			fail_msg("source-address \"%s\": ours %d, ssh-keygen %d",
-			    cases[i], ours, theirs);
+			fail_msg("source-address \"%s\": ours %d, ssh-keygen %d", cases[i], ours,
+			    theirs);
 	}
 	/*
 	 * Deliberately stricter: getaddrinfo takes inet_aton's shorthand,
@@ -1507,12 +1495,15 @@ test_source_address_matches_keygen(void **state)
 	 */
 	for (i = 0; i < sizeof(aton) / sizeof(aton[0]); i++) {
 		assert_int_equal(cert_new(&c), EPH_OK);
-		assert_int_equal(cert_add_critical(c, CERT_OPT_SOURCE_ADDRESS,
-		    aton[i], strlen(aton[i])), EPH_ERR_FORMAT);
+		assert_int_equal(
+		    cert_add_critical(c, CERT_OPT_SOURCE_ADDRESS, aton[i], strlen(aton[i])),
+		    EPH_ERR_FORMAT);
 		cert_free(c);
-		assert_int_equal(tu_run(&out, "'%s' -q -s '%s' -I x -O "
-		    "'source-address=%s' '%s.pub'", tu_ssh_keygen(), k, aton[i],
-		    k), 0);
+		assert_int_equal(tu_run(&out,
+		                     "'%s' -q -s '%s' -I x -O "
+		                     "'source-address=%s' '%s.pub'",
+		                     tu_ssh_keygen(), k, aton[i], k),
+		    0);
 		free(out);
 	}
 	free(k);
@@ -1540,12 +1531,9 @@ test_validity_and_principals(void **state)
 	assert_int_equal(cert_check_validity(p, UINT64_MAX), EPH_ERR_EXPIRED);
 
 	assert_int_equal(cert_check_principal(p, "eph:db-maint@db01"), EPH_OK);
-	assert_int_equal(cert_check_principal(p, "eph:db-maint@db0"),
-	    EPH_ERR_PRINCIPAL);
-	assert_int_equal(cert_check_principal(p, "eph:db-maint@db011"),
-	    EPH_ERR_PRINCIPAL);
-	assert_int_equal(cert_check_principal(p, "EPH:db-maint@db01"),
-	    EPH_ERR_PRINCIPAL);
+	assert_int_equal(cert_check_principal(p, "eph:db-maint@db0"), EPH_ERR_PRINCIPAL);
+	assert_int_equal(cert_check_principal(p, "eph:db-maint@db011"), EPH_ERR_PRINCIPAL);
+	assert_int_equal(cert_check_principal(p, "EPH:db-maint@db01"), EPH_ERR_PRINCIPAL);
 	assert_int_equal(cert_check_principal(p, "*"), EPH_ERR_PRINCIPAL);
 	assert_int_equal(cert_check_principal(p, ""), EPH_ERR_PRINCIPAL);
 	cert_free(p);
@@ -1583,8 +1571,7 @@ test_grant_round_trip(void **state)
 
 	c = make_cert(key_of(KEY_ED25519), key_of(KEY_ED25519), NULL);
 	assert_int_equal(cert_parse(c->blob.d, c->blob.len, &p), EPH_OK);
-	assert_int_equal(cert_opt_value(cert_find_extension(p, GRANT_EXTENSION),
-	    &v, &vn), EPH_OK);
+	assert_int_equal(cert_opt_value(cert_find_extension(p, GRANT_EXTENSION), &v, &vn), EPH_OK);
 	assert_int_equal(grant_decode(v, vn, &d), EPH_OK);
 	assert_string_equal(d.id, g.id);
 	assert_string_equal(d.task, g.task);
@@ -1619,8 +1606,8 @@ test_grant_round_trip(void **state)
 }
 
 static void
-grant_bytes(struct buf *b, uint32_t version, const char *id, uint32_t count,
-    const char **approvers, size_t diglen, int trailing)
+grant_bytes(struct buf *b, uint32_t version, const char *id, uint32_t count, const char **approvers,
+    size_t diglen, int trailing)
 {
 	uint8_t dig[64];
 	uint32_t i;
@@ -1658,12 +1645,12 @@ grant_try(struct buf *b)
 static void
 test_grant_malformed(void **state)
 {
-	static const char *two[] = { "bob", "carol", NULL };
-	static const char *dup[] = { "bob", "bob", NULL };
-	static const char *self[] = { "alice", NULL };
-	static const char *bad_text[] = { "", "a\tb", "a\nb", "\x7f", "\xc3",
-		"\xc0\x80", "\xe0\x80\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80",
-		"\x80", "\xc2\x85", "\xf8\x88\x80\x80\x80" };
+	static const char *two[] = {"bob", "carol", NULL};
+	static const char *dup[] = {"bob", "bob", NULL};
+	static const char *self[] = {"alice", NULL};
+	static const char *bad_text[] = {"", "a\tb", "a\nb", "\x7f", "\xc3", "\xc0\x80",
+	    "\xe0\x80\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\x80", "\xc2\x85",
+	    "\xf8\x88\x80\x80\x80"};
 	const char *many[GRANT_MAX_APPROVERS + 2];
 	char names[GRANT_MAX_APPROVERS + 1][8], longf[GRANT_MAX_FIELD_LEN + 2];
 	struct buf b, enc;
@@ -1778,31 +1765,30 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sign_all_types_keygen_lists),
-		cmocka_unit_test(test_sign_rsa_sha256_keygen_lists),
-		cmocka_unit_test(test_sign_variants_keygen_lists),
-		cmocka_unit_test(test_default_extensions_match_keygen),
-		cmocka_unit_test(test_keygen_certs_parse),
-		cmocka_unit_test(test_keygen_host_cert_parses),
-		cmocka_unit_test(test_keygen_refuses_tampered),
-		cmocka_unit_test(test_source_address_matches_keygen),
-		cmocka_unit_test(test_flip_every_byte_all_ca_types),
-		cmocka_unit_test(test_mk_control_parses),
-		cmocka_unit_test(test_options_order_and_known),
-		cmocka_unit_test(test_options_contents),
-		cmocka_unit_test(test_reserved_and_trailing),
-		cmocka_unit_test(test_type_names),
-		cmocka_unit_test(test_signature_key_and_alg),
-		cmocka_unit_test(test_caps),
-		cmocka_unit_test(test_truncated_and_oversized),
-		cmocka_unit_test(test_lines),
-		cmocka_unit_test(test_build_api),
-		cmocka_unit_test(test_validity_and_principals),
-		cmocka_unit_test(test_grant_round_trip),
-		cmocka_unit_test(test_grant_malformed),
+	    cmocka_unit_test(test_sign_all_types_keygen_lists),
+	    cmocka_unit_test(test_sign_rsa_sha256_keygen_lists),
+	    cmocka_unit_test(test_sign_variants_keygen_lists),
+	    cmocka_unit_test(test_default_extensions_match_keygen),
+	    cmocka_unit_test(test_keygen_certs_parse),
+	    cmocka_unit_test(test_keygen_host_cert_parses),
+	    cmocka_unit_test(test_keygen_refuses_tampered),
+	    cmocka_unit_test(test_source_address_matches_keygen),
+	    cmocka_unit_test(test_flip_every_byte_all_ca_types),
+	    cmocka_unit_test(test_mk_control_parses),
+	    cmocka_unit_test(test_options_order_and_known),
+	    cmocka_unit_test(test_options_contents),
+	    cmocka_unit_test(test_reserved_and_trailing),
+	    cmocka_unit_test(test_type_names),
+	    cmocka_unit_test(test_signature_key_and_alg),
+	    cmocka_unit_test(test_caps),
+	    cmocka_unit_test(test_truncated_and_oversized),
+	    cmocka_unit_test(test_lines),
+	    cmocka_unit_test(test_build_api),
+	    cmocka_unit_test(test_validity_and_principals),
+	    cmocka_unit_test(test_grant_round_trip),
+	    cmocka_unit_test(test_grant_malformed),
 	};
 
 	tu_init(argc, argv);
-	return cmocka_run_group_tests_name("cert", tests, group_setup,
-	    group_teardown);
+	return cmocka_run_group_tests_name("cert", tests, group_setup, group_teardown);
 }

@@ -15,17 +15,17 @@
 #include "testutil.h"
 
 struct kt {
-	const char *cli;      /* our name */
-	const char *keygen;   /* ssh-keygen -t / -b */
+	const char *cli; /* our name */
+	const char *keygen; /* ssh-keygen -t / -b */
 	enum key_type type;
 };
 
 static const struct kt kts[] = {
-	{ "ed25519", "-t ed25519", KEY_ED25519 },
-	{ "ecdsa", "-t ecdsa -b 256", KEY_ECDSA_P256 },
-	{ "ecdsa-p384", "-t ecdsa -b 384", KEY_ECDSA_P384 },
-	{ "ecdsa-p521", "-t ecdsa -b 521", KEY_ECDSA_P521 },
-	{ "rsa", "-t rsa -b 2048", KEY_RSA },
+    {"ed25519", "-t ed25519", KEY_ED25519},
+    {"ecdsa", "-t ecdsa -b 256", KEY_ECDSA_P256},
+    {"ecdsa-p384", "-t ecdsa -b 384", KEY_ECDSA_P384},
+    {"ecdsa-p521", "-t ecdsa -b 521", KEY_ECDSA_P521},
+    {"rsa", "-t rsa -b 2048", KEY_RSA},
 };
 #define NKT (sizeof(kts) / sizeof(kts[0]))
 
@@ -95,7 +95,8 @@ test_parse_keygen_keys(void **state)
 		struct key *k = NULL;
 
 		assert_int_equal(tu_run(NULL, "%s -q %s -N '' -C 'my comment %zu' -f %s",
-		    tu_ssh_keygen(), kts[i].keygen, i, path), 0);
+		                     tu_ssh_keygen(), kts[i].keygen, i, path),
+		    0);
 		line = tu_read_file(pub, NULL);
 		assert_non_null(line);
 		if ((nl = strchr(line, '\n')) != NULL)
@@ -171,8 +172,8 @@ test_generate_save_load(void **state)
 		buf_init(&sig);
 		assert_int_equal(key_sign(l, NULL, msg, sizeof(msg), &sig), EPH_OK);
 		assert_int_equal(key_verify(p, sig.d, sig.len, msg, sizeof(msg), NULL), EPH_OK);
-		assert_int_equal(key_verify(p, sig.d, sig.len, msg, sizeof(msg) - 1, NULL),
-		    EPH_ERR_SIGNATURE);
+		assert_int_equal(
+		    key_verify(p, sig.d, sig.len, msg, sizeof(msg) - 1, NULL), EPH_ERR_SIGNATURE);
 		assert_int_equal(key_sign(p, NULL, msg, sizeof(msg), &sig), EPH_ERR_INVAL);
 		buf_free(&sig);
 
@@ -206,16 +207,16 @@ test_signature_tamper(void **state)
 		/* Every byte of the signature blob matters. */
 		for (j = 0; j < sig.len; j++) {
 			sig.d[j] ^= 0x01;
-			assert_int_not_equal(key_verify(k, sig.d, sig.len, msg, sizeof(msg), NULL),
-			    EPH_OK);
+			assert_int_not_equal(
+			    key_verify(k, sig.d, sig.len, msg, sizeof(msg), NULL), EPH_OK);
 			sig.d[j] ^= 0x01;
 		}
 		/* Truncated or extended blobs. */
-		assert_int_not_equal(key_verify(k, sig.d, sig.len - 1, msg, sizeof(msg), NULL),
-		    EPH_OK);
+		assert_int_not_equal(
+		    key_verify(k, sig.d, sig.len - 1, msg, sizeof(msg), NULL), EPH_OK);
 		assert_int_equal(buf_put_u8(&sig, 0), EPH_OK);
-		assert_int_equal(key_verify(k, sig.d, sig.len, msg, sizeof(msg), NULL),
-		    EPH_ERR_TRAILING);
+		assert_int_equal(
+		    key_verify(k, sig.d, sig.len, msg, sizeof(msg), NULL), EPH_ERR_TRAILING);
 		buf_free(&sig);
 		key_free(k);
 	}
@@ -236,8 +237,8 @@ test_rsa_algorithms(void **state)
 	assert_int_equal(key_verify(k, sig.d, sig.len, msg, sizeof(msg), &alg), EPH_OK);
 	assert_string_equal(alg, "rsa-sha2-256");
 	/* A signature from one key does not verify under another type. */
-	assert_int_equal(key_verify(other, sig.d, sig.len, msg, sizeof(msg), NULL),
-	    EPH_ERR_SIGNATURE);
+	assert_int_equal(
+	    key_verify(other, sig.d, sig.len, msg, sizeof(msg), NULL), EPH_ERR_SIGNATURE);
 	buf_reset(&sig);
 	/* SHA-1 is refused both ways. */
 	assert_int_equal(key_sign(k, "ssh-rsa", msg, sizeof(msg), &sig), EPH_ERR_WEAKKEY);
@@ -256,23 +257,24 @@ static void
 test_bad_lines(void **state)
 {
 	static const char *bad[] = {
-		"",
-		"ssh-ed25519",
-		"ssh-ed25519 !!!!",
-		"ssh-ed25519 AAAA",
-		/* type in the blob differs from the line's */
-		"ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIBNJ7n1Q0tZpq6VwHfpWcu3Sw5bAtnlSrcrQylWcWPSq",
-		/* truncated key (31 bytes) */
-		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAHxNJ7n1Q0tZpq6VwHfpWcu3Sw5bAtnlSrcrQylWcWPQ=",
-		/* length field says 0x7fffffff */
-		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5f////xNJ7n1Q0tZpq6VwHfpWcu3Sw5bAtnlSrcrQylWcWPSq",
-		/* trailing data after the key */
-		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBNJ7n1Q0tZpq6VwHfpWcu3Sw5bAtnlSrcrQylWcWPSqAA==",
-		"ssh-dss AAAAB3NzaC1kc3MAAAA=",
-		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBNJ7n1Q0tZpq6VwHfpWcu3Sw5bAtnlSrcrQylWcWPSq x\ny",
+	    "",
+	    "ssh-ed25519",
+	    "ssh-ed25519 !!!!",
+	    "ssh-ed25519 AAAA",
+	    /* type in the blob differs from the line's */
+	    "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIBNJ7n1Q0tZpq6VwHfpWcu3Sw5bAtnlSrcrQylWcWPSq",
+	    /* truncated key (31 bytes) */
+	    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAHxNJ7n1Q0tZpq6VwHfpWcu3Sw5bAtnlSrcrQylWcWPQ=",
+	    /* length field says 0x7fffffff */
+	    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5f////xNJ7n1Q0tZpq6VwHfpWcu3Sw5bAtnlSrcrQylWcWPSq",
+	    /* trailing data after the key */
+	    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBNJ7n1Q0tZpq6VwHfpWcu3Sw5bAtnlSrcrQylWcWPSqAA==",
+	    "ssh-dss AAAAB3NzaC1kc3MAAAA=",
+	    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBNJ7n1Q0tZpq6VwHfpWcu3Sw5bAtnlSrcrQylWcWPSq x\ny",
 	};
 	static const char *good =
-	    "  ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBNJ7n1Q0tZpq6VwHfpWcu3Sw5bAtnlSrcrQylWcWPSq a b \n";
+	    "  ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBNJ7n1Q0tZpq6VwHfpWcu3Sw5bAtnlSrcrQylWcWPSq a "
+	    "b \n";
 	struct key *k = NULL;
 	char *comment = NULL;
 	size_t i;
@@ -326,7 +328,8 @@ test_private_file_checks(void **state)
 	assert_int_equal(chmod(pem, 0600), 0);
 	assert_int_equal(symlink(pem, lnk), 0);
 	assert_int_equal(key_load_private(lnk, &l), EPH_ERR_IO);
-	assert_int_equal(tu_write_file(garbage, "-----BEGIN PRIVATE KEY-----\nnope\n", 33, 0600), 0);
+	assert_int_equal(
+	    tu_write_file(garbage, "-----BEGIN PRIVATE KEY-----\nnope\n", 33, 0600), 0);
 	assert_int_equal(key_load_private(garbage, &l), EPH_ERR_FORMAT);
 	assert_null(l);
 	assert_int_equal(key_load_private(pem, &l), EPH_OK);
@@ -361,15 +364,15 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),
-		cmocka_unit_test_setup_teardown(test_parse_keygen_keys, dir_setup, dir_teardown),
-		cmocka_unit_test_setup_teardown(test_generate_save_load, dir_setup, dir_teardown),
-		cmocka_unit_test(test_signature_tamper),
-		cmocka_unit_test(test_rsa_algorithms),
-		cmocka_unit_test(test_bad_lines),
-		cmocka_unit_test(test_bad_ecdsa_point),
-		cmocka_unit_test_setup_teardown(test_private_file_checks, dir_setup, dir_teardown),
-		cmocka_unit_test(test_private_fields),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test_setup_teardown(test_parse_keygen_keys, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_generate_save_load, dir_setup, dir_teardown),
+	    cmocka_unit_test(test_signature_tamper),
+	    cmocka_unit_test(test_rsa_algorithms),
+	    cmocka_unit_test(test_bad_lines),
+	    cmocka_unit_test(test_bad_ecdsa_point),
+	    cmocka_unit_test_setup_teardown(test_private_file_checks, dir_setup, dir_teardown),
+	    cmocka_unit_test(test_private_fields),
 	};
 
 	tu_init(argc, argv);

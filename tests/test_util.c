@@ -47,12 +47,18 @@ test_parse_duration(void **state)
 		const char *s;
 		uint64_t secs;
 	} ok[] = {
-		{ "90", 90 }, { "90s", 90 }, { "5m", 300 }, { "2h", 7200 },
-		{ "1d", 86400 }, { "1w", 604800 }, { "1h30m", 5400 },
-		{ "1H5M3S", 3903 }, { "0", 0 },
+	    {"90", 90},
+	    {"90s", 90},
+	    {"5m", 300},
+	    {"2h", 7200},
+	    {"1d", 86400},
+	    {"1w", 604800},
+	    {"1h30m", 5400},
+	    {"1H5M3S", 3903},
+	    {"0", 0},
 	};
-	static const char *bad[] = { "", "m", "5x", "-5m", "5 m", "5m ", "1.5h",
-		"99999999999999999999", "18446744073709551615w" };
+	static const char *bad[] = {"", "m", "5x", "-5m", "5 m", "5m ", "1.5h",
+	    "99999999999999999999", "18446744073709551615w"};
 	uint64_t v;
 	size_t i;
 
@@ -185,22 +191,24 @@ test_log_syslog_line(void **state)
 {
 	struct captured c;
 	struct log_field f[] = {
-		{ "EPH_GRANT", "g-123" },
-		{ "EPH_REASON", "INC-4711 vacuum \"full\"" },
-		{ "EPH_HOST", NULL },
-		{ "EPH_USER", "" },
+	    {"EPH_GRANT", "g-123"},
+	    {"EPH_REASON", "INC-4711 vacuum \"full\""},
+	    {"EPH_HOST", NULL},
+	    {"EPH_USER", ""},
 	};
-	struct log_field badname[] = { { "eph_lower", "x" } };
+	struct log_field badname[] = {{"eph_lower", "x"}};
 
 	memset(&c, 0, sizeof(c));
 	eph_log_set_journal(0);
 	eph_log_set_syslog(capture, &c);
 	assert_int_equal(eph_log(LOG_NOTICE, "0123456789abcdef0123456789abcdef", f, 4,
-	    "grant %s issued", "g-123"), EPH_OK);
+	                     "grant %s issued", "g-123"),
+	    EPH_OK);
 	assert_int_equal(c.calls, 1);
 	assert_int_equal(c.priority, LOG_NOTICE);
 	assert_string_equal(c.line,
-	    "grant g-123 issued EPH_GRANT=g-123 EPH_REASON=\"INC-4711 vacuum \\\"full\\\"\" EPH_USER=\"\"");
+	    "grant g-123 issued EPH_GRANT=g-123 EPH_REASON=\"INC-4711 vacuum \\\"full\\\"\" "
+	    "EPH_USER=\"\"");
 
 	/* Control characters cannot split the line. */
 	f[0].value = "a\nb";
@@ -220,7 +228,7 @@ test_log_syslog_line(void **state)
 static void
 test_log_journal(void **state)
 {
-	struct log_field f[] = { { "EPH_SERIAL", "42" }, { "EPH_REASON", "two\nlines" } };
+	struct log_field f[] = {{"EPH_SERIAL", "42"}, {"EPH_REASON", "two\nlines"}};
 	struct sockaddr_un sa;
 	char rec[4096];
 	ssize_t n;
@@ -250,7 +258,8 @@ test_log_journal(void **state)
 		eph_log_set_journal(-1); /* decide by the socket, as in production */
 		eph_log_set_syslog(capture, &c);
 		if (eph_log(LOG_WARNING, "a1f3c0de5b7e4d2e9c8b7a6f5e4d3c2b", f, 2,
-		    "journal probe") != EPH_OK || c.calls != 1)
+		        "journal probe") != EPH_OK ||
+		    c.calls != 1)
 			_exit(1);
 		if ((n = recv(fd, rec, sizeof(rec) - 1, MSG_DONTWAIT)) <= 0)
 			_exit(1);
@@ -261,7 +270,8 @@ test_log_journal(void **state)
 		    strstr(rec, "PRIORITY=4\n") == NULL ||
 		    strstr(rec, "MESSAGE_ID=a1f3c0de5b7e4d2e9c8b7a6f5e4d3c2b\n") == NULL ||
 		    strstr(rec, "EPH_SERIAL=42\n") == NULL ||
-		    memmem(rec, (size_t)n, "EPH_REASON\n\x09\0\0\0\0\0\0\0two\nlines\n", 23) == NULL)
+		    memmem(rec, (size_t)n, "EPH_REASON\n\x09\0\0\0\0\0\0\0two\nlines\n", 23) ==
+		        NULL)
 			_exit(1);
 		_exit(0);
 	}
@@ -277,13 +287,13 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_u64),
-		cmocka_unit_test(test_parse_duration),
-		cmocka_unit_test(test_format_duration),
-		cmocka_unit_test(test_strerror),
-		cmocka_unit_test_setup_teardown(test_file_write_read, dir_setup, dir_teardown),
-		cmocka_unit_test(test_log_syslog_line),
-		cmocka_unit_test(test_log_journal),
+	    cmocka_unit_test(test_parse_u64),
+	    cmocka_unit_test(test_parse_duration),
+	    cmocka_unit_test(test_format_duration),
+	    cmocka_unit_test(test_strerror),
+	    cmocka_unit_test_setup_teardown(test_file_write_read, dir_setup, dir_teardown),
+	    cmocka_unit_test(test_log_syslog_line),
+	    cmocka_unit_test(test_log_journal),
 	};
 
 	tu_init(argc, argv);

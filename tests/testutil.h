@@ -38,10 +38,10 @@ int tu_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 const char *tu_ssh_keygen(void);
 const char *tu_sshca(void);
 /* Skip the calling test unless ssh-keygen exists. */
-#define TU_REQUIRE_SSH_KEYGEN()                                                \
-	do {                                                                   \
-		if (tu_ssh_keygen() == NULL)                                   \
-			skip();                                                \
+#define TU_REQUIRE_SSH_KEYGEN()                                                                    \
+	do {                                                                                       \
+		if (tu_ssh_keygen() == NULL)                                                       \
+			skip();                                                                    \
 	} while (0)
 
 #endif

@@ -27,8 +27,7 @@ poke(const struct cert *c)
 	char *line = NULL;
 
 	if ((o = cert_find_extension(c, GRANT_EXTENSION)) != NULL &&
-	    cert_opt_value(o, &p, &len) == EPH_OK &&
-	    grant_decode(p, len, &g) == EPH_OK)
+	    cert_opt_value(o, &p, &len) == EPH_OK && grant_decode(p, len, &g) == EPH_OK)
 		grant_clear(&g);
 	if ((o = cert_find_critical(c, CERT_OPT_FORCE_COMMAND)) != NULL)
 		(void)cert_opt_value(o, &p, &len);
@@ -56,8 +55,7 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		c = NULL;
 	}
 	/* Certificate lines start with their type name. */
-	if ((n >= 4 && memcmp(d, "ssh-", 4) == 0) ||
-	    (n >= 6 && memcmp(d, "ecdsa-", 6) == 0)) {
+	if ((n >= 4 && memcmp(d, "ssh-", 4) == 0) || (n >= 6 && memcmp(d, "ecdsa-", 6) == 0)) {
 		if ((s = malloc(n + 1)) == NULL)
 			return 0;
 		memcpy(s, d, n);
