@@ -47,3 +47,18 @@ if [ -n "$keygen_per_cert" ]; then
 	echo "  ssh-keygen -s: $keygen_per_cert s per certificate ($KEYGEN_RUNS runs)"
 	echo "$lib $keygen_per_cert" | awk '{ printf "  libephcore vs one ssh-keygen -s per certificate: %.0fx faster (target > 100x)\n", $1 * $2 }'
 fi
+
+# Policy evaluation: decisions per second on a policy of 1,000 tasks and
+# 10,000 hosts, against the bare lookups (task search + hostgroup
+# membership) for the same requests, measured in the same process.
+pout=$("$builddir/bench/bench_policy" "${BENCH_DECISIONS:-400000}")
+echo
+echo "policy evaluation, one core"
+echo "$pout" | sed 's/^/  /'
+echo "$pout" | awk '
+	$1 == "decisions_per_sec" { d = $2 }
+	$1 == "lookup_only_per_sec" { l = $2 }
+	END {
+		printf "  decisions vs lookup-only floor: %.1f%%\n", 100 * d / l
+		printf "  decisions per second vs the 100,000/s aim: %.1fx\n", d / 100000
+	}'

@@ -32,6 +32,8 @@ static const struct sshca_cmd *const sshca_cmds[] = {
     &sshca_cmd_sign,
     &sshca_cmd_krl,
     &sshca_cmd_inspect,
+    &sshca_cmd_policy,
+    &sshca_cmd_check_config,
     NULL,
 };
 
@@ -62,7 +64,7 @@ general_help(FILE *f)
 	fprintf(
 	    f, "\nOffline administration of an ephssh SSH certificate authority.\n\nCommands:\n");
 	for (i = 0; sshca_cmds[i] != NULL; i++)
-		fprintf(f, "  %-9s %s\n", sshca_cmds[i]->name, sshca_cmds[i]->summary);
+		fprintf(f, "  %-12s %s\n", sshca_cmds[i]->name, sshca_cmds[i]->summary);
 	fprintf(f, "\nRun 'sshca COMMAND --help' for a command's options.\n");
 }
 

@@ -35,6 +35,8 @@ extern const struct sshca_cmd sshca_cmd_pubkey;
 extern const struct sshca_cmd sshca_cmd_sign;
 extern const struct sshca_cmd sshca_cmd_krl;
 extern const struct sshca_cmd sshca_cmd_inspect;
+extern const struct sshca_cmd sshca_cmd_policy;
+extern const struct sshca_cmd sshca_cmd_check_config;
 
 /* eph_strerror, but for EPH_ERR_IO the errno text ("No such file or
  * directory"); call right after the failing function. */

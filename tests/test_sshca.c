@@ -179,7 +179,8 @@ strip_extras(const char *s)
 static void
 test_help(void **state)
 {
-	static const char *cmds[] = {"help", "init", "pubkey", "sign", "krl", "inspect"};
+	static const char *cmds[] = {
+	    "help", "init", "pubkey", "sign", "krl", "inspect", "policy", "check-config"};
 	struct fx *f = *state;
 	char *out = NULL, want[64];
 	size_t i;

@@ -1,0 +1,960 @@
+/*
+ * Policy evaluation: from a loaded policy and a request to a decision
+ * (deny, pending approvals, issue now) with the effective TTL, the
+ * principals, options and extensions, and one reason per rule that held,
+ * refused or clamped. Pure and deterministic: no I/O, no globals, no
+ * locale; the caller passes the Unix groups it looked up, and the time.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "err.h"
+#include "util.h"
+
+#include "match.h"
+#include "policy.h"
+
+/* Approval records looked at per request; far above any task's need. */
+#define EVAL_MAX_APPROVAL_RECORDS 1024
+/* How much of a list a reason quotes before "...". */
+#define REFS_TEXT_MAX 160
+
+static const char *const wday_names[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+
+struct eval {
+	const struct policy *p;
+	const struct policy_request *req;
+	const struct policy_task *t;
+	struct policy_decision *d;
+	const char *who; /* the requester, fit for a reason */
+	size_t reasons_cap;
+	int denied;
+	int nomem;
+};
+
+static void
+strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void add_reason(struct eval *e, enum policy_reason_kind kind, const char *rule, int line,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void
+add_reason(
+    struct eval *e, enum policy_reason_kind kind, const char *rule, int line, const char *fmt, ...)
+{
+	struct policy_decision *d = e->d;
+	struct policy_reason *r;
+	va_list ap;
+	char *text = NULL, *name = NULL;
+	int n;
+
+	if (kind == POLICY_REASON_DENY)
+		e->denied = 1;
+	if (e->nomem)
+		return;
+	if (d->nreasons == e->reasons_cap) {
+		size_t cap = e->reasons_cap == 0 ? 16 : e->reasons_cap * 2;
+
+		if ((r = reallocarray(d->reasons, cap, sizeof(*r))) == NULL)
+			goto fail;
+		d->reasons = r;
+		e->reasons_cap = cap;
+	}
+	va_start(ap, fmt);
+	n = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		text = NULL;
+		goto fail;
+	}
+	if ((name = strdup(rule)) == NULL)
+		goto fail;
+	r = &d->reasons[d->nreasons++];
+	r->kind = kind;
+	r->rule = name;
+	r->text = text;
+	r->line = line;
+	return;
+fail:
+	free(text);
+	free(name);
+	e->nomem = 1;
+}
+
+static const char *
+ref_prefix(enum policy_ref_kind k)
+{
+	return k == POLICY_REF_GROUP ? "@" : k == POLICY_REF_UNIX_GROUP ? "%" : "";
+}
+
+/* Text from the request as it may appear in a reason (and so in logs and
+ * JSON): printable ASCII, at most SAFE_TEXT_MAX bytes; anything else
+ * becomes '?'. Returns s itself when it is already fine. */
+#define SAFE_TEXT_MAX 128
+static const char *
+safe(const char *s, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\' || i >= len - 4)
+			break;
+	if (s[i] == '\0')
+		return s;
+	for (i = 0; s[i] != '\0' && i < len - 4; i++)
+		buf[i] = (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\') ? '?' : s[i];
+	if (s[i] != '\0') {
+		memcpy(buf + i, "...", 3);
+		i += 3;
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
+/* "@dba, carol, %ops" as in the file, shortened with "..." when long. */
+static void
+refs_text(const struct policy_ref *refs, size_t n, char *buf, size_t len)
+{
+	size_t i, used = 0;
+	int w;
+
+	buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		w = snprintf(buf + used, len - used, "%s%s%s", i > 0 ? ", " : "",
+		    ref_prefix(refs[i].kind), refs[i].name);
+		if (w < 0 || (size_t)w >= len - used) {
+			/* Room for ", ..." is kept by the caller's buffer size. */
+			snprintf(buf + (used < len - 6 ? used : len - 6), 6, ", ...");
+			return;
+		}
+		used += (size_t)w;
+	}
+	if (n == 0)
+		snprintf(buf, len, "none");
+}
+
+static char *
+ref_dup(const struct policy_ref *r)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "%s%s", ref_prefix(r->kind), r->name) < 0)
+		return NULL;
+	return s;
+}
+
+static int
+in_list(const char *name, const char *const *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] != NULL && strcmp(v[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Does the user, with these Unix groups, fall under ref? A policy group
+ * holds users and Unix groups only. */
+static int
+ref_has_user(const struct policy *p, const struct policy_ref *r, const char *user,
+    const char *const *groups, size_t ngroups)
+{
+	const struct policy_group *g;
+	size_t i;
+
+	switch (r->kind) {
+	case POLICY_REF_NAME: return strcmp(r->name, user) == 0;
+	case POLICY_REF_UNIX_GROUP: return in_list(r->name, groups, ngroups);
+	case POLICY_REF_GROUP:
+		if (r->index >= p->ngroups)
+			return 0;
+		g = &p->groups[r->index];
+		if (strcmp(g->name, r->name) != 0)
+			return 0;
+		for (i = 0; i < g->nmembers; i++) {
+			const struct policy_ref *m = &g->members[i];
+
+			if ((m->kind == POLICY_REF_NAME && strcmp(m->name, user) == 0) ||
+			    (m->kind == POLICY_REF_UNIX_GROUP && in_list(m->name, groups, ngroups)))
+				return 1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+static const struct policy_ref *
+refs_find_user(const struct policy *p, const struct policy_ref *refs, size_t n, const char *user,
+    const char *const *groups, size_t ngroups)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ref_has_user(p, &refs[i], user, groups, ngroups))
+			return &refs[i];
+	return NULL;
+}
+
+static int
+cmp_task(const void *key, const void *elem)
+{
+	return strcmp((const char *)key, ((const struct policy_task *)elem)->name);
+}
+
+static const struct policy_task *
+find_task(const struct policy *p, const char *name)
+{
+	if (p->ntasks == 0)
+		return NULL;
+	return bsearch(name, p->tasks, p->ntasks, sizeof(*p->tasks), cmp_task);
+}
+
+static const struct policy_hostgroup *
+ref_hostgroup(const struct policy *p, const struct policy_ref *r)
+{
+	if (r->kind != POLICY_REF_GROUP || r->index >= p->nhostgroups ||
+	    strcmp(p->hostgroups[r->index].name, r->name) != 0)
+		return NULL;
+	return &p->hostgroups[r->index];
+}
+
+/* The most restrictive conditions found so far, and where they come from. */
+struct limits {
+	unsigned approvals;
+	int approvals_line; /* when entry that set them; 0: the task */
+	uint64_t when_max; /* smallest max_ttl of a matching when; 0: none */
+	int when_max_line;
+};
+
+/* Equality of two short attribute strings, without a call. */
+static inline int
+attr_eq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return 0;
+	while (*a != '\0' && *a == *b) {
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
+/* Does any of the host's hostgroups have this env / sensitivity? */
+static int
+groups_have(
+    const struct policy_hostgroup *const *gs, size_t n, const char *env, const char *sensitivity)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((env != NULL && attr_eq(gs[i]->env, env)) ||
+		    (sensitivity != NULL && attr_eq(gs[i]->sensitivity, sensitivity)))
+			return 1;
+	return 0;
+}
+
+/* Could the hostgroup make any when entry of the task match? */
+static int
+group_relevant(const struct policy_task *t, const struct policy_hostgroup *g)
+{
+	size_t k;
+
+	if (g->env == NULL && g->sensitivity == NULL)
+		return 0;
+	for (k = 0; k < t->nwhen; k++) {
+		const struct policy_when *w = &t->when[k];
+
+		if (attr_eq(w->env, g->env) || attr_eq(w->sensitivity, g->sensitivity))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Context of one host. The host has the env and sensitivity of all its
+ * hostgroups: for a "@group" request, that hostgroup; for a name, every
+ * hostgroup of the policy that holds it (context belongs to the host, not
+ * to how the task names it). A when entry applies when the host has each
+ * attribute the entry names; every applying entry that sets a field
+ * overrides the task's value (downwards too), the most restrictive of
+ * them winning. Result in lim (approvals, smallest when max_ttl).
+ */
+static void
+host_context(struct eval *e, const char *shown, const struct policy_hostgroup *only,
+    const char *lower, size_t len, struct limits *lim)
+{
+	const struct policy *p = e->p;
+	const struct policy_task *t = e->t;
+	const struct policy_hostgroup *stackv[16], **gs = stackv, **grown;
+	size_t ngs = 0, cap = sizeof(stackv) / sizeof(stackv[0]), k, gi, idx[16], nidx = 0;
+	int set_appr = -1, appr_line = 0, max_line = 0;
+	uint64_t max = 0;
+
+	if (only != NULL)
+		gs[ngs++] = only;
+	else if (p->host_index != NULL &&
+	    (nidx = policy_host_index_groups(p, p->host_index, lower, len, idx,
+	         sizeof(idx) / sizeof(idx[0]))) <= sizeof(idx) / sizeof(idx[0])) {
+		/* One search; a host in very many hostgroups takes the scan below. */
+		for (gi = 0; gi < nidx; gi++)
+			if (group_relevant(t, &p->hostgroups[idx[gi]]))
+				gs[ngs++] = &p->hostgroups[idx[gi]];
+	} else {
+		for (gi = 0; gi < p->nhostgroups; gi++) {
+			const struct policy_hostgroup *g = &p->hostgroups[gi];
+
+			if (!group_relevant(t, g) || !policy_hostgroup_has_lower(g, lower, len))
+				continue;
+			if (ngs == cap) {
+				grown =
+				    reallocarray(gs == stackv ? NULL : gs, cap * 2, sizeof(*gs));
+				if (grown == NULL) {
+					e->nomem = 1;
+					goto out;
+				}
+				if (gs == stackv)
+					memcpy(grown, stackv, sizeof(stackv));
+				gs = grown;
+				cap *= 2;
+			}
+			gs[ngs++] = g;
+		}
+	}
+	for (k = 0; k < t->nwhen; k++) {
+		const struct policy_when *w = &t->when[k];
+		char ttl[32], what[96];
+
+		if ((w->env != NULL && !groups_have(gs, ngs, w->env, NULL)) ||
+		    (w->sensitivity != NULL && !groups_have(gs, ngs, NULL, w->sensitivity)))
+			continue;
+		if (w->approvals >= 0 && w->approvals > set_appr) {
+			set_appr = w->approvals;
+			appr_line = w->line;
+		}
+		if (w->max_ttl != 0 && (max == 0 || w->max_ttl < max)) {
+			max = w->max_ttl;
+			max_line = w->line;
+		}
+		what[0] = '\0';
+		if (w->approvals >= 0)
+			snprintf(what, sizeof(what), "approvals %d", w->approvals);
+		if (w->max_ttl != 0) {
+			format_duration(w->max_ttl, ttl, sizeof(ttl));
+			snprintf(what + strlen(what), sizeof(what) - strlen(what), "%smax_ttl %s",
+			    what[0] != '\0' ? ", " : "", ttl);
+		}
+		add_reason(e, POLICY_REASON_NOTE, "context", w->line,
+		    "%s: context (env %s, sensitivity %s) applies%s%s", shown,
+		    w->env != NULL ? w->env : "any",
+		    w->sensitivity != NULL ? w->sensitivity : "any", what[0] != '\0' ? ": " : "",
+		    what);
+	}
+	if (set_appr >= 0) {
+		lim->approvals = (unsigned)set_appr;
+		lim->approvals_line = appr_line;
+	}
+	if (max != 0) {
+		lim->when_max = max;
+		lim->when_max_line = max_line;
+	}
+out:
+	if (gs != stackv)
+		free(gs);
+}
+
+static int
+add_principal(struct eval *e, char *pr)
+{
+	struct policy_decision *d = e->d;
+	size_t i;
+
+	if (pr == NULL) {
+		e->nomem = 1;
+		return 0;
+	}
+	for (i = 0; i < d->nprincipals; i++) {
+		if (strcmp(d->principals[i], pr) == 0) {
+			free(pr);
+			return 0;
+		}
+	}
+	d->principals[d->nprincipals++] = pr;
+	return 1;
+}
+
+static char *
+principal(const char *task, const char *sep, const char *name)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "eph:%s@%s%s", task, sep, name) < 0)
+		return NULL;
+	return s;
+}
+
+/* Hosts of the request against the task; each host's context folded
+ * into lim. Returns EPH_ERR_INVAL for a malformed request. */
+static int
+eval_hosts(struct eval *e, struct limits *lim)
+{
+	const struct policy *p = e->p;
+	const struct policy_task *t = e->t;
+	const struct policy_request *req = e->req;
+	char lower[POLICY_MAX_NAME_LEN + 1], refs[REFS_TEXT_MAX], sbuf[SAFE_TEXT_MAX];
+	size_t i, j, nallowed = 0;
+
+	if (req->nhosts == 0) {
+		add_reason(e, POLICY_REASON_DENY, "hosts", t->line, "no host requested");
+		return EPH_OK;
+	}
+	if (req->nhosts > POLICY_MAX_REQUEST_HOSTS) {
+		add_reason(e, POLICY_REASON_DENY, "hosts", t->line,
+		    "%zu hosts requested; at most %d per request", req->nhosts,
+		    POLICY_MAX_REQUEST_HOSTS);
+		return EPH_OK;
+	}
+	if ((e->d->principals = calloc(req->nhosts, sizeof(char *))) == NULL) {
+		e->nomem = 1;
+		return EPH_OK;
+	}
+	for (i = 0; i < req->nhosts; i++) {
+		const char *h = req->hosts[i], *why = NULL;
+		const struct policy_hostgroup *g = NULL;
+		const struct policy_ref *via = NULL;
+		struct limits one;
+		size_t len = 0;
+
+		if (h == NULL)
+			return EPH_ERR_INVAL;
+		if (h[0] == '@') {
+			for (j = 0; j < t->nhosts && via == NULL; j++)
+				if ((g = ref_hostgroup(p, &t->hosts[j])) != NULL &&
+				    strcmp(g->name, h + 1) == 0)
+					via = &t->hosts[j];
+			if (via == NULL) {
+				refs_text(t->hosts, t->nhosts, refs, sizeof(refs));
+				add_reason(e, POLICY_REASON_DENY, "hosts", t->line,
+				    "hostgroup %s is not one of the hosts of task %s (%s)",
+				    safe(h, sbuf, sizeof(sbuf)), t->name, refs);
+				continue;
+			}
+			if (!add_principal(e, principal(t->name, "group:", g->name)))
+				continue;
+			add_reason(e, POLICY_REASON_ALLOW, "hosts", via->line,
+			    "hostgroup @%s is one of the hosts of task %s", g->name, t->name);
+		} else {
+			if (policy_host_name_check(h, 0, lower, &why) != 0) {
+				add_reason(e, POLICY_REASON_DENY, "hosts", t->line,
+				    "\"%s\" is not a valid host name: %s",
+				    safe(h, sbuf, sizeof(sbuf)), why);
+				continue;
+			}
+			len = strlen(lower);
+			for (j = 0; j < t->nhosts && via == NULL; j++) {
+				const struct policy_ref *r = &t->hosts[j];
+
+				if (r->kind == POLICY_REF_NAME) {
+					if (policy_host_pattern_match(r->name, lower, len))
+						via = r;
+				} else if ((g = ref_hostgroup(p, r)) != NULL &&
+				    policy_hostgroup_has_lower(g, lower, len))
+					via = r;
+			}
+			if (via == NULL) {
+				refs_text(t->hosts, t->nhosts, refs, sizeof(refs));
+				add_reason(e, POLICY_REASON_DENY, "hosts", t->line,
+				    "%s is not one of the hosts of task %s (%s)", lower, t->name,
+				    refs);
+				continue;
+			}
+			if (!add_principal(e, principal(t->name, "", lower)))
+				continue;
+			if (via->kind == POLICY_REF_NAME)
+				add_reason(e, POLICY_REASON_ALLOW, "hosts", via->line,
+				    "%s matches host pattern %s of task %s", lower, via->name,
+				    t->name);
+			else
+				add_reason(e, POLICY_REASON_ALLOW, "hosts", via->line,
+				    "%s is in hostgroup @%s of task %s", lower, via->name, t->name);
+			g = NULL;
+		}
+		/* This host's own conditions, then the strictest over all hosts. */
+		memset(&one, 0, sizeof(one));
+		one.approvals = t->approvals;
+		if (t->nwhen > 0)
+			host_context(e, h[0] == '@' ? h : lower, g, lower, len, &one);
+		if (nallowed++ == 0 || one.approvals > lim->approvals) {
+			lim->approvals = one.approvals;
+			lim->approvals_line = one.approvals_line;
+		}
+		if (one.when_max != 0 && (lim->when_max == 0 || one.when_max < lim->when_max)) {
+			lim->when_max = one.when_max;
+			lim->when_max_line = one.when_max_line;
+		}
+	}
+	return EPH_OK;
+}
+
+static void
+eval_schedule(struct eval *e, time_t now)
+{
+	const struct policy_task *t = e->t;
+	struct tm tm;
+	size_t i;
+
+	if (t->nschedule == 0)
+		return;
+	if (localtime_r(&now, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6) {
+		add_reason(e, POLICY_REASON_DENY, "schedule", t->schedule[0].line,
+		    "the local time cannot be determined, so the schedule cannot be checked");
+		return;
+	}
+	for (i = 0; i < t->nschedule; i++) {
+		if (policy_schedule_match(&t->schedule[i], &tm)) {
+			add_reason(e, POLICY_REASON_ALLOW, "schedule", t->schedule[i].line,
+			    "%s %02d:%02d (local time) is inside the schedule of task %s",
+			    wday_names[tm.tm_wday], tm.tm_hour, tm.tm_min, t->name);
+			return;
+		}
+	}
+	add_reason(e, POLICY_REASON_DENY, "schedule", t->schedule[0].line,
+	    "%s %02d:%02d (local time) is outside the schedule of task %s", wday_names[tm.tm_wday],
+	    tm.tm_hour, tm.tm_min, t->name);
+}
+
+static void
+eval_source(struct eval *e)
+{
+	const struct policy_task *t = e->t;
+	const char *addr = e->req->source_address;
+	char canon[INET6_ADDRSTRLEN], sbuf[SAFE_TEXT_MAX];
+
+	if (t->source_mode == POLICY_SOURCE_NONE)
+		return;
+	if (addr == NULL || *addr == '\0') {
+		add_reason(e, POLICY_REASON_DENY, "source_address", t->line,
+		    "task %s binds the certificate to the requester's address, which is unknown",
+		    t->name);
+		return;
+	}
+	if (policy_addr_canonical(addr, canon, sizeof(canon)) != 0) {
+		add_reason(e, POLICY_REASON_DENY, "source_address", t->line,
+		    "the requester's address \"%s\" is not an IP address",
+		    safe(addr, sbuf, sizeof(sbuf)));
+		return;
+	}
+	if (t->source_mode == POLICY_SOURCE_REQUESTER) {
+		if ((e->d->source_address = strdup(canon)) == NULL) {
+			e->nomem = 1;
+			return;
+		}
+		add_reason(e, POLICY_REASON_ALLOW, "source_address", t->line,
+		    "the certificate is bound to the requester's address %s", canon);
+		return;
+	}
+	if (t->source_cidrs == NULL || !policy_cidr_list_contains(t->source_cidrs, canon)) {
+		add_reason(e, POLICY_REASON_DENY, "source_address", t->line,
+		    "the requester's address %s is outside %s", canon,
+		    t->source_cidrs != NULL ? t->source_cidrs : "(no list)");
+		return;
+	}
+	if ((e->d->source_address = strdup(t->source_cidrs)) == NULL) {
+		e->nomem = 1;
+		return;
+	}
+	add_reason(e, POLICY_REASON_ALLOW, "source_address", t->line,
+	    "the requester's address %s is inside %s; the certificate is bound to it", canon,
+	    t->source_cidrs);
+}
+
+static void
+eval_ttl(struct eval *e, const struct limits *lim)
+{
+	const struct policy *p = e->p;
+	const struct policy_task *t = e->t;
+	uint64_t task_max, max, want;
+	const char *limit;
+	char a[32], b[32], limit_buf[96];
+	int line;
+
+	task_max = t->max_ttl != 0 ? t->max_ttl : p->max_ttl;
+	/* Name the least specific limit that binds: global, then task, then context. */
+	max = p->max_ttl;
+	limit = "the policy's global maximum (defaults.max_ttl)";
+	line = 0;
+	if (max == 0 || task_max < max) {
+		max = task_max;
+		snprintf(limit_buf, sizeof(limit_buf), "the max_ttl of task %s", t->name);
+		limit = limit_buf;
+		line = t->line;
+	}
+	if (lim->when_max != 0 && (max == 0 || lim->when_max < max)) {
+		max = lim->when_max;
+		limit = "the maximum set by the context (when) of the requested hosts";
+		line = lim->when_max_line;
+	}
+	if (max == 0) {
+		add_reason(
+		    e, POLICY_REASON_DENY, "ttl", t->line, "task %s has no maximum TTL", t->name);
+		return;
+	}
+	want = e->req->ttl;
+	if (want == 0) {
+		want = t->default_ttl != 0 ? t->default_ttl : task_max;
+		format_duration(want, a, sizeof(a));
+		if (want > max) {
+			format_duration(max, b, sizeof(b));
+			add_reason(e, POLICY_REASON_CLAMP, "ttl", line,
+			    "default TTL %s of task %s is above %s, %s; clamped to %s", a, t->name,
+			    b, limit, b);
+			want = max;
+		} else
+			add_reason(e, POLICY_REASON_ALLOW, "ttl", t->line,
+			    "no TTL requested: the default of task %s, %s", t->name, a);
+	} else {
+		format_duration(want, a, sizeof(a));
+		if (want > max) {
+			format_duration(max, b, sizeof(b));
+			add_reason(e, POLICY_REASON_CLAMP, "ttl", line,
+			    "requested TTL %s is above %s, %s; clamped to %s", a, b, limit, b);
+			want = max;
+		} else
+			add_reason(e, POLICY_REASON_ALLOW, "ttl", t->line,
+			    "requested TTL %s is within the maximum", a);
+	}
+	e->d->ttl = want;
+}
+
+static void
+eval_approvals(struct eval *e, const struct limits *lim)
+{
+	const struct policy_task *t = e->t;
+	const struct policy_request *req = e->req;
+	struct policy_decision *d = e->d;
+	const char **seen = NULL;
+	char refs[REFS_TEXT_MAX], ubuf[SAFE_TEXT_MAX];
+	size_t i, nseen = 0;
+
+	if (req->napprovals > 0 && (seen = calloc(req->napprovals, sizeof(*seen))) == NULL) {
+		e->nomem = 1;
+		return;
+	}
+	refs_text(t->approvers, t->napprovers, refs, sizeof(refs));
+	for (i = 0; i < req->napprovals; i++) {
+		const struct policy_approval *a = &req->approvals[i];
+		const struct policy_ref *via;
+		const char *user;
+
+		if (a->user == NULL || *a->user == '\0')
+			continue;
+		user = safe(a->user, ubuf, sizeof(ubuf));
+		if (strcmp(a->user, req->requester) == 0) {
+			add_reason(e, POLICY_REASON_NOTE, "approvals", t->line,
+			    "%s cannot approve their own request; approval ignored", user);
+			continue;
+		}
+		if (in_list(a->user, seen, nseen)) {
+			add_reason(e, POLICY_REASON_NOTE, "approvals", t->line,
+			    "%s already approved; the duplicate approval is ignored", user);
+			continue;
+		}
+		via = refs_find_user(
+		    e->p, t->approvers, t->napprovers, a->user, a->groups, a->ngroups);
+		if (via == NULL) {
+			add_reason(e, POLICY_REASON_NOTE, "approvals", t->line,
+			    "%s is not an approver of task %s (%s); approval ignored", user,
+			    t->name, refs);
+			continue;
+		}
+		seen[nseen++] = a->user;
+		add_reason(e, POLICY_REASON_ALLOW, "approvals", via->line,
+		    "approved by %s (%s%s%s)", user,
+		    via->kind == POLICY_REF_NAME ? "a named approver" : "via ",
+		    ref_prefix(via->kind), via->kind == POLICY_REF_NAME ? "" : via->name);
+	}
+	free(seen);
+	d->approvals_valid = (unsigned)nseen;
+	if (t->break_glass) {
+		d->approvals_required = 0;
+		d->break_glass = 1;
+		d->review_required = 1;
+		add_reason(e, POLICY_REASON_NOTE, "break_glass", t->line,
+		    "break-glass task: issued without approval, only with a reason, and flagged "
+		    "for review by someone other than %s",
+		    e->who);
+		return;
+	}
+	d->approvals_required = lim->approvals;
+	if (d->approvals_required > 0 && t->napprovers == 0)
+		/* Would wait for ever: nobody can give them. */
+		add_reason(e, POLICY_REASON_DENY, "approvals",
+		    lim->approvals_line != 0 ? lim->approvals_line : t->line,
+		    "%u approvals required, but task %s has no approvers", d->approvals_required,
+		    t->name);
+	else if (d->approvals_required == 0)
+		add_reason(e, POLICY_REASON_ALLOW, "approvals",
+		    lim->approvals_line != 0 ? lim->approvals_line : t->line, "no approval needed");
+	else if (d->approvals_valid >= d->approvals_required)
+		add_reason(e, POLICY_REASON_ALLOW, "approvals",
+		    lim->approvals_line != 0 ? lim->approvals_line : t->line,
+		    "%u of %u required approvals", d->approvals_valid, d->approvals_required);
+	else
+		add_reason(e, POLICY_REASON_NOTE, "approvals",
+		    lim->approvals_line != 0 ? lim->approvals_line : t->line,
+		    "%u of %u required approvals; waiting for %u more from %s", d->approvals_valid,
+		    d->approvals_required, d->approvals_required - d->approvals_valid, refs);
+}
+
+/* Flag extensions in the order certificates need them (sorted). */
+static int
+fill_extensions(const struct policy_task *t, struct policy_decision *d)
+{
+	const struct {
+		const char *name;
+		int on;
+	} ext[] = {
+	    {"permit-X11-forwarding", t->x11_forwarding},
+	    {"permit-agent-forwarding", t->agent_forwarding},
+	    {"permit-port-forwarding", t->port_forwarding},
+	    {"permit-pty", t->pty},
+	    {"permit-user-rc", t->user_rc},
+	};
+	size_t i;
+
+	if ((d->extensions = calloc(sizeof(ext) / sizeof(ext[0]), sizeof(char *))) == NULL)
+		return EPH_ERR_NOMEM;
+	for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		if (!ext[i].on)
+			continue;
+		if ((d->extensions[d->nextensions] = strdup(ext[i].name)) == NULL)
+			return EPH_ERR_NOMEM;
+		d->nextensions++;
+	}
+	if (t->command != NULL && (d->force_command = strdup(t->command)) == NULL)
+		return EPH_ERR_NOMEM;
+	return EPH_OK;
+}
+
+/* Deny by default: a refused decision carries nothing that could be
+ * signed by mistake. */
+static void
+strip_issuance(struct policy_decision *d)
+{
+	strv_free(d->principals, d->nprincipals);
+	d->principals = NULL;
+	d->nprincipals = 0;
+	strv_free(d->extensions, d->nextensions);
+	d->extensions = NULL;
+	d->nextensions = 0;
+	free(d->force_command);
+	d->force_command = NULL;
+	free(d->source_address);
+	d->source_address = NULL;
+	d->ttl = 0;
+	d->review_required = 0;
+}
+
+int
+policy_eval(const struct policy *p, const struct policy_request *req, time_t now,
+    struct policy_decision *out)
+{
+	struct policy_decision d;
+	struct eval e;
+	struct limits lim;
+	const struct policy_task *t;
+	const char *reason;
+	char sbuf[SAFE_TEXT_MAX], whobuf[SAFE_TEXT_MAX];
+	size_t i;
+	int r = EPH_ERR_INVAL;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	memset(&d, 0, sizeof(d));
+	memset(&e, 0, sizeof(e));
+	if (p == NULL || req == NULL || out == NULL || req->requester == NULL ||
+	    *req->requester == '\0' || req->task == NULL ||
+	    (req->nhosts > 0 && req->hosts == NULL) || (req->ngroups > 0 && req->groups == NULL) ||
+	    (req->napprovals > 0 && req->approvals == NULL) ||
+	    req->napprovals > EVAL_MAX_APPROVAL_RECORDS)
+		goto out;
+	e.p = p;
+	e.req = req;
+	e.d = &d;
+	e.who = safe(req->requester, whobuf, sizeof(whobuf));
+	d.result = POLICY_DENY;
+	d.pending_timeout = p->pending_timeout;
+	r = EPH_ERR_NOMEM;
+	if ((d.task = strdup(req->task)) == NULL || (d.requester = strdup(req->requester)) == NULL)
+		goto out;
+
+	if ((t = find_task(p, req->task)) == NULL) {
+		add_reason(&e, POLICY_REASON_DENY, "task", 0, "no task named \"%s\"",
+		    safe(req->task, sbuf, sizeof(sbuf)));
+		goto done;
+	}
+	e.t = t;
+	add_reason(&e, POLICY_REASON_ALLOW, "task", t->line, "task %s%s%s%s", t->name,
+	    t->description != NULL ? " (" : "", t->description != NULL ? t->description : "",
+	    t->description != NULL ? ")" : "");
+	d.break_glass = t->break_glass;
+	d.max_logins = t->max_logins;
+	if ((d.login_as = strdup(t->login_as != NULL ? t->login_as : "")) == NULL)
+		goto out;
+	if (t->napprovers > 0) {
+		if ((d.approver_sets = calloc(t->napprovers, sizeof(char *))) == NULL)
+			goto out;
+		for (i = 0; i < t->napprovers; i++) {
+			if ((d.approver_sets[i] = ref_dup(&t->approvers[i])) == NULL)
+				goto out;
+			d.napprover_sets++;
+		}
+	}
+
+	/* requesters */
+	{
+		const struct policy_ref *via = refs_find_user(
+		    p, t->requesters, t->nrequesters, req->requester, req->groups, req->ngroups);
+		char refs[REFS_TEXT_MAX];
+
+		if (via == NULL) {
+			refs_text(t->requesters, t->nrequesters, refs, sizeof(refs));
+			add_reason(&e, POLICY_REASON_DENY, "requesters",
+			    t->nrequesters > 0 ? t->requesters[0].line : t->line,
+			    "%s may not request task %s (requesters: %s)", e.who, t->name, refs);
+		} else if (via->kind == POLICY_REF_NAME)
+			add_reason(&e, POLICY_REASON_ALLOW, "requesters", via->line,
+			    "%s is a requester of task %s", e.who, t->name);
+		else
+			add_reason(&e, POLICY_REASON_ALLOW, "requesters", via->line,
+			    "%s is a requester of task %s via %s%s", e.who, t->name,
+			    ref_prefix(via->kind), via->name);
+	}
+
+	memset(&lim, 0, sizeof(lim));
+	lim.approvals = t->approvals;
+	if ((r = eval_hosts(&e, &lim)) != EPH_OK)
+		goto out;
+	r = EPH_ERR_NOMEM;
+
+	/* reason: break-glass always needs one */
+	reason = req->reason;
+	while (reason != NULL && (*reason == ' ' || *reason == '\t'))
+		reason++;
+	if (t->require_reason || t->break_glass) {
+		if (reason == NULL || *reason == '\0')
+			add_reason(&e, POLICY_REASON_DENY, "reason", t->line,
+			    "%s requires a reason (a ticket or incident)",
+			    t->break_glass ? "break-glass" : "this task");
+		else
+			add_reason(&e, POLICY_REASON_ALLOW, "reason", t->line, "reason given");
+	}
+
+	eval_schedule(&e, now);
+	eval_source(&e);
+	eval_ttl(&e, &lim);
+	eval_approvals(&e, &lim);
+	if (!e.nomem && fill_extensions(t, &d) != EPH_OK)
+		goto out;
+
+done:
+	if (e.nomem)
+		goto out;
+	if (e.denied) {
+		d.result = POLICY_DENY;
+		strip_issuance(&d);
+	} else if (d.approvals_valid >= d.approvals_required || d.break_glass)
+		d.result = POLICY_ISSUE;
+	else
+		d.result = POLICY_PENDING;
+	*out = d;
+	memset(&d, 0, sizeof(d));
+	r = EPH_OK;
+out:
+	policy_decision_clear(&d);
+	return r;
+}
+
+void
+policy_decision_clear(struct policy_decision *d)
+{
+	size_t i;
+
+	if (d == NULL)
+		return;
+	free(d->task);
+	free(d->requester);
+	strv_free(d->approver_sets, d->napprover_sets);
+	strv_free(d->principals, d->nprincipals);
+	free(d->login_as);
+	free(d->force_command);
+	free(d->source_address);
+	strv_free(d->extensions, d->nextensions);
+	for (i = 0; i < d->nreasons; i++) {
+		free(d->reasons[i].rule);
+		free(d->reasons[i].text);
+	}
+	free(d->reasons);
+	memset(d, 0, sizeof(*d));
+}
+
+const char *
+policy_result_name(enum policy_result r)
+{
+	switch (r) {
+	case POLICY_DENY: return "deny";
+	case POLICY_PENDING: return "pending";
+	case POLICY_ISSUE: return "issue";
+	}
+	return "unknown";
+}
+
+int
+policy_may_approve(const struct policy *p, const char *task, const char *requester,
+    const struct policy_approval *a, const char **why)
+{
+	const struct policy_task *t;
+	const char *dummy;
+
+	if (why == NULL)
+		why = &dummy;
+	*why = NULL;
+	if (p == NULL || task == NULL || requester == NULL || a == NULL || a->user == NULL ||
+	    (a->ngroups > 0 && a->groups == NULL)) {
+		*why = "invalid arguments";
+		return EPH_ERR_INVAL;
+	}
+	if ((t = find_task(p, task)) == NULL) {
+		*why = "no such task";
+		return EPH_ERR_PERM;
+	}
+	if (t->napprovers == 0) {
+		*why = "the task has no approvers";
+		return EPH_ERR_PERM;
+	}
+	if (*a->user == '\0' || strcmp(a->user, requester) == 0) {
+		*why = "the requester cannot approve their own request";
+		return EPH_ERR_PERM;
+	}
+	if (refs_find_user(p, t->approvers, t->napprovers, a->user, a->groups, a->ngroups) ==
+	    NULL) {
+		*why = "not an approver of this task";
+		return EPH_ERR_PERM;
+	}
+	return EPH_OK;
+}

@@ -1,0 +1,698 @@
+/*
+ * Matching helpers of the policy: schedule entries, source-address CIDR
+ * lists (with the rules sshd applies to a certificate's source-address),
+ * host patterns and hostgroup membership. Shared by the parser, which
+ * validates with them, and by evaluation. ASCII only: no locale.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "policy.h"
+#include "match.h"
+
+/* sshd refuses longer entries before parsing them (address + "/128"). */
+#define CIDR_ENTRY_MAX (INET6_ADDRSTRLEN + 3)
+/* A certificate option, not a route table. */
+#define CIDR_LIST_MAX 8192
+#define DNS_LABEL_MAX 63
+
+static const char *const day_names[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+
+static char
+ascii_lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* ------------------------------------------------------------ schedule */
+
+/* A three-letter English day name (any case) at s; weekday as tm_wday. */
+static int
+parse_day(const char *s, size_t len, int *wday)
+{
+	int d;
+
+	if (len != 3)
+		return -1;
+	for (d = 0; d < 7; d++) {
+		if (ascii_lower(s[0]) == day_names[d][0] && ascii_lower(s[1]) == day_names[d][1] &&
+		    ascii_lower(s[2]) == day_names[d][2]) {
+			*wday = d;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* "HH:MM" exactly, 00:00..24:00; minutes after midnight. */
+static int
+parse_hhmm(const char *s, size_t len, unsigned *minutes)
+{
+	unsigned h, m;
+
+	if (len != 5 || !is_digit(s[0]) || !is_digit(s[1]) || s[2] != ':' || !is_digit(s[3]) ||
+	    !is_digit(s[4]))
+		return -1;
+	h = (unsigned)(s[0] - '0') * 10 + (unsigned)(s[1] - '0');
+	m = (unsigned)(s[3] - '0') * 10 + (unsigned)(s[4] - '0');
+	if (m > 59 || h > 24 || (h == 24 && m != 0))
+		return -1;
+	*minutes = h * 60 + m;
+	return 0;
+}
+
+/* "Mon", "Mon-Fri", "Fri-Mon" (wraps over the week end), comma-separated. */
+static int
+parse_days(const char *s, size_t len, uint8_t *days, const char **why)
+{
+	size_t i = 0, j, dash;
+	uint8_t bits = 0, these;
+	int a, b, d;
+
+	if (len == 0) {
+		*why = "missing days (e.g. \"Mon-Fri 06:00-22:00\")";
+		return -1;
+	}
+	while (i <= len) {
+		for (j = i; j < len && s[j] != ','; j++)
+			;
+		if (j == i) {
+			*why = "empty item in the list of days";
+			return -1;
+		}
+		for (dash = i; dash < j && s[dash] != '-'; dash++)
+			;
+		if (parse_day(s + i, dash - i, &a) != 0) {
+			*why = "unknown day (use Mon, Tue, Wed, Thu, Fri, Sat, Sun)";
+			return -1;
+		}
+		b = a;
+		if (dash < j && parse_day(s + dash + 1, j - dash - 1, &b) != 0) {
+			*why = "unknown day (use Mon, Tue, Wed, Thu, Fri, Sat, Sun)";
+			return -1;
+		}
+		if (dash < j && a == b) {
+			*why = "a day range must end on another day";
+			return -1;
+		}
+		these = 0;
+		for (d = a;; d = (d + 1) % 7) {
+			these |= (uint8_t)(1u << d);
+			if (d == b)
+				break;
+		}
+		if ((bits & these) != 0) {
+			*why = "a day is listed twice";
+			return -1;
+		}
+		bits |= these;
+		i = j + 1;
+	}
+	*days = bits;
+	return 0;
+}
+
+int
+policy_schedule_parse(const char *s, struct policy_schedule *out, const char **why)
+{
+	const char *dummy, *sp, *times, *dash;
+	struct policy_schedule sc;
+	unsigned start, end;
+
+	if (why == NULL)
+		why = &dummy;
+	*why = NULL;
+	if (s == NULL || out == NULL) {
+		*why = "no schedule";
+		return EPH_ERR_INVAL;
+	}
+	memset(&sc, 0, sizeof(sc));
+	if ((sp = strchr(s, ' ')) == NULL) {
+		*why = "expected \"DAYS HH:MM-HH:MM\" (e.g. \"Mon-Fri 06:00-22:00\")";
+		return EPH_ERR_FORMAT;
+	}
+	if (parse_days(s, (size_t)(sp - s), &sc.days, why) != 0)
+		return EPH_ERR_FORMAT;
+	for (times = sp; *times == ' '; times++)
+		;
+	if (*times == '\0') {
+		*why = "missing time range (e.g. \"06:00-22:00\")";
+		return EPH_ERR_FORMAT;
+	}
+	if ((dash = strchr(times, '-')) == NULL) {
+		*why = "time range must be \"HH:MM-HH:MM\"";
+		return EPH_ERR_FORMAT;
+	}
+	if (parse_hhmm(times, (size_t)(dash - times), &start) != 0 ||
+	    parse_hhmm(dash + 1, strlen(dash + 1), &end) != 0) {
+		*why = "bad time: use HH:MM from 00:00 to 24:00";
+		return EPH_ERR_FORMAT;
+	}
+	if (start == 1440) {
+		*why = "a time range cannot start at 24:00";
+		return EPH_ERR_FORMAT;
+	}
+	if (start == end) {
+		*why = "a time range cannot start and end at the same time";
+		return EPH_ERR_FORMAT;
+	}
+	/* "22:00-00:00" means until midnight, not an empty wrap. */
+	if (end == 0)
+		end = 1440;
+	/* out->line belongs to the caller. */
+	out->days = sc.days;
+	out->start = (uint16_t)start;
+	out->end = (uint16_t)end;
+	return EPH_OK;
+}
+
+int
+policy_schedule_match(const struct policy_schedule *s, const struct tm *tm)
+{
+	int wday, prev;
+	unsigned m;
+
+	if (s == NULL || tm == NULL || tm->tm_wday < 0 || tm->tm_wday > 6 || tm->tm_hour < 0 ||
+	    tm->tm_hour > 23 || tm->tm_min < 0 || tm->tm_min > 59)
+		return 0;
+	wday = tm->tm_wday;
+	prev = (wday + 6) % 7;
+	m = (unsigned)tm->tm_hour * 60 + (unsigned)tm->tm_min;
+	if (s->start < s->end)
+		return (s->days & (1u << wday)) != 0 && m >= s->start && m < s->end;
+	/* Wrapping entry: the start day's evening and the next morning. */
+	if ((s->days & (1u << wday)) != 0 && m >= s->start)
+		return 1;
+	return (s->days & (1u << prev)) != 0 && m < s->end;
+}
+
+/* ---------------------------------------------------------------- CIDR */
+
+struct net_addr {
+	int af; /* AF_INET or AF_INET6 */
+	unsigned char a[16]; /* network order; 4 bytes used for AF_INET */
+};
+
+static unsigned
+addr_bits(int af)
+{
+	return af == AF_INET ? 32 : 128;
+}
+
+/* IPv4 or IPv6 text, nothing else (no names, no scope ids, no short
+ * IPv4 forms). IPv4-mapped IPv6 becomes IPv4, as sshd does with the
+ * address of the peer before it checks source-address. */
+static int
+addr_parse(const char *s, struct net_addr *out)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, s, &a4) == 1) {
+		out->af = AF_INET;
+		memcpy(out->a, &a4, 4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, &a6) == 1) {
+		if (memcmp(a6.s6_addr, mapped, sizeof(mapped)) == 0) {
+			out->af = AF_INET;
+			memcpy(out->a, a6.s6_addr + 12, 4);
+		} else {
+			out->af = AF_INET6;
+			memcpy(out->a, a6.s6_addr, 16);
+		}
+		return 0;
+	}
+	return -1;
+}
+
+int
+policy_addr_canonical(const char *s, char *buf, size_t len)
+{
+	struct net_addr n;
+
+	if (s == NULL || len < INET6_ADDRSTRLEN || addr_parse(s, &n) != 0)
+		return -1;
+	return inet_ntop(n.af, n.a, buf, (socklen_t)len) == NULL ? -1 : 0;
+}
+
+/* Does net/bits contain addr? Both of the same family. */
+static int
+net_contains(const struct net_addr *net, unsigned bits, const struct net_addr *addr)
+{
+	unsigned i, full = bits / 8, rest = bits % 8;
+	unsigned char mask;
+
+	if (net->af != addr->af)
+		return 0;
+	for (i = 0; i < full; i++)
+		if (net->a[i] != addr->a[i])
+			return 0;
+	if (rest == 0)
+		return 1;
+	mask = (unsigned char)(0xff << (8 - rest));
+	return (net->a[full] & mask) == (addr->a[full] & mask);
+}
+
+/* Any bit set after the first bits ones? sshd refuses such a network. */
+static int
+host_bits_set(const struct net_addr *net, unsigned bits)
+{
+	unsigned i, n = addr_bits(net->af) / 8;
+
+	for (i = bits / 8; i < n; i++) {
+		unsigned char keep = 0;
+
+		if (i == bits / 8 && bits % 8 != 0)
+			keep = (unsigned char)(0xff << (8 - bits % 8));
+		if ((net->a[i] & (unsigned char)~keep) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* One list entry: "addr" or "addr/prefix", len bytes at s. */
+static int
+cidr_entry_parse(const char *s, size_t len, struct net_addr *net, unsigned *bits, const char **why)
+{
+	char tmp[CIDR_ENTRY_MAX + 1];
+	char *slash;
+	unsigned prefix = 0;
+	size_t i;
+
+	if (len == 0) {
+		*why = "empty entry in the address list";
+		return -1;
+	}
+	if (len > CIDR_ENTRY_MAX) {
+		*why = "address list entry too long";
+		return -1;
+	}
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!is_digit(c) && !(c >= 'a' && c <= 'f') && !(c >= 'A' && c <= 'F') &&
+		    c != '.' && c != ':' && c != '/') {
+			*why = "invalid character in the address list (no spaces or names)";
+			return -1;
+		}
+	}
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	if ((slash = strchr(tmp, '/')) != NULL) {
+		const char *p = slash + 1;
+
+		*slash = '\0';
+		if (*p == '\0' || strlen(p) > 3) {
+			*why = "bad prefix length";
+			return -1;
+		}
+		for (; *p != '\0'; p++) {
+			if (!is_digit(*p)) {
+				*why = "bad prefix length";
+				return -1;
+			}
+			prefix = prefix * 10 + (unsigned)(*p - '0');
+		}
+	}
+	if (addr_parse(tmp, net) != 0) {
+		*why = "not an IPv4 or IPv6 address";
+		return -1;
+	}
+	/* Checked on the text so that "::ffff:a.b.c.d/120" keeps IPv6 rules. */
+	if (strchr(tmp, ':') != NULL && net->af == AF_INET) {
+		struct in6_addr a6;
+
+		if (inet_pton(AF_INET6, tmp, &a6) != 1) {
+			*why = "not an IPv4 or IPv6 address";
+			return -1;
+		}
+		net->af = AF_INET6;
+		memcpy(net->a, a6.s6_addr, 16);
+	}
+	if (slash == NULL)
+		prefix = addr_bits(net->af);
+	if (prefix > addr_bits(net->af)) {
+		*why = "prefix length out of range (0-32 for IPv4, 0-128 for IPv6)";
+		return -1;
+	}
+	if (host_bits_set(net, prefix)) {
+		*why = "address has bits set beyond its prefix length (e.g. 10.0.0.1/8; write "
+		       "10.0.0.0/8)";
+		return -1;
+	}
+	*bits = prefix;
+	return 0;
+}
+
+int
+policy_cidr_list_valid(const char *list, const char **why)
+{
+	const char *dummy, *p, *comma;
+	struct net_addr net;
+	unsigned bits;
+
+	if (why == NULL)
+		why = &dummy;
+	*why = NULL;
+	if (list == NULL || *list == '\0') {
+		*why = "empty address list";
+		return EPH_ERR_FORMAT;
+	}
+	if (strlen(list) > CIDR_LIST_MAX) {
+		*why = "address list too long";
+		return EPH_ERR_FORMAT;
+	}
+	for (p = list;; p = comma + 1) {
+		size_t len;
+
+		comma = strchr(p, ',');
+		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (cidr_entry_parse(p, len, &net, &bits, why) != 0)
+			return EPH_ERR_FORMAT;
+		if (comma == NULL)
+			break;
+	}
+	return EPH_OK;
+}
+
+int
+policy_cidr_list_contains(const char *list, const char *addr)
+{
+	const char *why, *p, *comma;
+	struct net_addr a, net;
+	unsigned bits;
+	int found = 0;
+
+	if (list == NULL || addr == NULL || addr_parse(addr, &a) != 0 ||
+	    policy_cidr_list_valid(list, &why) != EPH_OK)
+		return 0;
+	for (p = list;; p = comma + 1) {
+		size_t len;
+
+		comma = strchr(p, ',');
+		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (cidr_entry_parse(p, len, &net, &bits, &why) != 0)
+			return 0;
+		if (net.af == AF_INET6 && a.af == AF_INET) {
+			/* A mapped network still matches the plain IPv4 peer. */
+			static const unsigned char mapped[12] = {
+			    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+			if (bits >= 96 && memcmp(net.a, mapped, 12) == 0) {
+				struct net_addr n4 = {.af = AF_INET};
+
+				memcpy(n4.a, net.a + 12, 4);
+				if (net_contains(&n4, bits - 96, &a))
+					found = 1;
+			}
+		} else if (net_contains(&net, bits, &a))
+			found = 1;
+		if (comma == NULL)
+			break;
+	}
+	return found;
+}
+
+/* --------------------------------------------------------------- hosts */
+
+/* A DNS name, or with wildcard_ok a "*." followed by one; lower-cased into
+ * out (>= POLICY_MAX_NAME_LEN + 1 bytes) when out is not NULL. */
+int
+policy_host_name_check(const char *s, int wildcard_ok, char *out, const char **why)
+{
+	size_t i, len, label = 0;
+
+	if (s == NULL || *s == '\0') {
+		*why = "empty host name";
+		return -1;
+	}
+	len = strlen(s);
+	if (len > POLICY_MAX_NAME_LEN) {
+		*why = "host name longer than 253 characters";
+		return -1;
+	}
+	i = 0;
+	if (s[0] == '*') {
+		if (!wildcard_ok) {
+			*why = "a wildcard is not a host name";
+			return -1;
+		}
+		if (s[1] != '.' || s[2] == '\0') {
+			*why = "'*' must be the whole leftmost label, followed by a domain "
+			       "(\"*.example.com\")";
+			return -1;
+		}
+		if (out != NULL) {
+			out[0] = '*';
+			out[1] = '.';
+		}
+		i = 2;
+	}
+	for (; i < len; i++) {
+		char c = s[i];
+
+		if (c == '.') {
+			if (label == 0) {
+				*why = len == i + 1 ? "host name ends with a dot"
+				                    : "empty label in host name";
+				return -1;
+			}
+			if (s[i - 1] == '-') {
+				*why = "a label of a host name cannot end with '-'";
+				return -1;
+			}
+			label = 0;
+		} else if (c == '*') {
+			*why = "'*' is allowed only as the whole leftmost label";
+			return -1;
+		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+		    c == '-') {
+			if (c == '-' && label == 0) {
+				*why = "a label of a host name cannot start with '-'";
+				return -1;
+			}
+			if (++label > DNS_LABEL_MAX) {
+				*why = "a label of a host name is longer than 63 characters";
+				return -1;
+			}
+		} else {
+			*why = "invalid character in host name (letters, digits, '-' and '.')";
+			return -1;
+		}
+		if (out != NULL)
+			out[i] = ascii_lower(c);
+	}
+	if (label == 0) {
+		*why = "host name ends with a dot";
+		return -1;
+	}
+	if (s[len - 1] == '-') {
+		*why = "a label of a host name cannot end with '-'";
+		return -1;
+	}
+	if (out != NULL)
+		out[len] = '\0';
+	return 0;
+}
+
+int
+policy_host_pattern_valid(const char *pattern, const char **why)
+{
+	const char *dummy;
+
+	if (why == NULL)
+		why = &dummy;
+	*why = NULL;
+	return policy_host_name_check(pattern, 1, NULL, why) == 0 ? EPH_OK : EPH_ERR_FORMAT;
+}
+
+/* Case-insensitive ASCII equality of a lower-case name and a pattern. */
+static int
+eq_lower(const char *lower, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (lower[i] != ascii_lower(s[i]))
+			return 0;
+	return 1;
+}
+
+int
+policy_host_pattern_match(const char *pattern, const char *lower, size_t len)
+{
+	size_t plen;
+
+	if (pattern == NULL)
+		return 0;
+	plen = strlen(pattern);
+	if (pattern[0] == '*' && pattern[1] == '.') {
+		/* Like sshd's patterns, '*' may span several labels. */
+		plen -= 1;
+		return len > plen && eq_lower(lower + len - plen, pattern + 1, plen);
+	}
+	return len == plen && eq_lower(lower, pattern, plen);
+}
+
+/* strcmp without the call: the hot path of every membership test. */
+static inline int
+name_cmp(const char *a, const char *b)
+{
+	while (*a != '\0' && *a == *b) {
+		a++;
+		b++;
+	}
+	return (int)(unsigned char)*a - (int)(unsigned char)*b;
+}
+
+int
+policy_hostgroup_has_lower(const struct policy_hostgroup *g, const char *lower, size_t len)
+{
+	size_t lo = 0, hi = g->nexact, mid, i, slen;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = name_cmp(lower, g->exact[mid])) == 0)
+			return 1;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	for (i = 0; i < g->nsuffixes; i++) {
+		slen = strlen(g->suffixes[i]);
+		if (len > slen && memcmp(lower + len - slen, g->suffixes[i], slen) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+policy_hostgroup_has(const struct policy_hostgroup *g, const char *host)
+{
+	char lower[POLICY_MAX_NAME_LEN + 1];
+	const char *why;
+
+	if (g == NULL || policy_host_name_check(host, 0, lower, &why) != 0)
+		return 0;
+	return policy_hostgroup_has_lower(g, lower, strlen(lower));
+}
+
+/* ---------------------------------------------------------- host index */
+
+static int
+cmp_host_entry(const void *a, const void *b)
+{
+	const struct policy_host_entry *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c != 0)
+		return c;
+	return x->hostgroup < y->hostgroup ? -1 : x->hostgroup > y->hostgroup;
+}
+
+int
+policy_host_index_build(const struct policy *p, struct policy_host_index **out)
+{
+	struct policy_host_index *ix = NULL;
+	size_t i, j, n = 0, nwild = 0;
+	int r = EPH_ERR_NOMEM;
+
+	if (out == NULL)
+		return EPH_ERR_INVAL;
+	*out = NULL;
+	if (p == NULL)
+		return EPH_ERR_INVAL;
+	for (i = 0; i < p->nhostgroups; i++) {
+		if (p->hostgroups[i].nexact > SIZE_MAX / 2 - n)
+			return EPH_ERR_TOOLARGE;
+		n += p->hostgroups[i].nexact;
+		if (p->hostgroups[i].nsuffixes > 0)
+			nwild++;
+	}
+	if ((ix = calloc(1, sizeof(*ix))) == NULL ||
+	    (n > 0 && (ix->v = calloc(n, sizeof(*ix->v))) == NULL) ||
+	    (nwild > 0 && (ix->wild = calloc(nwild, sizeof(*ix->wild))) == NULL))
+		goto out;
+	for (i = 0; i < p->nhostgroups; i++) {
+		const struct policy_hostgroup *g = &p->hostgroups[i];
+
+		for (j = 0; j < g->nexact; j++) {
+			ix->v[ix->n].name = g->exact[j];
+			ix->v[ix->n].hostgroup = i;
+			ix->n++;
+		}
+		if (g->nsuffixes > 0)
+			ix->wild[ix->nwild++] = i;
+	}
+	if (ix->n > 1)
+		qsort(ix->v, ix->n, sizeof(*ix->v), cmp_host_entry);
+	*out = ix;
+	ix = NULL;
+	r = EPH_OK;
+out:
+	policy_host_index_free(ix);
+	return r;
+}
+
+void
+policy_host_index_free(struct policy_host_index *ix)
+{
+	if (ix == NULL)
+		return;
+	free(ix->v);
+	free(ix->wild);
+	free(ix);
+}
+
+size_t
+policy_host_index_groups(const struct policy *p, const struct policy_host_index *ix,
+    const char *lower, size_t len, size_t *out, size_t max)
+{
+	size_t lo = 0, hi = ix->n, mid, i, n = 0;
+
+	/* First entry not below the name, then its run of hostgroups. */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (name_cmp(ix->v[mid].name, lower) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (i = lo; i < ix->n && name_cmp(ix->v[i].name, lower) == 0; i++) {
+		if (n < max)
+			out[n] = ix->v[i].hostgroup;
+		n++;
+	}
+	for (i = 0; i < ix->nwild; i++) {
+		const struct policy_hostgroup *g = &p->hostgroups[ix->wild[i]];
+		size_t k, slen;
+
+		for (k = 0; k < g->nsuffixes; k++) {
+			slen = strlen(g->suffixes[k]);
+			if (len > slen && memcmp(lower + len - slen, g->suffixes[k], slen) == 0) {
+				if (n < max)
+					out[n] = ix->wild[i];
+				n++;
+				break;
+			}
+		}
+	}
+	return n;
+}

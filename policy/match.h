@@ -1,0 +1,44 @@
+/* Matching helpers private to libephpolicy: shared by match.c and eval.c,
+ * not part of the policy API. */
+#ifndef EPH_POLICY_MATCH_H
+#define EPH_POLICY_MATCH_H
+
+#include <stddef.h>
+
+#include "policy.h"
+
+/* s as a DNS name (with wildcard_ok, also "*.domain"); lower-cased into
+ * out (POLICY_MAX_NAME_LEN + 1 bytes) when out is not NULL. 0, or -1 with
+ * *why set. */
+int policy_host_name_check(const char *s, int wildcard_ok, char *out, const char **why);
+/* Does the lower-case name (len bytes) match a host pattern of a task? */
+int policy_host_pattern_match(const char *pattern, const char *lower, size_t len);
+/* policy_hostgroup_has for a name already checked and lower-cased. */
+int policy_hostgroup_has_lower(const struct policy_hostgroup *g, const char *lower, size_t len);
+/* The address in canonical text (IPv4-mapped IPv6 as IPv4); buf of at
+ * least INET6_ADDRSTRLEN bytes. 0, or -1 when s is not an address. */
+int policy_addr_canonical(const char *s, char *buf, size_t len);
+
+/*
+ * Which hostgroups hold a host, in one search: every exact name of every
+ * hostgroup with its hostgroup index, sorted by name, and the hostgroups
+ * that have wildcard patterns. Built once per loaded policy.
+ */
+struct policy_host_entry {
+	const char *name; /* points into hostgroups[].exact[] */
+	size_t hostgroup;
+};
+struct policy_host_index {
+	struct policy_host_entry *v;
+	size_t n;
+	size_t *wild; /* hostgroups with suffixes */
+	size_t nwild;
+};
+int policy_host_index_build(const struct policy *p, struct policy_host_index **out);
+void policy_host_index_free(struct policy_host_index *ix);
+/* Indexes of the hostgroups holding the lower-case name into out (at most
+ * max written); returns how many there are. */
+size_t policy_host_index_groups(const struct policy *p, const struct policy_host_index *ix,
+    const char *lower, size_t len, size_t *out, size_t max);
+
+#endif

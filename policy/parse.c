@@ -1,0 +1,1139 @@
+/*
+ * policy.conf into struct policy: every key checked against its table,
+ * every reference resolved, every limit enforced, and every problem
+ * reported with file:line (all of them, not the first).
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "err.h"
+#include "match.h"
+#include "policy.h"
+#include "util.h"
+
+#define DEFAULT_MAX_TTL (30u * 60u)
+#define DEFAULT_PENDING_TIMEOUT (60u * 60u)
+#define WHERE_MAX (CONF_SHOW_MAX + 64)
+
+static const struct conf_key top_keys[] = {
+    {"defaults", CONF_GROUP, 0},
+    {"groups", CONF_GROUP, 0},
+    {"hostgroups", CONF_GROUP, 0},
+    {"tasks", CONF_GROUP_LIST, 1},
+};
+
+static const struct conf_key defaults_keys[] = {
+    {"max_ttl", CONF_DURATION, 0},
+    {"pending_timeout", CONF_DURATION, 0},
+};
+
+static const struct conf_key hostgroup_keys[] = {
+    {"hosts", CONF_STRING_LIST, 1},
+    {"env", CONF_STRING, 0},
+    {"sensitivity", CONF_STRING, 0},
+};
+
+static const struct conf_key task_keys[] = {
+    {"name", CONF_STRING, 1},
+    {"description", CONF_STRING, 0},
+    /* Missing requesters / hosts get their own message below. */
+    {"requesters", CONF_STRING_LIST, 0},
+    {"approvers", CONF_STRING_LIST, 0},
+    {"approvals", CONF_INT, 0},
+    {"hosts", CONF_STRING_LIST, 0},
+    {"login_as", CONF_STRING, 1},
+    {"default_ttl", CONF_DURATION, 0},
+    {"max_ttl", CONF_DURATION, 0},
+    {"require_reason", CONF_BOOL, 0},
+    {"source_address", CONF_STRING, 0},
+    {"pty", CONF_BOOL, 0},
+    {"agent_forwarding", CONF_BOOL, 0},
+    {"port_forwarding", CONF_BOOL, 0},
+    {"x11_forwarding", CONF_BOOL, 0},
+    {"user_rc", CONF_BOOL, 0},
+    {"max_logins", CONF_INT, 0},
+    {"command", CONF_STRING, 0},
+    {"schedule", CONF_STRING_LIST, 0},
+    {"when", CONF_GROUP_LIST, 0},
+    {"break_glass", CONF_BOOL, 0},
+};
+
+static const struct conf_key when_keys[] = {
+    {"env", CONF_STRING, 0},
+    {"sensitivity", CONF_STRING, 0},
+    {"approvals", CONF_INT, 0},
+    {"max_ttl", CONF_DURATION, 0},
+};
+
+/* What a list of references may hold. */
+enum refs_ctx {
+	REFS_PEOPLE, /* requesters, approvers: users, @groups, %unix groups */
+	REFS_MEMBERS, /* a group's members: users, %unix groups */
+	REFS_HOSTS, /* a task's hosts: host patterns, @hostgroups */
+};
+
+/* ------------------------------------------------------------ errors */
+
+void
+policy_errors_clear(struct policy_errors *e)
+{
+	size_t i;
+
+	if (e == NULL)
+		return;
+	for (i = 0; i < e->n; i++) {
+		free(e->v[i].file);
+		free(e->v[i].msg);
+	}
+	free(e->v);
+	e->v = NULL;
+	e->n = 0;
+}
+
+char *
+policy_errors_format(const struct policy_errors *e)
+{
+	char *out, *p;
+	size_t i, len = 1;
+	int w;
+
+	if (e == NULL)
+		return strdup("");
+	for (i = 0; i < e->n; i++) {
+		/* file ":" line ":" " " msg "\n"; a line fits in 12 digits. */
+		size_t one = strlen(e->v[i].file) + strlen(e->v[i].msg) + 16;
+
+		if (len > SIZE_MAX - one)
+			return NULL;
+		len += one;
+	}
+	if ((out = malloc(len)) == NULL)
+		return NULL;
+	p = out;
+	*p = '\0';
+	for (i = 0; i < e->n; i++) {
+		size_t room = len - (size_t)(p - out);
+
+		if (e->v[i].line > 0)
+			w = snprintf(
+			    p, room, "%s:%d: %s\n", e->v[i].file, e->v[i].line, e->v[i].msg);
+		else
+			w = snprintf(p, room, "%s: %s\n", e->v[i].file, e->v[i].msg);
+		if (w < 0 || (size_t)w >= room) {
+			free(out);
+			return NULL;
+		}
+		p += w;
+	}
+	return out;
+}
+
+/* ------------------------------------------------------------ freeing */
+
+static void
+refs_free(struct policy_ref *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+task_free_fields(struct policy_task *t)
+{
+	size_t i;
+
+	free(t->name);
+	free(t->description);
+	refs_free(t->requesters, t->nrequesters);
+	refs_free(t->approvers, t->napprovers);
+	refs_free(t->hosts, t->nhosts);
+	free(t->login_as);
+	free(t->source_cidrs);
+	free(t->command);
+	free(t->schedule);
+	for (i = 0; i < t->nwhen; i++) {
+		free(t->when[i].env);
+		free(t->when[i].sensitivity);
+	}
+	free(t->when);
+}
+
+void
+policy_free(struct policy *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->ngroups; i++) {
+		free(p->groups[i].name);
+		refs_free(p->groups[i].members, p->groups[i].nmembers);
+	}
+	free(p->groups);
+	for (i = 0; i < p->nhostgroups; i++) {
+		free(p->hostgroups[i].name);
+		strv_free(p->hostgroups[i].exact, p->hostgroups[i].nexact);
+		strv_free(p->hostgroups[i].suffixes, p->hostgroups[i].nsuffixes);
+		free(p->hostgroups[i].env);
+		free(p->hostgroups[i].sensitivity);
+	}
+	free(p->hostgroups);
+	for (i = 0; i < p->ntasks; i++)
+		task_free_fields(&p->tasks[i]);
+	free(p->tasks);
+	policy_host_index_free(p->host_index);
+	free(p->file);
+	free(p);
+}
+
+/* ------------------------------------------------------------ lookups */
+
+static int
+cmp_group_key(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct policy_group *)elem)->name);
+}
+
+static int
+cmp_hostgroup_key(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct policy_hostgroup *)elem)->name);
+}
+
+static int
+cmp_task_key(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct policy_task *)elem)->name);
+}
+
+const struct policy_task *
+policy_find_task(const struct policy *p, const char *name)
+{
+	if (p == NULL || name == NULL || p->ntasks == 0)
+		return NULL;
+	return bsearch(name, p->tasks, p->ntasks, sizeof(*p->tasks), cmp_task_key);
+}
+
+const struct policy_group *
+policy_find_group(const struct policy *p, const char *name)
+{
+	if (p == NULL || name == NULL || p->ngroups == 0)
+		return NULL;
+	return bsearch(name, p->groups, p->ngroups, sizeof(*p->groups), cmp_group_key);
+}
+
+const struct policy_hostgroup *
+policy_find_hostgroup(const struct policy *p, const char *name)
+{
+	if (p == NULL || name == NULL || p->nhostgroups == 0)
+		return NULL;
+	return bsearch(
+	    name, p->hostgroups, p->nhostgroups, sizeof(*p->hostgroups), cmp_hostgroup_key);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static char *
+xstrdup(struct conf *c, const char *s)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = strdup(s)) == NULL)
+		c->nomem = 1;
+	return d;
+}
+
+static void *
+xcalloc(struct conf *c, size_t n, size_t size)
+{
+	void *v;
+
+	/* calloc(0) may return NULL: always ask for one element. */
+	if ((v = calloc(n > 0 ? n : 1, size)) == NULL)
+		c->nomem = 1;
+	return v;
+}
+
+static void
+fmt_ttl(uint64_t secs, char *buf, size_t len)
+{
+	format_duration(secs, buf, len);
+}
+
+/* A list setting's length, or -1 (reported) when over POLICY_MAX_LIST. */
+static int
+list_len(struct conf *c, const config_setting_t *s, const char *key, const char *where)
+{
+	int n = config_setting_length(s);
+
+	if (n < 0 || (unsigned)n > POLICY_MAX_LIST) {
+		conf_error(
+		    c, conf_line(s), "'%s' %s: more than %u entries", key, where, POLICY_MAX_LIST);
+		return -1;
+	}
+	return n;
+}
+
+struct sort_ref {
+	const struct policy_ref *r;
+};
+
+static int
+cmp_ref_dup(const void *a, const void *b)
+{
+	const struct policy_ref *x = ((const struct sort_ref *)a)->r;
+	const struct policy_ref *y = ((const struct sort_ref *)b)->r;
+	int d;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	if ((d = strcmp(x->name, y->name)) != 0)
+		return d;
+	return x->line < y->line ? -1 : (x->line > y->line);
+}
+
+static char
+ref_prefix(enum policy_ref_kind k)
+{
+	return k == POLICY_REF_GROUP ? '@' : k == POLICY_REF_UNIX_GROUP ? '%' : 0;
+}
+
+/* Report every entry listed more than once. */
+static void
+refs_check_dups(
+    struct conf *c, const struct policy_ref *v, size_t n, const char *key, const char *where)
+{
+	struct sort_ref *s;
+	size_t i;
+
+	if (n < 2)
+		return;
+	if ((s = xcalloc(c, n, sizeof(*s))) == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		s[i].r = &v[i];
+	qsort(s, n, sizeof(*s), cmp_ref_dup);
+	for (i = 1; i < n; i++) {
+		char pre[2] = {ref_prefix(s[i].r->kind), '\0'};
+
+		if (s[i - 1].r->kind == s[i].r->kind && strcmp(s[i - 1].r->name, s[i].r->name) == 0)
+			conf_error(c, s[i].r->line, "'%s' %s: '%s%.*s' is listed twice", key, where,
+			    pre, CONF_SHOW_MAX, s[i].r->name);
+	}
+	free(s);
+}
+
+/*
+ * Parse a list of references. Group references resolve against the
+ * policy's (already sorted) groups or hostgroups. Problems are reported;
+ * entries with problems are still kept (the caller fails as a whole).
+ */
+static void
+parse_refs(struct conf *c, const struct policy *p, const config_setting_t *list, enum refs_ctx ctx,
+    const char *key, const char *where, struct policy_ref **out, size_t *nout)
+{
+	struct policy_ref *v;
+	const char *why;
+	int i, n;
+
+	*out = NULL;
+	*nout = 0;
+	if ((n = list_len(c, list, key, where)) <= 0)
+		return;
+	if ((v = xcalloc(c, (size_t)n, sizeof(*v))) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+		const char *s = config_setting_get_string(e);
+		struct policy_ref *r = &v[*nout];
+		const char *name = s;
+
+		r->line = conf_elem_line(c, e);
+		if (s[0] == '@') {
+			r->kind = POLICY_REF_GROUP;
+			name = s + 1;
+		} else if (s[0] == '%') {
+			r->kind = POLICY_REF_UNIX_GROUP;
+			name = s + 1;
+		} else {
+			r->kind = POLICY_REF_NAME;
+		}
+		if ((r->name = xstrdup(c, name)) == NULL)
+			break;
+		(*nout)++;
+		if (ctx == REFS_MEMBERS && r->kind == POLICY_REF_GROUP) {
+			conf_error(c, r->line, "'%s' %s: '%.*s': nested groups are not supported",
+			    key, where, CONF_SHOW_MAX, s);
+			continue;
+		}
+		if (ctx == REFS_HOSTS && r->kind == POLICY_REF_UNIX_GROUP) {
+			conf_error(c, r->line, "'%s' %s: '%.*s': a Unix group is not a host", key,
+			    where, CONF_SHOW_MAX, s);
+			continue;
+		}
+		if (ctx == REFS_HOSTS && r->kind == POLICY_REF_NAME) {
+			if (policy_host_pattern_valid(name, &why) != EPH_OK) {
+				conf_error(c, r->line, "'%s' %s: bad host pattern '%.*s': %s", key,
+				    where, CONF_SHOW_MAX, s, why != NULL ? why : "invalid");
+				continue;
+			}
+			conf_lower(r->name);
+			continue;
+		}
+		why = conf_name_problem(
+		    name, r->kind == POLICY_REF_GROUP ? CONF_NAME_TOKEN : CONF_NAME_USER);
+		if (why != NULL) {
+			conf_error(c, r->line, "'%s' %s: name '%.*s' %s", key, where, CONF_SHOW_MAX,
+			    s, why);
+			continue;
+		}
+		if (r->kind != POLICY_REF_GROUP)
+			continue;
+		if (ctx == REFS_HOSTS) {
+			const struct policy_hostgroup *g = policy_find_hostgroup(p, name);
+
+			if (g == NULL)
+				conf_error(c, r->line, "'%s' %s: undefined hostgroup '%.*s'", key,
+				    where, CONF_SHOW_MAX, s);
+			else
+				r->index = (size_t)(g - p->hostgroups);
+		} else {
+			const struct policy_group *g = policy_find_group(p, name);
+
+			if (g == NULL)
+				conf_error(c, r->line, "'%s' %s: undefined group '%.*s'", key,
+				    where, CONF_SHOW_MAX, s);
+			else
+				r->index = (size_t)(g - p->groups);
+		}
+	}
+	*out = v;
+	refs_check_dups(c, *out, *nout, key, where);
+}
+
+/* ------------------------------------------------------------ sections */
+
+static void
+parse_defaults(struct conf *c, struct policy *p, const config_setting_t *root)
+{
+	const config_setting_t *d = conf_member(root, "defaults");
+
+	p->max_ttl = DEFAULT_MAX_TTL;
+	p->pending_timeout = DEFAULT_PENDING_TIMEOUT;
+	if (d == NULL || !conf_type_ok(d, CONF_GROUP))
+		return;
+	conf_check_keys(c, d, defaults_keys, CONF_NKEYS(defaults_keys), "in defaults");
+	(void)conf_duration(c, d, "max_ttl", 1, POLICY_MAX_TTL_LIMIT, &p->max_ttl, "in defaults");
+	(void)conf_duration(
+	    c, d, "pending_timeout", 1, POLICY_MAX_TTL_LIMIT, &p->pending_timeout, "in defaults");
+}
+
+static int
+cmp_group(const void *a, const void *b)
+{
+	const struct policy_group *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+static void
+parse_groups(struct conf *c, struct policy *p, const config_setting_t *root)
+{
+	const config_setting_t *gs = conf_member(root, "groups");
+	const char *why;
+	int i, n;
+
+	if (gs == NULL || !conf_type_ok(gs, CONF_GROUP))
+		return;
+	if ((n = list_len(c, gs, "groups", "at top level")) <= 0)
+		return;
+	if ((p->groups = xcalloc(c, (size_t)n, sizeof(*p->groups))) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(gs, (unsigned)i);
+		const char *name = config_setting_name(s);
+		struct policy_group *g = &p->groups[p->ngroups];
+
+		if (name == NULL)
+			continue;
+		if ((why = conf_name_problem(name, CONF_NAME_TOKEN)) != NULL) {
+			conf_error(
+			    c, conf_line(s), "group name '%.*s' %s", CONF_SHOW_MAX, name, why);
+			continue;
+		}
+		if (!conf_type_ok(s, CONF_STRING_LIST)) {
+			conf_error(
+			    c, conf_line(s), "'%s' in groups: expected a list of strings", name);
+			continue;
+		}
+		if ((g->name = xstrdup(c, name)) == NULL)
+			return;
+		g->line = conf_line(s);
+		p->ngroups++;
+		parse_refs(c, p, s, REFS_MEMBERS, name, "in groups", &g->members, &g->nmembers);
+	}
+	/* libconfig refuses duplicate names, so the sorted names are unique. */
+	if (p->ngroups > 1)
+		qsort(p->groups, p->ngroups, sizeof(*p->groups), cmp_group);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct host_entry {
+	char *name; /* lower case; "*.x" patterns as given */
+	int line;
+};
+
+static int
+cmp_host_entry(const void *a, const void *b)
+{
+	const struct host_entry *x = a, *y = b;
+	int d = strcmp(x->name, y->name);
+
+	if (d != 0)
+		return d;
+	return x->line < y->line ? -1 : (x->line > y->line);
+}
+
+/* Tokens such as env and sensitivity values. */
+static char *
+parse_token(struct conf *c, const config_setting_t *g, const char *key, const char *where)
+{
+	const char *s = conf_string(g, key), *why;
+
+	if (s == NULL)
+		return NULL;
+	if ((why = conf_name_problem(s, CONF_NAME_TOKEN)) != NULL) {
+		conf_error(c, conf_line(conf_member(g, key)), "'%s' %s: '%.*s' %s", key, where,
+		    CONF_SHOW_MAX, s, why);
+		return NULL;
+	}
+	return xstrdup(c, s);
+}
+
+static void
+parse_hostgroup_hosts(
+    struct conf *c, struct policy_hostgroup *hg, const config_setting_t *hs, const char *where)
+{
+	struct host_entry *v;
+	const char *why;
+	size_t i, k, nv = 0, ne = 0, ns = 0;
+	int n;
+
+	if ((n = list_len(c, hs, "hosts", where)) < 0)
+		return;
+	if (n == 0) {
+		conf_error(c, conf_line(hs), "'hosts' %s: the list is empty", where);
+		return;
+	}
+	if ((v = xcalloc(c, (size_t)n, sizeof(*v))) == NULL)
+		return;
+	for (i = 0; i < (size_t)n; i++) {
+		const config_setting_t *e = config_setting_get_elem(hs, (unsigned)i);
+		const char *s = config_setting_get_string(e);
+		int line = conf_elem_line(c, e);
+
+		if (s[0] == '@' || s[0] == '%') {
+			conf_error(c, line,
+			    "'hosts' %s: '%.*s': a hostgroup holds host names "
+			    "and patterns only",
+			    where, CONF_SHOW_MAX, s);
+			continue;
+		}
+		if (policy_host_pattern_valid(s, &why) != EPH_OK) {
+			conf_error(c, line, "'hosts' %s: bad host pattern '%.*s': %s", where,
+			    CONF_SHOW_MAX, s, why != NULL ? why : "invalid");
+			continue;
+		}
+		if ((v[nv].name = xstrdup(c, s)) == NULL)
+			goto out;
+		conf_lower(v[nv].name);
+		v[nv].line = line;
+		nv++;
+	}
+	if (nv > 1)
+		qsort(v, nv, sizeof(*v), cmp_host_entry);
+	/* Sorted, a repeat follows the entry it repeats (k: the last kept). */
+	for (i = 0, k = 0; i < nv; i++) {
+		if (i > 0 && strcmp(v[k].name, v[i].name) == 0) {
+			conf_error(c, v[i].line, "'hosts' %s: host '%.*s' is listed twice", where,
+			    CONF_SHOW_MAX, v[i].name);
+			free(v[i].name);
+			v[i].name = NULL;
+			continue;
+		}
+		k = i;
+		if (v[i].name[0] == '*')
+			ns++;
+		else
+			ne++;
+	}
+	if ((hg->exact = xcalloc(c, ne, sizeof(char *))) == NULL ||
+	    (hg->suffixes = xcalloc(c, ns, sizeof(char *))) == NULL)
+		goto out;
+	for (i = 0; i < nv; i++) {
+		if (v[i].name == NULL)
+			continue;
+		if (v[i].name[0] == '*') {
+			/* "*.x.y" is kept as ".x.y": a match is a suffix test. */
+			memmove(v[i].name, v[i].name + 1, strlen(v[i].name));
+			hg->suffixes[hg->nsuffixes++] = v[i].name;
+		} else {
+			hg->exact[hg->nexact++] = v[i].name;
+		}
+		v[i].name = NULL;
+	}
+	if (hg->nexact > 1)
+		qsort(hg->exact, hg->nexact, sizeof(*hg->exact), cmp_str);
+	if (hg->nsuffixes > 1)
+		qsort(hg->suffixes, hg->nsuffixes, sizeof(*hg->suffixes), cmp_str);
+out:
+	for (i = 0; i < nv; i++)
+		free(v[i].name);
+	free(v);
+}
+
+static int
+cmp_hostgroup(const void *a, const void *b)
+{
+	const struct policy_hostgroup *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+static void
+parse_hostgroups(struct conf *c, struct policy *p, const config_setting_t *root)
+{
+	const config_setting_t *gs = conf_member(root, "hostgroups");
+	char where[WHERE_MAX];
+	const char *why;
+	int i, n;
+
+	if (gs == NULL || !conf_type_ok(gs, CONF_GROUP))
+		return;
+	if ((n = list_len(c, gs, "hostgroups", "at top level")) <= 0)
+		return;
+	if ((p->hostgroups = xcalloc(c, (size_t)n, sizeof(*p->hostgroups))) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(gs, (unsigned)i);
+		const config_setting_t *hs;
+		const char *name = config_setting_name(s);
+		struct policy_hostgroup *g = &p->hostgroups[p->nhostgroups];
+
+		if (name == NULL)
+			continue;
+		if ((why = conf_name_problem(name, CONF_NAME_TOKEN)) != NULL) {
+			conf_error(
+			    c, conf_line(s), "hostgroup name '%.*s' %s", CONF_SHOW_MAX, name, why);
+			continue;
+		}
+		if (!conf_type_ok(s, CONF_GROUP)) {
+			conf_error(c, conf_line(s), "'%s' in hostgroups: expected a group", name);
+			continue;
+		}
+		if ((g->name = xstrdup(c, name)) == NULL)
+			return;
+		g->line = conf_line(s);
+		p->nhostgroups++;
+		snprintf(where, sizeof(where), "in hostgroup '%s'", name);
+		conf_check_keys(c, s, hostgroup_keys, CONF_NKEYS(hostgroup_keys), where);
+		g->env = parse_token(c, s, "env", where);
+		g->sensitivity = parse_token(c, s, "sensitivity", where);
+		if ((hs = conf_member(s, "hosts")) != NULL && conf_type_ok(hs, CONF_STRING_LIST))
+			parse_hostgroup_hosts(c, g, hs, where);
+	}
+	if (p->nhostgroups > 1)
+		qsort(p->hostgroups, p->nhostgroups, sizeof(*p->hostgroups), cmp_hostgroup);
+}
+
+/* ------------------------------------------------------------ tasks */
+
+/* Does some hostgroup have this env (or sensitivity)? */
+static int
+hostgroup_attr_exists(const struct policy *p, const char *value, int sensitivity)
+{
+	size_t i;
+
+	for (i = 0; i < p->nhostgroups; i++) {
+		const char *v = sensitivity ? p->hostgroups[i].sensitivity : p->hostgroups[i].env;
+
+		if (v != NULL && strcmp(v, value) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+parse_when(struct conf *c, const struct policy *p, struct policy_task *t,
+    const config_setting_t *ws, const char *twhere)
+{
+	char where[WHERE_MAX * 2];
+	int i, n;
+
+	if ((n = list_len(c, ws, "when", twhere)) <= 0)
+		return;
+	if ((t->when = xcalloc(c, (size_t)n, sizeof(*t->when))) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(ws, (unsigned)i);
+		struct policy_when *w = &t->when[t->nwhen++];
+		int64_t v;
+		int line = conf_line(e);
+
+		w->line = line;
+		w->approvals = -1;
+		snprintf(where, sizeof(where), "in when entry %d %s", i + 1, twhere);
+		conf_check_keys(c, e, when_keys, CONF_NKEYS(when_keys), where);
+		w->env = parse_token(c, e, "env", where);
+		w->sensitivity = parse_token(c, e, "sensitivity", where);
+		/* A misspelt value would make a stricter entry never apply. */
+		if (w->env != NULL && !hostgroup_attr_exists(p, w->env, 0))
+			conf_error(c, conf_line(conf_member(e, "env")),
+			    "'env' %s: no hostgroup has env '%s'", where, w->env);
+		if (w->sensitivity != NULL && !hostgroup_attr_exists(p, w->sensitivity, 1))
+			conf_error(c, conf_line(conf_member(e, "sensitivity")),
+			    "'sensitivity' %s: no hostgroup has sensitivity '%s'", where,
+			    w->sensitivity);
+		if (conf_int(c, e, "approvals", 0, POLICY_MAX_APPROVALS, &v, where) > 0)
+			w->approvals = (int)v;
+		(void)conf_duration(c, e, "max_ttl", 1, POLICY_MAX_TTL_LIMIT, &w->max_ttl, where);
+		if (conf_member(e, "approvals") == NULL && conf_member(e, "max_ttl") == NULL)
+			conf_error(c, line, "when entry %d %s sets neither approvals nor max_ttl",
+			    i + 1, twhere);
+	}
+}
+
+/* Distinct people who could ever approve, or -1 when a Unix group makes
+ * that unknowable here. */
+static long
+approver_count(struct conf *c, const struct policy *p, const struct policy_task *t)
+{
+	const char **names;
+	size_t i, j, n = 0, cap = 0, uniq;
+
+	for (i = 0; i < t->napprovers; i++) {
+		const struct policy_ref *r = &t->approvers[i];
+
+		if (r->kind == POLICY_REF_UNIX_GROUP)
+			return -1;
+		if (r->kind == POLICY_REF_NAME) {
+			cap++;
+			continue;
+		}
+		if (r->index >= p->ngroups || strcmp(p->groups[r->index].name, r->name) != 0)
+			return -1; /* unresolved: already reported */
+		for (j = 0; j < p->groups[r->index].nmembers; j++) {
+			if (p->groups[r->index].members[j].kind != POLICY_REF_NAME)
+				return -1;
+			cap++;
+		}
+	}
+	if (cap == 0)
+		return 0;
+	if ((names = xcalloc(c, cap, sizeof(*names))) == NULL)
+		return -1;
+	for (i = 0; i < t->napprovers; i++) {
+		const struct policy_ref *r = &t->approvers[i];
+
+		if (r->kind == POLICY_REF_NAME) {
+			names[n++] = r->name;
+			continue;
+		}
+		for (j = 0; j < p->groups[r->index].nmembers; j++)
+			names[n++] = p->groups[r->index].members[j].name;
+	}
+	qsort(names, n, sizeof(*names), cmp_str);
+	for (i = 0, uniq = 0; i < n; i++)
+		if (i == 0 || strcmp(names[i - 1], names[i]) != 0)
+			uniq++;
+	free(names);
+	return (long)uniq;
+}
+
+static void
+check_approvals(struct conf *c, const struct policy *p, struct policy_task *t,
+    const config_setting_t *ts, const char *where)
+{
+	const config_setting_t *as = conf_member(ts, "approvals");
+	int line = as != NULL ? conf_line(as) : t->line;
+	unsigned most = t->approvals;
+	long people;
+	size_t i;
+
+	for (i = 0; i < t->nwhen; i++) {
+		if (t->when[i].approvals <= 0)
+			continue;
+		if ((unsigned)t->when[i].approvals > most)
+			most = (unsigned)t->when[i].approvals;
+		if (t->napprovers == 0)
+			conf_error(c, t->when[i].line,
+			    "'approvals' in when entry %zu %s: "
+			    "approvals need approvers, and the task has none",
+			    i + 1, where);
+		if (t->break_glass)
+			conf_error(c, t->when[i].line,
+			    "'approvals' in when entry %zu %s: "
+			    "a break_glass task issues without approvals",
+			    i + 1, where);
+	}
+	if (t->approvals > 0 && t->napprovers == 0)
+		conf_error(c, line,
+		    "'approvals' %s: %u approvals need approvers, and the task "
+		    "has none",
+		    where, t->approvals);
+	if (t->approvals > 0 && t->break_glass)
+		conf_error(c, line,
+		    "'approvals' %s: a break_glass task issues without "
+		    "approvals",
+		    where);
+	if (most > 0 && t->napprovers > 0 && (people = approver_count(c, p, t)) >= 0 &&
+	    (unsigned long)people < most)
+		conf_error(c, line,
+		    "'approvals' %s: %u approvals needed but only %ld %s "
+		    "approve",
+		    where, most, people, people == 1 ? "person may" : "people may");
+}
+
+static void
+parse_ttls(struct conf *c, const struct policy *p, struct policy_task *t,
+    const config_setting_t *ts, const char *where)
+{
+	char a[32], b[32];
+	uint64_t v;
+	size_t i;
+	int has_max;
+
+	t->max_ttl = p->max_ttl;
+	has_max = conf_duration(c, ts, "max_ttl", 1, POLICY_MAX_TTL_LIMIT, &v, where);
+	if (has_max > 0) {
+		if (v > p->max_ttl) {
+			fmt_ttl(v, a, sizeof(a));
+			fmt_ttl(p->max_ttl, b, sizeof(b));
+			conf_error(c, conf_line(conf_member(ts, "max_ttl")),
+			    "'max_ttl' %s: %s is over the global max_ttl %s", where, a, b);
+		} else {
+			t->max_ttl = v;
+		}
+	}
+	t->default_ttl = t->max_ttl;
+	if (conf_duration(c, ts, "default_ttl", 1, POLICY_MAX_TTL_LIMIT, &v, where) > 0) {
+		if (v > t->max_ttl) {
+			fmt_ttl(v, a, sizeof(a));
+			fmt_ttl(t->max_ttl, b, sizeof(b));
+			conf_error(c, conf_line(conf_member(ts, "default_ttl")),
+			    "'default_ttl' %s: %s is above the task's max_ttl %s", where, a, b);
+		} else {
+			t->default_ttl = v;
+		}
+	}
+	for (i = 0; i < t->nwhen; i++) {
+		if (t->when[i].max_ttl == 0 || t->when[i].max_ttl <= t->max_ttl)
+			continue;
+		fmt_ttl(t->when[i].max_ttl, a, sizeof(a));
+		fmt_ttl(t->max_ttl, b, sizeof(b));
+		if (t->when[i].max_ttl > p->max_ttl)
+			conf_error(c, t->when[i].line,
+			    "'max_ttl' in when entry %zu %s: %s is "
+			    "over the global max_ttl",
+			    i + 1, where, a);
+		else
+			conf_error(c, t->when[i].line,
+			    "'max_ttl' in when entry %zu %s: %s is "
+			    "above the task's max_ttl %s",
+			    i + 1, where, a, b);
+	}
+}
+
+static void
+parse_source(struct conf *c, struct policy_task *t, const config_setting_t *ts, const char *where)
+{
+	const char *s = conf_string(ts, "source_address"), *why = NULL;
+
+	t->source_mode = POLICY_SOURCE_NONE;
+	if (s == NULL || strcmp(s, "none") == 0)
+		return;
+	if (strcmp(s, "requester") == 0) {
+		t->source_mode = POLICY_SOURCE_REQUESTER;
+		return;
+	}
+	if (policy_cidr_list_valid(s, &why) != EPH_OK) {
+		conf_error(c, conf_line(conf_member(ts, "source_address")),
+		    "'source_address' %s: bad CIDR list '%.*s': %s", where, CONF_SHOW_MAX, s,
+		    why != NULL ? why : "invalid");
+		return;
+	}
+	t->source_mode = POLICY_SOURCE_CIDRS;
+	t->source_cidrs = xstrdup(c, s);
+}
+
+static void
+parse_command(struct conf *c, struct policy_task *t, const config_setting_t *ts, const char *where)
+{
+	const char *s = conf_string(ts, "command");
+	size_t i;
+
+	if (s == NULL)
+		return;
+	if (s[0] != '/') {
+		conf_error(c, conf_line(conf_member(ts, "command")),
+		    "'command' %s: '%.*s' is not an absolute path", where, CONF_SHOW_MAX, s);
+		return;
+	}
+	for (i = 0; s[i] != '\0'; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			conf_error(c, conf_line(conf_member(ts, "command")),
+			    "'command' %s: holds a control character", where);
+			return;
+		}
+	}
+	t->command = xstrdup(c, s);
+}
+
+static void
+parse_schedule(struct conf *c, struct policy_task *t, const config_setting_t *ss, const char *where)
+{
+	const char *why;
+	int i, n;
+
+	if ((n = list_len(c, ss, "schedule", where)) < 0)
+		return;
+	if (n == 0) {
+		conf_error(c, conf_line(ss),
+		    "'schedule' %s: the list is empty (leave it out "
+		    "to allow any time)",
+		    where);
+		return;
+	}
+	if ((t->schedule = xcalloc(c, (size_t)n, sizeof(*t->schedule))) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(ss, (unsigned)i);
+		const char *s = config_setting_get_string(e);
+		struct policy_schedule *sc = &t->schedule[t->nschedule];
+		int line = conf_elem_line(c, e);
+
+		why = NULL;
+		if (policy_schedule_parse(s, sc, &why) != EPH_OK) {
+			conf_error(c, line, "'schedule' %s: bad schedule '%.*s': %s", where,
+			    CONF_SHOW_MAX, s, why != NULL ? why : "invalid");
+			continue;
+		}
+		sc->line = line;
+		t->nschedule++;
+	}
+}
+
+static void
+parse_task(struct conf *c, const struct policy *p, struct policy_task *t,
+    const config_setting_t *ts, int num)
+{
+	const config_setting_t *s;
+	char label[WHERE_MAX], where[WHERE_MAX + 8];
+	const char *name, *why;
+	int64_t v;
+
+	t->line = conf_line(ts);
+	name = conf_string(ts, "name");
+	if (name != NULL && (why = conf_name_problem(name, CONF_NAME_TOKEN)) != NULL) {
+		conf_error(c, conf_line(conf_member(ts, "name")), "task name '%.*s' %s",
+		    CONF_SHOW_MAX, name, why);
+		name = NULL;
+	}
+	if (name != NULL)
+		snprintf(label, sizeof(label), "task '%s'", name);
+	else
+		snprintf(label, sizeof(label), "task #%d", num);
+	snprintf(where, sizeof(where), "in %s", label);
+	conf_check_keys(c, ts, task_keys, CONF_NKEYS(task_keys), where);
+	if (name != NULL && (t->name = xstrdup(c, name)) == NULL)
+		return;
+	if (conf_string(ts, "description") != NULL &&
+	    (t->description = xstrdup(c, conf_string(ts, "description"))) == NULL)
+		return;
+
+	s = conf_member(ts, "requesters");
+	if (s == NULL)
+		conf_error(c, t->line, "%s has no requesters", label);
+	else if (conf_type_ok(s, CONF_STRING_LIST) && config_setting_length(s) == 0)
+		conf_error(c, conf_line(s), "'requesters' %s: the list is empty", where);
+	else if (conf_type_ok(s, CONF_STRING_LIST))
+		parse_refs(
+		    c, p, s, REFS_PEOPLE, "requesters", where, &t->requesters, &t->nrequesters);
+
+	if ((s = conf_member(ts, "approvers")) != NULL && conf_type_ok(s, CONF_STRING_LIST))
+		parse_refs(c, p, s, REFS_PEOPLE, "approvers", where, &t->approvers, &t->napprovers);
+
+	s = conf_member(ts, "hosts");
+	if (s == NULL)
+		conf_error(c, t->line, "%s has no hosts", label);
+	else if (conf_type_ok(s, CONF_STRING_LIST) && config_setting_length(s) == 0)
+		conf_error(c, conf_line(s), "'hosts' %s: the list is empty", where);
+	else if (conf_type_ok(s, CONF_STRING_LIST))
+		parse_refs(c, p, s, REFS_HOSTS, "hosts", where, &t->hosts, &t->nhosts);
+
+	if ((name = conf_string(ts, "login_as")) != NULL) {
+		if ((why = conf_name_problem(name, CONF_NAME_USER)) != NULL)
+			conf_error(c, conf_line(conf_member(ts, "login_as")),
+			    "'login_as' %s: name '%.*s' %s", where, CONF_SHOW_MAX, name, why);
+		else if ((t->login_as = xstrdup(c, name)) == NULL)
+			return;
+	}
+
+	t->break_glass = conf_bool(ts, "break_glass", 0);
+	t->require_reason = conf_bool(ts, "require_reason", 0);
+	if (t->break_glass) {
+		if (conf_member(ts, "require_reason") != NULL && !t->require_reason)
+			conf_error(c, conf_line(conf_member(ts, "require_reason")),
+			    "'require_reason' %s: a break_glass task always requires a reason",
+			    where);
+		t->require_reason = 1;
+	}
+	parse_source(c, t, ts, where);
+	parse_command(c, t, ts, where);
+	t->pty = conf_bool(ts, "pty", conf_member(ts, "command") == NULL);
+	t->agent_forwarding = conf_bool(ts, "agent_forwarding", 0);
+	t->port_forwarding = conf_bool(ts, "port_forwarding", 0);
+	t->x11_forwarding = conf_bool(ts, "x11_forwarding", 0);
+	t->user_rc = conf_bool(ts, "user_rc", 0);
+	if (conf_int(c, ts, "max_logins", 0, UINT32_MAX, &v, where) > 0)
+		t->max_logins = (uint32_t)v;
+	if ((s = conf_member(ts, "schedule")) != NULL && conf_type_ok(s, CONF_STRING_LIST))
+		parse_schedule(c, t, s, where);
+	if ((s = conf_member(ts, "when")) != NULL && conf_type_ok(s, CONF_GROUP_LIST))
+		parse_when(c, p, t, s, where);
+
+	t->approvals = (t->napprovers > 0 && !t->break_glass) ? 1 : 0;
+	if (conf_int(c, ts, "approvals", 0, POLICY_MAX_APPROVALS, &v, where) > 0)
+		t->approvals = (unsigned)v;
+	check_approvals(c, p, t, ts, where);
+	parse_ttls(c, p, t, ts, where);
+}
+
+static int
+cmp_task(const void *a, const void *b)
+{
+	const struct policy_task *x = a, *y = b;
+	int d;
+
+	/* Unnamed tasks (already reported) sort last. */
+	if (x->name == NULL || y->name == NULL)
+		return (x->name == NULL) - (y->name == NULL);
+	if ((d = strcmp(x->name, y->name)) != 0)
+		return d;
+	return x->line < y->line ? -1 : (x->line > y->line);
+}
+
+static void
+parse_tasks(struct conf *c, struct policy *p, const config_setting_t *root)
+{
+	const config_setting_t *ts = conf_member(root, "tasks");
+	size_t i;
+	int n;
+
+	if (ts == NULL || !conf_type_ok(ts, CONF_GROUP_LIST))
+		return;
+	n = config_setting_length(ts);
+	if (n < 0 || (unsigned)n > POLICY_MAX_TASKS) {
+		conf_error(c, conf_line(ts), "'tasks': more than %u tasks", POLICY_MAX_TASKS);
+		return;
+	}
+	if ((p->tasks = xcalloc(c, (size_t)n, sizeof(*p->tasks))) == NULL)
+		return;
+	for (i = 0; i < (size_t)n && !c->nomem; i++) {
+		parse_task(
+		    c, p, &p->tasks[i], config_setting_get_elem(ts, (unsigned)i), (int)i + 1);
+		p->ntasks++;
+	}
+	if (p->ntasks > 1)
+		qsort(p->tasks, p->ntasks, sizeof(*p->tasks), cmp_task);
+	for (i = 1; i < p->ntasks; i++) {
+		const struct policy_task *a = &p->tasks[i - 1], *b = &p->tasks[i];
+
+		if (a->name != NULL && b->name != NULL && strcmp(a->name, b->name) == 0)
+			conf_error(c, b->line, "duplicate task name '%s' (first at line %d)",
+			    b->name, p->tasks[i - 1].line);
+	}
+}
+
+/* ------------------------------------------------------------ loading */
+
+static int
+policy_build(struct conf *c, struct policy **out)
+{
+	const config_setting_t *root = conf_root(c);
+	struct policy *p;
+	int r;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL || (p->file = strdup(c->name)) == NULL) {
+		free(p);
+		return EPH_ERR_NOMEM;
+	}
+	conf_check_keys(c, root, top_keys, CONF_NKEYS(top_keys), "at top level");
+	parse_defaults(c, p, root);
+	parse_groups(c, p, root);
+	parse_hostgroups(c, p, root);
+	parse_tasks(c, p, root);
+	if ((r = conf_result(c)) != EPH_OK ||
+	    (r = policy_host_index_build(p, &p->host_index)) != EPH_OK) {
+		policy_free(p);
+		return r;
+	}
+	*out = p;
+	return EPH_OK;
+}
+
+int
+policy_load(const char *path, struct policy **out, struct policy_errors *errs)
+{
+	struct conf c;
+	int r;
+
+	if (out == NULL)
+		return EPH_ERR_INVAL;
+	*out = NULL;
+	if ((r = conf_load_file(&c, path, errs)) == EPH_OK)
+		r = policy_build(&c, out);
+	conf_free(&c);
+	return r;
+}
+
+int
+policy_load_string(
+    const char *text, const char *name, struct policy **out, struct policy_errors *errs)
+{
+	struct conf c;
+	int r;
+
+	if (out == NULL)
+		return EPH_ERR_INVAL;
+	*out = NULL;
+	if ((r = conf_load_string(&c, text, name, errs)) == EPH_OK)
+		r = policy_build(&c, out);
+	conf_free(&c);
+	return r;
+}

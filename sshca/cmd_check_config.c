@@ -1,0 +1,273 @@
+/* sshca check-config: validate ca.conf and everything it names (the CA
+ * key, the policy, the KRL) before the CA service relies on them, and
+ * dump the effective configuration. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "caconf.h"
+#include "err.h"
+#include "key.h"
+#include "krl.h"
+#include "policy.h"
+#include "sshca.h"
+#include "util.h"
+
+static int cmd_check_config(const struct sshca_cmd *self, int argc, char **argv);
+
+const struct sshca_cmd sshca_cmd_check_config = {"check-config", cmd_check_config,
+    "[-f CACONF] [-T]", "check ca.conf, the CA key, the policy and the KRL it names",
+    "  -f, --config CACONF    the CA configuration (default\n"
+    "                         " CACONF_DEFAULT_PATH ")\n"
+    "  -T, --dump             print the effective configuration, one\n"
+    "                         \"key value\" line per key, defaults filled in\n"};
+
+/* Problems found in the files ca.conf names, counted as they are shown. */
+struct checker {
+	const struct ca_conf *cc;
+	size_t nerrors;
+};
+
+/* "ca.conf:line: message" (or "ca.conf: message" for a default), on
+ * stderr, in the form the loaders use. */
+static void __attribute__((format(printf, 3, 4)))
+report(struct checker *k, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (line > 0)
+		fprintf(stderr, "%s:%d: ", k->cc->file, line);
+	else
+		fprintf(stderr, "%s: ", k->cc->file);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	k->nerrors++;
+}
+
+static void
+report_errors(struct checker *k, const struct policy_errors *e)
+{
+	char *text;
+
+	if ((text = policy_errors_format(e)) == NULL) {
+		report(k, 0, "%zu errors (out of memory formatting them)", e->n);
+		return;
+	}
+	fputs(text, stderr);
+	if (*text != '\0' && text[strlen(text) - 1] != '\n')
+		fputc('\n', stderr);
+	free(text);
+	k->nerrors += e->n;
+}
+
+/*
+ * The CA key must load, and only its owner may read it: key_load_private
+ * refuses it otherwise, but says only "permission"; say which rule.
+ */
+static void
+check_ca_key(struct checker *k, char **summary)
+{
+	const struct ca_conf *cc = k->cc;
+	struct key *key = NULL;
+	struct stat st;
+	char *fp = NULL;
+	int r, line = cc->ca_key_line;
+
+	if (lstat(cc->ca_key, &st) != 0) {
+		report(k, line, "ca_key %s: %s", cc->ca_key, strerror(errno));
+		goto out;
+	}
+	if (S_ISLNK(st.st_mode) || !S_ISREG(st.st_mode)) {
+		report(k, line, "ca_key %s: not a regular file%s", cc->ca_key,
+		    S_ISLNK(st.st_mode) ? " (symbolic links are refused)" : "");
+		goto out;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		report(k, line, "ca_key %s: owned by uid %lu, not by root or uid %lu", cc->ca_key,
+		    (unsigned long)st.st_uid, (unsigned long)geteuid());
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0) {
+		report(k, line, "ca_key %s: mode %04o lets group or others at it; chmod 600 it",
+		    cc->ca_key, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	if ((r = key_load_private(cc->ca_key, &key)) != EPH_OK) {
+		report(k, line, "ca_key %s: cannot load: %s", cc->ca_key,
+		    r == EPH_ERR_FORMAT ? "not a PKCS#8 PEM private key" : sshca_strerror(r));
+		goto out;
+	}
+	if ((r = key_fingerprint(key, &fp)) != EPH_OK) {
+		report(k, line, "ca_key %s: fingerprint: %s", cc->ca_key, sshca_strerror(r));
+		goto out;
+	}
+	if (asprintf(summary, "CA key %s %s", sshca_key_shortname(key->type), fp) == -1) {
+		*summary = NULL;
+		report(k, 0, "out of memory");
+	}
+out:
+	key_free(key);
+	free(fp);
+}
+
+/* The policy must load, and its ceiling must fit under the CA's own. */
+static void
+check_policy(struct checker *k, char **summary)
+{
+	const struct ca_conf *cc = k->cc;
+	struct policy_errors errs = {NULL, 0};
+	struct policy *p = NULL;
+	char ours[32], theirs[32];
+	int r;
+
+	if ((r = policy_load(cc->policy, &p, &errs)) != EPH_OK) {
+		if (errs.n != 0)
+			report_errors(k, &errs);
+		else
+			report(k, cc->policy_line, "policy %s: %s", cc->policy, sshca_strerror(r));
+		goto out;
+	}
+	if (p->max_ttl > cc->max_ttl) {
+		format_duration(cc->max_ttl, ours, sizeof(ours));
+		format_duration(p->max_ttl, theirs, sizeof(theirs));
+		report(k, cc->max_ttl_line,
+		    "max_ttl %s%s is below the defaults.max_ttl %s of the policy %s", ours,
+		    cc->max_ttl_line == 0 ? " (the default)" : "", theirs, cc->policy);
+		goto out;
+	}
+	if (asprintf(summary, "policy %s: %zu tasks, %zu groups, %zu hostgroups", cc->policy,
+	        p->ntasks, p->ngroups, p->nhostgroups) == -1) {
+		*summary = NULL;
+		report(k, 0, "out of memory");
+	}
+out:
+	policy_free(p);
+	policy_errors_clear(&errs);
+}
+
+/*
+ * The CA rewrites the KRL itself, so it need not exist yet; but when it
+ * does it must parse, and the directory it goes in must exist.
+ */
+static void
+check_krl(struct checker *k)
+{
+	const struct ca_conf *cc = k->cc;
+	struct krl *krl = NULL;
+	struct stat st;
+	char *copy = NULL, *dir;
+	int r, line = cc->revoked_keys_line;
+
+	if (cc->revoked_keys == NULL)
+		return;
+	if (lstat(cc->revoked_keys, &st) != 0) {
+		if (errno != ENOENT) {
+			report(k, line, "revoked_keys %s: %s", cc->revoked_keys, strerror(errno));
+			goto out;
+		}
+		if ((copy = strdup(cc->revoked_keys)) == NULL) {
+			report(k, 0, "out of memory");
+			goto out;
+		}
+		dir = dirname(copy);
+		if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+			report(k, line, "revoked_keys %s: directory %s does not exist",
+			    cc->revoked_keys, dir);
+		goto out;
+	}
+	if ((r = krl_load(cc->revoked_keys, &krl)) != EPH_OK)
+		report(k, line, "revoked_keys %s: cannot load: %s", cc->revoked_keys,
+		    r == EPH_ERR_PERM ? "writable by group or others, or owned by someone else"
+		                      : sshca_strerror(r));
+out:
+	krl_free(krl);
+	free(copy);
+}
+
+static int
+cmd_check_config(const struct sshca_cmd *self, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'f'},
+	    {"dump", no_argument, NULL, 'T'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct policy_errors errs = {NULL, 0};
+	struct ca_conf *cc = NULL;
+	struct checker k;
+	const char *path = NULL;
+	char *key_summary = NULL, *policy_summary = NULL, *text;
+	int c, r, dump = 0, ret = SSHCA_EXIT_USAGE;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":f:Th", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (path != NULL) {
+				sshca_usage_error(self, "--config given twice");
+				goto out;
+			}
+			path = optarg;
+			break;
+		case 'T': dump = 1; break;
+		case 'h': ret = sshca_help(self); goto out;
+		default: ret = sshca_bad_option(self, c, argv); goto out;
+		}
+	}
+	if (optind < argc) {
+		sshca_usage_error(self, "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (path == NULL)
+		path = CACONF_DEFAULT_PATH;
+
+	ret = SSHCA_EXIT_FAIL;
+	if ((r = caconf_load(path, &cc, &errs)) != EPH_OK) {
+		if (errs.n == 0)
+			sshca_fail(self, "%s: %s", path, sshca_strerror(r));
+		else if ((text = policy_errors_format(&errs)) == NULL)
+			sshca_fail(self, "%s: out of memory", path);
+		else {
+			fputs(text, stderr);
+			if (*text != '\0' && text[strlen(text) - 1] != '\n')
+				fputc('\n', stderr);
+			free(text);
+			sshca_fail(
+			    self, "%s: %zu %s", path, errs.n, errs.n == 1 ? "error" : "errors");
+		}
+		goto out;
+	}
+	/* Each check runs whatever the others found: one run shows all. */
+	k.cc = cc;
+	k.nerrors = 0;
+	check_ca_key(&k, &key_summary);
+	check_policy(&k, &policy_summary);
+	check_krl(&k);
+	if (k.nerrors != 0) {
+		sshca_fail(
+		    self, "%s: %zu %s", path, k.nerrors, k.nerrors == 1 ? "error" : "errors");
+		goto out;
+	}
+	if (dump)
+		caconf_dump(cc, stdout);
+	else
+		printf("%s: OK: %s, %s\n", path, key_summary, policy_summary);
+	ret = SSHCA_EXIT_OK;
+out:
+	caconf_free(cc);
+	policy_errors_clear(&errs);
+	free(key_summary);
+	free(policy_summary);
+	return ret;
+}

@@ -1,0 +1,893 @@
+/* Tests for loading policy.conf: the example means what its comments say,
+ * and every problem is reported as file:line with what is wrong. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "policy.h"
+
+#include "testutil.h"
+
+#define EXAMPLE TOP_SRCDIR "/packaging/examples/policy.conf"
+
+/* A valid head every error case builds on: lines 1-3. */
+#define HEAD                                                                                       \
+	"groups = { dba = [ \"alice\", \"%dbadmins\" ]; leads = [ \"carol\", \"dave\" ]; };\n"     \
+	"hostgroups = { db = { hosts = [ \"db01.example.com\" ]; env = \"prod\"; }; };\n"          \
+	"tasks = (\n"
+/* A valid task body without its braces. */
+#define TASK_OK "name = \"t\"; requesters = [ \"alice\" ]; hosts = [ \"@db\" ]; login_as = \"u\";"
+
+/* ------------------------------------------------------------ helpers */
+
+/* Load text, expect it refused with exactly these errors. */
+static void
+expect_errors(const char *text, const char *want)
+{
+	struct policy_errors errs = {0};
+	struct policy *p = (struct policy *)1;
+	char *got;
+	int r;
+
+	r = policy_load_string(text, "p.conf", &p, &errs);
+	got = policy_errors_format(&errs);
+	assert_non_null(got);
+	if (r != EPH_ERR_FORMAT)
+		fail_msg("expected EPH_ERR_FORMAT, got %d; errors:\n%s", r, got);
+	assert_null(p);
+	assert_string_equal(got, want);
+	free(got);
+	policy_errors_clear(&errs);
+	assert_int_equal(errs.n, 0);
+}
+
+static struct policy *
+load_ok(const char *text)
+{
+	struct policy_errors errs = {0};
+	struct policy *p = NULL;
+	char *got;
+	int r;
+
+	r = policy_load_string(text, "p.conf", &p, &errs);
+	if (r != EPH_OK) {
+		got = policy_errors_format(&errs);
+		fail_msg("load failed (%d):\n%s", r, got);
+	}
+	assert_int_equal(errs.n, 0);
+	assert_non_null(p);
+	return p;
+}
+
+/* One-task policy from HEAD and a task body. */
+static char *
+one_task(const char *body)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "%s  { %s }\n);\n", HEAD, body) < 0)
+		fail_msg("out of memory");
+	return s;
+}
+
+static void
+task_ok(const char *body)
+{
+	char *text = one_task(body);
+
+	policy_free(load_ok(text));
+	free(text);
+}
+
+static void
+expect_task_errors(const char *body, const char *want)
+{
+	char *text = one_task(body);
+
+	expect_errors(text, want);
+	free(text);
+}
+
+static int
+dir_setup(void **state)
+{
+	*state = tu_mkdtemp();
+	return 0;
+}
+
+static int
+dir_teardown(void **state)
+{
+	tu_rmrf(*state);
+	free(*state);
+	return 0;
+}
+
+/* ------------------------------------------------------------ the example */
+
+static void
+assert_ref(const struct policy_ref *r, enum policy_ref_kind kind, const char *name, int line)
+{
+	assert_int_equal(r->kind, kind);
+	assert_string_equal(r->name, name);
+	assert_int_equal(r->line, line);
+}
+
+static void
+test_example_model(void **state)
+{
+	struct policy_errors errs = {0};
+	struct policy *p = NULL;
+	const struct policy_group *g;
+	const struct policy_hostgroup *hg;
+	const struct policy_task *t;
+
+	assert_int_equal(policy_load(EXAMPLE, &p, &errs), EPH_OK);
+	assert_int_equal(errs.n, 0);
+	assert_string_equal(p->file, EXAMPLE);
+	assert_true(p->max_ttl == 30 * 60);
+	assert_true(p->pending_timeout == 3600);
+
+	/* Groups, sorted, members as written; "%x" is a Unix group. */
+	assert_int_equal(p->ngroups, 2);
+	assert_string_equal(p->groups[0].name, "dba");
+	assert_string_equal(p->groups[1].name, "leads");
+	g = policy_find_group(p, "dba");
+	assert_ptr_equal(g, &p->groups[0]);
+	assert_int_equal(g->line, 12);
+	assert_int_equal(g->nmembers, 3);
+	assert_ref(&g->members[0], POLICY_REF_NAME, "alice", 12);
+	assert_ref(&g->members[1], POLICY_REF_NAME, "bob", 12);
+	assert_ref(&g->members[2], POLICY_REF_UNIX_GROUP, "dbadmins", 12);
+	g = policy_find_group(p, "leads");
+	assert_int_equal(g->nmembers, 2);
+	assert_ref(&g->members[0], POLICY_REF_NAME, "carol", 13);
+	assert_ref(&g->members[1], POLICY_REF_NAME, "dave", 13);
+	assert_null(policy_find_group(p, "ops"));
+	assert_null(policy_find_group(p, "db"));
+
+	/* Hostgroups: exact names sorted, the wildcard kept as its suffix. */
+	assert_int_equal(p->nhostgroups, 3);
+	assert_string_equal(p->hostgroups[0].name, "db");
+	assert_string_equal(p->hostgroups[1].name, "legacy");
+	assert_string_equal(p->hostgroups[2].name, "stage");
+	hg = policy_find_hostgroup(p, "db");
+	assert_int_equal(hg->line, 16);
+	assert_int_equal(hg->nexact, 2);
+	assert_string_equal(hg->exact[0], "db01.example.com");
+	assert_string_equal(hg->exact[1], "db02.example.com");
+	assert_int_equal(hg->nsuffixes, 0);
+	assert_string_equal(hg->env, "prod");
+	assert_string_equal(hg->sensitivity, "high");
+	hg = policy_find_hostgroup(p, "legacy");
+	assert_int_equal(hg->nexact, 0);
+	assert_int_equal(hg->nsuffixes, 1);
+	assert_string_equal(hg->suffixes[0], ".legacy.example.com");
+	assert_string_equal(hg->env, "prod");
+	assert_null(hg->sensitivity);
+	hg = policy_find_hostgroup(p, "stage");
+	assert_int_equal(hg->nexact, 1);
+	assert_string_equal(hg->exact[0], "db-stage.example.com");
+	assert_string_equal(hg->env, "staging");
+	assert_null(hg->sensitivity);
+	assert_null(policy_find_hostgroup(p, "dba"));
+
+	/* Tasks, sorted by name. */
+	assert_int_equal(p->ntasks, 3);
+	assert_string_equal(p->tasks[0].name, "break-glass");
+	assert_string_equal(p->tasks[1].name, "db-maint");
+	assert_string_equal(p->tasks[2].name, "restart-app");
+	assert_null(policy_find_task(p, "nope"));
+	assert_null(policy_find_task(p, ""));
+
+	t = policy_find_task(p, "db-maint");
+	assert_ptr_equal(t, &p->tasks[1]);
+	assert_int_equal(t->line, 21);
+	assert_string_equal(t->description, "PostgreSQL maintenance");
+	assert_int_equal(t->nrequesters, 1);
+	assert_ref(&t->requesters[0], POLICY_REF_GROUP, "dba", 22);
+	assert_int_equal(t->requesters[0].index, 0);
+	assert_int_equal(t->napprovers, 1);
+	assert_ref(&t->approvers[0], POLICY_REF_GROUP, "leads", 22);
+	assert_int_equal(t->approvers[0].index, 1);
+	assert_int_equal(t->approvals, 1);
+	assert_int_equal(t->nhosts, 2);
+	assert_ref(&t->hosts[0], POLICY_REF_GROUP, "db", 23);
+	assert_int_equal(t->hosts[0].index, 0);
+	assert_ref(&t->hosts[1], POLICY_REF_GROUP, "stage", 23);
+	assert_int_equal(t->hosts[1].index, 2);
+	assert_string_equal(t->login_as, "postgres");
+	assert_true(t->default_ttl == 600);
+	assert_true(t->max_ttl == 900);
+	assert_true(t->require_reason);
+	assert_int_equal(t->source_mode, POLICY_SOURCE_REQUESTER);
+	assert_null(t->source_cidrs);
+	assert_true(t->pty);
+	assert_false(t->agent_forwarding || t->port_forwarding || t->x11_forwarding || t->user_rc);
+	assert_int_equal(t->max_logins, 1);
+	assert_null(t->command);
+	assert_int_equal(t->nschedule, 0);
+	assert_false(t->break_glass);
+	/* Context: prod+high needs 2 approvals and 10m at most; staging none. */
+	assert_int_equal(t->nwhen, 2);
+	assert_string_equal(t->when[0].env, "prod");
+	assert_string_equal(t->when[0].sensitivity, "high");
+	assert_int_equal(t->when[0].approvals, 2);
+	assert_true(t->when[0].max_ttl == 600);
+	assert_int_equal(t->when[0].line, 28);
+	assert_string_equal(t->when[1].env, "staging");
+	assert_null(t->when[1].sensitivity);
+	assert_int_equal(t->when[1].approvals, 0);
+	assert_true(t->when[1].max_ttl == 0);
+	assert_int_equal(t->when[1].line, 29);
+
+	t = policy_find_task(p, "restart-app");
+	assert_int_equal(t->line, 32);
+	assert_null(t->description);
+	assert_int_equal(t->nrequesters, 1);
+	assert_ref(&t->requesters[0], POLICY_REF_UNIX_GROUP, "ops", 32);
+	assert_int_equal(t->approvals, 1);
+	assert_int_equal(t->nhosts, 1);
+	assert_ref(&t->hosts[0], POLICY_REF_GROUP, "legacy", 33);
+	assert_int_equal(t->hosts[0].index, 1);
+	assert_string_equal(t->login_as, "appsvc");
+	assert_true(t->max_ttl == 300);
+	assert_true(t->default_ttl == 300); /* unset: the task's max */
+	assert_string_equal(t->command, "/usr/local/sbin/restart-app");
+	assert_false(t->pty);
+	assert_false(t->require_reason);
+	assert_int_equal(t->source_mode, POLICY_SOURCE_NONE);
+	assert_int_equal(t->max_logins, 0);
+	assert_int_equal(t->nwhen, 0);
+	/* Mon-Fri 06:00-22:00: weekdays 1..5 as tm_wday. */
+	assert_int_equal(t->nschedule, 1);
+	assert_int_equal(t->schedule[0].days, 0x3e);
+	assert_int_equal(t->schedule[0].start, 6 * 60);
+	assert_int_equal(t->schedule[0].end, 22 * 60);
+	assert_int_equal(t->schedule[0].line, 35);
+
+	t = policy_find_task(p, "break-glass");
+	assert_int_equal(t->line, 37);
+	assert_true(t->break_glass);
+	assert_true(t->require_reason);
+	assert_int_equal(t->napprovers, 0);
+	assert_int_equal(t->approvals, 0);
+	assert_ref(&t->requesters[0], POLICY_REF_GROUP, "leads", 37);
+	assert_int_equal(t->nhosts, 2);
+	assert_ref(&t->hosts[0], POLICY_REF_GROUP, "db", 38);
+	assert_ref(&t->hosts[1], POLICY_REF_GROUP, "legacy", 38);
+	assert_string_equal(t->login_as, "root");
+	assert_true(t->max_ttl == 1800);
+	assert_true(t->default_ttl == 1800);
+	assert_true(t->pty); /* no command: a terminal by default */
+
+	policy_free(p);
+	policy_free(NULL);
+}
+
+/* The file read from disk and the same text as a string agree. */
+static void
+test_example_string(void **state)
+{
+	struct policy *p;
+	char *text = tu_read_file(EXAMPLE, NULL);
+
+	assert_non_null(text);
+	p = load_ok(text);
+	assert_string_equal(p->file, "p.conf");
+	assert_int_equal(p->ntasks, 3);
+	assert_int_equal(policy_find_task(p, "db-maint")->when[0].line, 28);
+	policy_free(p);
+	free(text);
+}
+
+static void
+test_defaults_and_options(void **state)
+{
+	struct policy *p;
+	const struct policy_task *t;
+
+	/* No defaults section: 30m and 1h. Host patterns and names lower-cased. */
+	p = load_ok(
+	    "tasks = ( { name = \"a.b_c-9\"; requesters = [ \"alice\", \"%Ops\" ];\n"
+	    "  approvers = [ \"carol\", \"dave\" ];\n"
+	    "  hosts = [ \"Web1.Example.COM\", \"*.Legacy.example.com\" ]; login_as = \"u\";\n"
+	    "  source_address = \"10.0.0.0/8,192.168.1.1\"; agent_forwarding = true;\n"
+	    "  port_forwarding = true; x11_forwarding = true; user_rc = true;\n"
+	    "  command = \"/bin/true --now\"; pty = true; default_ttl = 90;\n"
+	    "  schedule = [ \"Sat,Sun 10:00-14:00\", \"Mon 22:00-06:00\" ]; } );\n");
+	assert_true(p->max_ttl == 1800);
+	assert_true(p->pending_timeout == 3600);
+	assert_int_equal(p->ngroups, 0);
+	assert_int_equal(p->nhostgroups, 0);
+	t = policy_find_task(p, "a.b_c-9");
+	assert_non_null(t);
+	assert_ref(&t->requesters[1], POLICY_REF_UNIX_GROUP, "Ops", 1);
+	assert_int_equal(t->approvals, 1); /* approvers and no count: one */
+	assert_ref(&t->hosts[0], POLICY_REF_NAME, "web1.example.com", 3);
+	assert_ref(&t->hosts[1], POLICY_REF_NAME, "*.legacy.example.com", 3);
+	assert_int_equal(t->source_mode, POLICY_SOURCE_CIDRS);
+	assert_string_equal(t->source_cidrs, "10.0.0.0/8,192.168.1.1");
+	assert_true(t->agent_forwarding && t->port_forwarding && t->x11_forwarding && t->user_rc);
+	assert_true(t->pty); /* set explicitly, despite the command */
+	assert_true(t->max_ttl == 1800);
+	assert_true(t->default_ttl == 90);
+	assert_false(t->require_reason);
+	assert_int_equal(t->nschedule, 2);
+	assert_int_equal(t->schedule[0].days, 0x41);
+	assert_int_equal(t->schedule[1].days, 0x02);
+	assert_int_equal(t->schedule[1].start, 22 * 60);
+	assert_int_equal(t->schedule[1].end, 6 * 60);
+	policy_free(p);
+
+	/* "none" is no binding; an explicit approvals = 0 with approvers. */
+	p = load_ok(
+	    "defaults = { max_ttl = \"2h\"; pending_timeout = 600; };\n"
+	    "tasks = ( { name = \"t\"; requesters = [ \"a\" ]; approvers = [ \"b\" ];\n"
+	    "  approvals = 0; hosts = [ \"h\" ]; login_as = \"u\"; source_address = \"none\";\n"
+	    "  max_ttl = \"1h30m\"; } );\n");
+	assert_true(p->max_ttl == 7200);
+	assert_true(p->pending_timeout == 600);
+	t = policy_find_task(p, "t");
+	assert_int_equal(t->approvals, 0);
+	assert_int_equal(t->source_mode, POLICY_SOURCE_NONE);
+	assert_true(t->max_ttl == 5400);
+	assert_true(t->default_ttl == 5400);
+	policy_free(p);
+
+	/* An empty task list is a valid (if useless) policy. */
+	p = load_ok("tasks = ();\n");
+	assert_int_equal(p->ntasks, 0);
+	assert_null(policy_find_task(p, "t"));
+	policy_free(p);
+}
+
+/* ------------------------------------------------------------ errors */
+
+static void
+test_err_syntax(void **state)
+{
+	expect_errors(
+	    "tasks = (\n  { name = \"t\" \n  login_as = ; }\n);\n", "p.conf:3: syntax error\n");
+	expect_errors("groups = {\n  dba = [ \"a\" ];\n  dba = [ \"b\" ];\n};\ntasks = ();\n",
+	    "p.conf:3: duplicate setting name\n");
+	expect_errors("hostgroups = {\n  db = { hosts = [ \"a\" ]; };\n"
+	              "  db = { hosts = [ \"b\" ]; };\n};\ntasks = ();\n",
+	    "p.conf:3: duplicate setting name\n");
+	expect_errors("", "p.conf: missing 'tasks' at top level\n");
+}
+
+static void
+test_err_include(void **state)
+{
+	expect_errors(
+	    "tasks = ();\n@include \"/etc/passwd\"\n", "p.conf:2: @include is not allowed\n");
+	expect_errors("# one\n  \t@include \"x\"\n@INCLUDE \"y\"\ntasks = ();\n",
+	    "p.conf:2: @include is not allowed\np.conf:3: @include is not allowed\n");
+	/* Not at the start of a line, libconfig would not include it either:
+	 * a plain syntax error. */
+	expect_errors("tasks = (); x = 1; @include \"y\"\n", "p.conf:1: syntax error\n");
+}
+
+static void
+test_err_unknown_key(void **state)
+{
+	expect_errors("tasks = ();\nfoo = 1;\n", "p.conf:2: unknown key 'foo' at top level\n");
+	expect_errors("defaults = {\n  max_ttl = \"1h\";\n  maxttl = \"1h\";\n};\ntasks = ();\n",
+	    "p.conf:3: unknown key 'maxttl' in defaults\n");
+	expect_errors("hostgroups = { db = { hosts = [ \"a\" ];\n  envv = \"x\"; }; };\n"
+	              "tasks = ();\n",
+	    "p.conf:2: unknown key 'envv' in hostgroup 'db'\n");
+	expect_task_errors(
+	    TASK_OK "\n    ttl = \"5m\";", "p.conf:5: unknown key 'ttl' in task 't'\n");
+	expect_task_errors(TASK_OK " approvers = [ \"carol\" ];\n"
+	                           "    when = ( { env = \"prod\"; approvals = 1; },\n"
+	                           "             { sensitive = \"high\"; approvals = 1; } );",
+	    "p.conf:6: unknown key 'sensitive' in when entry 2 in task 't'\n");
+}
+
+static void
+test_err_types(void **state)
+{
+	expect_errors("defaults = 5;\ntasks = {};\n",
+	    "p.conf:1: 'defaults' at top level: expected a group\n"
+	    "p.conf:2: 'tasks' at top level: expected a list of groups\n");
+	expect_errors("groups = { dba = \"alice\"; };\nhostgroups = { db = [ \"x\" ]; };\n"
+	              "tasks = ();\n",
+	    "p.conf:1: 'dba' in groups: expected a list of strings\n"
+	    "p.conf:2: 'db' in hostgroups: expected a group\n");
+	expect_task_errors("name = \"t\"; requesters = \"alice\"; hosts = [ \"@db\" ];\n"
+	                   "  login_as = [ \"u\" ]; approvals = \"1\"; pty = 1; max_ttl = true;\n"
+	                   "  max_logins = 1.5; when = { };\n"
+	                   "  schedule = [ 1 ];",
+	    "p.conf:4: 'requesters' in task 't': expected a list of strings\n"
+	    "p.conf:5: 'login_as' in task 't': expected a string\n"
+	    "p.conf:5: 'approvals' in task 't': expected an integer\n"
+	    "p.conf:5: 'pty' in task 't': expected a boolean\n"
+	    "p.conf:5: 'max_ttl' in task 't': expected a duration\n"
+	    "p.conf:6: 'max_logins' in task 't': expected an integer\n"
+	    "p.conf:6: 'when' in task 't': expected a list of groups\n"
+	    "p.conf:7: 'schedule' in task 't': expected a list of strings\n");
+	/* A mixed list is not a list of strings. */
+	expect_task_errors(TASK_OK "\n approvers = ( \"carol\", 2 );",
+	    "p.conf:5: 'approvers' in task 't': expected a list of strings\n");
+}
+
+static void
+test_err_values(void **state)
+{
+	expect_errors("defaults = { max_ttl = \"5x\"; pending_timeout = \"0\"; };\ntasks = ();\n",
+	    "p.conf:1: 'max_ttl' in defaults: bad duration '5x'\n"
+	    "p.conf:1: 'pending_timeout' in defaults must be between 1s and 7d\n");
+	expect_errors("defaults = { max_ttl = \"8d\"; };\ntasks = ();\n",
+	    "p.conf:1: 'max_ttl' in defaults must be between 1s and 7d\n");
+	expect_task_errors(TASK_OK "\n approvers = [ \"carol\" ]; approvals = 17;\n"
+	                           "  max_logins = -1;",
+	    "p.conf:5: 'approvals' in task 't' must be between 0 and 16\n"
+	    "p.conf:6: 'max_logins' in task 't' must be between 0 and 4294967295\n");
+	expect_task_errors(TASK_OK "\n default_ttl = -5;",
+	    "p.conf:5: 'default_ttl' in task 't': bad duration -5\n");
+}
+
+static void
+test_err_undefined_group(void **state)
+{
+	expect_task_errors("name = \"t\"; requesters = [ \"alice\",\n"
+	                   "    \"@nope\" ]; approvers = [ \"@leads\", \"@dbas\" ];\n"
+	                   "  hosts = [ \"@db\", \"@dba\" ]; login_as = \"u\";",
+	    "p.conf:5: 'requesters' in task 't': undefined group '@nope'\n"
+	    "p.conf:5: 'approvers' in task 't': undefined group '@dbas'\n"
+	    "p.conf:6: 'hosts' in task 't': undefined hostgroup '@dba'\n");
+}
+
+static void
+test_err_no_requesters(void **state)
+{
+	expect_task_errors("name = \"t\";\n hosts = [ \"@db\" ]; login_as = \"u\";",
+	    "p.conf:4: task 't' has no requesters\n");
+	expect_task_errors("name = \"t\"; hosts = [ \"@db\" ]; login_as = \"u\";\n"
+	                   "  requesters = [ ];",
+	    "p.conf:5: 'requesters' in task 't': the list is empty\n");
+	expect_task_errors("name = \"t\"; requesters = [ \"alice\" ]; login_as = \"u\";",
+	    "p.conf:4: task 't' has no hosts\n");
+	expect_task_errors(
+	    "name = \"t\"; requesters = [ \"alice\" ]; login_as = \"u\"; hosts = [];",
+	    "p.conf:4: 'hosts' in task 't': the list is empty\n");
+	expect_task_errors("requesters = [ \"alice\" ]; hosts = [ \"@db\" ];",
+	    "p.conf:4: missing 'name' in task #1\n"
+	    "p.conf:4: missing 'login_as' in task #1\n");
+}
+
+static void
+test_err_ttl(void **state)
+{
+	expect_task_errors(TASK_OK "\n  max_ttl = \"31m\";",
+	    "p.conf:5: 'max_ttl' in task 't': 31m is over the global max_ttl 30m\n");
+	expect_task_errors(TASK_OK "\n  max_ttl = \"15m\";\n  default_ttl = \"20m\";",
+	    "p.conf:6: 'default_ttl' in task 't': 20m is above the task's max_ttl 15m\n");
+	/* No task max: the global one applies to default_ttl. */
+	expect_task_errors(TASK_OK "\n  default_ttl = \"1h\";",
+	    "p.conf:5: 'default_ttl' in task 't': 1h is above the task's max_ttl 30m\n");
+	expect_task_errors(TASK_OK " max_ttl = \"15m\";\n"
+	                           "  when = ( { env = \"prod\"; max_ttl = \"20m\"; },\n"
+	                           "           { env = \"prod\"; max_ttl = \"2h\"; } );",
+	    "p.conf:5: 'max_ttl' in when entry 1 in task 't': 20m is above the task's max_ttl 15m\n"
+	    "p.conf:6: 'max_ttl' in when entry 2 in task 't': 2h is over the global max_ttl\n");
+}
+
+static void
+test_err_duplicate_task(void **state)
+{
+	expect_errors(HEAD "  { " TASK_OK " },\n  { name = \"u\"; requesters = [ \"alice\" ]; "
+	                   "hosts = [ \"@db\" ]; login_as = \"u\"; },\n  { " TASK_OK " },\n"
+	                   "  {\n " TASK_OK " }\n);\n",
+	    "p.conf:6: duplicate task name 't' (first at line 4)\n"
+	    "p.conf:7: duplicate task name 't' (first at line 6)\n");
+}
+
+static void
+test_err_cidr(void **state)
+{
+	expect_task_errors(TASK_OK "\n  source_address = \"10.0.0.0/33\";",
+	    "p.conf:5: 'source_address' in task 't': bad CIDR list '10.0.0.0/33': prefix "
+	    "length out of range (0-32 for IPv4, 0-128 for IPv6)\n");
+	expect_task_errors(TASK_OK "\n  source_address = \"requester,10.0.0.1\";",
+	    "p.conf:5: 'source_address' in task 't': bad CIDR list 'requester,10.0.0.1': "
+	    "invalid character in the address list (no spaces or names)\n");
+}
+
+static void
+test_err_schedule(void **state)
+{
+	expect_task_errors(TASK_OK "\n  schedule = [ \"Mon-Fri 06:00-22:00\",\n"
+	                           "    \"Funday 06:00-22:00\" ];",
+	    "p.conf:6: 'schedule' in task 't': bad schedule 'Funday 06:00-22:00': unknown day "
+	    "(use Mon, Tue, Wed, Thu, Fri, Sat, Sun)\n");
+}
+
+static void
+test_err_hosts(void **state)
+{
+	expect_task_errors("name = \"t\"; requesters = [ \"alice\" ]; login_as = \"u\";\n"
+	                   "  hosts = [ \"db*.example.com\", \"%ops\",\n"
+	                   "    \"DB01.example.com\", \"db01.example.com\" ];",
+	    "p.conf:5: 'hosts' in task 't': bad host pattern 'db*.example.com': '*' is allowed "
+	    "only as the whole leftmost label\n"
+	    "p.conf:5: 'hosts' in task 't': '%ops': a Unix group is not a host\n"
+	    "p.conf:6: 'hosts' in task 't': 'db01.example.com' is listed twice\n");
+	expect_errors("hostgroups = { db = {\n  hosts = [ \"a.example.com\",\n"
+	              "    \"A.example.com\", \"@x\", \"*.x.com\", \"b..c\", \"*.X.com\"\n  ];\n"
+	              "}; };\ntasks = ();\n",
+	    "p.conf:3: 'hosts' in hostgroup 'db': '@x': a hostgroup holds host names and "
+	    "patterns only\n"
+	    "p.conf:3: 'hosts' in hostgroup 'db': bad host pattern 'b..c': empty label in "
+	    "host name\n"
+	    "p.conf:3: 'hosts' in hostgroup 'db': host '*.x.com' is listed twice\n"
+	    "p.conf:3: 'hosts' in hostgroup 'db': host 'a.example.com' is listed twice\n");
+	expect_errors("hostgroups = { db = { hosts = [ ]; }; };\ntasks = ();\n",
+	    "p.conf:1: 'hosts' in hostgroup 'db': the list is empty\n");
+}
+
+static void
+test_err_approvals(void **state)
+{
+	expect_task_errors(TASK_OK "\n  approvals = 1;",
+	    "p.conf:5: 'approvals' in task 't': 1 approvals need approvers, and the task "
+	    "has none\n");
+	expect_task_errors(TASK_OK "\n  when = ( { env = \"prod\"; approvals = 2; } );",
+	    "p.conf:5: 'approvals' in when entry 1 in task 't': approvals need approvers, "
+	    "and the task has none\n");
+	/* Two named people cannot give three distinct approvals. */
+	expect_task_errors(TASK_OK "\n  approvers = [ \"@leads\", \"carol\" ]; approvals = 3;",
+	    "p.conf:5: 'approvals' in task 't': 3 approvals needed but only 2 people may "
+	    "approve\n");
+	/* A Unix group makes the count unknowable here: accepted. */
+	task_ok(TASK_OK " approvers = [ \"@dba\" ]; approvals = 3;");
+	task_ok(TASK_OK " approvers = [ \"@leads\" ]; approvals = 2;");
+}
+
+static void
+test_err_names(void **state)
+{
+	char *longname, *body;
+
+	expect_task_errors("name = \"t 1\"; requesters = [ \"\", \"%\", \"@\" ];\n"
+	                   "  hosts = [ \"@db\" ]; login_as = \"-u\";",
+	    "p.conf:4: task name 't 1' may only hold letters, digits, '.', '_' and '-'\n"
+	    "p.conf:4: 'requesters' in task #1: name '' is empty\n"
+	    "p.conf:4: 'requesters' in task #1: name '%' is empty\n"
+	    "p.conf:4: 'requesters' in task #1: name '@' is empty\n"
+	    "p.conf:5: 'login_as' in task #1: name '-u' may not start with '-'\n");
+	expect_task_errors("name = \"\"; requesters = [ \"al ice\", \"%d/b\" ];\n"
+	                   "  hosts = [ \"@db\" ]; login_as = \"@root\";",
+	    "p.conf:4: task name '' is empty\n"
+	    "p.conf:4: 'requesters' in task #1: name 'al ice' is not a valid user or group name\n"
+	    "p.conf:4: 'requesters' in task #1: name '%d/b' is not a valid user or group name\n"
+	    "p.conf:5: 'login_as' in task #1: name '@root' is not a valid user or group name\n");
+	expect_errors("groups = { x* = [ \"a\" ]; };\nhostgroups = { db = { hosts = [ \"a\" ];\n"
+	              "  env = \"p r o d\"; }; };\ntasks = ();\n",
+	    "p.conf:1: group name 'x*' may only hold letters, digits, '.', '_' and '-'\n"
+	    "p.conf:3: 'env' in hostgroup 'db': 'p r o d' may only hold letters, digits, "
+	    "'.', '_' and '-'\n");
+	/* 254 characters: one over a DNS name. */
+	longname = malloc(255);
+	assert_non_null(longname);
+	memset(longname, 'a', 254);
+	longname[254] = '\0';
+	if (asprintf(&body,
+	        "name = \"%s\"; requesters = [ \"%s\" ]; hosts = [ \"@db\" ];\n"
+	        "  login_as = \"u\";",
+	        longname, longname) < 0)
+		fail_msg("out of memory");
+	expect_task_errors(body,
+	    "p.conf:4: task name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaa' is too long\n"
+	    "p.conf:4: 'requesters' in task #1: name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' is too long\n");
+	free(body);
+	/* 253 is fine. */
+	longname[253] = '\0';
+	if (asprintf(&body,
+	        "name = \"%s\"; requesters = [ \"%s\" ]; hosts = [ \"@db\" ];\n"
+	        "  login_as = \"u\";",
+	        longname, longname) < 0)
+		fail_msg("out of memory");
+	task_ok(body);
+	free(body);
+	free(longname);
+}
+
+static void
+test_err_command(void **state)
+{
+	expect_task_errors(TASK_OK "\n  command = \"restart-app\";",
+	    "p.conf:5: 'command' in task 't': 'restart-app' is not an absolute path\n");
+	expect_task_errors(TASK_OK "\n  command = \"/bin/echo\\nhi\";",
+	    "p.conf:5: 'command' in task 't': holds a control character\n");
+}
+
+static void
+test_err_nested_group(void **state)
+{
+	expect_errors(
+	    "groups = {\n  leads = [ \"carol\" ];\n  dba = [ \"alice\", \"@leads\" ];\n};\n"
+	    "tasks = ();\n",
+	    "p.conf:3: 'dba' in groups: '@leads': nested groups are not supported\n");
+}
+
+static void
+test_err_listed_twice(void **state)
+{
+	expect_errors("groups = { dba = [ \"alice\", \"%alice\",\n  \"alice\" ]; };\ntasks = ();\n",
+	    "p.conf:2: 'dba' in groups: 'alice' is listed twice\n");
+	expect_task_errors("name = \"t\"; requesters = [ \"@dba\", \"alice\",\n"
+	                   "  \"@dba\" ]; hosts = [ \"@db\", \"db01.example.com\", \"@db\" ];\n"
+	                   "  login_as = \"u\"; approvers = [ \"carol\", \"carol\" ];",
+	    "p.conf:5: 'requesters' in task 't': '@dba' is listed twice\n"
+	    "p.conf:5: 'hosts' in task 't': '@db' is listed twice\n"
+	    "p.conf:6: 'approvers' in task 't': 'carol' is listed twice\n");
+}
+
+static void
+test_err_when(void **state)
+{
+	expect_task_errors(TASK_OK " approvers = [ \"carol\", \"dave\" ];\n"
+	                           "  when = ( { env = \"prd\"; approvals = 2; },\n"
+	                           "    { sensitivity = \"high\"; max_ttl = \"5m\"; },\n"
+	                           "    { env = \"prod\"; } );",
+	    "p.conf:5: 'env' in when entry 1 in task 't': no hostgroup has env 'prd'\n"
+	    "p.conf:6: 'sensitivity' in when entry 2 in task 't': no hostgroup has "
+	    "sensitivity 'high'\n"
+	    "p.conf:7: when entry 3 in task 't' sets neither approvals nor max_ttl\n");
+	/* An entry with no condition applies to every host. */
+	task_ok(TASK_OK " approvers = [ \"carol\", \"dave\" ]; when = ( { approvals = 2; } );");
+}
+
+static void
+test_err_break_glass(void **state)
+{
+	expect_task_errors(TASK_OK " break_glass = true; approvers = [ \"carol\" ];\n"
+	                           "  approvals = 1;\n  require_reason = false;",
+	    "p.conf:5: 'approvals' in task 't': a break_glass task issues without approvals\n"
+	    "p.conf:6: 'require_reason' in task 't': a break_glass task always requires a "
+	    "reason\n");
+}
+
+/* Everything wrong in a file is reported at once, in line order. */
+static void
+test_err_many(void **state)
+{
+	expect_errors("tasks = (\n"
+	              "  { name = \"a\"; requesters = [ \"@nope\" ]; hosts = [ \"h\" ];\n"
+	              "    login_as = \"u\"; max_ttl = \"1h\"; },\n"
+	              "  { name = \"b\"; bogus = 1; hosts = [ \"h\" ]; login_as = \"u\";\n"
+	              "    requesters = [ \"x\" ]; schedule = [ \"Mon 25:00-26:00\" ]; }\n"
+	              ");\n"
+	              "defaults = { max_ttl = \"20m\"; };\n"
+	              "extra = true;\n",
+	    "p.conf:2: 'requesters' in task 'a': undefined group '@nope'\n"
+	    "p.conf:3: 'max_ttl' in task 'a': 1h is over the global max_ttl 20m\n"
+	    "p.conf:4: unknown key 'bogus' in task 'b'\n"
+	    "p.conf:5: 'schedule' in task 'b': bad schedule 'Mon 25:00-26:00': bad time: use "
+	    "HH:MM from 00:00 to 24:00\n"
+	    "p.conf:8: unknown key 'extra' at top level\n");
+}
+
+/* libconfig notes a list element's line after reading past it; a closing
+ * bracket on a later line must not move the error there. */
+static void
+test_err_element_lines(void **state)
+{
+	expect_task_errors("name = \"t\"; login_as = \"u\"; hosts = [ \"@db\" ];\n"
+	                   "  requesters = [\n"
+	                   "    \"alice\",\n"
+	                   "    \"@nope\"\n"
+	                   "    # a comment\n"
+	                   "\n"
+	                   "  ];",
+	    "p.conf:7: 'requesters' in task 't': undefined group '@nope'\n");
+	expect_task_errors("name = \"t\"; login_as = \"u\"; hosts = [ \"@db\" ];\n"
+	                   "  requesters = (\n"
+	                   "    \"@nope\" // trailing\n"
+	                   "  );",
+	    "p.conf:6: 'requesters' in task 't': undefined group '@nope'\n");
+}
+
+/* ------------------------------------------------------------ files */
+
+static void
+expect_file_errors(const char *path, int want_r, const char *want)
+{
+	struct policy_errors errs = {0};
+	struct policy *p = NULL;
+	char *got;
+
+	assert_int_equal(policy_load(path, &p, &errs), want_r);
+	assert_null(p);
+	got = policy_errors_format(&errs);
+	assert_string_equal(got, want);
+	free(got);
+	policy_errors_clear(&errs);
+}
+
+static void
+test_file_refused(void **state)
+{
+	const char *dir = *state;
+	char *good = tu_path(dir, "good.conf"), *path, *want, *text;
+	struct policy *p = NULL;
+	size_t n;
+
+	text = tu_read_file(EXAMPLE, &n);
+	assert_non_null(text);
+	assert_int_equal(tu_write_file(good, text, n, 0600), 0);
+	assert_int_equal(policy_load(good, &p, NULL), EPH_OK);
+	policy_free(p);
+
+	/* Missing: the error names the file. */
+	path = tu_path(dir, "missing.conf");
+	assert_int_equal(
+	    asprintf(&want, "%s: cannot read: No such file or directory\n", path) > 0, 1);
+	expect_file_errors(path, EPH_ERR_IO, want);
+	free(want);
+	free(path);
+
+	/* Group-writable. */
+	path = tu_path(dir, "gw.conf");
+	assert_int_equal(tu_write_file(path, text, n, 0620), 0);
+	assert_int_equal(asprintf(&want,
+	                     "%s: unsafe permissions: writable by group or others, "
+	                     "or owned by someone other than root or the current user\n",
+	                     path) > 0,
+	    1);
+	expect_file_errors(path, EPH_ERR_PERM, want);
+	free(want);
+	free(path);
+
+	/* World-writable. */
+	path = tu_path(dir, "ww.conf");
+	assert_int_equal(tu_write_file(path, text, n, 0602), 0);
+	assert_int_equal(asprintf(&want,
+	                     "%s: unsafe permissions: writable by group or others, "
+	                     "or owned by someone other than root or the current user\n",
+	                     path) > 0,
+	    1);
+	expect_file_errors(path, EPH_ERR_PERM, want);
+	free(want);
+	free(path);
+
+	/* A symlink to a good file is still refused. */
+	path = tu_path(dir, "link.conf");
+	assert_int_equal(symlink(good, path), 0);
+	assert_int_equal(
+	    asprintf(&want, "%s: is a symbolic link; refusing to follow it\n", path) > 0, 1);
+	expect_file_errors(path, EPH_ERR_IO, want);
+	free(want);
+	free(path);
+
+	/* A directory. */
+	assert_int_equal(asprintf(&want, "%s: is not a regular file\n", dir) > 0, 1);
+	expect_file_errors(dir, EPH_ERR_IO, want);
+	free(want);
+
+	/* A NUL byte would hide the rest of the file from libconfig. */
+	path = tu_path(dir, "nul.conf");
+	assert_int_equal(tu_write_file(path, "tasks = ();\0x = 1;\n", 20, 0600), 0);
+	assert_int_equal(asprintf(&want, "%s: contains a NUL byte\n", path) > 0, 1);
+	expect_file_errors(path, EPH_ERR_FORMAT, want);
+	free(want);
+	free(path);
+
+	/* @include in a file. */
+	path = tu_path(dir, "inc.conf");
+	assert_int_equal(
+	    tu_write_file(path, "tasks = ();\n @include \"good.conf\"\n", 33, 0600), 0);
+	assert_int_equal(asprintf(&want, "%s:2: @include is not allowed\n", path) > 0, 1);
+	expect_file_errors(path, EPH_ERR_FORMAT, want);
+	free(want);
+	free(path);
+
+	/* Errors in a file carry its path. */
+	path = tu_path(dir, "bad.conf");
+	assert_int_equal(tu_write_file(path, "tasks = ();\nx = 1;\n", 18, 0644), 0);
+	assert_int_equal(asprintf(&want, "%s:2: unknown key 'x' at top level\n", path) > 0, 1);
+	expect_file_errors(path, EPH_ERR_FORMAT, want);
+	free(want);
+	free(path);
+
+	free(text);
+	free(good);
+}
+
+static void
+test_file_too_large(void **state)
+{
+	const char *dir = *state;
+	char *path = tu_path(dir, "big.conf"), *want, *d;
+	size_t n = POLICY_MAX_FILE_SIZE + 1;
+
+	d = malloc(n);
+	assert_non_null(d);
+	memset(d, '#', n);
+	assert_int_equal(tu_write_file(path, d, n, 0600), 0);
+	assert_int_equal(
+	    asprintf(&want, "%s: larger than %u bytes\n", path, POLICY_MAX_FILE_SIZE) > 0, 1);
+	expect_file_errors(path, EPH_ERR_TOOLARGE, want);
+	free(want);
+	free(d);
+	free(path);
+}
+
+static void
+test_errors_api(void **state)
+{
+	struct policy_errors errs = {0};
+	struct policy *p = NULL;
+	char *s;
+
+	/* Errors append to what the caller already holds. */
+	assert_int_equal(policy_load_string("x = 1;", "a.conf", &p, &errs), EPH_ERR_FORMAT);
+	assert_int_equal(
+	    policy_load_string("tasks = ();\ny = 1;", NULL, &p, &errs), EPH_ERR_FORMAT);
+	assert_int_equal(errs.n, 3);
+	s = policy_errors_format(&errs);
+	assert_string_equal(s,
+	    "a.conf: missing 'tasks' at top level\n"
+	    "a.conf:1: unknown key 'x' at top level\n"
+	    "<string>:2: unknown key 'y' at top level\n");
+	free(s);
+	policy_errors_clear(&errs);
+	policy_errors_clear(&errs);
+	assert_null(errs.v);
+	s = policy_errors_format(&errs);
+	assert_string_equal(s, "");
+	free(s);
+	/* No error list wanted: still refused. */
+	assert_int_equal(policy_load_string("x = 1;", "a.conf", &p, NULL), EPH_ERR_FORMAT);
+	assert_null(p);
+	assert_int_equal(policy_load_string(NULL, "a.conf", &p, NULL), EPH_ERR_INVAL);
+	assert_int_equal(policy_load_string("tasks = ();", "a.conf", NULL, NULL), EPH_ERR_INVAL);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_example_model),
+	    cmocka_unit_test(test_example_string),
+	    cmocka_unit_test(test_defaults_and_options),
+	    cmocka_unit_test(test_err_syntax),
+	    cmocka_unit_test(test_err_include),
+	    cmocka_unit_test(test_err_unknown_key),
+	    cmocka_unit_test(test_err_types),
+	    cmocka_unit_test(test_err_values),
+	    cmocka_unit_test(test_err_undefined_group),
+	    cmocka_unit_test(test_err_no_requesters),
+	    cmocka_unit_test(test_err_ttl),
+	    cmocka_unit_test(test_err_duplicate_task),
+	    cmocka_unit_test(test_err_cidr),
+	    cmocka_unit_test(test_err_schedule),
+	    cmocka_unit_test(test_err_hosts),
+	    cmocka_unit_test(test_err_approvals),
+	    cmocka_unit_test(test_err_names),
+	    cmocka_unit_test(test_err_command),
+	    cmocka_unit_test(test_err_nested_group),
+	    cmocka_unit_test(test_err_listed_twice),
+	    cmocka_unit_test(test_err_when),
+	    cmocka_unit_test(test_err_break_glass),
+	    cmocka_unit_test(test_err_many),
+	    cmocka_unit_test(test_err_element_lines),
+	    cmocka_unit_test_setup_teardown(test_file_refused, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_file_too_large, dir_setup, dir_teardown),
+	    cmocka_unit_test(test_errors_api),
+	};
+
+	tu_init(argc, argv);
+	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
+}

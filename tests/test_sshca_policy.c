@@ -1,0 +1,1149 @@
+/* Tests for sshca policy check / explain and sshca check-config: the built
+ * binary run in temp dirs on the example policy and on broken files. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "testutil.h"
+
+#define SSHCA tu_sshca()
+#define EXAMPLE TOP_SRCDIR "/packaging/examples/policy.conf"
+#define EXAMPLE_CA TOP_SRCDIR "/packaging/examples/ca.conf"
+
+/* Mon 2026-11-23 10:00 UTC and 23:00 UTC, Sat 2026-11-28 10:00 UTC. */
+#define MONDAY_10 "2026-11-23T10:00"
+#define MONDAY_23 "2026-11-23T23:00:00"
+#define SATURDAY_10 "2026-11-28T10:00"
+#define MONDAY_10_EPOCH "1795428000"
+
+struct fx {
+	char *dir;
+};
+
+/* Run a shell command inside the fixture's dir (see tu_run). */
+static int __attribute__((format(printf, 3, 4))) run(struct fx *f, char **out, const char *fmt, ...)
+{
+	char *cmd = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		fail_msg("out of memory");
+	va_end(ap);
+	rc = tu_run(out, "cd '%s' && %s", f->dir, cmd);
+	/* Under --enable-sanitizers a report may exit 1, which some tests
+	 * expect anyway: look for the report itself. */
+	if (out != NULL &&
+	    (strstr(*out, "Sanitizer") != NULL || strstr(*out, "runtime error:") != NULL))
+		fail_msg("%s:\n%s", cmd, *out);
+	free(cmd);
+	return rc;
+}
+
+static void
+assert_contains(const char *hay, const char *needle)
+{
+	if (strstr(hay, needle) == NULL)
+		fail_msg("expected \"%s\" in:\n%s", needle, hay);
+}
+
+static void
+assert_not_contains(const char *hay, const char *needle)
+{
+	if (strstr(hay, needle) != NULL)
+		fail_msg("did not expect \"%s\" in:\n%s", needle, hay);
+}
+
+static void
+write_in(struct fx *f, const char *name, const char *text, int mode)
+{
+	char *p = tu_path(f->dir, "%s", name);
+
+	assert_int_equal(tu_write_file(p, text, strlen(text), mode), 0);
+	free(p);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->dir = tu_mkdtemp();
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	tu_rmrf(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+/* A CA key "ca" and a policy copy "policy.conf" for check-config. */
+static int
+setup_ca(void **state)
+{
+	struct fx *f;
+	char *out = NULL;
+
+	setup(state);
+	f = *state;
+	if (run(f, &out, "%s init --key ca && cp '%s' policy.conf && chmod 644 policy.conf", SSHCA,
+	        EXAMPLE) != 0)
+		fail_msg("setup: %s", out);
+	free(out);
+	return 0;
+}
+
+/* ca.conf in the fixture dir: ca_key and policy there, then extra lines. */
+static void
+write_caconf(struct fx *f, const char *extra)
+{
+	char *text = NULL;
+
+	if (asprintf(&text, "ca_key = \"%s/ca\";\npolicy = \"%s/policy.conf\";\n%s", f->dir, f->dir,
+	        extra) < 0)
+		fail_msg("out of memory");
+	write_in(f, "ca.conf", text, 0644);
+	free(text);
+}
+
+/* ------------------------------------------------------------ help */
+
+static void
+test_help(void **state)
+{
+	static const struct {
+		const char *args;
+		const char *want;
+	} cases[] = {
+	    {"policy --help", "usage: sshca policy check "},
+	    {"help policy", "usage: sshca policy check "},
+	    {"policy check --help", "usage: sshca policy check [--config CACONF] [FILE...]"},
+	    {"policy explain --help",
+	        "usage: sshca policy explain [-f POLICY | -c CACONF] --as USER"},
+	    {"policy explain -h --as x", "usage: sshca policy explain "},
+	    {"check-config --help", "usage: sshca check-config [-f CACONF] [-T]"},
+	    {"help check-config", "usage: sshca check-config "},
+	};
+	struct fx *f = *state;
+	char *out = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(run(f, &out, "%s %s", SSHCA, cases[i].args), 0);
+		if (strncmp(out, cases[i].want, strlen(cases[i].want)) != 0)
+			fail_msg(
+			    "sshca %s: want \"%s\" first:\n%s", cases[i].args, cases[i].want, out);
+		free(out);
+	}
+	/* The exit status of explain is documented where it is used. */
+	assert_int_equal(run(f, &out, "%s policy explain --help", SSHCA), 0);
+	assert_contains(out, "Exit status: 0 the request is allowed");
+	free(out);
+	/* Both commands are listed. */
+	assert_int_equal(run(f, &out, "%s help", SSHCA), 0);
+	assert_contains(out, "  policy ");
+	assert_contains(out, "  check-config ");
+	free(out);
+}
+
+static void
+test_usage_errors(void **state)
+{
+	static const char *cases[] = {
+	    "policy",
+	    "policy frob",
+	    "policy check --bogus x",
+	    "policy check --config a.conf policy.conf",
+	    "policy explain -f " EXAMPLE " --task db-maint --host db01.example.com",
+	    "policy explain -f " EXAMPLE " --as alice --host db01.example.com",
+	    "policy explain -f " EXAMPLE " --as alice --task db-maint",
+	    "policy explain -f " EXAMPLE " --as a --as b --task db-maint --host h",
+	    "policy explain -f " EXAMPLE " --as alice --task t --host h --ttl 5x",
+	    "policy explain -f " EXAMPLE " --as alice --task t --host h --ttl 0",
+	    "policy explain -f " EXAMPLE " --as alice --task t --host h --at 2026-11-23",
+	    "policy explain -f " EXAMPLE " --as alice --task t --host h --at 2026-02-30T10:00",
+	    "policy explain -f " EXAMPLE " --as alice --task t --host h --at 2026-11-23T25:00",
+	    "policy explain -f " EXAMPLE " --as alice --task t --host h --at @-5",
+	    "policy explain -f " EXAMPLE " --as alice --task t --host h --at @x",
+	    "policy explain -f " EXAMPLE " --as alice --task t --host h --from 10.0.0.0/8",
+	    "policy explain -f " EXAMPLE " --as alice --task t --host h --from db01",
+	    "policy explain -f " EXAMPLE " --as alice --task t --host h --groups a,,b",
+	    "policy explain -f " EXAMPLE " --as alice --task t --host h --approval :g",
+	    "policy explain -f " EXAMPLE " --as alice --task t --host h --approval bob:g,",
+	    "policy explain -f " EXAMPLE
+	    " --as alice --task t --host h --reason \"$(printf 'a\\nb')\"",
+	    "policy explain -f " EXAMPLE " -c ca.conf --as alice --task t --host h",
+	    "policy explain -f " EXAMPLE " --as alice --task t --host h extra",
+	    "check-config --frob",
+	    "check-config extra",
+	    "check-config -f a -f b",
+	};
+	struct fx *f = *state;
+	char *out = NULL;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rc = run(f, &out, "TZ=UTC %s %s", SSHCA, cases[i]);
+		if (rc != 2 || strstr(out, "usage: sshca ") == NULL)
+			fail_msg(
+			    "sshca %s: exit %d, want 2 and a usage line:\n%s", cases[i], rc, out);
+		free(out);
+	}
+	/* Too many hosts is a usage error, before anything is read. */
+	{
+		char cmd[8192] = "";
+		int n;
+
+		for (n = 0; n < 65; n++)
+			strcat(cmd, " --host h");
+		rc = run(f, &out, "%s policy explain -f " EXAMPLE " --as a --task t --groups ''%s",
+		    SSHCA, cmd);
+		assert_int_equal(rc, 2);
+		assert_contains(out, "more than 64 --host");
+		free(out);
+	}
+}
+
+/* ----------------------------------------------------------- check */
+
+static void
+test_check_example(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	assert_int_equal(run(f, &out, "%s policy check %s 2>&1 >/dev/null", SSHCA, EXAMPLE), 0);
+	assert_string_equal(out, "");
+	free(out);
+	assert_int_equal(run(f, &out, "%s policy check %s", SSHCA, EXAMPLE), 0);
+	assert_string_equal(out, EXAMPLE ": OK: 3 tasks, 2 groups, 3 hostgroups\n");
+	free(out);
+	/* Several files: each gets its line; one bad one fails the run. */
+	write_in(f, "bad.conf", "tasks = 5;\n", 0644);
+	assert_int_equal(
+	    run(f, &out, "%s policy check %s bad.conf %s", SSHCA, EXAMPLE, EXAMPLE), 1);
+	assert_contains(out, EXAMPLE ": OK: 3 tasks");
+	assert_contains(out, "bad.conf:1: ");
+	free(out);
+	/* The policy ca.conf names. */
+	write_in(f, "ca.conf", "ca_key = \"/nonexistent/ca\";\npolicy = \"" EXAMPLE "\";\n", 0644);
+	assert_int_equal(run(f, &out, "%s policy check --config ca.conf", SSHCA), 0);
+	assert_string_equal(out, EXAMPLE ": OK: 3 tasks, 2 groups, 3 hostgroups\n");
+	free(out);
+}
+
+/*
+ * A small valid policy whose line 5 is the task, so each broken variant
+ * below knows which line its error must name.
+ */
+#define BASE_HEAD                                                                                  \
+	"defaults = { max_ttl = \"30m\"; };\n"                                                     \
+	"groups = { dba = [ \"alice\", \"%dbadmins\" ]; };\n"                                      \
+	"hostgroups = { db = { hosts = [ \"db01.example.com\" ]; env = \"prod\"; }; };\n"          \
+	"tasks = (\n"
+#define TASK_START "  { name = \"t1\"; hosts = [ \"@db\" ]; login_as = \"postgres\"; "
+#define TASK_END " }\n"
+
+static void
+test_check_errors(void **state)
+{
+	static const struct {
+		const char *what;
+		const char *text;
+		const char *want; /* after "pol.conf:"; NULL: valid */
+	} cases[] = {
+	    {"the base is valid", BASE_HEAD TASK_START "requesters = [ \"@dba\" ];" TASK_END ");\n",
+	        NULL},
+	    {"unknown key",
+	        BASE_HEAD TASK_START "requesters = [ \"@dba\" ]; colour = \"red\";" TASK_END ");\n",
+	        "5: unknown key 'colour'"},
+	    {"unknown top-level key", "colour = \"red\";\n" BASE_HEAD ");\n",
+	        "1: unknown key 'colour'"},
+	    {"wrong type",
+	        BASE_HEAD TASK_START "requesters = [ \"@dba\" ]; approvals = \"two\";" TASK_END
+	                             ");\n",
+	        "5: 'approvals' in task 't1': expected an integer"},
+	    {"undefined group",
+	        BASE_HEAD TASK_START "requesters = [ \"@nobody\" ];" TASK_END ");\n",
+	        "5: 'requesters' in task 't1': undefined group '@nobody'"},
+	    {"task without requesters", BASE_HEAD TASK_START TASK_END ");\n",
+	        "5: task 't1' has no requesters"},
+	    {"task with empty requesters", BASE_HEAD TASK_START "requesters = [ ];" TASK_END ");\n",
+	        "5: 'requesters' in task 't1': the list is empty"},
+	    {"TTL over the global max",
+	        BASE_HEAD TASK_START "requesters = [ \"@dba\" ]; max_ttl = \"2h\";" TASK_END ");\n",
+	        "5: 'max_ttl' in task 't1': 2h is over the global max_ttl 30m"},
+	    {"duplicate task name",
+	        BASE_HEAD TASK_START "requesters = [ \"@dba\" ];"
+	                             " },\n" TASK_START "requesters = [ \"@dba\" ];" TASK_END
+	                             ");\n",
+	        "6: duplicate task name 't1' (first at line 5)"},
+	    {"bad CIDR",
+	        BASE_HEAD TASK_START
+	        "requesters = [ \"@dba\" ]; source_address = \"10.0.0.300/8\";" TASK_END ");\n",
+	        "5: 'source_address' in task 't1': bad CIDR list '10.0.0.300/8'"},
+	    {"bad schedule",
+	        BASE_HEAD TASK_START
+	        "requesters = [ \"@dba\" ];\n    schedule = [ \"Mon-Fry 06:00-22:00\" ];" TASK_END
+	        ");\n",
+	        "6: 'schedule' in task 't1': bad schedule 'Mon-Fry 06:00-22:00'"},
+	    {"syntax error", BASE_HEAD TASK_START "requesters = [ \"@dba\" ;" TASK_END ");\n",
+	        "5: syntax error"},
+	};
+	struct fx *f = *state;
+	char *out = NULL, want[256];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		write_in(f, "pol.conf", cases[i].text, 0644);
+		rc = run(f, &out, "%s policy check pol.conf", SSHCA);
+		if (cases[i].want == NULL) {
+			if (rc != 0)
+				fail_msg("%s: exit %d:\n%s", cases[i].what, rc, out);
+			free(out);
+			continue;
+		}
+		/* Exactly that one error first, then the count. */
+		snprintf(want, sizeof(want), "pol.conf:%s", cases[i].want);
+		if (rc != 1 || strncmp(out, want, strlen(want)) != 0 ||
+		    strstr(out, "\nsshca policy check: pol.conf: 1 error\n") == NULL ||
+		    strstr(out, ": OK") != NULL)
+			fail_msg(
+			    "%s: exit %d, want 1 and \"%s\":\n%s", cases[i].what, rc, want, out);
+		free(out);
+	}
+}
+
+static void
+test_check_reports_all_errors(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	write_in(f, "pol.conf",
+	    BASE_HEAD TASK_START "requesters = [ \"@nobody\" ]; colour = 1;\n"
+	                         "    schedule = [ \"Mon-Fry 06:00-22:00\" ];" TASK_END ");\n",
+	    0644);
+	assert_int_equal(run(f, &out, "%s policy check pol.conf", SSHCA), 1);
+	assert_contains(out, "pol.conf:5: 'requesters' in task 't1': undefined group '@nobody'\n");
+	assert_contains(out, "pol.conf:5: unknown key 'colour'");
+	assert_contains(out, "pol.conf:6: 'schedule' in task 't1': bad schedule 'Mon-Fry");
+	assert_contains(out, "sshca policy check: pol.conf: 3 errors");
+	free(out);
+}
+
+static void
+test_check_file_problems(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	assert_int_equal(run(f, &out, "%s policy check missing.conf", SSHCA), 1);
+	assert_contains(out, "missing.conf");
+	assert_not_contains(out, ": OK");
+	free(out);
+	/* A policy others can write decides nothing. */
+	assert_int_equal(run(f, NULL, "cp '%s' pol.conf && chmod 666 pol.conf", EXAMPLE), 0);
+	assert_int_equal(run(f, &out, "%s policy check pol.conf", SSHCA), 1);
+	assert_contains(out, "pol.conf");
+	assert_not_contains(out, ": OK");
+	free(out);
+	/* Nor does one reached through a symbolic link. */
+	assert_int_equal(run(f, NULL, "chmod 644 pol.conf && ln -s pol.conf link.conf"), 0);
+	assert_int_equal(run(f, &out, "%s policy check link.conf", SSHCA), 1);
+	assert_not_contains(out, ": OK");
+	free(out);
+	assert_int_equal(run(f, &out, "%s policy check pol.conf", SSHCA), 0);
+	free(out);
+}
+
+/* --------------------------------------------------------- explain */
+
+/* explain on the example policy, in UTC, with the given arguments. */
+static int __attribute__((format(printf, 3, 4)))
+explain(struct fx *f, char **out, const char *fmt, ...)
+{
+	char *args = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	if (vasprintf(&args, fmt, ap) < 0)
+		fail_msg("out of memory");
+	va_end(ap);
+	rc = run(f, out, "TZ=UTC %s policy explain -f %s %s", SSHCA, EXAMPLE, args);
+	free(args);
+	return rc;
+}
+
+static void
+test_explain_pending_prod(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	/* db01 is prod/high: two approvals, at most 10m, bound to alice's
+	 * address; the 1h asked for is clamped. */
+	assert_int_equal(
+	    explain(f, &out,
+	        "--as alice --groups '' --task db-maint --host db01.example.com "
+	        "--ttl 1h --from 192.0.2.10 --reason 'INC-4711 vacuum' --at " MONDAY_10),
+	    0);
+	assert_contains(out, "result:          pending\n");
+	assert_contains(out, "task:            db-maint\n");
+	assert_contains(out, "requester:       alice\n");
+	assert_contains(out, "groups:          none\n");
+	assert_contains(out, "hosts:           db01.example.com\n");
+	assert_contains(out, "at:              Mon 2026-11-23T10:00:00 UTC\n");
+	assert_contains(out, "ttl:             10m\n");
+	assert_contains(out, "approvals:       2 required, 0 valid\n");
+	assert_contains(out, "approver_sets:   @leads\n");
+	assert_contains(out, "principals:      eph:db-maint@db01.example.com\n");
+	assert_contains(out, "login_as:        postgres\n");
+	assert_contains(out, "force-command:   none\n");
+	assert_contains(out, "source-address:  192.0.2.10\n");
+	assert_contains(out, "extensions:      permit-pty\n");
+	assert_contains(out, "max_logins:      1\n");
+	assert_contains(out, "break_glass:     no\n");
+	assert_contains(out, "review_required: no\n");
+	assert_contains(out, "pending_timeout: 1h\n");
+	assert_contains(out, "policy:          " EXAMPLE "\n");
+	assert_contains(out, "reasons:\n");
+	assert_contains(out, "  [allow] task: ");
+	assert_contains(out, "  [allow] requesters: ");
+	assert_contains(out, "  [allow] hosts: ");
+	assert_contains(out, "  [allow] reason: ");
+	assert_contains(out, "  [clamp] ttl: ");
+	assert_contains(out, "  [allow] source_address: ");
+	assert_not_contains(out, "[deny]");
+	free(out);
+
+	/* Without --from the address cannot be bound: denied. */
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task db-maint --host db01.example.com "
+	                     "--reason x --at " MONDAY_10),
+	    1);
+	assert_contains(out, "result:          deny\n");
+	assert_contains(out, "  [deny] source_address: ");
+	free(out);
+
+	/* Membership through the Unix group %dbadmins counts too. */
+	assert_int_equal(
+	    explain(f, &out,
+	        "--as erin --groups users,dbadmins --task db-maint "
+	        "--host db01.example.com --from 192.0.2.10 --reason x --at " MONDAY_10),
+	    0);
+	assert_contains(out, "result:          pending\n");
+	assert_contains(out, "groups:          users, dbadmins\n");
+	free(out);
+	/* Not a member at all: denied, with the rule named. */
+	assert_int_equal(
+	    explain(f, &out,
+	        "--as mallory --groups users --task db-maint "
+	        "--host db01.example.com --from 192.0.2.10 --reason x --at " MONDAY_10),
+	    1);
+	assert_contains(out, "result:          deny\n");
+	assert_contains(out, "  [deny] requesters: ");
+	free(out);
+}
+
+static void
+test_explain_issue_stage(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	/* Staging needs no approval: issued now, for the task's default. */
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task db-maint --host db-stage.example.com "
+	                     "--from 192.0.2.10 --reason INC-1 --at " MONDAY_10),
+	    0);
+	assert_contains(out, "result:          issue\n");
+	assert_contains(out, "approvals:       0 required, 0 valid\n");
+	assert_contains(out, "ttl:             10m\n");
+	assert_contains(out, "principals:      eph:db-maint@db-stage.example.com\n");
+	free(out);
+	/* db01 and db-stage together: the stricter conditions of db01. */
+	assert_int_equal(
+	    explain(f, &out,
+	        "--as alice --groups '' --task db-maint --host db-stage.example.com "
+	        "--host db01.example.com --from 192.0.2.10 --reason INC-1 --at " MONDAY_10),
+	    0);
+	assert_contains(out, "result:          pending\n");
+	assert_contains(out, "approvals:       2 required, 0 valid\n");
+	assert_contains(out, "hosts:           db-stage.example.com, db01.example.com\n");
+	free(out);
+	/* A hostgroup asked for by name gets a group principal. */
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task db-maint --host @stage "
+	                     "--from 192.0.2.10 --reason INC-1 --at " MONDAY_10),
+	    0);
+	assert_contains(out, "principals:      eph:db-maint@group:stage\n");
+	free(out);
+	/* A host outside the task. */
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task db-maint --host web01.example.com "
+	                     "--from 192.0.2.10 --reason INC-1 --at " MONDAY_10),
+	    1);
+	assert_contains(out, "  [deny] hosts: ");
+	free(out);
+	/* An unknown task. */
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task no-such-task --host db01.example.com "
+	                     "--at " MONDAY_10),
+	    1);
+	assert_contains(out, "result:          deny\n");
+	assert_contains(out, "  [deny] task: ");
+	free(out);
+}
+
+static void
+test_explain_approvals(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	/* Two leads approve: issued. The requester's own approval and a
+	 * repeat never count. */
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task db-maint --host db01.example.com "
+	                     "--from 192.0.2.10 --reason x --at " MONDAY_10
+	                     " --approval carol: --approval dave:"),
+	    0);
+	assert_contains(out, "result:          issue\n");
+	assert_contains(out, "approvals:       2 required, 2 valid\n");
+	free(out);
+	assert_int_equal(explain(f, &out,
+	                     "--as carol --groups dbadmins --task db-maint --host db01.example.com "
+	                     "--from 192.0.2.10 --reason x --at " MONDAY_10
+	                     " --approval carol: --approval dave: --approval dave:"),
+	    0);
+	assert_contains(out, "result:          pending\n");
+	assert_contains(out, "approvals:       2 required, 1 valid\n");
+	free(out);
+	/* Someone outside the approver sets does not count either. */
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task db-maint --host db01.example.com "
+	                     "--from 192.0.2.10 --reason x --at " MONDAY_10
+	                     " --approval bob:dbadmins --approval dave:"),
+	    0);
+	assert_contains(out, "approvals:       2 required, 1 valid\n");
+	free(out);
+}
+
+static void
+test_explain_schedule(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	/* Inside Mon-Fri 06:00-22:00: pending one approval, no pty, the
+	 * forced command. */
+	assert_int_equal(explain(f, &out,
+	                     "--as olivia --groups ops --task restart-app "
+	                     "--host app1.legacy.example.com --at " MONDAY_10),
+	    0);
+	assert_contains(out, "result:          pending\n");
+	assert_contains(out, "approvals:       1 required, 0 valid\n");
+	assert_contains(out, "force-command:   /usr/local/sbin/restart-app\n");
+	assert_contains(out, "extensions:      none\n");
+	assert_contains(out, "ttl:             5m\n");
+	assert_contains(out, "login_as:        appsvc\n");
+	assert_contains(out, "  [allow] schedule: ");
+	free(out);
+	/* Monday 23:00 and Saturday: outside, denied with the schedule. */
+	assert_int_equal(explain(f, &out,
+	                     "--as olivia --groups ops --task restart-app "
+	                     "--host app1.legacy.example.com --at " MONDAY_23),
+	    1);
+	assert_contains(out, "result:          deny\n");
+	assert_contains(out, "  [deny] schedule: ");
+	assert_contains(out, "at:              Mon 2026-11-23T23:00:00 UTC\n");
+	free(out);
+	assert_int_equal(explain(f, &out,
+	                     "--as olivia --groups ops --task restart-app "
+	                     "--host app1.legacy.example.com --at " SATURDAY_10),
+	    1);
+	assert_contains(out, "  [deny] schedule: ");
+	free(out);
+	/* The schedule is local time: 10:00 UTC is 05:00 in New York,
+	 * before the window opens there. */
+	if (access("/usr/share/zoneinfo/America/New_York", R_OK) == 0) {
+		assert_int_equal(
+		    run(f, &out,
+		        "TZ=America/New_York %s policy explain -f %s --as olivia "
+		        "--groups ops --task restart-app --host app1.legacy.example.com "
+		        "--at @" MONDAY_10_EPOCH,
+		        SSHCA, EXAMPLE),
+		    1);
+		assert_contains(out, "at:              Mon 2026-11-23T05:00:00 EST\n");
+		assert_contains(out, "  [deny] schedule: ");
+		free(out);
+		/* And --at without @ is New York time too. */
+		assert_int_equal(
+		    run(f, &out,
+		        "TZ=America/New_York %s policy explain -f %s --as olivia "
+		        "--groups ops --task restart-app --host app1.legacy.example.com "
+		        "--at " MONDAY_10 " --json 2>/dev/null",
+		        SSHCA, EXAMPLE),
+		    0);
+		free(out);
+	}
+	/* @EPOCH is the same instant whatever TZ says. */
+	assert_int_equal(explain(f, &out,
+	                     "--as olivia --groups ops --task restart-app "
+	                     "--host app1.legacy.example.com --at @" MONDAY_10_EPOCH),
+	    0);
+	assert_contains(out, "at:              Mon 2026-11-23T10:00:00 UTC\n");
+	free(out);
+	/* Several reasons at once: wrong requester and outside schedule. */
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task restart-app "
+	                     "--host app1.legacy.example.com --at " SATURDAY_10),
+	    1);
+	assert_contains(out, "  [deny] requesters: ");
+	assert_contains(out, "  [deny] schedule: ");
+	free(out);
+}
+
+static void
+test_explain_break_glass(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	assert_int_equal(explain(f, &out,
+	                     "--as carol --groups '' --task break-glass --host db01.example.com "
+	                     "--at " MONDAY_10),
+	    1);
+	assert_contains(out, "result:          deny\n");
+	assert_contains(out, "  [deny] reason: ");
+	free(out);
+	assert_int_equal(explain(f, &out,
+	                     "--as carol --groups '' --task break-glass --host db01.example.com "
+	                     "--reason 'INC-9 db down' --at " MONDAY_10),
+	    0);
+	assert_contains(out, "result:          issue\n");
+	assert_contains(out, "approvals:       0 required, 0 valid\n");
+	assert_contains(out, "break_glass:     yes\n");
+	assert_contains(out, "review_required: yes\n");
+	assert_contains(out, "login_as:        root\n");
+	assert_contains(out, "  [note] break_glass: ");
+	free(out);
+}
+
+/* The value of key in obj, failing the test when absent. */
+static json_t *
+jget(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (v == NULL)
+		fail_msg("no \"%s\" in the JSON", key);
+	return v;
+}
+
+static void
+test_explain_json(void **state)
+{
+	static const char *keys[] = {"result", "task", "requester", "ttl", "approvals",
+	    "principals", "login_as", "critical_options", "extensions", "max_logins", "break_glass",
+	    "review_required", "pending_timeout", "reasons"};
+	struct fx *f = *state;
+	json_error_t jerr;
+	json_t *root, *a, *r;
+	char *out = NULL;
+	size_t i, nclamp = 0;
+
+	assert_int_equal(
+	    explain(f, &out,
+	        "--as alice --groups '' --task db-maint --host db01.example.com "
+	        "--ttl 1h --from 192.0.2.10 --reason x --at " MONDAY_10 " --json 2>/dev/null"),
+	    0);
+	if ((root = json_loads(out, 0, &jerr)) == NULL)
+		fail_msg("not JSON (%s):\n%s", jerr.text, out);
+	free(out);
+	assert_true(json_is_object(root));
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		jget(root, keys[i]);
+	assert_int_equal(json_object_size(root), sizeof(keys) / sizeof(keys[0]));
+	assert_string_equal(json_string_value(jget(root, "result")), "pending");
+	assert_string_equal(json_string_value(jget(root, "task")), "db-maint");
+	assert_string_equal(json_string_value(jget(root, "requester")), "alice");
+	assert_int_equal(json_integer_value(jget(root, "ttl")), 600);
+	a = jget(root, "approvals");
+	assert_int_equal(json_integer_value(jget(a, "required")), 2);
+	assert_int_equal(json_integer_value(jget(a, "valid")), 0);
+	assert_int_equal(json_array_size(jget(a, "approver_sets")), 1);
+	assert_string_equal(
+	    json_string_value(json_array_get(jget(a, "approver_sets"), 0)), "@leads");
+	assert_int_equal(json_array_size(jget(root, "principals")), 1);
+	assert_string_equal(json_string_value(json_array_get(jget(root, "principals"), 0)),
+	    "eph:db-maint@db01.example.com");
+	assert_string_equal(json_string_value(jget(root, "login_as")), "postgres");
+	a = jget(root, "critical_options");
+	assert_string_equal(json_string_value(jget(a, "source-address")), "192.0.2.10");
+	assert_null(json_object_get(a, "force-command"));
+	assert_int_equal(json_array_size(jget(root, "extensions")), 1);
+	assert_string_equal(
+	    json_string_value(json_array_get(jget(root, "extensions"), 0)), "permit-pty");
+	assert_int_equal(json_integer_value(jget(root, "max_logins")), 1);
+	assert_true(json_is_false(jget(root, "break_glass")));
+	assert_true(json_is_false(jget(root, "review_required")));
+	assert_int_equal(json_integer_value(jget(root, "pending_timeout")), 3600);
+	a = jget(root, "reasons");
+	assert_true(json_array_size(a) >= 5);
+	for (i = 0; i < json_array_size(a); i++) {
+		r = json_array_get(a, i);
+		assert_int_equal(json_object_size(r), 4);
+		assert_true(json_is_string(jget(r, "kind")));
+		assert_true(json_is_string(jget(r, "rule")));
+		assert_true(json_is_string(jget(r, "text")));
+		assert_true(json_is_integer(jget(r, "line")));
+		assert_true(json_integer_value(jget(r, "line")) >= 0);
+		if (strcmp(json_string_value(jget(r, "kind")), "clamp") == 0) {
+			assert_string_equal(json_string_value(jget(r, "rule")), "ttl");
+			assert_true(json_integer_value(jget(r, "line")) > 0);
+			nclamp++;
+		}
+		assert_string_not_equal(json_string_value(jget(r, "kind")), "deny");
+	}
+	assert_int_equal(nclamp, 1);
+	json_decref(root);
+
+	/* A denial is JSON too, with exit 1; a break-glass issue says so. */
+	assert_int_equal(explain(f, &out,
+	                     "--as carol --groups '' --task break-glass --host db01.example.com "
+	                     "--reason 'INC-9' --at " MONDAY_10 " --json 2>/dev/null"),
+	    0);
+	assert_non_null(root = json_loads(out, 0, &jerr));
+	free(out);
+	assert_string_equal(json_string_value(jget(root, "result")), "issue");
+	assert_true(json_is_true(jget(root, "break_glass")));
+	assert_true(json_is_true(jget(root, "review_required")));
+	json_decref(root);
+	assert_int_equal(
+	    explain(f, &out,
+	        "--as olivia --groups ops --task restart-app "
+	        "--host app1.legacy.example.com --at " SATURDAY_10 " --json 2>/dev/null"),
+	    1);
+	assert_non_null(root = json_loads(out, 0, &jerr));
+	free(out);
+	assert_string_equal(json_string_value(jget(root, "result")), "deny");
+	assert_true(json_is_object(jget(root, "critical_options")));
+	a = jget(root, "reasons");
+	for (i = 0, nclamp = 0; i < json_array_size(a); i++) {
+		r = json_array_get(a, i);
+		if (strcmp(json_string_value(jget(r, "kind")), "deny") == 0 &&
+		    strcmp(json_string_value(jget(r, "rule")), "schedule") == 0)
+			nclamp++;
+	}
+	assert_int_equal(nclamp, 1);
+	json_decref(root);
+	/* A forced command is a critical option. */
+	assert_int_equal(
+	    explain(f, &out,
+	        "--as olivia --groups ops --task restart-app "
+	        "--host app1.legacy.example.com --at " MONDAY_10 " --json 2>/dev/null"),
+	    0);
+	assert_non_null(root = json_loads(out, 0, &jerr));
+	free(out);
+	assert_string_equal(json_string_value(jget(root, "result")), "pending");
+	a = jget(root, "critical_options");
+	assert_int_equal(json_object_size(a), 1);
+	assert_string_equal(
+	    json_string_value(jget(a, "force-command")), "/usr/local/sbin/restart-app");
+	assert_int_equal(json_array_size(jget(root, "extensions")), 0);
+	json_decref(root);
+
+	/* Bytes that are not UTF-8 in a name still give valid JSON. */
+	assert_int_equal(explain(f, &out,
+	                     "--as \"$(printf 'al\\377ice')\" --groups '' --task db-maint "
+	                     "--host db01.example.com --at " MONDAY_10 " --json 2>/dev/null"),
+	    1);
+	if ((root = json_loads(out, 0, &jerr)) == NULL)
+		fail_msg("not JSON (%s):\n%s", jerr.text, out);
+	free(out);
+	assert_string_equal(json_string_value(jget(root, "requester")), "al\xef\xbf\xbdice");
+	json_decref(root);
+}
+
+static void
+test_explain_text_is_safe(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	/* A host name with an escape sequence is shown, not obeyed. */
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task db-maint "
+	                     "--host \"$(printf 'x\\033[2Jy')\" --at " MONDAY_10),
+	    1);
+	assert_contains(out, "hosts:           x\\x1b[2Jy\n");
+	assert_null(strchr(out, '\033'));
+	free(out);
+}
+
+static void
+test_explain_failures(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	/* No decision is not a denial: exit 2. */
+	assert_int_equal(run(f, &out,
+	                     "%s policy explain -f missing.conf --as alice --groups '' "
+	                     "--task db-maint --host db01",
+	                     SSHCA),
+	    2);
+	assert_contains(out, "missing.conf");
+	free(out);
+	write_in(f, "bad.conf", "tasks = 5;\n", 0644);
+	assert_int_equal(run(f, &out,
+	                     "%s policy explain -f bad.conf --as alice --groups '' "
+	                     "--task db-maint --host db01",
+	                     SSHCA),
+	    2);
+	assert_contains(out, "bad.conf:1: ");
+	free(out);
+	/* A requester NSS does not know needs --groups. */
+	assert_int_equal(
+	    explain(
+	        f, &out, "--as no-such-user-ephssh-test --task db-maint --host db01.example.com"),
+	    2);
+	assert_contains(out, "not known to NSS");
+	free(out);
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task db-maint --host db01.example.com "
+	                     "--approval no-such-user-ephssh-test"),
+	    2);
+	assert_contains(out, "not known to NSS");
+	free(out);
+	/* A user NSS knows (root) needs no --groups. */
+	assert_int_equal(
+	    explain(f, &out, "--as root --task db-maint --host db01.example.com --at " MONDAY_10),
+	    1);
+	assert_contains(out, "requester:       root\n");
+	assert_not_contains(out, "groups:          none\n");
+	free(out);
+}
+
+static void
+test_explain_policy_from_config(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	write_in(f, "ca.conf", "ca_key = \"/nonexistent/ca\";\npolicy = \"" EXAMPLE "\";\n", 0644);
+	assert_int_equal(run(f, &out,
+	                     "TZ=UTC %s policy explain --config ca.conf --as alice --groups '' "
+	                     "--task db-maint --host db-stage.example.com --from 192.0.2.1 "
+	                     "--reason x --at " MONDAY_10,
+	                     SSHCA),
+	    0);
+	assert_contains(out, "result:          issue\n");
+	assert_contains(out, "policy:          " EXAMPLE "\n");
+	free(out);
+	/* A broken ca.conf named explicitly is an error, not a fallback. */
+	write_in(f, "ca.conf", "policy = 5;\n", 0644);
+	assert_int_equal(run(f, &out,
+	                     "%s policy explain --config ca.conf --as alice --groups '' "
+	                     "--task db-maint --host db01",
+	                     SSHCA),
+	    2);
+	assert_contains(out, "ca.conf:1: ");
+	free(out);
+}
+
+/* ---------------------------------------------------- check-config */
+
+static void
+test_check_config_ok(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL, *want = NULL, *fp = NULL;
+
+	write_caconf(f, "revoked_keys = \"/nonexistent-dir-ephssh/revoked.krl\";\n");
+	/* A KRL in a directory that does not exist is the only problem. */
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
+	assert_contains(out,
+	    "ca.conf:3: revoked_keys /nonexistent-dir-ephssh/revoked.krl: "
+	    "directory /nonexistent-dir-ephssh does not exist");
+	assert_contains(out, "sshca check-config: ca.conf: 1 error\n");
+	free(out);
+
+	/* The KRL need not exist yet. */
+	if (asprintf(&want, "revoked_keys = \"%s/revoked.krl\";\n", f->dir) < 0)
+		fail_msg("out of memory");
+	write_caconf(f, want);
+	free(want);
+	assert_int_equal(run(f, &fp, "ssh-keygen -lf ca.pub 2>/dev/null | awk '{print $2}'"), 0);
+	fp[strcspn(fp, "\n")] = '\0';
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 0);
+	if (asprintf(&want,
+	        "ca.conf: OK: CA key ED25519 %s, policy %s/policy.conf: 3 tasks, 2 "
+	        "groups, 3 hostgroups\n",
+	        fp, f->dir) < 0)
+		fail_msg("out of memory");
+	if (*fp != '\0')
+		assert_string_equal(out, want);
+	else
+		assert_contains(out, "ca.conf: OK: CA key ED25519 SHA256:");
+	free(out);
+	free(want);
+	free(fp);
+
+	/* A real KRL is read; garbage is not. */
+	assert_int_equal(run(f, &out, "%s krl --any-ca --serial 5 -o revoked.krl", SSHCA), 0);
+	free(out);
+	write_caconf(f, "");
+	assert_int_equal(
+	    run(f, NULL, "echo 'revoked_keys = \"%s/revoked.krl\";' >> ca.conf", f->dir), 0);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 0);
+	free(out);
+	assert_int_equal(run(f, NULL, "echo garbage > revoked.krl"), 0);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
+	assert_contains(out, "ca.conf:3: revoked_keys ");
+	assert_contains(out, "cannot load");
+	free(out);
+}
+
+static void
+test_check_config_ca_key(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	write_caconf(f, "");
+	assert_int_equal(run(f, NULL, "chmod 640 ca"), 0);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
+	assert_contains(out, "ca.conf:1: ca_key ");
+	assert_contains(out, "/ca: mode 0640 lets group or others at it; chmod 600 it");
+	assert_not_contains(out, ": OK");
+	free(out);
+	assert_int_equal(run(f, NULL, "chmod 604 ca"), 0);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
+	assert_contains(out, "mode 0604");
+	free(out);
+	/* Not a key at all. */
+	assert_int_equal(run(f, NULL, "chmod 600 ca && cp ca.pub ca && chmod 600 ca"), 0);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
+	assert_contains(out, "ca.conf:1: ca_key ");
+	assert_contains(out, "cannot load: not a PKCS#8 PEM private key");
+	free(out);
+	/* Missing, or a symbolic link. */
+	assert_int_equal(run(f, NULL, "rm ca"), 0);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
+	assert_contains(out, "/ca: No such file or directory");
+	free(out);
+	assert_int_equal(run(f, NULL, "%s init --key real >/dev/null && ln -s real ca", SSHCA), 0);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
+	assert_contains(out, "not a regular file (symbolic links are refused)");
+	free(out);
+	/* Key and policy problems are reported together. */
+	assert_int_equal(run(f, NULL, "echo 'colour = 1;' >> policy.conf"), 0);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
+	assert_contains(out, "symbolic links are refused");
+	assert_contains(out, "policy.conf:");
+	assert_contains(out, "unknown key 'colour'");
+	assert_contains(out, "sshca check-config: ca.conf: 2 errors\n");
+	free(out);
+}
+
+static void
+test_check_config_errors(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
+	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\ncolour = \"red\";\n",
+	        "ca.conf:3: unknown key 'colour'"},
+	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nmax_ttl = true;\n", "ca.conf:3: 'max_ttl'"},
+	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nmax_ttl = \"5x\";\n", "ca.conf:3: "},
+	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nmax_ttl = \"2w\";\n", "ca.conf:3: "},
+	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nmax_ttl = \"0\";\n", "ca.conf:3: "},
+	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nclock_skew = \"2h\";\n", "ca.conf:3: "},
+	    {"ca_key = \"/x/ca\";\n", "ca.conf: missing 'policy'"},
+	    {"policy = \"/x/p\";\n", "ca.conf: missing 'ca_key'"},
+	    {"ca_key = \"ca\";\npolicy = \"/x/p\";\n",
+	        "ca.conf:1: 'ca_key' at top level: expected an absolute path"},
+	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nrevoked_keys = \"/x/p\";\n",
+	        "ca.conf:3: 'revoked_keys' at top level: the same file as"},
+	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\"\n", "ca.conf:"},
+	    {"@include \"/etc/passwd\"\nca_key = \"/x/ca\";\npolicy = \"/x/p\";\n", "ca.conf:"},
+	};
+	struct fx *f = *state;
+	char *out = NULL;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		write_in(f, "ca.conf", cases[i].text, 0644);
+		rc = run(f, &out, "%s check-config -f ca.conf", SSHCA);
+		if (rc != 1 || strstr(out, cases[i].want) == NULL || strstr(out, ": OK") != NULL)
+			fail_msg("%s: exit %d, want 1 and \"%s\":\n%s", cases[i].text, rc,
+			    cases[i].want, out);
+		free(out);
+	}
+	/* Several problems in one file are all reported. */
+	write_in(f, "ca.conf", "ca_key = 5;\npolicy = \"rel\";\ncolour = 1;\n", 0644);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
+	assert_contains(out, "ca.conf:1: ");
+	assert_contains(out, "ca.conf:2: ");
+	assert_contains(out, "ca.conf:3: ");
+	assert_contains(out, "sshca check-config: ca.conf: 3 errors\n");
+	free(out);
+	/* ca.conf itself missing, or writable by others. */
+	assert_int_equal(run(f, &out, "%s check-config -f nothere.conf", SSHCA), 1);
+	assert_contains(out, "nothere.conf");
+	free(out);
+	write_caconf(f, "");
+	assert_int_equal(run(f, NULL, "chmod 666 ca.conf"), 0);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
+	assert_not_contains(out, ": OK");
+	free(out);
+}
+
+static void
+test_check_config_policy(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	/* Missing policy file. */
+	assert_int_equal(run(f, NULL, "rm policy.conf"), 0);
+	write_caconf(f, "");
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
+	assert_contains(out, "policy.conf");
+	assert_not_contains(out, ": OK");
+	free(out);
+	/* A policy whose ceiling is above the CA's. */
+	assert_int_equal(run(f, NULL, "cp '%s' policy.conf", EXAMPLE), 0);
+	write_caconf(f, "max_ttl = \"20m\";\n");
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
+	assert_contains(
+	    out, "ca.conf:3: max_ttl 20m is below the defaults.max_ttl 30m of the policy ");
+	free(out);
+	write_caconf(f, "max_ttl = \"30m\";\n");
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 0);
+	free(out);
+	/* Broken policy: its own file:line errors. */
+	assert_int_equal(run(f, NULL, "printf 'tasks = 5;\\n' > policy.conf"), 0);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
+	assert_contains(out, "policy.conf:1: ");
+	free(out);
+}
+
+static void
+test_check_config_dump(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL, *want = NULL;
+
+	write_caconf(f, "");
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf -T", SSHCA), 0);
+	if (asprintf(&want,
+	        "ca_key %s/ca\npolicy %s/policy.conf\nrevoked_keys none\nclock_skew 1m\n"
+	        "max_ttl 1d\n",
+	        f->dir, f->dir) < 0)
+		fail_msg("out of memory");
+	assert_string_equal(out, want);
+	free(out);
+	free(want);
+
+	if (asprintf(&want,
+	        "revoked_keys = \"%s/x.krl\";\nclock_skew = 90;\nmax_ttl = \"1h30m\";\n",
+	        f->dir) < 0)
+		fail_msg("out of memory");
+	write_caconf(f, want);
+	free(want);
+	assert_int_equal(run(f, &out, "%s check-config --config ca.conf --dump", SSHCA), 0);
+	if (asprintf(&want,
+	        "ca_key %s/ca\npolicy %s/policy.conf\nrevoked_keys %s/x.krl\nclock_skew 1m30s\n"
+	        "max_ttl 1h30m\n",
+	        f->dir, f->dir, f->dir) < 0)
+		fail_msg("out of memory");
+	assert_string_equal(out, want);
+	free(out);
+	free(want);
+	/* -T checks as well, and prints nothing on stdout when it fails. */
+	assert_int_equal(run(f, NULL, "chmod 644 ca"), 0);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf -T 2>/dev/null", SSHCA), 1);
+	assert_string_equal(out, "");
+	free(out);
+}
+
+static void
+test_check_config_example(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	/* The shipped example, pointed at files here, passes. */
+	assert_int_equal(run(f, NULL,
+	                     "sed -e 's|/etc/ephemeral/ca_key|%s/ca|' "
+	                     "-e 's|/etc/ephemeral/policy.conf|%s/policy.conf|' "
+	                     "-e 's|/var/lib/ephemeral/revoked.krl|%s/revoked.krl|' '%s' > ca.conf",
+	                     f->dir, f->dir, f->dir, EXAMPLE_CA),
+	    0);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 0);
+	assert_contains(out, "ca.conf: OK: CA key ED25519 SHA256:");
+	free(out);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf -T", SSHCA), 0);
+	assert_contains(out, "clock_skew 1m\nmax_ttl 1h\n");
+	free(out);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_help, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_example, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_reports_all_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_file_problems, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_explain_pending_prod, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_explain_issue_stage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_explain_approvals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_explain_schedule, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_explain_break_glass, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_explain_json, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_explain_text_is_safe, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_explain_failures, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_explain_policy_from_config, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_config_ok, setup_ca, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_config_ca_key, setup_ca, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_config_errors, setup_ca, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_config_policy, setup_ca, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_config_dump, setup_ca, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_config_example, setup_ca, teardown),
+	};
+
+	tu_init(argc, argv);
+	if (access(tu_sshca(), X_OK) != 0) {
+		fprintf(stderr, "%s not built\n", tu_sshca());
+		return 77;
+	}
+	return cmocka_run_group_tests_name("sshca_policy", tests, NULL, NULL);
+}
