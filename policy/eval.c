@@ -38,18 +38,6 @@ struct eval {
 	int nomem;
 };
 
-static void
-strv_free(char **v, size_t n)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 static void add_reason(struct eval *e, enum policy_reason_kind kind, const char *rule, int line,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
@@ -756,10 +744,10 @@ fill_extensions(const struct policy_task *t, struct policy_decision *d)
 static void
 strip_issuance(struct policy_decision *d)
 {
-	strv_free(d->principals, d->nprincipals);
+	policy_strv_free(d->principals, d->nprincipals);
 	d->principals = NULL;
 	d->nprincipals = 0;
-	strv_free(d->extensions, d->nextensions);
+	policy_strv_free(d->extensions, d->nextensions);
 	d->extensions = NULL;
 	d->nextensions = 0;
 	free(d->force_command);
@@ -899,12 +887,12 @@ policy_decision_clear(struct policy_decision *d)
 		return;
 	free(d->task);
 	free(d->requester);
-	strv_free(d->approver_sets, d->napprover_sets);
-	strv_free(d->principals, d->nprincipals);
+	policy_strv_free(d->approver_sets, d->napprover_sets);
+	policy_strv_free(d->principals, d->nprincipals);
 	free(d->login_as);
 	free(d->force_command);
 	free(d->source_address);
-	strv_free(d->extensions, d->nextensions);
+	policy_strv_free(d->extensions, d->nextensions);
 	for (i = 0; i < d->nreasons; i++) {
 		free(d->reasons[i].rule);
 		free(d->reasons[i].text);

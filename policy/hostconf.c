@@ -32,18 +32,6 @@ static const struct conf_key accept_keys[] = {
     {"users", CONF_STRING_LIST, 1},
 };
 
-static void
-strv_free(char **v, size_t n)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void
 hostconf_free(struct host_conf *hc)
 {
@@ -52,13 +40,13 @@ hostconf_free(struct host_conf *hc)
 	if (hc == NULL)
 		return;
 	free(hc->file);
-	strv_free(hc->names, hc->nnames);
-	strv_free(hc->groups, hc->ngroups);
+	policy_strv_free(hc->names, hc->nnames);
+	policy_strv_free(hc->groups, hc->ngroups);
 	free(hc->trusted_ca_keys);
 	free(hc->revoked_keys);
 	for (i = 0; i < hc->naccept; i++) {
 		free(hc->accept[i].task);
-		strv_free(hc->accept[i].users, hc->accept[i].nusers);
+		policy_strv_free(hc->accept[i].users, hc->accept[i].nusers);
 	}
 	free(hc->accept);
 	free(hc);

@@ -99,21 +99,6 @@ expect_principals(const struct host_conf *hc, const char *user, const char *want
 	free(got);
 }
 
-static int
-dir_setup(void **state)
-{
-	*state = tu_mkdtemp();
-	return 0;
-}
-
-static int
-dir_teardown(void **state)
-{
-	tu_rmrf(*state);
-	free(*state);
-	return 0;
-}
-
 /* ------------------------------------------------------------ the example */
 
 static void
@@ -343,7 +328,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_err_values),
 	    cmocka_unit_test(test_err_duplicate_accept),
 	    cmocka_unit_test(test_err_syntax),
-	    cmocka_unit_test_setup_teardown(test_files, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_files, tu_dir_setup, tu_dir_teardown),
 	};
 
 	tu_init(argc, argv);

@@ -29,21 +29,6 @@ static const struct kt kts[] = {
 };
 #define NKT (sizeof(kts) / sizeof(kts[0]))
 
-static int
-dir_setup(void **state)
-{
-	*state = tu_mkdtemp();
-	return 0;
-}
-
-static int
-dir_teardown(void **state)
-{
-	tu_rmrf(*state);
-	free(*state);
-	return 0;
-}
-
 /* The SHA256:... field of `ssh-keygen -l -f path`. */
 static char *
 keygen_fingerprint(const char *path)
@@ -365,13 +350,14 @@ main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_names),
-	    cmocka_unit_test_setup_teardown(test_parse_keygen_keys, dir_setup, dir_teardown),
-	    cmocka_unit_test_setup_teardown(test_generate_save_load, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_parse_keygen_keys, tu_dir_setup, tu_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_generate_save_load, tu_dir_setup, tu_dir_teardown),
 	    cmocka_unit_test(test_signature_tamper),
 	    cmocka_unit_test(test_rsa_algorithms),
 	    cmocka_unit_test(test_bad_lines),
 	    cmocka_unit_test(test_bad_ecdsa_point),
-	    cmocka_unit_test_setup_teardown(test_private_file_checks, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_private_file_checks, tu_dir_setup, tu_dir_teardown),
 	    cmocka_unit_test(test_private_fields),
 	};
 

@@ -94,21 +94,6 @@ expect_task_errors(const char *body, const char *want)
 	free(text);
 }
 
-static int
-dir_setup(void **state)
-{
-	*state = tu_mkdtemp();
-	return 0;
-}
-
-static int
-dir_teardown(void **state)
-{
-	tu_rmrf(*state);
-	free(*state);
-	return 0;
-}
-
 /* ------------------------------------------------------------ the example */
 
 static void
@@ -883,8 +868,8 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_err_break_glass),
 	    cmocka_unit_test(test_err_many),
 	    cmocka_unit_test(test_err_element_lines),
-	    cmocka_unit_test_setup_teardown(test_file_refused, dir_setup, dir_teardown),
-	    cmocka_unit_test_setup_teardown(test_file_too_large, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_file_refused, tu_dir_setup, tu_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_file_too_large, tu_dir_setup, tu_dir_teardown),
 	    cmocka_unit_test(test_errors_api),
 	};
 

@@ -27,40 +27,8 @@ struct fx {
 	char *dir;
 };
 
-/* Run a shell command inside the fixture's dir (see tu_run). */
-static int __attribute__((format(printf, 3, 4))) run(struct fx *f, char **out, const char *fmt, ...)
-{
-	char *cmd = NULL;
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		fail_msg("out of memory");
-	va_end(ap);
-	rc = tu_run(out, "cd '%s' && %s", f->dir, cmd);
-	/* Under --enable-sanitizers a report may exit 1, which some tests
-	 * expect anyway: look for the report itself. */
-	if (out != NULL &&
-	    (strstr(*out, "Sanitizer") != NULL || strstr(*out, "runtime error:") != NULL))
-		fail_msg("%s:\n%s", cmd, *out);
-	free(cmd);
-	return rc;
-}
-
-static void
-assert_contains(const char *hay, const char *needle)
-{
-	if (strstr(hay, needle) == NULL)
-		fail_msg("expected \"%s\" in:\n%s", needle, hay);
-}
-
-static void
-assert_not_contains(const char *hay, const char *needle)
-{
-	if (strstr(hay, needle) != NULL)
-		fail_msg("did not expect \"%s\" in:\n%s", needle, hay);
-}
+/* Run a shell command inside the fixture's dir. */
+#define run(f, out, ...) tu_run_in((f)->dir, (out), __VA_ARGS__)
 
 static void
 write_in(struct fx *f, const char *name, const char *text, int mode)
@@ -153,12 +121,12 @@ test_help(void **state)
 	}
 	/* The exit status of explain is documented where it is used. */
 	assert_int_equal(run(f, &out, "%s policy explain --help", SSHCA), 0);
-	assert_contains(out, "Exit status: 0 the request is allowed");
+	tu_assert_contains(out, "Exit status: 0 the request is allowed");
 	free(out);
 	/* Both commands are listed. */
 	assert_int_equal(run(f, &out, "%s help", SSHCA), 0);
-	assert_contains(out, "  policy ");
-	assert_contains(out, "  check-config ");
+	tu_assert_contains(out, "  policy ");
+	tu_assert_contains(out, "  check-config ");
 	free(out);
 }
 
@@ -216,7 +184,7 @@ test_usage_errors(void **state)
 		rc = run(f, &out, "%s policy explain -f " EXAMPLE " --as a --task t --groups ''%s",
 		    SSHCA, cmd);
 		assert_int_equal(rc, 2);
-		assert_contains(out, "more than 64 --host");
+		tu_assert_contains(out, "more than 64 --host");
 		free(out);
 	}
 }
@@ -239,8 +207,8 @@ test_check_example(void **state)
 	write_in(f, "bad.conf", "tasks = 5;\n", 0644);
 	assert_int_equal(
 	    run(f, &out, "%s policy check %s bad.conf %s", SSHCA, EXAMPLE, EXAMPLE), 1);
-	assert_contains(out, EXAMPLE ": OK: 3 tasks");
-	assert_contains(out, "bad.conf:1: ");
+	tu_assert_contains(out, EXAMPLE ": OK: 3 tasks");
+	tu_assert_contains(out, "bad.conf:1: ");
 	free(out);
 	/* The policy ca.conf names. */
 	write_in(f, "ca.conf", "ca_key = \"/nonexistent/ca\";\npolicy = \"" EXAMPLE "\";\n", 0644);
@@ -343,10 +311,11 @@ test_check_reports_all_errors(void **state)
 	                         "    schedule = [ \"Mon-Fry 06:00-22:00\" ];" TASK_END ");\n",
 	    0644);
 	assert_int_equal(run(f, &out, "%s policy check pol.conf", SSHCA), 1);
-	assert_contains(out, "pol.conf:5: 'requesters' in task 't1': undefined group '@nobody'\n");
-	assert_contains(out, "pol.conf:5: unknown key 'colour'");
-	assert_contains(out, "pol.conf:6: 'schedule' in task 't1': bad schedule 'Mon-Fry");
-	assert_contains(out, "sshca policy check: pol.conf: 3 errors");
+	tu_assert_contains(
+	    out, "pol.conf:5: 'requesters' in task 't1': undefined group '@nobody'\n");
+	tu_assert_contains(out, "pol.conf:5: unknown key 'colour'");
+	tu_assert_contains(out, "pol.conf:6: 'schedule' in task 't1': bad schedule 'Mon-Fry");
+	tu_assert_contains(out, "sshca policy check: pol.conf: 3 errors");
 	free(out);
 }
 
@@ -357,19 +326,19 @@ test_check_file_problems(void **state)
 	char *out = NULL;
 
 	assert_int_equal(run(f, &out, "%s policy check missing.conf", SSHCA), 1);
-	assert_contains(out, "missing.conf");
-	assert_not_contains(out, ": OK");
+	tu_assert_contains(out, "missing.conf");
+	tu_assert_not_contains(out, ": OK");
 	free(out);
 	/* A policy others can write decides nothing. */
 	assert_int_equal(run(f, NULL, "cp '%s' pol.conf && chmod 666 pol.conf", EXAMPLE), 0);
 	assert_int_equal(run(f, &out, "%s policy check pol.conf", SSHCA), 1);
-	assert_contains(out, "pol.conf");
-	assert_not_contains(out, ": OK");
+	tu_assert_contains(out, "pol.conf");
+	tu_assert_not_contains(out, ": OK");
 	free(out);
 	/* Nor does one reached through a symbolic link. */
 	assert_int_equal(run(f, NULL, "chmod 644 pol.conf && ln -s pol.conf link.conf"), 0);
 	assert_int_equal(run(f, &out, "%s policy check link.conf", SSHCA), 1);
-	assert_not_contains(out, ": OK");
+	tu_assert_not_contains(out, ": OK");
 	free(out);
 	assert_int_equal(run(f, &out, "%s policy check pol.conf", SSHCA), 0);
 	free(out);
@@ -407,33 +376,33 @@ test_explain_pending_prod(void **state)
 	        "--as alice --groups '' --task db-maint --host db01.example.com "
 	        "--ttl 1h --from 192.0.2.10 --reason 'INC-4711 vacuum' --at " MONDAY_10),
 	    0);
-	assert_contains(out, "result:          pending\n");
-	assert_contains(out, "task:            db-maint\n");
-	assert_contains(out, "requester:       alice\n");
-	assert_contains(out, "groups:          none\n");
-	assert_contains(out, "hosts:           db01.example.com\n");
-	assert_contains(out, "at:              Mon 2026-11-23T10:00:00 UTC\n");
-	assert_contains(out, "ttl:             10m\n");
-	assert_contains(out, "approvals:       2 required, 0 valid\n");
-	assert_contains(out, "approver_sets:   @leads\n");
-	assert_contains(out, "principals:      eph:db-maint@db01.example.com\n");
-	assert_contains(out, "login_as:        postgres\n");
-	assert_contains(out, "force-command:   none\n");
-	assert_contains(out, "source-address:  192.0.2.10\n");
-	assert_contains(out, "extensions:      permit-pty\n");
-	assert_contains(out, "max_logins:      1\n");
-	assert_contains(out, "break_glass:     no\n");
-	assert_contains(out, "review_required: no\n");
-	assert_contains(out, "pending_timeout: 1h\n");
-	assert_contains(out, "policy:          " EXAMPLE "\n");
-	assert_contains(out, "reasons:\n");
-	assert_contains(out, "  [allow] task: ");
-	assert_contains(out, "  [allow] requesters: ");
-	assert_contains(out, "  [allow] hosts: ");
-	assert_contains(out, "  [allow] reason: ");
-	assert_contains(out, "  [clamp] ttl: ");
-	assert_contains(out, "  [allow] source_address: ");
-	assert_not_contains(out, "[deny]");
+	tu_assert_contains(out, "result:          pending\n");
+	tu_assert_contains(out, "task:            db-maint\n");
+	tu_assert_contains(out, "requester:       alice\n");
+	tu_assert_contains(out, "groups:          none\n");
+	tu_assert_contains(out, "hosts:           db01.example.com\n");
+	tu_assert_contains(out, "at:              Mon 2026-11-23T10:00:00 UTC\n");
+	tu_assert_contains(out, "ttl:             10m\n");
+	tu_assert_contains(out, "approvals:       2 required, 0 valid\n");
+	tu_assert_contains(out, "approver_sets:   @leads\n");
+	tu_assert_contains(out, "principals:      eph:db-maint@db01.example.com\n");
+	tu_assert_contains(out, "login_as:        postgres\n");
+	tu_assert_contains(out, "force-command:   none\n");
+	tu_assert_contains(out, "source-address:  192.0.2.10\n");
+	tu_assert_contains(out, "extensions:      permit-pty\n");
+	tu_assert_contains(out, "max_logins:      1\n");
+	tu_assert_contains(out, "break_glass:     no\n");
+	tu_assert_contains(out, "review_required: no\n");
+	tu_assert_contains(out, "pending_timeout: 1h\n");
+	tu_assert_contains(out, "policy:          " EXAMPLE "\n");
+	tu_assert_contains(out, "reasons:\n");
+	tu_assert_contains(out, "  [allow] task: ");
+	tu_assert_contains(out, "  [allow] requesters: ");
+	tu_assert_contains(out, "  [allow] hosts: ");
+	tu_assert_contains(out, "  [allow] reason: ");
+	tu_assert_contains(out, "  [clamp] ttl: ");
+	tu_assert_contains(out, "  [allow] source_address: ");
+	tu_assert_not_contains(out, "[deny]");
 	free(out);
 
 	/* Without --from the address cannot be bound: denied. */
@@ -441,8 +410,8 @@ test_explain_pending_prod(void **state)
 	                     "--as alice --groups '' --task db-maint --host db01.example.com "
 	                     "--reason x --at " MONDAY_10),
 	    1);
-	assert_contains(out, "result:          deny\n");
-	assert_contains(out, "  [deny] source_address: ");
+	tu_assert_contains(out, "result:          deny\n");
+	tu_assert_contains(out, "  [deny] source_address: ");
 	free(out);
 
 	/* Membership through the Unix group %dbadmins counts too. */
@@ -451,8 +420,8 @@ test_explain_pending_prod(void **state)
 	        "--as erin --groups users,dbadmins --task db-maint "
 	        "--host db01.example.com --from 192.0.2.10 --reason x --at " MONDAY_10),
 	    0);
-	assert_contains(out, "result:          pending\n");
-	assert_contains(out, "groups:          users, dbadmins\n");
+	tu_assert_contains(out, "result:          pending\n");
+	tu_assert_contains(out, "groups:          users, dbadmins\n");
 	free(out);
 	/* Not a member at all: denied, with the rule named. */
 	assert_int_equal(
@@ -460,8 +429,8 @@ test_explain_pending_prod(void **state)
 	        "--as mallory --groups users --task db-maint "
 	        "--host db01.example.com --from 192.0.2.10 --reason x --at " MONDAY_10),
 	    1);
-	assert_contains(out, "result:          deny\n");
-	assert_contains(out, "  [deny] requesters: ");
+	tu_assert_contains(out, "result:          deny\n");
+	tu_assert_contains(out, "  [deny] requesters: ");
 	free(out);
 }
 
@@ -476,10 +445,10 @@ test_explain_issue_stage(void **state)
 	                     "--as alice --groups '' --task db-maint --host db-stage.example.com "
 	                     "--from 192.0.2.10 --reason INC-1 --at " MONDAY_10),
 	    0);
-	assert_contains(out, "result:          issue\n");
-	assert_contains(out, "approvals:       0 required, 0 valid\n");
-	assert_contains(out, "ttl:             10m\n");
-	assert_contains(out, "principals:      eph:db-maint@db-stage.example.com\n");
+	tu_assert_contains(out, "result:          issue\n");
+	tu_assert_contains(out, "approvals:       0 required, 0 valid\n");
+	tu_assert_contains(out, "ttl:             10m\n");
+	tu_assert_contains(out, "principals:      eph:db-maint@db-stage.example.com\n");
 	free(out);
 	/* db01 and db-stage together: the stricter conditions of db01. */
 	assert_int_equal(
@@ -487,31 +456,31 @@ test_explain_issue_stage(void **state)
 	        "--as alice --groups '' --task db-maint --host db-stage.example.com "
 	        "--host db01.example.com --from 192.0.2.10 --reason INC-1 --at " MONDAY_10),
 	    0);
-	assert_contains(out, "result:          pending\n");
-	assert_contains(out, "approvals:       2 required, 0 valid\n");
-	assert_contains(out, "hosts:           db-stage.example.com, db01.example.com\n");
+	tu_assert_contains(out, "result:          pending\n");
+	tu_assert_contains(out, "approvals:       2 required, 0 valid\n");
+	tu_assert_contains(out, "hosts:           db-stage.example.com, db01.example.com\n");
 	free(out);
 	/* A hostgroup asked for by name gets a group principal. */
 	assert_int_equal(explain(f, &out,
 	                     "--as alice --groups '' --task db-maint --host @stage "
 	                     "--from 192.0.2.10 --reason INC-1 --at " MONDAY_10),
 	    0);
-	assert_contains(out, "principals:      eph:db-maint@group:stage\n");
+	tu_assert_contains(out, "principals:      eph:db-maint@group:stage\n");
 	free(out);
 	/* A host outside the task. */
 	assert_int_equal(explain(f, &out,
 	                     "--as alice --groups '' --task db-maint --host web01.example.com "
 	                     "--from 192.0.2.10 --reason INC-1 --at " MONDAY_10),
 	    1);
-	assert_contains(out, "  [deny] hosts: ");
+	tu_assert_contains(out, "  [deny] hosts: ");
 	free(out);
 	/* An unknown task. */
 	assert_int_equal(explain(f, &out,
 	                     "--as alice --groups '' --task no-such-task --host db01.example.com "
 	                     "--at " MONDAY_10),
 	    1);
-	assert_contains(out, "result:          deny\n");
-	assert_contains(out, "  [deny] task: ");
+	tu_assert_contains(out, "result:          deny\n");
+	tu_assert_contains(out, "  [deny] task: ");
 	free(out);
 }
 
@@ -528,16 +497,16 @@ test_explain_approvals(void **state)
 	                     "--from 192.0.2.10 --reason x --at " MONDAY_10
 	                     " --approval carol: --approval dave:"),
 	    0);
-	assert_contains(out, "result:          issue\n");
-	assert_contains(out, "approvals:       2 required, 2 valid\n");
+	tu_assert_contains(out, "result:          issue\n");
+	tu_assert_contains(out, "approvals:       2 required, 2 valid\n");
 	free(out);
 	assert_int_equal(explain(f, &out,
 	                     "--as carol --groups dbadmins --task db-maint --host db01.example.com "
 	                     "--from 192.0.2.10 --reason x --at " MONDAY_10
 	                     " --approval carol: --approval dave: --approval dave:"),
 	    0);
-	assert_contains(out, "result:          pending\n");
-	assert_contains(out, "approvals:       2 required, 1 valid\n");
+	tu_assert_contains(out, "result:          pending\n");
+	tu_assert_contains(out, "approvals:       2 required, 1 valid\n");
 	free(out);
 	/* Someone outside the approver sets does not count either. */
 	assert_int_equal(explain(f, &out,
@@ -545,7 +514,7 @@ test_explain_approvals(void **state)
 	                     "--from 192.0.2.10 --reason x --at " MONDAY_10
 	                     " --approval bob:dbadmins --approval dave:"),
 	    0);
-	assert_contains(out, "approvals:       2 required, 1 valid\n");
+	tu_assert_contains(out, "approvals:       2 required, 1 valid\n");
 	free(out);
 }
 
@@ -561,28 +530,28 @@ test_explain_schedule(void **state)
 	                     "--as olivia --groups ops --task restart-app "
 	                     "--host app1.legacy.example.com --at " MONDAY_10),
 	    0);
-	assert_contains(out, "result:          pending\n");
-	assert_contains(out, "approvals:       1 required, 0 valid\n");
-	assert_contains(out, "force-command:   /usr/local/sbin/restart-app\n");
-	assert_contains(out, "extensions:      none\n");
-	assert_contains(out, "ttl:             5m\n");
-	assert_contains(out, "login_as:        appsvc\n");
-	assert_contains(out, "  [allow] schedule: ");
+	tu_assert_contains(out, "result:          pending\n");
+	tu_assert_contains(out, "approvals:       1 required, 0 valid\n");
+	tu_assert_contains(out, "force-command:   /usr/local/sbin/restart-app\n");
+	tu_assert_contains(out, "extensions:      none\n");
+	tu_assert_contains(out, "ttl:             5m\n");
+	tu_assert_contains(out, "login_as:        appsvc\n");
+	tu_assert_contains(out, "  [allow] schedule: ");
 	free(out);
 	/* Monday 23:00 and Saturday: outside, denied with the schedule. */
 	assert_int_equal(explain(f, &out,
 	                     "--as olivia --groups ops --task restart-app "
 	                     "--host app1.legacy.example.com --at " MONDAY_23),
 	    1);
-	assert_contains(out, "result:          deny\n");
-	assert_contains(out, "  [deny] schedule: ");
-	assert_contains(out, "at:              Mon 2026-11-23T23:00:00 UTC\n");
+	tu_assert_contains(out, "result:          deny\n");
+	tu_assert_contains(out, "  [deny] schedule: ");
+	tu_assert_contains(out, "at:              Mon 2026-11-23T23:00:00 UTC\n");
 	free(out);
 	assert_int_equal(explain(f, &out,
 	                     "--as olivia --groups ops --task restart-app "
 	                     "--host app1.legacy.example.com --at " SATURDAY_10),
 	    1);
-	assert_contains(out, "  [deny] schedule: ");
+	tu_assert_contains(out, "  [deny] schedule: ");
 	free(out);
 	/* The schedule is local time: 10:00 UTC is 05:00 in New York,
 	 * before the window opens there. */
@@ -594,8 +563,8 @@ test_explain_schedule(void **state)
 		        "--at @" MONDAY_10_EPOCH,
 		        SSHCA, EXAMPLE),
 		    1);
-		assert_contains(out, "at:              Mon 2026-11-23T05:00:00 EST\n");
-		assert_contains(out, "  [deny] schedule: ");
+		tu_assert_contains(out, "at:              Mon 2026-11-23T05:00:00 EST\n");
+		tu_assert_contains(out, "  [deny] schedule: ");
 		free(out);
 		/* And --at without @ is New York time too. */
 		assert_int_equal(
@@ -612,15 +581,15 @@ test_explain_schedule(void **state)
 	                     "--as olivia --groups ops --task restart-app "
 	                     "--host app1.legacy.example.com --at @" MONDAY_10_EPOCH),
 	    0);
-	assert_contains(out, "at:              Mon 2026-11-23T10:00:00 UTC\n");
+	tu_assert_contains(out, "at:              Mon 2026-11-23T10:00:00 UTC\n");
 	free(out);
 	/* Several reasons at once: wrong requester and outside schedule. */
 	assert_int_equal(explain(f, &out,
 	                     "--as alice --groups '' --task restart-app "
 	                     "--host app1.legacy.example.com --at " SATURDAY_10),
 	    1);
-	assert_contains(out, "  [deny] requesters: ");
-	assert_contains(out, "  [deny] schedule: ");
+	tu_assert_contains(out, "  [deny] requesters: ");
+	tu_assert_contains(out, "  [deny] schedule: ");
 	free(out);
 }
 
@@ -634,19 +603,19 @@ test_explain_break_glass(void **state)
 	                     "--as carol --groups '' --task break-glass --host db01.example.com "
 	                     "--at " MONDAY_10),
 	    1);
-	assert_contains(out, "result:          deny\n");
-	assert_contains(out, "  [deny] reason: ");
+	tu_assert_contains(out, "result:          deny\n");
+	tu_assert_contains(out, "  [deny] reason: ");
 	free(out);
 	assert_int_equal(explain(f, &out,
 	                     "--as carol --groups '' --task break-glass --host db01.example.com "
 	                     "--reason 'INC-9 db down' --at " MONDAY_10),
 	    0);
-	assert_contains(out, "result:          issue\n");
-	assert_contains(out, "approvals:       0 required, 0 valid\n");
-	assert_contains(out, "break_glass:     yes\n");
-	assert_contains(out, "review_required: yes\n");
-	assert_contains(out, "login_as:        root\n");
-	assert_contains(out, "  [note] break_glass: ");
+	tu_assert_contains(out, "result:          issue\n");
+	tu_assert_contains(out, "approvals:       0 required, 0 valid\n");
+	tu_assert_contains(out, "break_glass:     yes\n");
+	tu_assert_contains(out, "review_required: yes\n");
+	tu_assert_contains(out, "login_as:        root\n");
+	tu_assert_contains(out, "  [note] break_glass: ");
 	free(out);
 }
 
@@ -797,7 +766,7 @@ test_explain_text_is_safe(void **state)
 	                     "--as alice --groups '' --task db-maint "
 	                     "--host \"$(printf 'x\\033[2Jy')\" --at " MONDAY_10),
 	    1);
-	assert_contains(out, "hosts:           x\\x1b[2Jy\n");
+	tu_assert_contains(out, "hosts:           x\\x1b[2Jy\n");
 	assert_null(strchr(out, '\033'));
 	free(out);
 }
@@ -814,7 +783,7 @@ test_explain_failures(void **state)
 	                     "--task db-maint --host db01",
 	                     SSHCA),
 	    2);
-	assert_contains(out, "missing.conf");
+	tu_assert_contains(out, "missing.conf");
 	free(out);
 	write_in(f, "bad.conf", "tasks = 5;\n", 0644);
 	assert_int_equal(run(f, &out,
@@ -822,27 +791,27 @@ test_explain_failures(void **state)
 	                     "--task db-maint --host db01",
 	                     SSHCA),
 	    2);
-	assert_contains(out, "bad.conf:1: ");
+	tu_assert_contains(out, "bad.conf:1: ");
 	free(out);
 	/* A requester NSS does not know needs --groups. */
 	assert_int_equal(
 	    explain(
 	        f, &out, "--as no-such-user-ephssh-test --task db-maint --host db01.example.com"),
 	    2);
-	assert_contains(out, "not known to NSS");
+	tu_assert_contains(out, "not known to NSS");
 	free(out);
 	assert_int_equal(explain(f, &out,
 	                     "--as alice --groups '' --task db-maint --host db01.example.com "
 	                     "--approval no-such-user-ephssh-test"),
 	    2);
-	assert_contains(out, "not known to NSS");
+	tu_assert_contains(out, "not known to NSS");
 	free(out);
 	/* A user NSS knows (root) needs no --groups. */
 	assert_int_equal(
 	    explain(f, &out, "--as root --task db-maint --host db01.example.com --at " MONDAY_10),
 	    1);
-	assert_contains(out, "requester:       root\n");
-	assert_not_contains(out, "groups:          none\n");
+	tu_assert_contains(out, "requester:       root\n");
+	tu_assert_not_contains(out, "groups:          none\n");
 	free(out);
 }
 
@@ -859,8 +828,8 @@ test_explain_policy_from_config(void **state)
 	                     "--reason x --at " MONDAY_10,
 	                     SSHCA),
 	    0);
-	assert_contains(out, "result:          issue\n");
-	assert_contains(out, "policy:          " EXAMPLE "\n");
+	tu_assert_contains(out, "result:          issue\n");
+	tu_assert_contains(out, "policy:          " EXAMPLE "\n");
 	free(out);
 	/* A broken ca.conf named explicitly is an error, not a fallback. */
 	write_in(f, "ca.conf", "policy = 5;\n", 0644);
@@ -869,7 +838,7 @@ test_explain_policy_from_config(void **state)
 	                     "--task db-maint --host db01",
 	                     SSHCA),
 	    2);
-	assert_contains(out, "ca.conf:1: ");
+	tu_assert_contains(out, "ca.conf:1: ");
 	free(out);
 }
 
@@ -884,10 +853,10 @@ test_check_config_ok(void **state)
 	write_caconf(f, "revoked_keys = \"/nonexistent-dir-ephssh/revoked.krl\";\n");
 	/* A KRL in a directory that does not exist is the only problem. */
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
-	assert_contains(out,
+	tu_assert_contains(out,
 	    "ca.conf:3: revoked_keys /nonexistent-dir-ephssh/revoked.krl: "
 	    "directory /nonexistent-dir-ephssh does not exist");
-	assert_contains(out, "sshca check-config: ca.conf: 1 error\n");
+	tu_assert_contains(out, "sshca check-config: ca.conf: 1 error\n");
 	free(out);
 
 	/* The KRL need not exist yet. */
@@ -906,7 +875,7 @@ test_check_config_ok(void **state)
 	if (*fp != '\0')
 		assert_string_equal(out, want);
 	else
-		assert_contains(out, "ca.conf: OK: CA key ED25519 SHA256:");
+		tu_assert_contains(out, "ca.conf: OK: CA key ED25519 SHA256:");
 	free(out);
 	free(want);
 	free(fp);
@@ -921,8 +890,8 @@ test_check_config_ok(void **state)
 	free(out);
 	assert_int_equal(run(f, NULL, "echo garbage > revoked.krl"), 0);
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
-	assert_contains(out, "ca.conf:3: revoked_keys ");
-	assert_contains(out, "cannot load");
+	tu_assert_contains(out, "ca.conf:3: revoked_keys ");
+	tu_assert_contains(out, "cannot load");
 	free(out);
 }
 
@@ -935,36 +904,36 @@ test_check_config_ca_key(void **state)
 	write_caconf(f, "");
 	assert_int_equal(run(f, NULL, "chmod 640 ca"), 0);
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
-	assert_contains(out, "ca.conf:1: ca_key ");
-	assert_contains(out, "/ca: mode 0640 lets group or others at it; chmod 600 it");
-	assert_not_contains(out, ": OK");
+	tu_assert_contains(out, "ca.conf:1: ca_key ");
+	tu_assert_contains(out, "/ca: mode 0640 lets group or others at it; chmod 600 it");
+	tu_assert_not_contains(out, ": OK");
 	free(out);
 	assert_int_equal(run(f, NULL, "chmod 604 ca"), 0);
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
-	assert_contains(out, "mode 0604");
+	tu_assert_contains(out, "mode 0604");
 	free(out);
 	/* Not a key at all. */
 	assert_int_equal(run(f, NULL, "chmod 600 ca && cp ca.pub ca && chmod 600 ca"), 0);
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
-	assert_contains(out, "ca.conf:1: ca_key ");
-	assert_contains(out, "cannot load: not a PKCS#8 PEM private key");
+	tu_assert_contains(out, "ca.conf:1: ca_key ");
+	tu_assert_contains(out, "cannot load: not a PKCS#8 PEM private key");
 	free(out);
 	/* Missing, or a symbolic link. */
 	assert_int_equal(run(f, NULL, "rm ca"), 0);
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
-	assert_contains(out, "/ca: No such file or directory");
+	tu_assert_contains(out, "/ca: No such file or directory");
 	free(out);
 	assert_int_equal(run(f, NULL, "%s init --key real >/dev/null && ln -s real ca", SSHCA), 0);
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
-	assert_contains(out, "not a regular file (symbolic links are refused)");
+	tu_assert_contains(out, "not a regular file (symbolic links are refused)");
 	free(out);
 	/* Key and policy problems are reported together. */
 	assert_int_equal(run(f, NULL, "echo 'colour = 1;' >> policy.conf"), 0);
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
-	assert_contains(out, "symbolic links are refused");
-	assert_contains(out, "policy.conf:");
-	assert_contains(out, "unknown key 'colour'");
-	assert_contains(out, "sshca check-config: ca.conf: 2 errors\n");
+	tu_assert_contains(out, "symbolic links are refused");
+	tu_assert_contains(out, "policy.conf:");
+	tu_assert_contains(out, "unknown key 'colour'");
+	tu_assert_contains(out, "sshca check-config: ca.conf: 2 errors\n");
 	free(out);
 }
 
@@ -1007,19 +976,19 @@ test_check_config_errors(void **state)
 	/* Several problems in one file are all reported. */
 	write_in(f, "ca.conf", "ca_key = 5;\npolicy = \"rel\";\ncolour = 1;\n", 0644);
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
-	assert_contains(out, "ca.conf:1: ");
-	assert_contains(out, "ca.conf:2: ");
-	assert_contains(out, "ca.conf:3: ");
-	assert_contains(out, "sshca check-config: ca.conf: 3 errors\n");
+	tu_assert_contains(out, "ca.conf:1: ");
+	tu_assert_contains(out, "ca.conf:2: ");
+	tu_assert_contains(out, "ca.conf:3: ");
+	tu_assert_contains(out, "sshca check-config: ca.conf: 3 errors\n");
 	free(out);
 	/* ca.conf itself missing, or writable by others. */
 	assert_int_equal(run(f, &out, "%s check-config -f nothere.conf", SSHCA), 1);
-	assert_contains(out, "nothere.conf");
+	tu_assert_contains(out, "nothere.conf");
 	free(out);
 	write_caconf(f, "");
 	assert_int_equal(run(f, NULL, "chmod 666 ca.conf"), 0);
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
-	assert_not_contains(out, ": OK");
+	tu_assert_not_contains(out, ": OK");
 	free(out);
 }
 
@@ -1033,14 +1002,14 @@ test_check_config_policy(void **state)
 	assert_int_equal(run(f, NULL, "rm policy.conf"), 0);
 	write_caconf(f, "");
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
-	assert_contains(out, "policy.conf");
-	assert_not_contains(out, ": OK");
+	tu_assert_contains(out, "policy.conf");
+	tu_assert_not_contains(out, ": OK");
 	free(out);
 	/* A policy whose ceiling is above the CA's. */
 	assert_int_equal(run(f, NULL, "cp '%s' policy.conf", EXAMPLE), 0);
 	write_caconf(f, "max_ttl = \"20m\";\n");
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
-	assert_contains(
+	tu_assert_contains(
 	    out, "ca.conf:3: max_ttl 20m is below the defaults.max_ttl 30m of the policy ");
 	free(out);
 	write_caconf(f, "max_ttl = \"30m\";\n");
@@ -1049,7 +1018,7 @@ test_check_config_policy(void **state)
 	/* Broken policy: its own file:line errors. */
 	assert_int_equal(run(f, NULL, "printf 'tasks = 5;\\n' > policy.conf"), 0);
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
-	assert_contains(out, "policy.conf:1: ");
+	tu_assert_contains(out, "policy.conf:1: ");
 	free(out);
 }
 
@@ -1106,10 +1075,10 @@ test_check_config_example(void **state)
 	                     f->dir, f->dir, f->dir, EXAMPLE_CA),
 	    0);
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 0);
-	assert_contains(out, "ca.conf: OK: CA key ED25519 SHA256:");
+	tu_assert_contains(out, "ca.conf: OK: CA key ED25519 SHA256:");
 	free(out);
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf -T", SSHCA), 0);
-	assert_contains(out, "clock_skew 1m\nmax_ttl 1h\n");
+	tu_assert_contains(out, "clock_skew 1m\nmax_ttl 1h\n");
 	free(out);
 }
 

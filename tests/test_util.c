@@ -93,21 +93,6 @@ test_strerror(void **state)
 	assert_string_equal(eph_strerror(-999), "unknown error");
 }
 
-static int
-dir_setup(void **state)
-{
-	*state = tu_mkdtemp();
-	return 0;
-}
-
-static int
-dir_teardown(void **state)
-{
-	tu_rmrf(*state);
-	free(*state);
-	return 0;
-}
-
 static void
 test_file_write_read(void **state)
 {
@@ -291,7 +276,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_parse_duration),
 	    cmocka_unit_test(test_format_duration),
 	    cmocka_unit_test(test_strerror),
-	    cmocka_unit_test_setup_teardown(test_file_write_read, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_file_write_read, tu_dir_setup, tu_dir_teardown),
 	    cmocka_unit_test(test_log_syslog_line),
 	    cmocka_unit_test(test_log_journal),
 	};

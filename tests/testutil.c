@@ -177,6 +177,54 @@ tu_run(char **out, const char *fmt, ...)
 	return -1;
 }
 
+int
+tu_run_in(const char *dir, char **out, const char *fmt, ...)
+{
+	char *cmd = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		fail_msg("out of memory");
+	va_end(ap);
+	rc = tu_run(out, "cd '%s' && %s", dir, cmd);
+	if (out != NULL &&
+	    (strstr(*out, "Sanitizer") != NULL || strstr(*out, "runtime error:") != NULL))
+		fail_msg("%s:\n%s", cmd, *out);
+	free(cmd);
+	return rc;
+}
+
+void
+tu_assert_contains(const char *hay, const char *needle)
+{
+	if (strstr(hay, needle) == NULL)
+		fail_msg("expected \"%s\" in:\n%s", needle, hay);
+}
+
+void
+tu_assert_not_contains(const char *hay, const char *needle)
+{
+	if (strstr(hay, needle) != NULL)
+		fail_msg("did not expect \"%s\" in:\n%s", needle, hay);
+}
+
+int
+tu_dir_setup(void **state)
+{
+	*state = tu_mkdtemp();
+	return 0;
+}
+
+int
+tu_dir_teardown(void **state)
+{
+	tu_rmrf(*state);
+	free(*state);
+	return 0;
+}
+
 const char *
 tu_ssh_keygen(void)
 {

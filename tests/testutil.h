@@ -34,6 +34,19 @@ int tu_write_file(const char *path, const void *d, size_t n, int mode);
  */
 int tu_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* tu_run inside dir; fails the test when the output holds a sanitizer
+ * report (under --enable-sanitizers a report may exit 1, which some tests
+ * expect anyway). */
+int tu_run_in(const char *dir, char **out, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+void tu_assert_contains(const char *hay, const char *needle);
+void tu_assert_not_contains(const char *hay, const char *needle);
+
+/* cmocka fixtures: *state becomes a new temp dir (char *), then removed. */
+int tu_dir_setup(void **state);
+int tu_dir_teardown(void **state);
+
 /* Paths of the OpenSSH oracles and of the built sshca. */
 const char *tu_ssh_keygen(void);
 const char *tu_sshca(void);
