@@ -1,6 +1,7 @@
 #!/bin/sh
 # End to end with the real OpenSSH server and client: a CA made by
-# `sshca init`, a user certificate made by `sshca sign`, a private sshd on
+# `sshca init`, a policy decision from `sshca policy explain`, a user
+# certificate made by `sshca sign` for it, a private sshd on
 # a loopback high port trusting the CA, and real `ssh` logins: accepted
 # with the right principal, refused with the wrong one, refused once the
 # serial is in a KRL made by `sshca krl`, refused once expired.
@@ -49,9 +50,27 @@ show "$SSHCA" pubkey --key "$tmp/ca" >"$tmp/ca.pub"
 say "An admin's key pair (ephssh will make this in memory later)"
 "$SSH_KEYGEN" -q -t ed25519 -N '' -C admin -f "$tmp/admin"
 
-say "A certificate for task 'demo' on this host, 5 minutes, serial 1"
+say "The policy: who may ask for task 'demo' on this host, and for how long"
+cat >"$tmp/policy.conf" <<EOP
+defaults = { max_ttl = "30m"; pending_timeout = "1h"; };
+tasks = (
+  { name = "demo"; description = "end-to-end demo login";
+    requesters = [ "$user" ]; hosts = [ "localhost" ]; login_as = "$user";
+    max_ttl = "5m"; require_reason = true; pty = false; max_logins = 1; }
+);
+EOP
+show "$SSHCA" policy check "$tmp/policy.conf" >/dev/null || fail "sshca policy check refuses the demo policy"
+show "$SSHCA" policy explain -f "$tmp/policy.conf" --as "$user" --task demo \
+	--host localhost --ttl 1h --reason "demo login" >"$tmp/decision" ||
+	fail "the policy does not allow the demo request: $(cat "$tmp/decision")"
+[ "$verbose" -eq 0 ] || cat "$tmp/decision"
+grep -q '^result: *issue' "$tmp/decision" || fail "decision is not 'issue'"
+grep -q '^principals: *eph:demo@localhost$' "$tmp/decision" || fail "unexpected principals"
+grep -q '^ttl: *5m' "$tmp/decision" || fail "TTL was not clamped to the task's 5m"
+
+say "A certificate for what the policy decided: task 'demo' on this host, 5 minutes, serial 1"
 show "$SSHCA" sign --key "$tmp/ca" --principals "eph:demo@localhost" --ttl 5m \
-	--serial 1 --key-id "eph:g-1:$user:demo" --no-pty \
+	--serial 1 --key-id "eph:g-1:$user:demo" --no-default-extensions \
 	--grant-id g-1 --task demo --requester "$user" --reason "demo login" \
 	--max-logins 1 "$tmp/admin.pub"
 [ -f "$tmp/admin-cert.pub" ] || fail "sshca sign wrote no admin-cert.pub"
