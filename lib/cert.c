@@ -264,7 +264,10 @@ cidr_entry_valid(const char *s, size_t len)
 
 		if (bit0 + 8 <= mask)
 			continue;
-		hostmask = bit0 >= mask ? 0xff : (uint8_t)(0xffu >> (mask - bit0));
+		if (bit0 >= mask)
+			hostmask = 0xff;
+		else
+			hostmask = (uint8_t)(0xffu >> (mask - bit0));
 		if ((bin[i] & hostmask) != 0)
 			return 0;
 	}
