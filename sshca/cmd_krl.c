@@ -329,13 +329,9 @@ cmd_krl(const struct sshca_cmd *self, int argc, char **argv)
 		case 'h': ret = sshca_help(self); goto out;
 		default: ret = sshca_bad_option(self, c, argv); goto out;
 		}
-		if (once != NULL) {
-			if (*once != NULL) {
-				ret = sshca_usage_error(self, "%s given twice", once_name);
-				goto out;
-			}
-			*once = optarg;
-		}
+		if (once != NULL &&
+		    (ret = sshca_opt_once(self, once, once_name, optarg)) != SSHCA_EXIT_OK)
+			goto out;
 	}
 	argc -= optind;
 	argv += optind;

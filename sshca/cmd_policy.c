@@ -483,11 +483,8 @@ explain_parse(
 		case 'h': *help = 1; return SSHCA_EXIT_OK;
 		default: return sshca_bad_option(self, c, argv);
 		}
-		if (once != NULL) {
-			if (*once != NULL)
-				return sshca_usage_error(self, "%s given twice", once_name);
-			*once = optarg;
-		}
+		if (once != NULL && sshca_opt_once(self, once, once_name, optarg) != SSHCA_EXIT_OK)
+			return SSHCA_EXIT_USAGE;
 	}
 	if (optind < argc)
 		return sshca_usage_error(self, "unexpected argument '%s'", argv[optind]);

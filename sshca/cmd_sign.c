@@ -304,11 +304,8 @@ parse_args(const struct sshca_cmd *self, int argc, char **argv, struct sign_args
 		}
 		/* A second value silently replacing the first hides typos
 		 * in a command that decides who gets root. */
-		if (once != NULL) {
-			if (*once != NULL)
-				return sshca_usage_error(self, "%s given twice", once_name);
-			*once = optarg;
-		}
+		if (once != NULL && sshca_opt_once(self, once, once_name, optarg) != SSHCA_EXIT_OK)
+			return SSHCA_EXIT_USAGE;
 	}
 	if (optind >= argc)
 		return sshca_usage_error(self, "USER.pub is required");

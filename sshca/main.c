@@ -73,7 +73,19 @@ sshca_strerror(int r)
 {
 	if (r == EPH_ERR_IO && errno != 0)
 		return strerror(errno);
+	if (r == EPH_ERR_PERM)
+		return "unsafe ownership or permissions: it must be owned by root or you and "
+		       "not open to group or others (keys: chmod 600; other files: chmod go-w)";
 	return eph_strerror(r);
+}
+
+int
+sshca_opt_once(const struct sshca_cmd *cmd, const char **slot, const char *name, const char *value)
+{
+	if (*slot != NULL)
+		return sshca_usage_error(cmd, "%s given twice", name);
+	*slot = value;
+	return SSHCA_EXIT_OK;
 }
 
 int

@@ -39,7 +39,8 @@ extern const struct sshca_cmd sshca_cmd_policy;
 extern const struct sshca_cmd sshca_cmd_check_config;
 
 /* eph_strerror, but for EPH_ERR_IO the errno text ("No such file or
- * directory"); call right after the failing function. */
+ * directory") and for EPH_ERR_PERM what the file must look like; call
+ * right after the failing function. */
 const char *sshca_strerror(int r);
 
 /* Full help (usage, summary, options) on stdout; returns SSHCA_EXIT_OK. */
@@ -54,6 +55,11 @@ int sshca_fail(const struct sshca_cmd *cmd, const char *fmt, ...)
 /* Report the option getopt_long just refused (c is '?' or ':');
  * returns SSHCA_EXIT_USAGE. */
 int sshca_bad_option(const struct sshca_cmd *cmd, int c, char **argv);
+
+/* Store an option that may be given once: SSHCA_EXIT_OK, or
+ * SSHCA_EXIT_USAGE ("NAME given twice") when *slot is already set. */
+int sshca_opt_once(
+    const struct sshca_cmd *cmd, const char **slot, const char *name, const char *value);
 
 /* Strict duration / unsigned options: 0, or SSHCA_EXIT_USAGE after a
  * message naming the option. */

@@ -615,6 +615,7 @@ test_eval_unknown_task(void **state)
 		r.task = longname;
 		eval_ok(p, &r, AT(MON, 10, 0), &d);
 		assert_true(strlen(d.reasons[0].text) < 160);
+		/* The reason quotes the name cut short, marked with "...". */
 		ASSERT_REASON(&d, POLICY_REASON_DENY, "task", "xxx...");
 		policy_decision_clear(&d);
 		r.task = "db-maint";
