@@ -21,9 +21,8 @@
 #define CONF_MSG_MAX 1024
 
 static void
-errors_add(struct conf *c, const char *file, int line, const char *msg)
+errors_add(struct conf *c, struct policy_errors *e, const char *file, int line, const char *msg)
 {
-	struct policy_errors *e = c->errs;
 	struct policy_error *nv;
 	char *f = NULL, *m = NULL;
 
@@ -45,21 +44,38 @@ fail:
 	c->nomem = 1;
 }
 
-void
-conf_error(struct conf *c, int line, const char *fmt, ...)
+static void
+conf_vadd(struct conf *c, struct policy_errors *e, int line, const char *fmt, va_list ap)
 {
 	char msg[CONF_MSG_MAX];
-	va_list ap;
 	size_t i;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	/* Messages quote what the file says; keep each on one line. */
 	for (i = 0; msg[i] != '\0'; i++)
 		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
 			msg[i] = '?';
-	errors_add(c, c->name != NULL ? c->name : "<string>", line < 0 ? 0 : line, msg);
+	errors_add(c, e, c->name != NULL ? c->name : "<string>", line < 0 ? 0 : line, msg);
+}
+
+void
+conf_error(struct conf *c, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	conf_vadd(c, c->errs, line, fmt, ap);
+	va_end(ap);
+}
+
+void
+conf_warn(struct conf *c, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	conf_vadd(c, &c->warns, line, fmt, ap);
+	va_end(ap);
 }
 
 size_t
@@ -84,31 +100,48 @@ error_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : (x->seq > y->seq);
 }
 
+/* Sort problems by line, keeping the order found within a line. */
+static void
+sort_by_line(struct conf *c, struct policy_error *v, size_t n)
+{
+	struct error_pos *s;
+	size_t i;
+
+	if (n < 2)
+		return;
+	if ((s = calloc(n, sizeof(*s))) == NULL) {
+		c->nomem = 1;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		s[i].e = v[i];
+		s[i].seq = i;
+	}
+	qsort(s, n, sizeof(*s), error_cmp);
+	for (i = 0; i < n; i++)
+		v[i] = s[i].e;
+	free(s);
+}
+
 int
 conf_result(struct conf *c)
 {
-	struct policy_error *v;
-	struct error_pos *s;
-	size_t i, n = conf_nerrors(c);
+	size_t n = conf_nerrors(c);
 
-	if (n > 1) {
-		v = c->errs->v + c->first_error;
-		if ((s = calloc(n, sizeof(*s))) == NULL) {
-			c->nomem = 1;
-		} else {
-			for (i = 0; i < n; i++) {
-				s[i].e = v[i];
-				s[i].seq = i;
-			}
-			qsort(s, n, sizeof(*s), error_cmp);
-			for (i = 0; i < n; i++)
-				v[i] = s[i].e;
-			free(s);
-		}
-	}
+	sort_by_line(c, c->errs->v + c->first_error, n);
 	if (c->nomem)
 		return EPH_ERR_NOMEM;
 	return n > 0 ? EPH_ERR_FORMAT : EPH_OK;
+}
+
+void
+conf_take_warnings(struct conf *c, struct policy_errors *to)
+{
+	policy_errors_clear(to);
+	sort_by_line(c, c->warns.v, c->warns.n);
+	*to = c->warns;
+	c->warns.v = NULL;
+	c->warns.n = 0;
 }
 
 static void
@@ -130,6 +163,7 @@ conf_free(struct conf *c)
 	free(c->text);
 	free(c->lines);
 	policy_errors_clear(&c->own);
+	policy_errors_clear(&c->warns);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -169,6 +203,125 @@ check_text(struct conf *c, const char *text, size_t len)
 }
 
 static int
+is_name_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	    ch == '_' || ch == '-' || ch == '*';
+}
+
+/*
+ * Is the integer literal t[0..n) one libconfig 1.5 reads as written?
+ * It is not when too big: an unsuffixed literal is an int whose value
+ * wraps (4294967296 reads as 0), a 64-bit one saturates. 0 when it reads
+ * right, 1 when it would be misread, -1 when it is no integer at all.
+ */
+static int
+int_literal_misread(const char *t, size_t n)
+{
+	uint64_t v = 0, limit;
+	size_t i = 0, end = n;
+	int neg = 0, hex = 0, wide = 0;
+	unsigned d;
+
+	if (i < end && (t[i] == '-' || t[i] == '+'))
+		neg = t[i++] == '-';
+	while (end > i && (t[end - 1] == 'L' || t[end - 1] == 'l')) {
+		wide = 1;
+		end--;
+	}
+	if (end - i > 2 && t[i] == '0' && (t[i + 1] == 'x' || t[i + 1] == 'X')) {
+		hex = 1;
+		i += 2;
+	}
+	if (i == end)
+		return -1;
+	for (; i < end; i++) {
+		char ch = t[i];
+
+		if (ch >= '0' && ch <= '9')
+			d = (unsigned)(ch - '0');
+		else if (hex && ch >= 'a' && ch <= 'f')
+			d = (unsigned)(ch - 'a' + 10);
+		else if (hex && ch >= 'A' && ch <= 'F')
+			d = (unsigned)(ch - 'A' + 10);
+		else
+			return -1;
+		if (v > (UINT64_MAX - d) / (hex ? 16u : 10u))
+			return 1;
+		v = v * (hex ? 16u : 10u) + d;
+	}
+	/* A hex literal is unsigned in libconfig: past INT_MAX it turns negative. */
+	limit = wide ? (uint64_t)INT64_MAX : (uint64_t)INT32_MAX;
+	if (neg && !hex)
+		limit++;
+	return v > limit;
+}
+
+/*
+ * libconfig 1.5 silently wraps integers that do not fit ("approvals =
+ * 4294967296" reads as 0, i.e. no approval). Find every integer literal
+ * in the text (outside strings and comments) and refuse those it would
+ * misread, before any value is trusted.
+ */
+static int
+check_int_literals(struct conf *c, const char *text, size_t len)
+{
+	size_t i = 0, line = 1;
+	int bad = 0;
+
+	while (i < len) {
+		char ch = text[i];
+
+		if (ch == '\n') {
+			line++;
+			i++;
+		} else if (ch == '"') {
+			for (i++; i < len && text[i] != '"'; i++) {
+				if (text[i] == '\\' && i + 1 < len)
+					i++;
+				if (text[i] == '\n')
+					line++;
+			}
+			i++;
+		} else if (ch == '#' || (ch == '/' && i + 1 < len && text[i + 1] == '/')) {
+			while (i < len && text[i] != '\n')
+				i++;
+		} else if (ch == '/' && i + 1 < len && text[i + 1] == '*') {
+			for (i += 2;
+			     i < len && !(text[i] == '*' && i + 1 < len && text[i + 1] == '/'); i++)
+				if (text[i] == '\n')
+					line++;
+			i += 2;
+		} else if (is_name_char(ch) && !(ch >= '0' && ch <= '9') && ch != '-') {
+			while (i < len && is_name_char(text[i]))
+				i++;
+		} else if ((ch >= '0' && ch <= '9') || ch == '-' || ch == '+' || ch == '.') {
+			size_t j = i + 1;
+			int misread;
+
+			/* A number token: digits, letters (hex, exponent, L), '.', signs. */
+			while (j < len &&
+			    (is_name_char(text[j]) || text[j] == '.' ||
+			        ((text[j] == '+' || text[j] == '-') &&
+			            (text[j - 1] == 'e' || text[j - 1] == 'E'))))
+				j++;
+			misread = int_literal_misread(text + i, j - i);
+			if (misread == 1) {
+				conf_error(c, (int)line,
+				    "integer %.*s is too large (libconfig would read another "
+				    "value)",
+				    (int)(j - i < CONF_SHOW_MAX ? j - i : CONF_SHOW_MAX), text + i);
+				bad = 1;
+			}
+			i = j;
+		} else {
+			i++;
+		}
+	}
+	return bad ? -1 : 0;
+}
+
+static int
 parse_text(struct conf *c, const char *text, size_t len)
 {
 	if ((c->text = malloc(len + 1)) == NULL) {
@@ -177,7 +330,7 @@ parse_text(struct conf *c, const char *text, size_t len)
 	}
 	memcpy(c->text, text, len);
 	c->text[len] = '\0';
-	if (check_text(c, c->text, len) != 0)
+	if (check_text(c, c->text, len) != 0 || check_int_literals(c, c->text, len) != 0)
 		return conf_result(c);
 	config_init(&c->cfg);
 	c->have_cfg = 1;

@@ -73,6 +73,7 @@ struct conf {
 	size_t nlines;
 	struct policy_errors *errs;
 	struct policy_errors own; /* used when the caller passed no errs */
+	struct policy_errors warns; /* conf_warn: loads, but worth saying */
 	size_t first_error; /* errs->n when loading began */
 	int nomem;
 };
@@ -99,6 +100,12 @@ config_setting_t *conf_member(const config_setting_t *g, const char *name);
  * conf remembers it and conf_result says so. */
 void conf_error(struct conf *c, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Record something that loads but is probably not what the author
+ * meant; the loader hands these to its caller (struct policy.warnings). */
+void conf_warn(struct conf *c, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Move the warnings (sorted by line) to *to, which is cleared first. */
+void conf_take_warnings(struct conf *c, struct policy_errors *to);
 /* EPH_ERR_NOMEM, EPH_ERR_FORMAT when any problem was recorded since
  * loading began, else EPH_OK. Also sorts those problems by line. */
 int conf_result(struct conf *c);

@@ -200,6 +200,7 @@ policy_free(struct policy *p)
 		task_free_fields(&p->tasks[i]);
 	free(p->tasks);
 	policy_host_index_free(p->host_index);
+	policy_errors_clear(&p->warnings);
 	free(p->file);
 	free(p);
 }
@@ -1102,6 +1103,11 @@ policy_build(struct conf *c, struct policy **out)
 	    (r = policy_host_index_build(p, &p->host_index)) != EPH_OK) {
 		policy_free(p);
 		return r;
+	}
+	conf_take_warnings(c, &p->warnings);
+	if (c->nomem) {
+		policy_free(p);
+		return EPH_ERR_NOMEM;
 	}
 	*out = p;
 	return EPH_OK;

@@ -152,6 +152,9 @@ struct policy {
 	/* Which hostgroups hold a host, in one search (built by the loader
 	 * with policy_host_index_build; NULL in a policy built by hand). */
 	struct policy_host_index *host_index;
+	/* What loads but is probably not what the author meant, as
+	 * "file:line" messages; policy check prints them. */
+	struct policy_errors warnings;
 };
 
 /*

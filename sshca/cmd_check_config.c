@@ -137,6 +137,7 @@ check_policy(struct checker *k, char **summary)
 			report(k, cc->policy_line, "policy %s: %s", cc->policy, sshca_strerror(r));
 		goto out;
 	}
+	sshca_print_warnings(&p->warnings);
 	if (p->max_ttl > cc->max_ttl) {
 		format_duration(cc->max_ttl, ours, sizeof(ours));
 		format_duration(p->max_ttl, theirs, sizeof(theirs));

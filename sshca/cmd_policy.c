@@ -298,9 +298,13 @@ check_one(const struct sshca_cmd *self, const char *path)
 			    self, "%s: %zu %s", path, errs.n, plural(errs.n, "error", "errors"));
 		goto out;
 	}
-	printf("%s: OK: %zu %s, %zu %s, %zu %s\n", path, p->ntasks,
+	sshca_print_warnings(&p->warnings);
+	printf("%s: OK: %zu %s, %zu %s, %zu %s", path, p->ntasks,
 	    plural(p->ntasks, "task", "tasks"), p->ngroups, plural(p->ngroups, "group", "groups"),
 	    p->nhostgroups, plural(p->nhostgroups, "hostgroup", "hostgroups"));
+	if (p->warnings.n > 0)
+		printf(", %zu %s", p->warnings.n, plural(p->warnings.n, "warning", "warnings"));
+	putchar('\n');
 	ret = SSHCA_EXIT_OK;
 out:
 	policy_free(p);

@@ -16,6 +16,7 @@
 #include "err.h"
 #include "fileio.h"
 #include "key.h"
+#include "policy.h"
 #include "sshca.h"
 #include "util.h"
 
@@ -247,6 +248,20 @@ out:
 	key_free(pub);
 	key_free(priv);
 	return r;
+}
+
+void
+sshca_print_warnings(const struct policy_errors *w)
+{
+	size_t i;
+
+	for (i = 0; w != NULL && i < w->n; i++) {
+		if (w->v[i].line > 0)
+			fprintf(stderr, "%s:%d: warning: %s\n", w->v[i].file, w->v[i].line,
+			    w->v[i].msg);
+		else
+			fprintf(stderr, "%s: warning: %s\n", w->v[i].file, w->v[i].msg);
+	}
 }
 
 int

@@ -89,4 +89,8 @@ int sshca_read_text(const char *path, char **out);
  */
 int sshca_load_public_or_private(const char *path, struct key **out, const char **what);
 
+struct policy_errors;
+/* A loaded file's warnings to stderr, "file:line: warning: msg" each. */
+void sshca_print_warnings(const struct policy_errors *w);
+
 #endif

@@ -190,6 +190,15 @@ test_err_keys(void **state)
 	    "h.conf:6: missing 'task' in accept entry 2\n");
 }
 
+/* The same integer guard as policy.conf: nothing wraps silently. */
+static void
+test_err_integer_wrap(void **state)
+{
+	expect_errors(HEAD "accept = ();\nx = 4294967296;\n",
+	    "h.conf:5: integer 4294967296 is too large (libconfig would read another value)\n");
+	(void)state;
+}
+
 static void
 test_err_types(void **state)
 {
@@ -324,6 +333,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_example),
 	    cmocka_unit_test(test_principals),
 	    cmocka_unit_test(test_err_keys),
+	    cmocka_unit_test(test_err_integer_wrap),
 	    cmocka_unit_test(test_err_types),
 	    cmocka_unit_test(test_err_values),
 	    cmocka_unit_test(test_err_duplicate_accept),

@@ -420,6 +420,31 @@ test_err_values(void **state)
 	    "p.conf:5: 'default_ttl' in task 't': bad duration -5\n");
 }
 
+/* libconfig 1.5 wraps integers that do not fit (4294967296 reads as 0):
+ * every such literal is refused before any value is read. */
+static void
+test_err_integer_wrap(void **state)
+{
+	expect_task_errors(TASK_OK "\n approvers = [ \"carol\" ]; approvals = 4294967296;\n"
+	                           "  max_logins = 4294967297;",
+	    "p.conf:5: integer 4294967296 is too large (libconfig would read another value)\n"
+	    "p.conf:6: integer 4294967297 is too large (libconfig would read another value)\n");
+	/* Hex past INT_MAX turns negative; 64-bit literals saturate. */
+	expect_task_errors(TASK_OK "\n max_logins = 0xFFFFFFFF;\n max_ttl = 9223372036854775808L;",
+	    "p.conf:5: integer 0xFFFFFFFF is too large (libconfig would read another value)\n"
+	    "p.conf:6: integer 9223372036854775808L is too large (libconfig would read another "
+	    "value)\n");
+	expect_task_errors(TASK_OK "\n max_logins = -2147483649;",
+	    "p.conf:5: integer -2147483649 is too large (libconfig would read another value)\n");
+	/* What fits is range-checked by the field as before. */
+	expect_task_errors(TASK_OK "\n max_logins = 4294967296L;",
+	    "p.conf:5: 'max_logins' in task 't' must be between 0 and 4294967295\n");
+	task_ok(TASK_OK "\n max_logins = 2147483647; # 99999999999999999999\n"
+	                " description = \"4294967296 /* 4294967296 */\";\n"
+	                " /* 4294967296 */ max_ttl = 600;");
+	(void)state;
+}
+
 static void
 test_err_undefined_group(void **state)
 {
@@ -866,6 +891,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_err_listed_twice),
 	    cmocka_unit_test(test_err_when),
 	    cmocka_unit_test(test_err_break_glass),
+	    cmocka_unit_test(test_err_integer_wrap),
 	    cmocka_unit_test(test_err_many),
 	    cmocka_unit_test(test_err_element_lines),
 	    cmocka_unit_test_setup_teardown(test_file_refused, tu_dir_setup, tu_dir_teardown),

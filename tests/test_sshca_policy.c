@@ -951,6 +951,9 @@ test_check_config_errors(void **state)
 	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nmax_ttl = \"2w\";\n", "ca.conf:3: "},
 	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nmax_ttl = \"0\";\n", "ca.conf:3: "},
 	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nclock_skew = \"2h\";\n", "ca.conf:3: "},
+	    /* 2^32 + 60 would read as 60 s: refused, not wrapped. */
+	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nclock_skew = 4294967356;\n",
+	        "ca.conf:3: integer 4294967356 is too large"},
 	    {"ca_key = \"/x/ca\";\n", "ca.conf: missing 'policy'"},
 	    {"policy = \"/x/p\";\n", "ca.conf: missing 'ca_key'"},
 	    {"ca_key = \"ca\";\npolicy = \"/x/p\";\n",
