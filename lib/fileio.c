@@ -24,7 +24,23 @@ file_read_all(const char *path, size_t max, unsigned checks, struct buf *out)
 
 	if (path == NULL)
 		return EPH_ERR_INVAL;
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY)) < 0)
+	/*
+	 * A FIFO would block open() (and read()) for ever, and opening a
+	 * device can have effects: look first, then open without blocking
+	 * and check again what was opened (the name may have changed).
+	 */
+	if (lstat(path, &st) != 0)
+		return EPH_ERR_IO;
+	if (S_ISLNK(st.st_mode)) {
+		errno = ELOOP;
+		return EPH_ERR_IO;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		return EPH_ERR_IO;
+	}
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
 		return EPH_ERR_IO;
 	if (fstat(fd, &st) != 0) {
 		r = EPH_ERR_IO;
@@ -32,6 +48,10 @@ file_read_all(const char *path, size_t max, unsigned checks, struct buf *out)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		errno = EINVAL;
+		r = EPH_ERR_IO;
+		goto out;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
 		r = EPH_ERR_IO;
 		goto out;
 	}

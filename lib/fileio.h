@@ -16,8 +16,11 @@
 
 /*
  * Read a whole regular file (O_NOFOLLOW|O_CLOEXEC) of at most max bytes,
- * appending to out. With checks, the file must also be owned by the
- * caller or root. EPH_ERR_IO (errno set), EPH_ERR_PERM, EPH_ERR_TOOLARGE.
+ * appending to out. A symbolic link (errno ELOOP) or anything but a
+ * regular file (errno EINVAL: a FIFO, socket or device) is refused
+ * without blocking; directories on the path may be symbolic links. With
+ * checks, the file must also be owned by the caller or root. EPH_ERR_IO
+ * (errno set), EPH_ERR_PERM, EPH_ERR_TOOLARGE.
  */
 int file_read_all(const char *path, size_t max, unsigned checks, struct buf *out);
 

@@ -342,6 +342,17 @@ test_check_file_problems(void **state)
 	free(out);
 	assert_int_equal(run(f, &out, "%s policy check pol.conf", SSHCA), 0);
 	free(out);
+	/* A FIFO (or /dev/zero) is refused at once, not read for ever. */
+	assert_int_equal(run(f, NULL, "mkfifo fifo.conf"), 0);
+	assert_int_equal(run(f, &out, "timeout 10 %s policy check fifo.conf", SSHCA), 1);
+	tu_assert_contains(out, "fifo.conf: is not a regular file");
+	free(out);
+	assert_int_equal(run(f, &out, "timeout 10 %s check-config -f fifo.conf", SSHCA), 1);
+	tu_assert_contains(out, "fifo.conf: is not a regular file");
+	free(out);
+	assert_int_equal(run(f, &out, "timeout 10 %s policy check /dev/zero", SSHCA), 1);
+	tu_assert_contains(out, "/dev/zero: is not a regular file");
+	free(out);
 }
 
 /* --------------------------------------------------------- explain */

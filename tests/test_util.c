@@ -155,6 +155,53 @@ test_file_write_read(void **state)
 	free(q);
 }
 
+/* A FIFO, a socket or a device is refused at once, never waited on. */
+static void
+test_file_read_special(void **state)
+{
+	const char *dir = *state;
+	char *fifo = tu_path(dir, "fifo"), *sock = tu_path(dir, "sock");
+	char *real = tu_path(dir, "real"), *via = tu_path(dir, "via");
+	char *f = tu_path(dir, "via/f");
+	struct sockaddr_un sa;
+	struct buf b;
+	int fd;
+
+	buf_init(&b);
+	/* Without the fix open() blocks for ever on the FIFO: die instead. */
+	alarm(10);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	assert_int_equal(file_read_all(fifo, 100, 0, &b), EPH_ERR_IO);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(file_read_all(fifo, 100, FILE_CHECK_TRUSTED, &b), EPH_ERR_IO);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(file_read_all("/dev/null", 100, 0, &b), EPH_ERR_IO);
+	assert_int_equal(errno, EINVAL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	assert_true(strlen(sock) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, sock, strlen(sock));
+	assert_true((fd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(file_read_all(sock, 100, 0, &b), EPH_ERR_IO);
+	assert_int_equal(errno, EINVAL);
+	close(fd);
+	alarm(0);
+	assert_int_equal(b.len, 0);
+	/* A directory on the path may be a symbolic link (documented). */
+	assert_int_equal(mkdir(real, 0755), 0);
+	assert_int_equal(symlink(real, via), 0);
+	assert_int_equal(file_write_atomic(f, "ok", 2, 0644, 0), EPH_OK);
+	assert_int_equal(file_read_all(f, 100, FILE_CHECK_TRUSTED, &b), EPH_OK);
+	assert_int_equal(b.len, 2);
+	buf_free(&b);
+	free(fifo);
+	free(sock);
+	free(real);
+	free(via);
+	free(f);
+}
+
 struct captured {
 	int priority;
 	char line[1024];
@@ -277,6 +324,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_format_duration),
 	    cmocka_unit_test(test_strerror),
 	    cmocka_unit_test_setup_teardown(test_file_write_read, tu_dir_setup, tu_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_file_read_special, tu_dir_setup, tu_dir_teardown),
 	    cmocka_unit_test(test_log_syslog_line),
 	    cmocka_unit_test(test_log_journal),
 	};
