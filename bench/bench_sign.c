@@ -72,6 +72,7 @@ main(int argc, char **argv)
 	struct grant g = {.id = "g-0001",
 	    .task = "db-maint",
 	    .requester = "alice",
+	    .login_as = "postgres",
 	    .approvers = approvers,
 	    .napprovers = 2,
 	    .max_logins = 1};

@@ -4,8 +4,12 @@
  * every field is capped and must be printable text.
  *
  * Wire form: uint32 version, string id, string task, string requester,
- * uint32 count, count x string approver, string reason digest (empty or
- * 32 bytes), uint32 max_logins.
+ * string login_as, uint32 count, count x string approver, string reason
+ * digest (empty or 32 bytes), uint32 max_logins.
+ *
+ * id, task, requester and approvers join the key id
+ * "eph:<id>:<requester>:<task>" and log lines, so they hold no ':' and no
+ * space; login_as is a plain account name.
  */
 #include "config.h"
 
@@ -65,7 +69,8 @@ text_valid(const char *s)
 	return 1;
 }
 
-/* A required field: present, non-empty, capped, printable. */
+/* A name field: present, non-empty, capped, printable, and nothing that
+ * would split the key id or a key=value log line. */
 static int
 field_check(const char *s)
 {
@@ -74,11 +79,39 @@ field_check(const char *s)
 	if (s == NULL)
 		return EPH_ERR_INVAL;
 	len = strlen(s);
-	if (len == 0 || !text_valid(s))
+	if (len == 0 || !text_valid(s) || strpbrk(s, ": ") != NULL)
 		return EPH_ERR_INVAL;
 	if (len > GRANT_MAX_FIELD_LEN)
 		return EPH_ERR_TOOLARGE;
 	return EPH_OK;
+}
+
+int
+grant_user_name_valid(const char *s)
+{
+	size_t i, len;
+
+	if (s == NULL || (len = strlen(s)) == 0 || len > GRANT_MAX_FIELD_LEN || s[0] == '-')
+		return 0;
+	for (i = 0; i < len; i++) {
+		char ch = s[i];
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-')
+			continue;
+		if ((ch == '@' && i > 0) || (ch == '$' && i > 0 && i == len - 1))
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+static int
+login_check(const char *s)
+{
+	if (s != NULL && strlen(s) > GRANT_MAX_FIELD_LEN)
+		return EPH_ERR_TOOLARGE;
+	return grant_user_name_valid(s) ? EPH_OK : EPH_ERR_INVAL;
 }
 
 /*
@@ -120,12 +153,14 @@ grant_encode(const struct grant *g, struct buf *out)
 		goto out;
 	}
 	if ((r = field_check(g->id)) != EPH_OK || (r = field_check(g->task)) != EPH_OK ||
-	    (r = field_check(g->requester)) != EPH_OK || (r = approvers_check(g)) != EPH_OK)
+	    (r = field_check(g->requester)) != EPH_OK || (r = login_check(g->login_as)) != EPH_OK ||
+	    (r = approvers_check(g)) != EPH_OK)
 		goto out;
 	if ((r = buf_put_u32(&b, GRANT_VERSION)) != EPH_OK ||
 	    (r = buf_put_cstring(&b, g->id)) != EPH_OK ||
 	    (r = buf_put_cstring(&b, g->task)) != EPH_OK ||
 	    (r = buf_put_cstring(&b, g->requester)) != EPH_OK ||
+	    (r = buf_put_cstring(&b, g->login_as)) != EPH_OK ||
 	    (r = buf_put_u32(&b, (uint32_t)g->napprovers)) != EPH_OK)
 		goto out;
 	for (i = 0; i < g->napprovers; i++)
@@ -155,7 +190,7 @@ get_field(struct buf *b, char **out)
 
 	if ((r = buf_get_cstring(b, out, GRANT_MAX_FIELD_LEN)) != EPH_OK)
 		return r;
-	if (**out == '\0' || !text_valid(*out)) {
+	if (field_check(*out) != EPH_OK) {
 		free(*out);
 		*out = NULL;
 		return EPH_ERR_FORMAT;
@@ -187,7 +222,14 @@ grant_decode(const uint8_t *d, size_t n, struct grant *out)
 		goto out;
 	}
 	if ((r = get_field(&b, &g.id)) != EPH_OK || (r = get_field(&b, &g.task)) != EPH_OK ||
-	    (r = get_field(&b, &g.requester)) != EPH_OK || (r = buf_get_u32(&b, &count)) != EPH_OK)
+	    (r = get_field(&b, &g.requester)) != EPH_OK ||
+	    (r = buf_get_cstring(&b, &g.login_as, GRANT_MAX_FIELD_LEN)) != EPH_OK)
+		goto out;
+	if (!grant_user_name_valid(g.login_as)) {
+		r = EPH_ERR_FORMAT;
+		goto out;
+	}
+	if ((r = buf_get_u32(&b, &count)) != EPH_OK)
 		goto out;
 	if (count > GRANT_MAX_APPROVERS) {
 		r = EPH_ERR_TOOLARGE;
@@ -257,6 +299,7 @@ grant_clear(struct grant *g)
 	free(g->id);
 	free(g->task);
 	free(g->requester);
+	free(g->login_as);
 	for (i = 0; i < g->napprovers; i++)
 		free(g->approvers[i]);
 	free(g->approvers);

@@ -21,12 +21,18 @@ struct grant {
 	char *id;
 	char *task;
 	char *requester;
+	char *login_as; /* the one local account the grant admits */
 	char **approvers;
 	size_t napprovers;
 	uint8_t reason_digest[GRANT_DIGEST_LEN]; /* SHA-256 of ticket/reason */
 	int has_reason_digest;
 	uint32_t max_logins; /* 0 = unlimited */
 };
+
+/* Is s a local account name a grant may carry in login_as: letters,
+ * digits, '.', '_', '-', '@' (not first), '$' (last only), not starting
+ * with '-', at most GRANT_MAX_FIELD_LEN bytes? */
+int grant_user_name_valid(const char *s);
 
 /* Value bytes to pass to cert_add_extension(c, GRANT_EXTENSION, ...). */
 int grant_encode(const struct grant *g, struct buf *out);

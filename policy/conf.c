@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "err.h"
 #include "fileio.h"
+#include "grant.h"
 #include "util.h"
 
 #define CONF_MSG_MAX 1024
@@ -688,15 +689,9 @@ conf_name_problem(const char *s, enum conf_name_kind kind)
 	case CONF_NAME_USER:
 		if (s[0] == '-')
 			return "may not start with '-'";
-		for (i = 0; i < len; i++) {
-			if (is_alnum(s[i]) || s[i] == '.' || s[i] == '_' || s[i] == '-')
-				continue;
-			if (s[i] == '@' && i > 0)
-				continue;
-			if (s[i] == '$' && i == len - 1 && i > 0)
-				continue;
+		/* The same rule as the account a certificate's grant carries. */
+		if (!grant_user_name_valid(s))
 			return "is not a valid user or group name";
-		}
 		break;
 	case CONF_NAME_HOST:
 		if (strchr(s, '*') != NULL)

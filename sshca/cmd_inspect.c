@@ -135,6 +135,8 @@ show_grant(const struct cert *c)
 	print_safe_str(g.task);
 	printf("\n" INDENT2 "Requester: ");
 	print_safe_str(g.requester);
+	printf("\n" INDENT2 "Login as: ");
+	print_safe_str(g.login_as);
 	printf("\n" INDENT2 "Approvers: ");
 	if (g.napprovers == 0)
 		printf("(none)");

@@ -45,10 +45,11 @@ const struct sshca_cmd sshca_cmd_sign = {"sign", cmd_sign,
     "                         permit-user-rc\n"
     "      --skew DURATION    start validity this long before now (default 60s)\n"
     "      --max-ttl DURATION refuse a --ttl above this (default 24h)\n"
-    "      --grant-id ID      add the grant@ephssh extension; needs --task and\n"
-    "                         --requester\n"
+    "      --grant-id ID      add the grant@ephssh extension; needs --task,\n"
+    "                         --requester and --login-as\n"
     "      --task NAME        grant: task\n"
     "      --requester USER   grant: who asked\n"
+    "      --login-as USER    grant: the only local account hosts accept\n"
     "      --approver USER    grant: who approved (repeatable)\n"
     "      --reason TEXT      grant: ticket or reason (stored as SHA-256)\n"
     "      --max-logins N     grant: logins allowed (default 0, unlimited)\n"};
@@ -68,6 +69,7 @@ enum {
 	OPT_APPROVER,
 	OPT_REASON,
 	OPT_MAX_LOGINS,
+	OPT_LOGIN_AS,
 };
 
 struct sign_args {
@@ -88,6 +90,7 @@ struct sign_args {
 	const char *grant_id;
 	const char *task;
 	const char *requester;
+	const char *login_as;
 	const char **approvers;
 	size_t napprovers;
 	const char *reason;
@@ -109,6 +112,13 @@ name_ok(const char *s, size_t max)
 			return 0;
 	}
 	return 1;
+}
+
+/* A grant name field also joins the key id eph:<id>:<requester>:<task>. */
+static int
+grant_field_ok(const char *s)
+{
+	return name_ok(s, GRANT_MAX_FIELD_LEN) && strchr(s, ':') == NULL;
 }
 
 /* Printable text (spaces allowed), for key ids and grant fields. */
@@ -265,6 +275,7 @@ parse_args(const struct sshca_cmd *self, int argc, char **argv, struct sign_args
 	    {"approver", required_argument, NULL, OPT_APPROVER},
 	    {"reason", required_argument, NULL, OPT_REASON},
 	    {"max-logins", required_argument, NULL, OPT_MAX_LOGINS},
+	    {"login-as", required_argument, NULL, OPT_LOGIN_AS},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -299,6 +310,7 @@ parse_args(const struct sshca_cmd *self, int argc, char **argv, struct sign_args
 		case OPT_APPROVER: a->approvers[a->napprovers++] = optarg; break;
 		case OPT_REASON: once = &a->reason, once_name = "--reason"; break;
 		case OPT_MAX_LOGINS: once = &a->max_logins, once_name = "--max-logins"; break;
+		case OPT_LOGIN_AS: once = &a->login_as, once_name = "--login-as"; break;
 		case 'h': *help = 1; return SSHCA_EXIT_OK;
 		default: return sshca_bad_option(self, c, argv);
 		}
@@ -365,24 +377,29 @@ check_args(const struct sshca_cmd *self, const struct sign_args *a)
 			return sshca_usage_error(self, "--extension '%s': value too long", name);
 	}
 	if (a->grant_id == NULL) {
-		if (a->task != NULL || a->requester != NULL || a->napprovers != 0 ||
-		    a->reason != NULL || a->max_logins != NULL)
+		if (a->task != NULL || a->requester != NULL || a->login_as != NULL ||
+		    a->napprovers != 0 || a->reason != NULL || a->max_logins != NULL)
 			return sshca_usage_error(self,
-			    "--task, --requester, --approver, --reason and --max-logins need "
-			    "--grant-id");
+			    "--task, --requester, --login-as, --approver, --reason and "
+			    "--max-logins need --grant-id");
 		return SSHCA_EXIT_OK;
 	}
-	if (a->task == NULL || a->requester == NULL)
-		return sshca_usage_error(self, "--grant-id needs --task and --requester");
-	if (!name_ok(a->grant_id, GRANT_MAX_FIELD_LEN))
+	if (a->task == NULL || a->requester == NULL || a->login_as == NULL)
 		return sshca_usage_error(
-		    self, "--grant-id: empty, too long, or has spaces or control characters");
-	if (!name_ok(a->task, GRANT_MAX_FIELD_LEN))
+		    self, "--grant-id needs --task, --requester and --login-as");
+	if (!grant_field_ok(a->grant_id))
 		return sshca_usage_error(
-		    self, "--task: empty, too long, or has spaces or control characters");
-	if (!name_ok(a->requester, GRANT_MAX_FIELD_LEN))
+		    self, "--grant-id: empty, too long, or has spaces, ':' or control characters");
+	if (!grant_field_ok(a->task))
 		return sshca_usage_error(
-		    self, "--requester: empty, too long, or has spaces or control characters");
+		    self, "--task: empty, too long, or has spaces, ':' or control characters");
+	if (!grant_field_ok(a->requester))
+		return sshca_usage_error(
+		    self, "--requester: empty, too long, or has spaces, ':' or control characters");
+	if (!grant_user_name_valid(a->login_as))
+		return sshca_usage_error(self,
+		    "--login-as '%s': not an account name (letters, digits, '.', '_', '-')",
+		    a->login_as);
 	if (a->reason != NULL && !text_ok(a->reason, 4096))
 		return sshca_usage_error(
 		    self, "--reason: empty, too long, or has control characters");
@@ -390,9 +407,10 @@ check_args(const struct sshca_cmd *self, const struct sign_args *a)
 		return sshca_usage_error(
 		    self, "more than %d --approver options", GRANT_MAX_APPROVERS);
 	for (i = 0; i < a->napprovers; i++) {
-		if (!name_ok(a->approvers[i], GRANT_MAX_FIELD_LEN))
+		if (!grant_field_ok(a->approvers[i]))
 			return sshca_usage_error(self,
-			    "--approver '%s': empty, too long, or has spaces or control characters",
+			    "--approver '%s': empty, too long, or has spaces, ':' or control "
+			    "characters",
 			    a->approvers[i]);
 		if (strcmp(a->approvers[i], a->requester) == 0)
 			return sshca_usage_error(self,
@@ -463,6 +481,7 @@ add_grant(
 	buf_init(&val);
 	if ((g.id = strdup(a->grant_id)) == NULL || (g.task = strdup(a->task)) == NULL ||
 	    (g.requester = strdup(a->requester)) == NULL ||
+	    (g.login_as = strdup(a->login_as)) == NULL ||
 	    (a->napprovers != 0 && (g.approvers = calloc(a->napprovers, sizeof(char *))) == NULL)) {
 		sshca_fail(self, "out of memory");
 		goto out;

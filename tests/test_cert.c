@@ -234,6 +234,7 @@ fill_grant(struct grant *g)
 	g->id = "g-0001";
 	g->task = "db-maint";
 	g->requester = "alice";
+	g->login_as = "postgres";
 	g->approvers = approvers;
 	g->napprovers = 2;
 	g->max_logins = 3;
@@ -1576,6 +1577,7 @@ test_grant_round_trip(void **state)
 	assert_string_equal(d.id, g.id);
 	assert_string_equal(d.task, g.task);
 	assert_string_equal(d.requester, g.requester);
+	assert_string_equal(d.login_as, "postgres");
 	assert_int_equal(d.napprovers, g.napprovers);
 	for (i = 0; i < d.napprovers; i++)
 		assert_string_equal(d.approvers[i], g.approvers[i]);
@@ -1592,11 +1594,13 @@ test_grant_round_trip(void **state)
 	memset(&g, 0, sizeof(g));
 	g.id = "g-2";
 	g.task = "break-glass";
-	g.requester = "J\xc3\xb6rg \xe2\x82\xac \xf0\x9f\x94\x91";
+	g.requester = "J\xc3\xb6rg\xe2\x82\xac\xf0\x9f\x94\x91";
+	g.login_as = "svc$";
 	buf_init(&b);
 	assert_int_equal(grant_encode(&g, &b), EPH_OK);
 	assert_int_equal(grant_decode(b.d, b.len, &d), EPH_OK);
 	assert_string_equal(d.requester, g.requester);
+	assert_string_equal(d.login_as, "svc$");
 	assert_int_equal(d.napprovers, 0);
 	assert_null(d.approvers);
 	assert_int_equal(d.has_reason_digest, 0);
@@ -1606,8 +1610,8 @@ test_grant_round_trip(void **state)
 }
 
 static void
-grant_bytes(struct buf *b, uint32_t version, const char *id, uint32_t count, const char **approvers,
-    size_t diglen, int trailing)
+grant_bytes_as(struct buf *b, uint32_t version, const char *id, const char *login, uint32_t count,
+    const char **approvers, size_t diglen, int trailing)
 {
 	uint8_t dig[64];
 	uint32_t i;
@@ -1618,6 +1622,7 @@ grant_bytes(struct buf *b, uint32_t version, const char *id, uint32_t count, con
 	assert_int_equal(buf_put_cstring(b, id), EPH_OK);
 	assert_int_equal(buf_put_cstring(b, "task"), EPH_OK);
 	assert_int_equal(buf_put_cstring(b, "alice"), EPH_OK);
+	assert_int_equal(buf_put_cstring(b, login), EPH_OK);
 	assert_int_equal(buf_put_u32(b, count), EPH_OK);
 	for (i = 0; approvers != NULL && approvers[i] != NULL; i++)
 		assert_int_equal(buf_put_cstring(b, approvers[i]), EPH_OK);
@@ -1625,6 +1630,13 @@ grant_bytes(struct buf *b, uint32_t version, const char *id, uint32_t count, con
 	assert_int_equal(buf_put_u32(b, 5), EPH_OK);
 	if (trailing)
 		assert_int_equal(buf_put_u8(b, 0), EPH_OK);
+}
+
+static void
+grant_bytes(struct buf *b, uint32_t version, const char *id, uint32_t count, const char **approvers,
+    size_t diglen, int trailing)
+{
+	grant_bytes_as(b, version, id, "postgres", count, approvers, diglen, trailing);
 }
 
 static int
@@ -1698,6 +1710,30 @@ test_grant_malformed(void **state)
 		if (grant_try(&b) != EPH_ERR_FORMAT)
 			fail_msg("grant field %zu accepted", i);
 	}
+	/* The key id joins on ':' and log lines split on ' '. */
+	grant_bytes(&b, 1, "g:1", 0, NULL, 0, 0);
+	assert_int_equal(grant_try(&b), EPH_ERR_FORMAT);
+	grant_bytes(&b, 1, "g 1", 0, NULL, 0, 0);
+	assert_int_equal(grant_try(&b), EPH_ERR_FORMAT);
+	{
+		static const char *colon[] = {"bo:b", NULL};
+
+		grant_bytes(&b, 1, "g", 1, colon, 0, 0);
+		assert_int_equal(grant_try(&b), EPH_ERR_FORMAT);
+	}
+	/* login_as is one account name, and a grant without it is no grant. */
+	{
+		static const char *bad_login[] = {
+		    "", "-root", "ro ot", "root:x", "@r", "a$b", "r\xc3\xb6t", "root\n", "../root"};
+
+		for (i = 0; i < sizeof(bad_login) / sizeof(bad_login[0]); i++) {
+			grant_bytes_as(&b, 1, "g", bad_login[i], 0, NULL, 0, 0);
+			if (grant_try(&b) != EPH_ERR_FORMAT)
+				fail_msg("login_as \"%s\" accepted", bad_login[i]);
+		}
+		grant_bytes_as(&b, 1, "g", "svc.db-1_x@ad$", 0, NULL, 0, 0);
+		assert_int_equal(grant_try(&b), EPH_OK);
+	}
 	/* An embedded NUL. */
 	buf_init(&b);
 	assert_int_equal(buf_put_u32(&b, 1), EPH_OK);
@@ -1714,6 +1750,18 @@ test_grant_malformed(void **state)
 	assert_int_equal(grant_encode(&g, &enc), EPH_ERR_INVAL);
 	g.id = NULL;
 	assert_int_equal(grant_encode(&g, &enc), EPH_ERR_INVAL);
+	fill_grant(&g);
+	g.login_as = NULL;
+	assert_int_equal(grant_encode(&g, &enc), EPH_ERR_INVAL);
+	g.login_as = "root postgres";
+	assert_int_equal(grant_encode(&g, &enc), EPH_ERR_INVAL);
+	g.login_as = "-oProxyCommand";
+	assert_int_equal(grant_encode(&g, &enc), EPH_ERR_INVAL);
+	fill_grant(&g);
+	g.requester = "al:ice";
+	assert_int_equal(grant_encode(&g, &enc), EPH_ERR_INVAL);
+	assert_int_equal(enc.len, 0);
+	fill_grant(&g);
 	g.id = longf;
 	longf[GRANT_MAX_FIELD_LEN] = 'x';
 	assert_int_equal(grant_encode(&g, &enc), EPH_ERR_TOOLARGE);

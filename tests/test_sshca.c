@@ -548,12 +548,25 @@ test_sign_required_options(void **state)
 	    {"-k ca -n a -z 1 -I x --ttl 5m --source-address nonsense", "--source-address"},
 	    {"-k ca -n a -z 1 -I x --ttl 5m --source-address 10.0.0.0/33", "--source-address"},
 	    {"-k ca -n a -z 1 -I x --ttl 5m --task t", "need --grant-id"},
-	    {"-k ca -n a -z 1 -I x --ttl 5m --grant-id g --task t", "needs --task and --requester"},
-	    {"-k ca -n a -z 1 -I x --ttl 5m --grant-id g --task t --requester al --approver al",
+	    {"-k ca -n a -z 1 -I x --ttl 5m --grant-id g --task t",
+	        "needs --task, --requester and --login-as"},
+	    {"-k ca -n a -z 1 -I x --ttl 5m --grant-id g --task t --requester al",
+	        "needs --task, --requester and --login-as"},
+	    {"-k ca -n a -z 1 -I x --ttl 5m --login-as root", "need --grant-id"},
+	    {"-k ca -n a -z 1 -I x --ttl 5m --grant-id g --task t --requester al --login-as al "
+	     "--approver al",
 	        "cannot approve"},
 	    {"-k ca -n a -z 1 -I x --ttl 5m --grant-id g --task t "
-	     "--requester al --max-logins 4294967296",
+	     "--requester al --login-as al --max-logins 4294967296",
 	        "--max-logins"},
+	    {"-k ca -n a -z 1 -I x --ttl 5m --grant-id g --task t --requester al --login-as 'r t'",
+	        "--login-as 'r t': not an account name"},
+	    {"-k ca -n a -z 1 -I x --ttl 5m --grant-id g --task t --requester al --login-as -x",
+	        "--login-as '-x': not an account name"},
+	    {"-k ca -n a -z 1 -I x --ttl 5m --grant-id g --task t --requester a:l --login-as al",
+	        "--requester: empty, too long, or has spaces, ':'"},
+	    {"-k ca -n a -z 1 -I x --ttl 5m --grant-id g:1 --task t --requester al --login-as al",
+	        "--grant-id: empty, too long, or has spaces, ':'"},
 	    {"-k ca -n a -z 1 -I x --ttl 5m --extension grant@ephssh=x", "use --grant-id"},
 	    {"-k ca -n a -z 1 -I x --ttl 5m --extension permit-pty", "already present"},
 	    {"-k ca -n a -z 1 -I x --ttl 5m --no-pty "
@@ -837,13 +850,14 @@ test_inspect_matches_ssh_keygen(void **state)
 	char *out = NULL;
 
 	TU_REQUIRE_SSH_KEYGEN();
-	assert_int_equal(run(f, &out,
-	                     "%s sign -k ca -n eph:db@db01,root -z 99 "
-	                     "-I 'eph:g-7:alice:db' --ttl 10m --source-address 192.0.2.0/24 "
-	                     "--force-command /bin/true --extension x@example.com=y "
-	                     "--grant-id g-7 --task db --requester alice --approver bob "
-	                     "--approver carol --reason 'INC-4711 vacuum' --max-logins 3 user.pub",
-	                     SSHCA),
+	assert_int_equal(
+	    run(f, &out,
+	        "%s sign -k ca -n eph:db@db01,root -z 99 "
+	        "-I 'eph:g-7:alice:db' --ttl 10m --source-address 192.0.2.0/24 "
+	        "--force-command /bin/true --extension x@example.com=y "
+	        "--grant-id g-7 --task db --requester alice --login-as postgres --approver bob "
+	        "--approver carol --reason 'INC-4711 vacuum' --max-logins 3 user.pub",
+	        SSHCA),
 	    0);
 	free(out);
 	assert_inspect_agrees(f, "user-cert.pub");
@@ -854,6 +868,7 @@ test_inspect_matches_ssh_keygen(void **state)
 	    "                ID: g-7\n"
 	    "                Task: db\n"
 	    "                Requester: alice\n"
+	    "                Login as: postgres\n"
 	    "                Approvers: bob, carol\n"
 	    "                Reason digest: SHA256:");
 	tu_assert_contains(out, "                Max logins: 3\n");
