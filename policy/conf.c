@@ -129,7 +129,8 @@ conf_result(struct conf *c)
 {
 	size_t n = conf_nerrors(c);
 
-	sort_by_line(c, c->errs->v + c->first_error, n);
+	if (n > 1)
+		sort_by_line(c, c->errs->v + c->first_error, n);
 	if (c->nomem)
 		return EPH_ERR_NOMEM;
 	return n > 0 ? EPH_ERR_FORMAT : EPH_OK;
