@@ -966,6 +966,39 @@ test_inspect_garbage(void **state)
 	free(out);
 }
 
+/*
+ * Control codes in certificate text are escaped byte by byte: C0, DEL,
+ * C1 (U+009B is a terminal's CSI) and bytes that are not UTF-8 (a stray
+ * 0xff, an overlong 0xc0 0x9b); other UTF-8 is printed as it is.
+ */
+static void
+test_inspect_escapes_controls(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	TU_REQUIRE_SSH_KEYGEN();
+	assert_int_equal(run(f, &out,
+	                     "%s -q -t ed25519 -N '' -f kgca && "
+	                     "%s -q -s kgca -I \"$(printf 'a\\033b\\302\\233c\\377d\\303\\251e"
+	                     "\\300\\233f')\" -n \"$(printf 'p\\302\\205q')\" -V -5m:+1h "
+	                     "-O extension:\"$(printf 'x\\302\\237@example.com')\" user.pub",
+	                     tu_ssh_keygen(), tu_ssh_keygen()),
+	    0);
+	free(out);
+	assert_int_equal(run(f, &out, "%s inspect user-cert.pub", SSHCA), 0);
+	tu_assert_contains(out,
+	    "Key ID: \"a\\x1bb\\xc2\\x9bc\\xffd\xc3\xa9"
+	    "e\\xc0\\x9bf\"");
+	tu_assert_contains(out, "                p\\xc2\\x85q\n");
+	tu_assert_contains(out, "                x\\xc2\\x9f@example.com UNKNOWN FLAG OPTION\n");
+	tu_assert_not_contains(out, "\xc2\x9b");
+	tu_assert_not_contains(out, "\xc2\x85");
+	tu_assert_not_contains(out, "\xc2\x9f");
+	tu_assert_not_contains(out, "\xff");
+	free(out);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -983,6 +1016,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_krl_query_exit_codes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_inspect_matches_ssh_keygen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_inspect_garbage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_inspect_escapes_controls, setup, teardown),
 	};
 
 	tu_init(argc, argv);
