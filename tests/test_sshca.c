@@ -803,6 +803,24 @@ test_krl_query_exit_codes(void **state)
 	assert_int_equal(
 	    run(f, &out, "echo garbage > g.pub && %s krl --query krl g.pub", SSHCA), 2);
 	free(out);
+	/* One byte of the CA key type changed: sshd and ssh-keygen -Q refuse
+	 * the file, and so do we; never "ok" for the revoked c5. */
+	assert_int_equal(run(f, &out,
+	                     "%s krl -k ca.pub --serial 5 -o c5.krl && LC_ALL=C sed "
+	                     "'s/ssh-ed25519/ssh-ed25518/' c5.krl > corrupt.krl && "
+	                     "chmod 0644 corrupt.krl && ! cmp -s c5.krl corrupt.krl && "
+	                     "%s krl --query corrupt.krl c5.pub",
+	                     SSHCA, SSHCA),
+	    2);
+	tu_assert_contains(out, "cannot load KRL corrupt.krl");
+	tu_assert_not_contains(out, ": ok");
+	free(out);
+	if (tu_ssh_keygen() != NULL) {
+		assert_int_equal(run(f, &out, "%s -Q -f corrupt.krl c5.pub", tu_ssh_keygen()), 255);
+		free(out);
+		assert_int_equal(run(f, &out, "%s -Q -f c5.krl c5.pub", tu_ssh_keygen()), 1);
+		free(out);
+	}
 	assert_int_equal(run(f, &out, "%s krl --query krl", SSHCA), 2);
 	tu_assert_contains(out, "at least one");
 	free(out);
