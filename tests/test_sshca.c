@@ -984,6 +984,35 @@ test_inspect_garbage(void **state)
 	free(out);
 }
 
+/* Certificates ssh-keygen -s makes past our issuing caps, or with a flag
+ * extension given twice, are shown and queried like any other. */
+static void
+test_inspect_and_query_keygen_scale(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	TU_REQUIRE_SSH_KEYGEN();
+	assert_int_equal(run(f, &out,
+	                     "%s -q -t ed25519 -N '' -f kgca && "
+	                     "%s -q -s kgca -I \"$(head -c 20000 /dev/zero | tr '\\0' i)\" "
+	                     "-n a -z 5 -O extension:permit-pty user.pub && "
+	                     "%s krl -k kgca.pub --serial 5 -o k.krl",
+	                     tu_ssh_keygen(), tu_ssh_keygen(), SSHCA),
+	    0);
+	free(out);
+	assert_int_equal(run(f, &out, "%s inspect user-cert.pub", SSHCA), 0);
+	tu_assert_contains(out, "Key ID: \"iiiiiiii");
+	tu_assert_contains(out, "                permit-pty\n");
+	tu_assert_contains(out, "Signature: good");
+	free(out);
+	assert_int_equal(run(f, &out, "%s krl --query k.krl user-cert.pub", SSHCA), 1);
+	tu_assert_contains(out, "user-cert.pub (alice@laptop): REVOKED\n");
+	free(out);
+	assert_int_equal(run(f, &out, "%s -Q -f k.krl user-cert.pub", tu_ssh_keygen()), 1);
+	free(out);
+}
+
 /*
  * Control codes in certificate text are escaped byte by byte: C0, DEL,
  * C1 (U+009B is a terminal's CSI) and bytes that are not UTF-8 (a stray
@@ -1035,6 +1064,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_inspect_matches_ssh_keygen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_inspect_garbage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_inspect_escapes_controls, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_inspect_and_query_keygen_scale, setup, teardown),
 	};
 
 	tu_init(argc, argv);
