@@ -24,11 +24,21 @@ b64_encode(const uint8_t *d, size_t n)
 	return out;
 }
 
+/* The 6-bit value of an alphabet character, -1 for any other byte. */
 static int
-b64_alphabet(char c)
+b64_value(char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	    c == '+' || c == '/';
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
 }
 
 int
@@ -47,10 +57,18 @@ b64_decode(const char *s, size_t n, struct buf *out)
 			if (i < n - 2)
 				return EPH_ERR_FORMAT;
 			pad++;
-		} else if (pad > 0 || !b64_alphabet(s[i])) {
+		} else if (pad > 0 || b64_value(s[i]) < 0) {
 			return EPH_ERR_FORMAT;
 		}
 	}
+	/*
+	 * The bits past the last whole byte must be zero, as OpenSSH's
+	 * b64_pton demands: otherwise one blob has several spellings and a
+	 * comparison of key or certificate lines could be sidestepped.
+	 */
+	if ((pad == 1 && (b64_value(s[n - 2]) & 0x03) != 0) ||
+	    (pad == 2 && (b64_value(s[n - 3]) & 0x0f) != 0))
+		return EPH_ERR_FORMAT;
 	dlen = n / 4 * 3;
 	if ((r = buf_reserve(out, dlen)) != EPH_OK)
 		return r;

@@ -10,7 +10,8 @@
 /* New NUL-terminated base64 text of d, or NULL when out of memory. */
 char *b64_encode(const uint8_t *d, size_t n);
 /* Strict decode of n characters (no whitespace, padding required) appended
- * to out. EPH_ERR_FORMAT on any non-alphabet byte or bad padding. */
+ * to out. EPH_ERR_FORMAT on any non-alphabet byte, bad padding or
+ * non-zero bits before the padding (non-canonical text). */
 int b64_decode(const char *s, size_t n, struct buf *out);
 
 #endif

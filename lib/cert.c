@@ -3,9 +3,10 @@
  * parsing and verification, and the checks a host makes on a certificate.
  *
  * The parser is stricter than OpenSSH where strictness cannot refuse a
- * certificate ssh-keygen makes: options must be sorted and unique, known
- * options must be well formed, the reserved field must be empty and no
- * byte may follow the signature.
+ * certificate ssh-keygen makes: options must be sorted and unique (but
+ * for a flag extension repeated, which ssh-keygen writes), known options
+ * must be well formed, the reserved field must be empty and no byte may
+ * follow the signature.
  */
 #include "config.h"
 
@@ -26,7 +27,7 @@
 #define CERT_NONCE_LEN 32
 #define CERT_TYPE_NAME_MAX 64 /* longest cert-v01 type name with room */
 #define CERT_SIG_MAX 4096 /* RSA-16384 signature plus its framing */
-#define CERT_LINE_FILE_MAX (64u * 1024u)
+#define CERT_LINE_FILE_MAX (1024u * 1024u) /* as OpenSSH's key files */
 /* OpenSSH refuses longer source-address entries (INET6_ADDRSTRLEN + 3). */
 #define CERT_CIDR_ENTRY_MAX (INET6_ADDRSTRLEN + 3)
 
@@ -668,7 +669,7 @@ parse_principals(struct buf *sec, struct cert *c)
 			r = EPH_ERR_TOOLARGE;
 			goto out;
 		}
-		if ((r = buf_get_cstring(sec, &p, CERT_MAX_PRINCIPAL_LEN)) != EPH_OK) {
+		if ((r = buf_get_cstring(sec, &p, CERT_MAX_SIZE)) != EPH_OK) {
 			r = section_err(r);
 			goto out;
 		}
@@ -689,7 +690,10 @@ out:
 
 /*
  * One options section: name/data pairs, sorted by name, unique, each
- * checked as sshd would read it.
+ * checked as sshd would read it. ssh-keygen repeats a flag extension
+ * given both by default and with -O extension:NAME, and sshd takes that;
+ * the repeat is skipped here, so the list stays unique and nothing
+ * encoded from it repeats an option.
  */
 static int
 parse_options(struct buf *sec, int critical, struct cert_opt **list, size_t *nlist)
@@ -697,16 +701,12 @@ parse_options(struct buf *sec, int critical, struct cert_opt **list, size_t *nli
 	struct cert_opt *tmp;
 	char *name = NULL;
 	const uint8_t *data;
-	size_t len;
+	size_t len, cap = *nlist;
 	int r, cmp;
 
 	while (buf_remaining(sec) > 0) {
-		if (*nlist >= CERT_MAX_OPTIONS) {
-			r = EPH_ERR_TOOLARGE;
-			goto out;
-		}
-		if ((r = buf_get_cstring(sec, &name, CERT_MAX_OPTION_NAME_LEN)) != EPH_OK ||
-		    (r = buf_get_string(sec, &data, &len, CERT_MAX_OPTION_DATA_LEN)) != EPH_OK) {
+		if ((r = buf_get_cstring(sec, &name, CERT_MAX_SIZE)) != EPH_OK ||
+		    (r = buf_get_string(sec, &data, &len, CERT_MAX_SIZE)) != EPH_OK) {
 			r = section_err(r);
 			goto out;
 		}
@@ -716,6 +716,11 @@ parse_options(struct buf *sec, int critical, struct cert_opt **list, size_t *nli
 		}
 		if (*nlist > 0) {
 			cmp = strcmp((*list)[*nlist - 1].name, name);
+			if (cmp == 0 && !critical && len == 0 && (*list)[*nlist - 1].len == 0) {
+				free(name);
+				name = NULL;
+				continue;
+			}
 			if (cmp == 0) {
 				r = EPH_ERR_DUPLICATE;
 				goto out;
@@ -727,11 +732,16 @@ parse_options(struct buf *sec, int critical, struct cert_opt **list, size_t *nli
 		}
 		if ((r = opt_check(critical, name, data, len)) != EPH_OK)
 			goto out;
-		if ((tmp = realloc(*list, (*nlist + 1) * sizeof(*tmp))) == NULL) {
-			r = EPH_ERR_NOMEM;
-			goto out;
+		/* Grow geometrically: a section may hold thousands. */
+		if (*nlist == cap) {
+			cap = cap < 8 ? 8 : cap * 2;
+			if ((tmp = realloc(*list, cap * sizeof(*tmp))) == NULL) {
+				r = EPH_ERR_NOMEM;
+				goto out;
+			}
+			*list = tmp;
 		}
-		*list = tmp;
+		tmp = *list;
 		tmp[*nlist].name = name;
 		tmp[*nlist].data = NULL;
 		tmp[*nlist].len = 0;
@@ -807,7 +817,7 @@ cert_parse(const uint8_t *d, size_t n, struct cert **out)
 		r = EPH_ERR_CERTTYPE;
 		goto out;
 	}
-	if ((r = buf_get_string(&b, &p, &len, CERT_MAX_NONCE_LEN)) != EPH_OK)
+	if ((r = buf_get_string(&b, &p, &len, CERT_MAX_SIZE)) != EPH_OK)
 		goto out;
 	if (len > 0) {
 		if ((c->nonce = malloc(len)) == NULL) {
@@ -820,7 +830,7 @@ cert_parse(const uint8_t *d, size_t n, struct cert **out)
 	if ((r = key_get_public_fields(t, &b, &c->key)) != EPH_OK ||
 	    (r = buf_get_u64(&b, &c->serial)) != EPH_OK ||
 	    (r = buf_get_u32(&b, &c->type)) != EPH_OK ||
-	    (r = buf_get_cstring(&b, &c->key_id, CERT_MAX_KEY_ID_LEN)) != EPH_OK)
+	    (r = buf_get_cstring(&b, &c->key_id, CERT_MAX_SIZE)) != EPH_OK)
 		goto out;
 	if (c->type != CERT_TYPE_USER && c->type != CERT_TYPE_HOST) {
 		r = EPH_ERR_CERTTYPE;

@@ -14,9 +14,15 @@
 
 #define CERT_FOREVER UINT64_MAX /* valid_before of a certificate that never expires */
 
-/* Parser caps; over any of them a certificate is refused. */
-#define CERT_MAX_SIZE 16384 /* whole blob */
+/*
+ * Parser caps, at OpenSSH's scale, so that every certificate ssh-keygen -s
+ * makes and sshd accepts is read: sshd takes a certificate from one
+ * packet of at most 256 KiB and ssh-keygen signs at most 256 principals.
+ * Inside the blob no field has a cap of its own.
+ */
+#define CERT_MAX_SIZE (256u * 1024u) /* whole blob */
 #define CERT_MAX_PRINCIPALS 256
+/* Tighter caps on what cert_sign and cert_add_* write (what we issue). */
 #define CERT_MAX_PRINCIPAL_LEN 256
 #define CERT_MAX_KEY_ID_LEN 1024
 #define CERT_MAX_OPTIONS 64 /* per section */
@@ -53,7 +59,9 @@ struct cert {
 	uint64_t valid_before;
 	struct cert_opt *critical; /* sorted by name, unique */
 	size_t ncritical;
-	struct cert_opt *extensions; /* sorted by name, unique */
+	/* Sorted by name, unique: a repeated flag extension that ssh-keygen
+	 * wrote (-O extension:permit-pty) is kept once; blob keeps both. */
+	struct cert_opt *extensions;
 	size_t nextensions;
 	struct key *signature_key; /* CA public key */
 	char *sig_alg; /* algorithm of the signature */
@@ -99,8 +107,10 @@ int cert_sign(struct cert *c, const struct key *ca, const char *alg);
 /*
  * Parse a certificate blob and verify its signature against the embedded
  * CA key. Refuses trailing data, unknown or unsorted or duplicate
- * critical options, unsorted or duplicate extensions, a CA key that is
- * itself a certificate, oversize fields and a bad signature.
+ * critical options, unsorted extensions, a repeated extension unless it
+ * is an empty flag each time, a CA key that is itself a certificate, a
+ * blob over CERT_MAX_SIZE or more than CERT_MAX_PRINCIPALS principals,
+ * and a bad signature.
  */
 int cert_parse(const uint8_t *d, size_t n, struct cert **out);
 /* "type base64 comment" line to a certificate; comment_out may be NULL. */

@@ -22,7 +22,7 @@
 #define ED25519_PK_LEN 32
 #define ED25519_SK_LEN 64 /* seed || public, as OpenSSH stores it */
 #define ED25519_SIG_LEN 64
-#define PUBLINE_MAX (64u * 1024u)
+#define PUBLINE_MAX (1024u * 1024u) /* a certificate line, CERT_MAX_SIZE in base64 */
 #define KEYFILE_MAX (64u * 1024u)
 
 struct key_info {

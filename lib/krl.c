@@ -22,6 +22,9 @@
 #define SHA1_LEN 20
 #define SHA256_LEN 32
 
+#define KRL_KEY_NAME_MAX 64 /* key type and curve names */
+#define KRL_MPINT_MAX_BYTES (16384 / 8) /* OpenSSH's SSHBUF_MAX_BIGNUM */
+
 struct serial_range {
 	uint64_t lo, hi; /* inclusive */
 };
@@ -581,11 +584,96 @@ out:
 	return r;
 }
 
+/* An mpint as OpenSSH's sshbuf_get_bignum2 reads it: not negative, at
+ * most 16384 bits (plus a leading zero byte). */
+static int
+get_sshd_mpint(struct buf *b)
+{
+	const uint8_t *p;
+	size_t n;
+	int r;
+
+	if ((r = buf_get_string(b, &p, &n, KRL_MPINT_MAX_BYTES + 1)) != EPH_OK)
+		return r;
+	if (n > 0 && (p[0] & 0x80) != 0)
+		return EPH_ERR_FORMAT;
+	if (n == KRL_MPINT_MAX_BYTES + 1 && p[0] != 0)
+		return EPH_ERR_TOOLARGE;
+	return EPH_OK;
+}
+
 /*
- * The scope for a certificate section being parsed. A CA key of a type
- * we do not accept (DSA, security keys, small RSA) is kept by its blob: no
- * certificate we accept can be signed by it, so its section never
- * matches, but refusing the whole KRL over it would lock every user out.
+ * A CA key of a type OpenSSH 9.2 reads but we do not implement: DSA and
+ * the FIDO security key types. EPH_OK when the blob is one that sshd's
+ * sshkey_from_blob accepts; any other blob is an error, as it is to
+ * sshd. (Certificates, which sshd also reads here, are refused.)
+ */
+static int
+foreign_ca_check(const uint8_t *d, size_t n)
+{
+	struct buf b, plain;
+	struct key *key = NULL;
+	const uint8_t *pk, *curve, *point;
+	size_t pklen, curvelen, pointlen;
+	char *name = NULL, *app = NULL;
+	int r, i;
+
+	buf_init_view(&b, d, n);
+	buf_init(&plain);
+	if ((r = buf_get_cstring(&b, &name, KRL_KEY_NAME_MAX)) != EPH_OK)
+		goto out;
+	if (strcmp(name, "ssh-dss") == 0) {
+		/* p, q, g, y: sshd checks no more than their encoding. */
+		for (i = 0; i < 4; i++) {
+			if ((r = get_sshd_mpint(&b)) != EPH_OK)
+				goto out;
+		}
+	} else if (strcmp(name, "sk-ssh-ed25519@openssh.com") == 0) {
+		if ((r = buf_get_string(&b, &pk, &pklen, 32)) != EPH_OK)
+			goto out;
+		if (pklen != 32) {
+			r = EPH_ERR_FORMAT;
+			goto out;
+		}
+		if ((r = buf_get_cstring(&b, &app, KRL_MAX_SIZE)) != EPH_OK)
+			goto out;
+	} else if (strcmp(name, "sk-ecdsa-sha2-nistp256@openssh.com") == 0) {
+		/* The point is checked as sshd checks it: as the plain
+		 * ECDSA key it is, by our own ECDSA parser. */
+		if ((r = buf_get_string(&b, &curve, &curvelen, KRL_KEY_NAME_MAX)) != EPH_OK ||
+		    (r = buf_get_string(&b, &point, &pointlen, KEY_BLOB_MAX)) != EPH_OK ||
+		    (r = buf_get_cstring(&b, &app, KRL_MAX_SIZE)) != EPH_OK)
+			goto out;
+		if ((r = buf_put_cstring(&plain, "ecdsa-sha2-nistp256")) != EPH_OK ||
+		    (r = buf_put_string(&plain, curve, curvelen)) != EPH_OK ||
+		    (r = buf_put_string(&plain, point, pointlen)) != EPH_OK ||
+		    (r = key_from_blob(plain.d, plain.len, &key)) != EPH_OK)
+			goto out;
+	} else {
+		r = EPH_ERR_KEYTYPE;
+		goto out;
+	}
+	if (buf_remaining(&b) != 0) {
+		r = EPH_ERR_TRAILING;
+		goto out;
+	}
+	r = EPH_OK;
+out:
+	key_free(key);
+	buf_free(&plain);
+	free(name);
+	free(app);
+	return r;
+}
+
+/*
+ * The scope for a certificate section being parsed. A CA key that does
+ * not parse refuses the whole KRL, as sshd refuses it: a corrupt key type
+ * must not silently drop the revocations under it. Only a well-formed key
+ * of a type sshd reads but we do not implement (DSA, security keys) is
+ * kept, by its blob: no certificate we accept can be signed by it, so its
+ * section never matches, and refusing the KRL over it would refuse logins
+ * sshd allows.
  */
 static int
 ca_for_parse(struct krl *k, const uint8_t *d, size_t n, struct krl_ca **out)
@@ -611,8 +699,8 @@ ca_for_parse(struct krl *k, const uint8_t *d, size_t n, struct krl_ca **out)
 			r = EPH_OK;
 			goto out;
 		}
-	} else if (r == EPH_ERR_KEYTYPE || r == EPH_ERR_WEAKKEY) {
-		if ((r = buf_put(&blob, d, n)) != EPH_OK)
+	} else if (r == EPH_ERR_KEYTYPE) {
+		if ((r = foreign_ca_check(d, n)) != EPH_OK || (r = buf_put(&blob, d, n)) != EPH_OK)
 			goto out;
 	} else
 		goto out;
@@ -1051,28 +1139,6 @@ parse_key_ids(struct krl *k, struct krl_ca *ca, struct buf *sub)
 	return EPH_OK;
 }
 
-/*
- * An extension section or subsection (string name, bool critical,
- * string contents). None is defined; as in OpenSSH, a critical one
- * refuses the KRL and any other is ignored.
- */
-static int
-parse_extension(struct buf *b)
-{
-	const uint8_t *name;
-	size_t namelen;
-	uint8_t critical;
-	int r;
-
-	if ((r = buf_get_string(b, &name, &namelen, KRL_MAX_SIZE)) != EPH_OK ||
-	    (r = buf_get_u8(b, &critical)) != EPH_OK ||
-	    (r = buf_get_string(b, NULL, NULL, KRL_MAX_SIZE)) != EPH_OK)
-		return r;
-	if (critical != 0)
-		return EPH_ERR_UNKNOWN_OPTION;
-	return EPH_OK;
-}
-
 static int
 parse_cert_section(struct krl *k, struct buf *sect)
 {
@@ -1097,7 +1163,9 @@ parse_cert_section(struct krl *k, struct buf *sect)
 		case KRL_SECTION_CERT_SERIAL_RANGE: r = parse_serial_range(k, ca, &sub); break;
 		case KRL_SECTION_CERT_SERIAL_BITMAP: r = parse_serial_bitmap(k, ca, &sub); break;
 		case KRL_SECTION_CERT_KEY_ID: r = parse_key_ids(k, ca, &sub); break;
-		case KRL_SECTION_CERT_EXTENSION: r = parse_extension(&sub); break;
+		/* sshd 9.2 refuses extension subsections, critical or not:
+		 * so do we, or a KRL sshd rejects would work here. */
+		case KRL_SECTION_CERT_EXTENSION: r = EPH_ERR_UNKNOWN_OPTION; break;
 		default: r = EPH_ERR_FORMAT; break;
 		}
 		if (r != EPH_OK)
@@ -1219,7 +1287,8 @@ krl_parse(const uint8_t *d, size_t n, struct krl **out)
 		case KRL_SECTION_EXPLICIT_KEY: r = parse_explicit_keys(k, &sect); break;
 		case KRL_SECTION_FINGERPRINT_SHA1: r = parse_hashes(k, &k->sha1, &sect); break;
 		case KRL_SECTION_FINGERPRINT_SHA256: r = parse_hashes(k, &k->sha256, &sect); break;
-		case KRL_SECTION_EXTENSION: r = parse_extension(&sect); break;
+		/* As in sshd 9.2, which knows no extension section. */
+		case KRL_SECTION_EXTENSION: r = EPH_ERR_UNKNOWN_OPTION; break;
 		default: r = EPH_ERR_FORMAT; break;
 		}
 		if (r != EPH_OK)

@@ -61,11 +61,16 @@ int krl_add_key(struct krl *k, const struct key *key);
  * that OpenSSH then refuses to read. */
 int krl_serialize(const struct krl *k, struct buf *out);
 /*
- * Parse a binary KRL; unknown or malformed sections, trailing data,
- * unsorted serial lists or hashes, signature sections and critical
- * extensions are errors, as is more than KRL_MAX_ENTRIES entries or
- * KRL_MAX_CAS CA keys. Explicit key sections are kept as the SHA-256 of
- * each key (and written back so).
+ * Parse a binary KRL. Whatever OpenSSH 9.2's sshd refuses is an error:
+ * unknown or malformed sections, trailing data, a CA key that does not
+ * parse (EPH_ERR_KEYTYPE for an unknown type), and extension sections
+ * and subsections, critical or not (EPH_ERR_UNKNOWN_OPTION). Stricter
+ * than sshd, so are unsorted or duplicate serial lists and hashes, empty
+ * sections, non-minimal bitmaps, signature sections, certificates as CA
+ * keys, and more than KRL_MAX_ENTRIES entries or KRL_MAX_CAS CA keys.
+ * A well-formed DSA or security key CA is kept but matches nothing.
+ * Explicit key sections are kept as the SHA-256 of each key (and written
+ * back so).
  */
 int krl_parse(const uint8_t *d, size_t n, struct krl **out);
 /* Read a KRL file (refused when writable by group/other). */

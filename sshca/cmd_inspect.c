@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,19 +38,64 @@ static const char *const flag_extensions[] = {
     "no-touch-required",
 };
 
-/* Certificate text comes from whoever made the file: keep terminal
- * control bytes out of the output. */
+/*
+ * Length of the well-formed UTF-8 sequence at p (n bytes left) and its
+ * code point; 0 when there is none: a stray or truncated byte, an
+ * overlong form, a surrogate or a code point past U+10FFFF (RFC 3629).
+ */
+static size_t
+utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
+{
+	size_t len, i;
+	uint32_t v, min;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2, v = p[0] & 0x1fu, min = 0x80;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		len = 3, v = p[0] & 0x0fu, min = 0x800;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4, v = p[0] & 0x07u, min = 0x10000;
+	} else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (p[i] & 0x3fu);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return len;
+}
+
+/*
+ * Certificate text comes from whoever made the file: keep terminal
+ * control codes out of the output. C0, DEL and C1 (U+0080..U+009F, whose
+ * U+009B is a terminal's CSI) are written as \xNN per byte, as is any
+ * byte that is not part of well-formed UTF-8; other UTF-8 is kept.
+ */
 static void
 print_safe(const void *d, size_t n)
 {
 	const unsigned char *p = d;
-	size_t i;
+	size_t i, j, len;
+	uint32_t cp;
 
-	for (i = 0; i < n; i++) {
-		if (p[i] < 0x20 || p[i] == 0x7f)
+	for (i = 0; i < n; i += len) {
+		if ((len = utf8_seq(p + i, n - i, &cp)) == 0) {
 			printf("\\x%02x", p[i]);
-		else
-			putchar(p[i]);
+			len = 1;
+		} else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+			for (j = 0; j < len; j++)
+				printf("\\x%02x", p[i + j]);
+		} else
+			fwrite(p + i, 1, len, stdout);
 	}
 }
 

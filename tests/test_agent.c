@@ -672,8 +672,11 @@ fake_serve(int lfd, enum fake_mode mode, const uint8_t *reply, size_t n, const c
 	if (len > AGENT_MAX_MSG || (req = malloc(len)) == NULL || read_all(fd, req, len) != 0)
 		_exit(1);
 	rfd = open(record, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (rfd == -1 || write_all(rfd, req, len) != 0 || close(rfd) != 0)
+	if (rfd == -1 || write_all(rfd, req, len) != 0 || close(rfd) != 0) {
+		free(req);
 		_exit(1);
+	}
+	free(req);
 	if (mode == FAKE_DRIP) {
 		for (i = 0; i < n; i++) {
 			if (write_all(fd, reply + i, 1) != 0)

@@ -874,9 +874,24 @@ test_options_order_and_known(void **state)
 	opt_val(&m.ext, "grant@ephssh", "x", NULL);
 	assert_int_equal(mk_parse(&m), EPH_ERR_UNSORTED);
 
+	/* A flag extension repeated (ssh-keygen -O extension:permit-pty)
+	 * is read; a repeat with a value, or of a critical option, is not. */
 	mk_init(&m, s, ca);
 	opt_flag(&m.ext, "permit-pty");
 	opt_flag(&m.ext, "permit-pty");
+	opt_flag(&m.ext, "permit-pty");
+	assert_int_equal(mk_parse(&m), EPH_OK);
+	mk_init(&m, s, ca);
+	opt_val(&m.ext, "x@example.com", "1", NULL);
+	opt_val(&m.ext, "x@example.com", "1", NULL);
+	assert_int_equal(mk_parse(&m), EPH_ERR_DUPLICATE);
+	mk_init(&m, s, ca);
+	opt_flag(&m.ext, "x@example.com");
+	opt_val(&m.ext, "x@example.com", "1", NULL);
+	assert_int_equal(mk_parse(&m), EPH_ERR_DUPLICATE);
+	mk_init(&m, s, ca);
+	opt_flag(&m.crit, "verify-required");
+	opt_flag(&m.crit, "verify-required");
 	assert_int_equal(mk_parse(&m), EPH_ERR_DUPLICATE);
 
 	/* Byte order, not locale: upper case sorts first. */
@@ -1074,34 +1089,68 @@ test_signature_key_and_alg(void **state)
 	assert_int_equal(mk_parse(&m), EPH_ERR_WEAKKEY);
 }
 
+/*
+ * The parser's caps are OpenSSH's: CERT_MAX_PRINCIPALS principals and a
+ * whole blob of CERT_MAX_SIZE; the tighter caps on what we issue do not
+ * apply to what we read.
+ */
 static void
 test_caps(void **state)
 {
 	const struct key *s = key_of(KEY_ED25519), *ca = key_of(KEY_ED25519);
-	char big[CERT_MAX_KEY_ID_LEN + 2], name[64];
-	uint8_t data[CERT_MAX_OPTION_DATA_LEN + 1];
+	char name[64], *big;
+	uint8_t *data;
 	struct mk m;
 	size_t i;
 
-	memset(big, 'a', sizeof(big));
-	big[CERT_MAX_KEY_ID_LEN + 1] = '\0';
-	mk_init(&m, s, ca);
-	m.key_id = big;
-	assert_int_equal(mk_parse(&m), EPH_ERR_TOOLARGE);
-	big[CERT_MAX_KEY_ID_LEN] = '\0';
+	assert_non_null(big = malloc(CERT_MAX_SIZE + 1));
+	assert_non_null(data = malloc(CERT_MAX_SIZE));
+	memset(big, 'a', CERT_MAX_SIZE);
+	big[CERT_MAX_SIZE] = '\0';
+	memset(data, 'd', CERT_MAX_SIZE);
+
+	/* Key id, principal, option name and data past the issuing caps. */
+	big[CERT_MAX_KEY_ID_LEN * 4] = '\0';
 	mk_init(&m, s, ca);
 	m.key_id = big;
 	assert_int_equal(mk_parse(&m), EPH_OK);
-
-	big[CERT_MAX_PRINCIPAL_LEN + 1] = '\0';
-	mk_init(&m, s, ca);
-	assert_int_equal(buf_put_cstring(&m.principals, big), EPH_OK);
-	assert_int_equal(mk_parse(&m), EPH_ERR_TOOLARGE);
-	big[CERT_MAX_PRINCIPAL_LEN] = '\0';
 	mk_init(&m, s, ca);
 	assert_int_equal(buf_put_cstring(&m.principals, big), EPH_OK);
 	assert_int_equal(mk_parse(&m), EPH_OK);
+	mk_init(&m, s, ca);
+	opt_flag(&m.ext, big);
+	assert_int_equal(mk_parse(&m), EPH_OK);
+	mk_init(&m, s, ca);
+	opt_raw(&m.ext, "x@example.com", data, CERT_MAX_OPTION_DATA_LEN * 4);
+	assert_int_equal(mk_parse(&m), EPH_OK);
+	mk_init(&m, s, ca);
+	m.nonce_len = CERT_MAX_NONCE_LEN + 1;
+	assert_int_equal(mk_parse(&m), EPH_OK);
+	/* An unknown critical option is unknown however long. */
+	mk_init(&m, s, ca);
+	opt_flag(&m.crit, big);
+	assert_int_equal(mk_parse(&m), EPH_ERR_UNKNOWN_OPTION);
 
+	/* No count cap on options but the blob's: thousands parse. */
+	mk_init(&m, s, ca);
+	for (i = 0; i < 5000; i++) {
+		snprintf(name, sizeof(name), "x%04zu@example.com", i);
+		opt_flag(&m.ext, name);
+	}
+	assert_int_equal(mk_parse(&m), EPH_OK);
+
+	/* The whole blob: a key id that takes it past CERT_MAX_SIZE. */
+	memset(big, 'a', CERT_MAX_SIZE);
+	big[CERT_MAX_SIZE - 1024] = '\0';
+	mk_init(&m, s, ca);
+	m.key_id = big;
+	assert_int_equal(mk_parse(&m), EPH_OK);
+	big[CERT_MAX_SIZE - 1024] = 'a';
+	mk_init(&m, s, ca);
+	m.key_id = big;
+	assert_int_equal(mk_parse(&m), EPH_ERR_TOOLARGE);
+
+	/* Principals: as many as OpenSSH takes, not one more. */
 	mk_init(&m, s, ca);
 	for (i = 1; i < CERT_MAX_PRINCIPALS; i++) {
 		snprintf(name, sizeof(name), "p%zu", i);
@@ -1114,42 +1163,124 @@ test_caps(void **state)
 		assert_int_equal(buf_put_cstring(&m.principals, name), EPH_OK);
 	}
 	assert_int_equal(mk_parse(&m), EPH_ERR_TOOLARGE);
+	free(big);
+	free(data);
+}
 
-	mk_init(&m, s, ca);
-	for (i = 0; i <= CERT_MAX_OPTIONS; i++) {
-		snprintf(name, sizeof(name), "x%03zu@example.com", i);
-		opt_flag(&m.ext, name);
+/*
+ * Issue 12, item 17: certificates ssh-keygen -s makes and sshd accepts,
+ * past our old caps or with a flag extension given twice, are read.
+ */
+static void
+test_keygen_openssh_scale(void **state)
+{
+	struct cert *c;
+	struct buf cmd;
+	char *k, *pub, *certp, *longs, *out = NULL;
+	size_t i;
+
+	TU_REQUIRE_SSH_KEYGEN();
+	k = tu_path(fx.dir, "scale-ca");
+	pub = tu_path(fx.dir, "scale.pub");
+	certp = tu_path(fx.dir, "scale-cert.pub");
+	assert_int_equal(tu_run(NULL, "rm -f '%s' '%s.pub'; '%s' -q -t ed25519 -N '' -f '%s'", k, k,
+	                     tu_ssh_keygen(), k),
+	    0);
+	assert_non_null(longs = malloc(20001));
+	buf_init(&cmd);
+
+	/* -O extension:permit-pty on top of the default permit-pty. */
+	assert_int_equal(tu_run(&out,
+	                     "rm -f '%s' && cp '%s.pub' '%s' && '%s' -q -s '%s' -I x -n a "
+	                     "-O extension:permit-pty '%s'",
+	                     certp, k, pub, tu_ssh_keygen(), k, pub),
+	    0);
+	free(out);
+	assert_int_equal(cert_load(certp, &c, NULL), EPH_OK);
+	assert_int_equal(c->nextensions, 5);
+	assert_non_null(cert_find_extension(c, "permit-pty"));
+	/* Kept once; adding it again is still refused. */
+	assert_int_equal(cert_add_extension(c, "permit-pty", NULL, 0), EPH_ERR_DUPLICATE);
+	cert_free(c);
+
+	/* A 1,500-byte key id, a 300-byte principal, a 5,000-byte value. */
+	memset(longs, 'k', 1500);
+	longs[1500] = '\0';
+	assert_int_equal(tu_run(&out, "rm -f '%s' && '%s' -q -s '%s' -I '%s' -n a '%s'", certp,
+	                     tu_ssh_keygen(), k, longs, pub),
+	    0);
+	free(out);
+	assert_int_equal(cert_load(certp, &c, NULL), EPH_OK);
+	assert_int_equal(strlen(c->key_id), 1500);
+	cert_free(c);
+	memset(longs, 'p', 300);
+	longs[300] = '\0';
+	assert_int_equal(tu_run(&out, "rm -f '%s' && '%s' -q -s '%s' -I x -n 'a,%s' '%s'", certp,
+	                     tu_ssh_keygen(), k, longs, pub),
+	    0);
+	free(out);
+	assert_int_equal(cert_load(certp, &c, NULL), EPH_OK);
+	assert_int_equal(c->nprincipals, 2);
+	assert_string_equal(c->principals[1], longs);
+	assert_int_equal(cert_check_principal(c, longs), EPH_OK);
+	cert_free(c);
+	memset(longs, 'v', 5000);
+	longs[5000] = '\0';
+	assert_int_equal(tu_run(&out,
+	                     "rm -f '%s' && '%s' -q -s '%s' -I x -n a "
+	                     "-O extension:x@example.com='%s' '%s'",
+	                     certp, tu_ssh_keygen(), k, longs, pub),
+	    0);
+	free(out);
+	assert_int_equal(cert_load(certp, &c, NULL), EPH_OK);
+	assert_non_null(cert_find_extension(c, "x@example.com"));
+	/* The value wrapped in a string, as OpenSSH writes it. */
+	assert_int_equal(cert_find_extension(c, "x@example.com")->len, 4 + 5000);
+	cert_free(c);
+
+	/* 70 extensions, and the 256 principals ssh-keygen allows. */
+	for (i = 0; i < 70; i++) {
+		snprintf(longs, 64, " -O extension:e%02zu@example.com", i);
+		assert_int_equal(buf_put(&cmd, longs, strlen(longs)), EPH_OK);
 	}
-	assert_int_equal(mk_parse(&m), EPH_ERR_TOOLARGE);
+	assert_int_equal(buf_put_u8(&cmd, 0), EPH_OK);
+	assert_int_equal(tu_run(&out, "rm -f '%s' && '%s' -q -s '%s' -I x -n a %s '%s'", certp,
+	                     tu_ssh_keygen(), k, (char *)cmd.d, pub),
+	    0);
+	free(out);
+	assert_int_equal(cert_load(certp, &c, NULL), EPH_OK);
+	assert_int_equal(c->nextensions, 75);
+	cert_free(c);
+	buf_reset(&cmd);
+	for (i = 0; i < CERT_MAX_PRINCIPALS; i++) {
+		snprintf(longs, 64, "%sprincipal-%03zu", i > 0 ? "," : "", i);
+		assert_int_equal(buf_put(&cmd, longs, strlen(longs)), EPH_OK);
+	}
+	assert_int_equal(buf_put_u8(&cmd, 0), EPH_OK);
+	assert_int_equal(tu_run(&out, "rm -f '%s' && '%s' -q -s '%s' -I x -n '%s' '%s'", certp,
+	                     tu_ssh_keygen(), k, (char *)cmd.d, pub),
+	    0);
+	free(out);
+	assert_int_equal(cert_load(certp, &c, NULL), EPH_OK);
+	assert_int_equal(c->nprincipals, CERT_MAX_PRINCIPALS);
+	cert_free(c);
 
-	memset(data, 'd', sizeof(data));
-	mk_init(&m, s, ca);
-	opt_raw(&m.ext, "x@example.com", data, sizeof(data));
-	assert_int_equal(mk_parse(&m), EPH_ERR_TOOLARGE);
-	mk_init(&m, s, ca);
-	opt_raw(&m.ext, "x@example.com", data, sizeof(data) - 1);
-	assert_int_equal(mk_parse(&m), EPH_OK);
+	/* A blob over 16 KiB: a 20,000-byte key id. */
+	memset(longs, 'i', 20000);
+	longs[20000] = '\0';
+	assert_int_equal(tu_run(&out, "rm -f '%s' && '%s' -q -s '%s' -I '%s' -n a '%s'", certp,
+	                     tu_ssh_keygen(), k, longs, pub),
+	    0);
+	free(out);
+	assert_int_equal(cert_load(certp, &c, NULL), EPH_OK);
+	assert_true(c->blob.len > 20000);
+	cert_free(c);
 
-	memset(big, 'n', sizeof(big));
-	big[CERT_MAX_OPTION_NAME_LEN + 1] = '\0';
-	mk_init(&m, s, ca);
-	opt_flag(&m.ext, big);
-	assert_int_equal(mk_parse(&m), EPH_ERR_TOOLARGE);
-	big[CERT_MAX_OPTION_NAME_LEN] = '\0';
-	mk_init(&m, s, ca);
-	opt_flag(&m.ext, big);
-	assert_int_equal(mk_parse(&m), EPH_OK);
-	mk_init(&m, s, ca);
-	opt_flag(&m.crit, big);
-	assert_int_equal(mk_parse(&m), EPH_ERR_UNKNOWN_OPTION);
-	big[CERT_MAX_OPTION_NAME_LEN] = 'n';
-	mk_init(&m, s, ca);
-	opt_flag(&m.crit, big);
-	assert_int_equal(mk_parse(&m), EPH_ERR_TOOLARGE);
-
-	mk_init(&m, s, ca);
-	m.nonce_len = CERT_MAX_NONCE_LEN + 1;
-	assert_int_equal(mk_parse(&m), EPH_ERR_TOOLARGE);
+	buf_free(&cmd);
+	free(longs);
+	free(certp);
+	free(pub);
+	free(k);
 }
 
 /* Set the u32 at off to v. */
@@ -1829,6 +1960,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_type_names),
 	    cmocka_unit_test(test_signature_key_and_alg),
 	    cmocka_unit_test(test_caps),
+	    cmocka_unit_test(test_keygen_openssh_scale),
 	    cmocka_unit_test(test_truncated_and_oversized),
 	    cmocka_unit_test(test_lines),
 	    cmocka_unit_test(test_build_api),

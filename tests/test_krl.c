@@ -1145,14 +1145,16 @@ test_malformed_sections(void **state)
 	assert_int_equal(buf_put_string(&body, "a\0b", 3), EPH_OK);
 	assert_int_equal(parse_cert_sub(KRL_SECTION_CERT_KEY_ID, body.d, body.len), EPH_ERR_FORMAT);
 
-	/* Unknown subsection; extensions: critical refused, others ignored. */
+	/* Unknown subsection; extensions, critical or not, as sshd 9.2. */
 	assert_int_equal(parse_cert_sub(0x24, NULL, 0), EPH_ERR_FORMAT);
 	buf_reset(&body);
 	assert_int_equal(buf_put_cstring(&body, "x@example.com"), EPH_OK);
 	assert_int_equal(buf_put_u8(&body, 0), EPH_OK);
 	assert_int_equal(buf_put_string(&body, "v", 1), EPH_OK);
-	assert_int_equal(parse_cert_sub(KRL_SECTION_CERT_EXTENSION, body.d, body.len), EPH_OK);
-	assert_int_equal(parse_section(KRL_SECTION_EXTENSION, body.d, body.len), EPH_OK);
+	assert_int_equal(
+	    parse_cert_sub(KRL_SECTION_CERT_EXTENSION, body.d, body.len), EPH_ERR_UNKNOWN_OPTION);
+	assert_int_equal(
+	    parse_section(KRL_SECTION_EXTENSION, body.d, body.len), EPH_ERR_UNKNOWN_OPTION);
 	body.d[4 + 13] = 1;
 	assert_int_equal(
 	    parse_cert_sub(KRL_SECTION_CERT_EXTENSION, body.d, body.len), EPH_ERR_UNKNOWN_OPTION);
@@ -1204,6 +1206,7 @@ test_malformed_ca_key(void **state)
 	struct krl *k = NULL;
 	struct cert c;
 	static const uint64_t serial5[] = {5};
+	int i;
 
 	TU_REQUIRE_SSH_KEYGEN();
 	buf_init(&b);
@@ -1237,15 +1240,17 @@ test_malformed_ca_key(void **state)
 	assert_null(k);
 
 	/*
-	 * A CA of a type we do not implement is kept (and written back) but
-	 * matches nothing: refusing the KRL would refuse every login.
+	 * A well-formed CA of a type sshd reads but we do not implement is
+	 * kept (and written back) but matches nothing: refusing the KRL
+	 * would refuse logins sshd allows.
 	 */
 	buf_reset(&b);
 	buf_reset(&sect);
 	buf_reset(&blob);
 	put_header(&b);
 	assert_int_equal(buf_put_cstring(&blob, "ssh-dss"), EPH_OK);
-	assert_int_equal(buf_put_string(&blob, "p", 1), EPH_OK);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(buf_put_string(&blob, "\x05", 1), EPH_OK);
 	assert_int_equal(buf_put_stringb(&sect, &blob), EPH_OK);
 	assert_int_equal(buf_put_string(&sect, NULL, 0), EPH_OK);
 	assert_int_equal(buf_put_u8(&sect, KRL_SECTION_CERT_SERIAL_LIST), EPH_OK);
@@ -1291,6 +1296,194 @@ test_malformed_ca_key(void **state)
 	buf_free(&sect);
 	buf_free(&blob);
 	buf_free(&sub);
+}
+
+/* A KRL revoking serial 5 of the CA whose public key blob is ca (NULL:
+ * any CA), with an extra section (type xtype, body xbody) when xtype. */
+static void
+krl_for_ca(struct buf *b, const struct buf *ca, uint8_t xtype, const struct buf *xbody)
+{
+	static const uint64_t serial5[] = {5};
+	struct buf sect, sub;
+
+	buf_init(&sect);
+	buf_init(&sub);
+	buf_reset(b);
+	put_header(b);
+	u64s(&sub, 1, serial5);
+	assert_int_equal(
+	    buf_put_string(&sect, ca != NULL ? ca->d : NULL, ca != NULL ? ca->len : 0), EPH_OK);
+	assert_int_equal(buf_put_string(&sect, NULL, 0), EPH_OK);
+	assert_int_equal(buf_put_u8(&sect, KRL_SECTION_CERT_SERIAL_LIST), EPH_OK);
+	assert_int_equal(buf_put_stringb(&sect, &sub), EPH_OK);
+	if (xtype == KRL_SECTION_CERT_EXTENSION) {
+		assert_int_equal(buf_put_u8(&sect, xtype), EPH_OK);
+		assert_int_equal(buf_put_stringb(&sect, xbody), EPH_OK);
+	}
+	assert_int_equal(buf_put_u8(b, KRL_SECTION_CERTIFICATES), EPH_OK);
+	assert_int_equal(buf_put_stringb(b, &sect), EPH_OK);
+	if (xtype != 0 && xtype != KRL_SECTION_CERT_EXTENSION) {
+		assert_int_equal(buf_put_u8(b, xtype), EPH_OK);
+		assert_int_equal(buf_put_stringb(b, xbody), EPH_OK);
+	}
+	buf_free(&sect);
+	buf_free(&sub);
+}
+
+/* The public key blob of a .pub file in the fixture dir. */
+static void
+pub_blob(struct fx *fx, const char *name, struct buf *blob)
+{
+	char *p = tu_path(fx->dir, "%s", name), *line, *type = NULL;
+
+	assert_non_null(line = tu_read_file(p, NULL));
+	buf_reset(blob);
+	assert_int_equal(publine_parse(line, &type, blob, NULL), EPH_OK);
+	free(type);
+	free(line);
+	free(p);
+}
+
+/*
+ * The KRL in b, as a file, must be accepted or refused by ssh-keygen -Q
+ * (sshd's own parser, exit 255 on a bad file) and by krl_load alike; when
+ * accepted, both must agree on certificate c5 (revoked when revoked).
+ */
+static void
+assert_krl_like_keygen(
+    struct fx *fx, const char *what, const struct buf *b, int accept, int revoked)
+{
+	char *p = tu_path(fx->dir, "case.krl"), *out = NULL;
+	struct krl *k = NULL;
+	int rc, r;
+
+	assert_int_equal(tu_write_file(p, b->d, b->len, 0644), 0);
+	rc = tu_run(&out, "%s -Q -f %s %s", tu_ssh_keygen(), p, fx->cert_path[1]);
+	r = krl_load(p, &k);
+	if ((rc == 0 || rc == 1) != accept || (r == EPH_OK) != accept)
+		fail_msg("%s: want %s; ssh-keygen -Q exit %d, krl_load %d\n%s", what,
+		    accept ? "accepted" : "refused", rc, r, out);
+	if (accept) {
+		assert_int_equal(rc, revoked);
+		assert_int_equal(
+		    krl_check_cert(k, fx->cert[1]), revoked ? EPH_ERR_REVOKED : EPH_OK);
+	} else
+		assert_null(k);
+	krl_free(k);
+	free(out);
+	free(p);
+}
+
+/*
+ * Issue 12, item 14: a KRL whose CA key does not parse, or that holds an
+ * extension section, is refused whole, as sshd 9.2 refuses it; never
+ * read as if its revocations were not there.
+ */
+static void
+test_bad_ca_key_fails_closed(void **state)
+{
+	struct fx *fx = *state;
+	struct buf b, ca, x;
+	char *p, *spec, *d;
+	size_t n, i;
+	uint8_t big[97];
+
+	TU_REQUIRE_SSH_KEYGEN();
+	buf_init(&b);
+	buf_init(&ca);
+	buf_init(&x);
+
+	/* The report's case: one byte of ssh-keygen's own KRL changed. */
+	p = tu_path(fx->dir, "kg5.krl");
+	spec = tu_path(fx->dir, "kg5.spec");
+	write_text(spec, "serial: 5\n");
+	keygen_ok("-q -k -f %s -s %s/ca.pub %s", p, fx->dir, spec);
+	assert_non_null(d = tu_read_file(p, &n));
+	buf_reset(&b);
+	assert_int_equal(buf_put(&b, d, n), EPH_OK);
+	assert_krl_like_keygen(fx, "ssh-keygen's KRL", &b, 1, 1);
+	for (i = 0; i + 11 <= n && memcmp(b.d + i, "ssh-ed25519", 11) != 0; i++)
+		;
+	assert_true(i + 11 <= n);
+	b.d[i + 10] = '8';
+	assert_krl_like_keygen(fx, "CA key type ssh-ed25518", &b, 0, 0);
+	free(d);
+	free(spec);
+	free(p);
+
+	/* Types sshd reads and we do not implement: kept, match nothing. */
+	keygen_ok("-q -t dsa -N '' -C '' -f %s/dsa", fx->dir);
+	pub_blob(fx, "dsa.pub", &ca);
+	krl_for_ca(&b, &ca, 0, NULL);
+	assert_krl_like_keygen(fx, "DSA CA", &b, 1, 0);
+	buf_reset(&x);
+	assert_int_equal(buf_put(&x, ca.d, ca.len), EPH_OK);
+	assert_int_equal(buf_put_u8(&x, 0), EPH_OK);
+	krl_for_ca(&b, &x, 0, NULL);
+	assert_krl_like_keygen(fx, "DSA CA with a trailing byte", &b, 0, 0);
+	buf_reset(&x);
+	assert_int_equal(buf_put_cstring(&x, "ssh-dss"), EPH_OK);
+	assert_int_equal(buf_put_string(&x, "p", 1), EPH_OK);
+	krl_for_ca(&b, &x, 0, NULL);
+	assert_krl_like_keygen(fx, "DSA CA of one mpint", &b, 0, 0);
+	buf_reset(&x);
+	assert_int_equal(buf_put_cstring(&x, "ssh-dss"), EPH_OK);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(buf_put_string(&x, i == 2 ? "\x85" : "\x05", 1), EPH_OK);
+	krl_for_ca(&b, &x, 0, NULL);
+	assert_krl_like_keygen(fx, "DSA CA with a negative mpint", &b, 0, 0);
+
+	/* Security key CAs, made from the fixture's plain keys. */
+	pub_blob(fx, "user.pub", &ca);
+	buf_reset(&x);
+	assert_int_equal(buf_put_cstring(&x, "sk-ssh-ed25519@openssh.com"), EPH_OK);
+	assert_int_equal(buf_put(&x, ca.d + 4 + 11, ca.len - 4 - 11), EPH_OK);
+	assert_int_equal(buf_put_cstring(&x, "ssh:"), EPH_OK);
+	krl_for_ca(&b, &x, 0, NULL);
+	assert_krl_like_keygen(fx, "sk-ssh-ed25519 CA", &b, 1, 0);
+	x.len -= 4 + 4; /* no application string */
+	krl_for_ca(&b, &x, 0, NULL);
+	assert_krl_like_keygen(fx, "sk-ssh-ed25519 CA without application", &b, 0, 0);
+	pub_blob(fx, "ca2.pub", &ca);
+	buf_reset(&x);
+	assert_int_equal(buf_put_cstring(&x, "sk-ecdsa-sha2-nistp256@openssh.com"), EPH_OK);
+	assert_int_equal(buf_put(&x, ca.d + 4 + 19, ca.len - 4 - 19), EPH_OK);
+	assert_int_equal(buf_put_cstring(&x, "ssh:"), EPH_OK);
+	krl_for_ca(&b, &x, 0, NULL);
+	assert_krl_like_keygen(fx, "sk-ecdsa CA", &b, 1, 0);
+	x.d[x.len - 4 - 4 - 1] ^= 1; /* last byte of the point: off the curve */
+	krl_for_ca(&b, &x, 0, NULL);
+	assert_krl_like_keygen(fx, "sk-ecdsa CA off the curve", &b, 0, 0);
+
+	/* Keys sshd refuses: unknown type, RSA under 1024 bits. */
+	buf_reset(&x);
+	assert_int_equal(buf_put_cstring(&x, "ssh-foo@example.com"), EPH_OK);
+	krl_for_ca(&b, &x, 0, NULL);
+	assert_krl_like_keygen(fx, "unknown CA key type", &b, 0, 0);
+	buf_reset(&x);
+	assert_int_equal(buf_put_cstring(&x, "ssh-rsa"), EPH_OK);
+	assert_int_equal(buf_put_string(&x, "\x01\x00\x01", 3), EPH_OK);
+	memset(big, 0xc5, sizeof(big));
+	big[0] = 0;
+	assert_int_equal(buf_put_string(&x, big, sizeof(big)), EPH_OK);
+	krl_for_ca(&b, &x, 0, NULL);
+	assert_krl_like_keygen(fx, "768-bit RSA CA", &b, 0, 0);
+
+	/* Extension sections, not critical: sshd 9.2 refuses them too. */
+	buf_reset(&x);
+	assert_int_equal(buf_put_cstring(&x, "x@example.com"), EPH_OK);
+	assert_int_equal(buf_put_u8(&x, 0), EPH_OK);
+	assert_int_equal(buf_put_string(&x, NULL, 0), EPH_OK);
+	krl_for_ca(&b, NULL, 0, NULL);
+	assert_krl_like_keygen(fx, "any-CA section", &b, 1, 1);
+	krl_for_ca(&b, NULL, KRL_SECTION_EXTENSION, &x);
+	assert_krl_like_keygen(fx, "extension section", &b, 0, 0);
+	krl_for_ca(&b, NULL, KRL_SECTION_CERT_EXTENSION, &x);
+	assert_krl_like_keygen(fx, "extension subsection", &b, 0, 0);
+
+	buf_free(&b);
+	buf_free(&ca);
+	buf_free(&x);
 }
 
 /* Every prefix of a real KRL is refused unless it ends exactly at a
@@ -1371,6 +1564,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_api),
 	    cmocka_unit_test(test_load_checks),
 	    cmocka_unit_test(test_malformed_ca_key),
+	    cmocka_unit_test(test_bad_ca_key_fails_closed),
 	    cmocka_unit_test(test_truncation_and_corruption),
 	};
 	const struct CMUnitTest parser[] = {

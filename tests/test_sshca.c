@@ -816,6 +816,24 @@ test_krl_query_exit_codes(void **state)
 	assert_int_equal(
 	    run(f, &out, "echo garbage > g.pub && %s krl --query krl g.pub", SSHCA), 2);
 	free(out);
+	/* One byte of the CA key type changed: sshd and ssh-keygen -Q refuse
+	 * the file, and so do we; never "ok" for the revoked c5. */
+	assert_int_equal(run(f, &out,
+	                     "%s krl -k ca.pub --serial 5 -o c5.krl && LC_ALL=C sed "
+	                     "'s/ssh-ed25519/ssh-ed25518/' c5.krl > corrupt.krl && "
+	                     "chmod 0644 corrupt.krl && ! cmp -s c5.krl corrupt.krl && "
+	                     "%s krl --query corrupt.krl c5.pub",
+	                     SSHCA, SSHCA),
+	    2);
+	tu_assert_contains(out, "cannot load KRL corrupt.krl");
+	tu_assert_not_contains(out, ": ok");
+	free(out);
+	if (tu_ssh_keygen() != NULL) {
+		assert_int_equal(run(f, &out, "%s -Q -f corrupt.krl c5.pub", tu_ssh_keygen()), 255);
+		free(out);
+		assert_int_equal(run(f, &out, "%s -Q -f c5.krl c5.pub", tu_ssh_keygen()), 1);
+		free(out);
+	}
 	assert_int_equal(run(f, &out, "%s krl --query krl", SSHCA), 2);
 	tu_assert_contains(out, "at least one");
 	free(out);
@@ -981,6 +999,68 @@ test_inspect_garbage(void **state)
 	free(out);
 }
 
+/* Certificates ssh-keygen -s makes past our issuing caps, or with a flag
+ * extension given twice, are shown and queried like any other. */
+static void
+test_inspect_and_query_keygen_scale(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	TU_REQUIRE_SSH_KEYGEN();
+	assert_int_equal(run(f, &out,
+	                     "%s -q -t ed25519 -N '' -f kgca && "
+	                     "%s -q -s kgca -I \"$(head -c 20000 /dev/zero | tr '\\0' i)\" "
+	                     "-n a -z 5 -O extension:permit-pty user.pub && "
+	                     "%s krl -k kgca.pub --serial 5 -o k.krl",
+	                     tu_ssh_keygen(), tu_ssh_keygen(), SSHCA),
+	    0);
+	free(out);
+	assert_int_equal(run(f, &out, "%s inspect user-cert.pub", SSHCA), 0);
+	tu_assert_contains(out, "Key ID: \"iiiiiiii");
+	tu_assert_contains(out, "                permit-pty\n");
+	tu_assert_contains(out, "Signature: good");
+	free(out);
+	assert_int_equal(run(f, &out, "%s krl --query k.krl user-cert.pub", SSHCA), 1);
+	tu_assert_contains(out, "user-cert.pub (alice@laptop): REVOKED\n");
+	free(out);
+	assert_int_equal(run(f, &out, "%s -Q -f k.krl user-cert.pub", tu_ssh_keygen()), 1);
+	free(out);
+}
+
+/*
+ * Control codes in certificate text are escaped byte by byte: C0, DEL,
+ * C1 (U+009B is a terminal's CSI) and bytes that are not UTF-8 (a stray
+ * 0xff, an overlong 0xc0 0x9b); other UTF-8 is printed as it is.
+ */
+static void
+test_inspect_escapes_controls(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	TU_REQUIRE_SSH_KEYGEN();
+	assert_int_equal(run(f, &out,
+	                     "%s -q -t ed25519 -N '' -f kgca && "
+	                     "%s -q -s kgca -I \"$(printf 'a\\033b\\302\\233c\\377d\\303\\251e"
+	                     "\\300\\233f')\" -n \"$(printf 'p\\302\\205q')\" -V -5m:+1h "
+	                     "-O extension:\"$(printf 'x\\302\\237@example.com')\" user.pub",
+	                     tu_ssh_keygen(), tu_ssh_keygen()),
+	    0);
+	free(out);
+	assert_int_equal(run(f, &out, "%s inspect user-cert.pub", SSHCA), 0);
+	tu_assert_contains(out,
+	    "Key ID: \"a\\x1bb\\xc2\\x9bc\\xffd\xc3\xa9"
+	    "e\\xc0\\x9bf\"");
+	tu_assert_contains(out, "                p\\xc2\\x85q\n");
+	tu_assert_contains(out, "                x\\xc2\\x9f@example.com UNKNOWN FLAG OPTION\n");
+	tu_assert_not_contains(out, "\xc2\x9b");
+	tu_assert_not_contains(out, "\xc2\x85");
+	tu_assert_not_contains(out, "\xc2\x9f");
+	tu_assert_not_contains(out, "\xff");
+	free(out);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -998,6 +1078,8 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_krl_query_exit_codes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_inspect_matches_ssh_keygen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_inspect_garbage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_inspect_escapes_controls, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_inspect_and_query_keygen_scale, setup, teardown),
 	};
 
 	tu_init(argc, argv);
