@@ -588,6 +588,10 @@ cert_sign(struct cert *c, const struct key *ca, const char *alg)
 		r = EPH_ERR_KEYTYPE;
 		goto out;
 	}
+	/* Keys need not come through a parser: never certify, or sign with,
+	 * one that OpenSSH would refuse to read back. */
+	if ((r = key_check_public(c->key)) != EPH_OK || (r = key_check_public(ca)) != EPH_OK)
+		goto out;
 	if ((alg_copy = strdup(alg)) == NULL) {
 		r = EPH_ERR_NOMEM;
 		goto out;

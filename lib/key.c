@@ -10,6 +10,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
@@ -338,6 +339,106 @@ out:
 	return r;
 }
 
+/*
+ * What OpenSSH 9.2 demands of every EC public key it reads, certificates'
+ * keys included (sshkey_ec_validate_public): on the curve, not the point
+ * at infinity, order * Q at infinity, and each coordinate longer than half
+ * the order's bits and below order - 1. OpenSSL's key check passes points
+ * with small coordinates or with x >= order; ssh-keygen and sshd refuse
+ * them, so a certificate for one would be useless.
+ */
+static int
+ec_validate_point(const struct key_info *ki, const uint8_t *pt, size_t n)
+{
+	EC_GROUP *group = NULL;
+	EC_POINT *q = NULL, *nq = NULL;
+	BN_CTX *ctx = NULL;
+	BIGNUM *x, *y, *lim;
+	const BIGNUM *order;
+	int half, r = EPH_ERR_NOMEM;
+
+	if ((ctx = BN_CTX_new()) == NULL)
+		goto out;
+	BN_CTX_start(ctx);
+	x = BN_CTX_get(ctx);
+	y = BN_CTX_get(ctx);
+	if ((lim = BN_CTX_get(ctx)) == NULL)
+		goto out;
+	r = EPH_ERR_CRYPTO;
+	if ((group = EC_GROUP_new_by_curve_name(OBJ_sn2nid(ki->ossl_group))) == NULL ||
+	    (q = EC_POINT_new(group)) == NULL || (nq = EC_POINT_new(group)) == NULL ||
+	    (order = EC_GROUP_get0_order(group)) == NULL || BN_copy(lim, order) == NULL ||
+	    BN_sub_word(lim, 1) != 1)
+		goto out;
+	half = BN_num_bits(order) / 2;
+	r = EPH_ERR_FORMAT;
+	/* oct2point refuses points off the curve and coordinates >= p. */
+	if (EC_POINT_oct2point(group, q, pt, n, ctx) != 1 || EC_POINT_is_at_infinity(group, q) ||
+	    EC_POINT_get_affine_coordinates(group, q, x, y, ctx) != 1)
+		goto out;
+	if (BN_num_bits(x) <= half || BN_num_bits(y) <= half)
+		goto out;
+	if (BN_cmp(x, lim) >= 0 || BN_cmp(y, lim) >= 0)
+		goto out;
+	if (EC_POINT_mul(group, nq, NULL, q, order, ctx) != 1 ||
+	    EC_POINT_is_at_infinity(group, nq) != 1)
+		goto out;
+	r = EPH_OK;
+out:
+	EC_POINT_free(nq);
+	EC_POINT_free(q);
+	EC_GROUP_free(group);
+	if (ctx != NULL)
+		BN_CTX_end(ctx);
+	BN_CTX_free(ctx);
+	ERR_clear_error();
+	return r;
+}
+
+/* An EC private scalar as OpenSSH 9.2 accepts one: longer than half the
+ * order's bits and below order - 1 (sshkey_ec_validate_private). */
+static int
+ec_validate_private(const struct key_info *ki, const EVP_PKEY *pkey)
+{
+	EC_GROUP *group = NULL;
+	BIGNUM *d = NULL, *lim = NULL;
+	const BIGNUM *order;
+	int r = EPH_ERR_CRYPTO;
+
+	if ((group = EC_GROUP_new_by_curve_name(OBJ_sn2nid(ki->ossl_group))) == NULL ||
+	    (order = EC_GROUP_get0_order(group)) == NULL || (lim = BN_dup(order)) == NULL ||
+	    BN_sub_word(lim, 1) != 1 || get_bn(pkey, OSSL_PKEY_PARAM_PRIV_KEY, &d) != EPH_OK)
+		goto out;
+	r = EPH_ERR_WEAKKEY;
+	if (BN_num_bits(d) <= BN_num_bits(order) / 2 || BN_cmp(d, lim) >= 0)
+		goto out;
+	r = EPH_OK;
+out:
+	BN_clear_free(d);
+	BN_free(lim);
+	EC_GROUP_free(group);
+	ERR_clear_error();
+	return r;
+}
+
+int
+key_check_public(const struct key *k)
+{
+	uint8_t pt[1 + 2 * 66];
+	size_t n = 0;
+
+	if (k == NULL || k->pkey == NULL)
+		return EPH_ERR_INVAL;
+	if (!is_ecdsa(k->type))
+		return EPH_OK;
+	if (EVP_PKEY_get_octet_string_param(
+	        k->pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof(pt), &n) != 1) {
+		ERR_clear_error();
+		return EPH_ERR_CRYPTO;
+	}
+	return ec_validate_point(info_of(k->type), pt, n);
+}
+
 static int
 get_ec_public(enum key_type t, struct buf *b, EVP_PKEY **out)
 {
@@ -354,6 +455,8 @@ get_ec_public(enum key_type t, struct buf *b, EVP_PKEY **out)
 	/* Uncompressed points only, of exactly the curve's size. */
 	if (n != 1 + 2 * ((ki->bits + 7) / 8) || pt[0] != 0x04)
 		return EPH_ERR_FORMAT;
+	if ((r = ec_validate_point(ki, pt, n)) != EPH_OK)
+		return r;
 	r = EPH_ERR_NOMEM;
 	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
 	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, ki->ossl_group, 0) !=
@@ -1027,11 +1130,20 @@ key_load_private(const char *path, struct key **out)
 	}
 	if ((r = key_type_of_pkey(pkey, &t)) != EPH_OK)
 		goto out;
+	if (is_ecdsa(t) && (r = ec_validate_private(info_of(t), pkey)) != EPH_OK)
+		goto out;
 	if ((*out = key_wrap(t, pkey, 1)) == NULL) {
 		r = EPH_ERR_NOMEM;
 		goto out;
 	}
 	pkey = NULL;
+	/* The public point is read from the file, not derived from the
+	 * scalar: hold it to what a parsed key must pass. */
+	if ((r = key_check_public(*out)) != EPH_OK) {
+		key_free(*out);
+		*out = NULL;
+		goto out;
+	}
 	r = EPH_OK;
 out:
 	EVP_PKEY_free(pkey);

@@ -62,6 +62,14 @@ int key_put_public(const struct key *k, struct buf *b);
 int key_put_public_fields(const struct key *k, struct buf *b);
 /* Parse a plain (non-certificate) public key blob; refuses trailing data. */
 int key_from_blob(const uint8_t *d, size_t n, struct key **out);
+/*
+ * Refuse an EC public key OpenSSH 9.2 would refuse (point at infinity, off
+ * the curve, order * Q not at infinity, a coordinate of at most half the
+ * order's bits or not below order - 1): EPH_ERR_FORMAT. Every parser here
+ * applies it; cert_sign applies it to keys made any other way. EPH_OK for
+ * other key types.
+ */
+int key_check_public(const struct key *k);
 /* Read the public fields of type t from b (the type string already read). */
 int key_get_public_fields(enum key_type t, struct buf *b, struct key **out);
 /*

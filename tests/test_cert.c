@@ -1761,6 +1761,112 @@ test_grant_malformed(void **state)
 	assert_int_equal(grant_try(&b), EPH_ERR_TOOLARGE);
 }
 
+/* ------------------------------------------- weak EC keys (OpenSSH 9.2) */
+
+/* Write a raw certificate blob as a line and run ssh-keygen -L on it. */
+static int
+keygen_list_blob(const struct buf *b, const char *type, const char *name, char **out)
+{
+	char *b64 = b64_encode(b->d, b->len), *path = tu_path(fx.dir, "%s", name), *line = NULL;
+	int rc;
+
+	assert_non_null(b64);
+	assert_true(asprintf(&line, "%s %s\n", type, b64) > 0);
+	assert_int_equal(tu_write_file(path, line, strlen(line), 0644), 0);
+	rc = tu_run(out, "TZ=UTC '%s' -L -f '%s'", tu_ssh_keygen(), path);
+	free(line);
+	free(path);
+	free(b64);
+	return rc;
+}
+
+/*
+ * P-256 points on the curve that OpenSSL accepts and OpenSSH refuses (x =
+ * 5; x above the group order): never certified, never signed with, and a
+ * certificate carrying one, as subject or as CA, does not parse, just as
+ * ssh-keygen -L refuses it.
+ */
+static void
+test_weak_ec_keys_refused(void **state)
+{
+	static const struct {
+		unsigned long x0;
+		int above_order;
+	} pts[] = {{5, 0}, {0, 1}};
+	const struct key *good = key_of(KEY_ECDSA_P256);
+	uint8_t pt[1 + 2 * 32];
+	struct cert *c;
+	struct key *weak, *weakca;
+	struct mk m;
+	struct buf b;
+	char *out = NULL;
+	size_t i, n;
+
+	for (i = 0; i < sizeof(pts) / sizeof(pts[0]); i++) {
+		n = tu_ec_weak_point("prime256v1", pts[i].x0, pts[i].above_order, pt, sizeof(pt));
+		weak = tu_ec_unchecked_key(KEY_ECDSA_P256, "prime256v1", pt, n, NULL);
+		/* Signs with good's scalar, under the weak public point. */
+		weakca = tu_ec_unchecked_key(KEY_ECDSA_P256, "prime256v1", pt, n, good);
+
+		assert_int_equal(cert_new(&c), EPH_OK);
+		assert_int_equal(cert_add_principal(c, "alice"), EPH_OK);
+		c->valid_before = 1;
+		assert_int_equal(cert_set_key(c, weak), EPH_OK);
+		assert_int_equal(cert_sign(c, key_of(KEY_ED25519), NULL), EPH_ERR_FORMAT);
+		assert_int_equal(c->blob.len, 0);
+		assert_int_equal(cert_set_key(c, key_of(KEY_ED25519)), EPH_OK);
+		assert_int_equal(cert_sign(c, weakca, NULL), EPH_ERR_FORMAT);
+		assert_int_equal(c->blob.len, 0);
+		assert_int_equal(cert_sign(c, good, NULL), EPH_OK);
+		cert_free(c);
+
+		/* Weak subject, good CA. */
+		mk_init(&m, weak, key_of(KEY_ED25519));
+		buf_init(&b);
+		mk_build(&m, &b);
+		if (tu_ssh_keygen() != NULL) {
+			assert_int_not_equal(
+			    keygen_list_blob(
+			        &b, key_cert_type_name(KEY_ECDSA_P256), "weak-subj.pub", &out),
+			    0);
+			tu_assert_contains(out, "invalid elliptic curve value");
+			free(out);
+		}
+		buf_free(&b);
+		assert_int_equal(mk_parse(&m), EPH_ERR_FORMAT);
+
+		/* Good subject, weak CA key embedded (the signature is good's). */
+		mk_init(&m, key_of(KEY_ED25519), good);
+		m.embed = weakca;
+		buf_init(&b);
+		mk_build(&m, &b);
+		if (tu_ssh_keygen() != NULL) {
+			assert_int_not_equal(keygen_list_blob(&b, key_cert_type_name(KEY_ED25519),
+			                         "weak-ca.pub", &out),
+			    0);
+			tu_assert_contains(out, "invalid certificate signing key");
+			free(out);
+		}
+		buf_free(&b);
+		assert_int_equal(mk_parse(&m), EPH_ERR_FORMAT);
+
+		/* The same certificates with good keys parse and list. */
+		mk_init(&m, good, good);
+		buf_init(&b);
+		mk_build(&m, &b);
+		if (tu_ssh_keygen() != NULL) {
+			assert_int_equal(keygen_list_blob(&b, key_cert_type_name(KEY_ECDSA_P256),
+			                     "good.pub", &out),
+			    0);
+			free(out);
+		}
+		buf_free(&b);
+		assert_int_equal(mk_parse(&m), EPH_OK);
+		key_free(weak);
+		key_free(weakca);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1787,6 +1893,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_validity_and_principals),
 	    cmocka_unit_test(test_grant_round_trip),
 	    cmocka_unit_test(test_grant_malformed),
+	    cmocka_unit_test(test_weak_ec_keys_refused),
 	};
 
 	tu_init(argc, argv);

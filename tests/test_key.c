@@ -8,6 +8,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+#include <openssl/param_build.h>
+
+#include "b64.h"
 #include "buf.h"
 #include "err.h"
 #include "key.h"
@@ -345,6 +352,173 @@ test_private_fields(void **state)
 	key_free(k);
 }
 
+/* The EC curves by SSH and OpenSSL names. */
+static const struct {
+	enum key_type type;
+	const char *curve, *group;
+} ec_curves[] = {
+    {KEY_ECDSA_P256, "nistp256", "prime256v1"},
+    {KEY_ECDSA_P384, "nistp384", "secp384r1"},
+    {KEY_ECDSA_P521, "nistp521", "secp521r1"},
+};
+
+/*
+ * Points on the curve that OpenSSL's key check passes but OpenSSH 9.2
+ * refuses ("invalid elliptic curve value"): a small x (at most half the
+ * order's bits; x = 5 is on P-256) and an x at or above order - 1 (the
+ * field is larger than the group order on every NIST curve).
+ */
+static void
+test_ec_point_openssh_checks(void **state)
+{
+	const char *dir = *state;
+	static const struct {
+		size_t curve;
+		unsigned long x0;
+		int above_order;
+	} cases[] = {
+	    {0, 5, 0},
+	    {0, 0, 1},
+	    {1, 2, 0},
+	    {1, 0, 1},
+	    {2, 1, 0},
+	    {2, 0, 1},
+	};
+	uint8_t pt[1 + 2 * 66];
+	size_t i, n;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *curve = ec_curves[cases[i].curve].curve;
+		const char *group = ec_curves[cases[i].curve].group;
+		enum key_type t = ec_curves[cases[i].curve].type;
+		char *path = tu_path(dir, "weak%zu.pub", i), *line = NULL, *out = NULL;
+		struct key *k = NULL, *raw, *good = NULL;
+		EVP_PKEY_CTX *ctx;
+		struct buf b;
+		int rc;
+
+		n = tu_ec_weak_point(group, cases[i].x0, cases[i].above_order, pt, sizeof(pt));
+		if (cases[i].x0 == 5)
+			assert_int_equal(pt[32], 5); /* x = 5 exactly */
+		/* OpenSSL alone takes it: this is OpenSSH's stricter rule. */
+		raw = tu_ec_unchecked_key(t, group, pt, n, NULL);
+		assert_non_null(ctx = EVP_PKEY_CTX_new_from_pkey(NULL, raw->pkey, NULL));
+		assert_int_equal(EVP_PKEY_public_check(ctx), 1);
+		EVP_PKEY_CTX_free(ctx);
+		assert_int_equal(key_check_public(raw), EPH_ERR_FORMAT);
+
+		buf_init(&b);
+		assert_int_equal(buf_put_cstring(&b, key_type_name(t)), EPH_OK);
+		assert_int_equal(buf_put_cstring(&b, curve), EPH_OK);
+		assert_int_equal(buf_put_string(&b, pt, n), EPH_OK);
+		assert_int_equal(key_from_blob(b.d, b.len, &k), EPH_ERR_FORMAT);
+		assert_null(k);
+		line = b64_encode(b.d, b.len);
+		assert_non_null(line);
+		assert_true(asprintf(&out, "%s %s weak\n", key_type_name(t), line) > 0);
+		assert_int_equal(tu_write_file(path, out, strlen(out), 0644), 0);
+		free(out);
+		out = NULL;
+		assert_int_equal(key_load_public(path, &k, NULL), EPH_ERR_FORMAT);
+		assert_null(k);
+		if (tu_ssh_keygen() != NULL) {
+			rc = tu_run(&out, "%s -l -f %s", tu_ssh_keygen(), path);
+			if (rc == 0 || strstr(out, "is not a public key file") == NULL)
+				fail_msg("ssh-keygen took weak point %zu (rc %d): %s", i, rc, out);
+			free(out);
+		}
+		/* A generated key of the same curve passes. */
+		assert_int_equal(key_generate(t, 0, &good), EPH_OK);
+		assert_int_equal(key_check_public(good), EPH_OK);
+		key_free(good);
+		key_free(raw);
+		free(line);
+		buf_free(&b);
+		free(path);
+	}
+}
+
+/* A PKCS#8 EC key file whose scalar is small, or whose public point is a
+ * weak one, is refused as ssh-keygen -y refuses it (and a good one is
+ * not). */
+static void
+test_ec_private_openssh_checks(void **state)
+{
+	const char *dir = *state;
+	char *small = tu_path(dir, "small.pem"), *weakpub = tu_path(dir, "weakpub.pem");
+	char *goodp = tu_path(dir, "good.pem"), *out = NULL;
+	struct key *real = NULL, *k = NULL, *l = NULL;
+	EC_GROUP *g;
+	EC_POINT *q;
+	BIGNUM *d;
+	uint8_t pt[1 + 2 * 32];
+	size_t n;
+	EVP_PKEY_CTX *ctx;
+	OSSL_PARAM_BLD *bld;
+	OSSL_PARAM *params;
+	EVP_PKEY *pkey = NULL;
+
+	/* d = 12345, with its true public point d*G. */
+	assert_non_null(g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1));
+	assert_non_null(q = EC_POINT_new(g));
+	assert_non_null(d = BN_new());
+	assert_int_equal(BN_set_word(d, 12345), 1);
+	assert_int_equal(EC_POINT_mul(g, q, d, NULL, NULL, NULL), 1);
+	n = EC_POINT_point2oct(g, q, POINT_CONVERSION_UNCOMPRESSED, pt, sizeof(pt), NULL);
+	assert_int_equal(n, sizeof(pt));
+	assert_non_null(bld = OSSL_PARAM_BLD_new());
+	assert_int_equal(
+	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0), 1);
+	assert_int_equal(OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, n), 1);
+	assert_int_equal(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d), 1);
+	assert_non_null(params = OSSL_PARAM_BLD_to_param(bld));
+	assert_non_null(ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL));
+	assert_int_equal(EVP_PKEY_fromdata_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params), 1);
+	assert_non_null(k = calloc(1, sizeof(*k)));
+	k->type = KEY_ECDSA_P256;
+	k->pkey = pkey;
+	k->has_private = 1;
+	assert_int_equal(key_save_private(k, small), EPH_OK);
+	assert_int_equal(key_load_private(small, &l), EPH_ERR_WEAKKEY);
+	assert_null(l);
+	key_free(k);
+
+	/* A real scalar saved under a weak public point. */
+	assert_int_equal(key_generate(KEY_ECDSA_P256, 0, &real), EPH_OK);
+	assert_int_equal(key_save_private(real, goodp), EPH_OK);
+	n = tu_ec_weak_point("prime256v1", 5, 0, pt, sizeof(pt));
+	k = tu_ec_unchecked_key(KEY_ECDSA_P256, "prime256v1", pt, n, real);
+	assert_int_equal(key_save_private(k, weakpub), EPH_OK);
+	assert_int_equal(key_load_private(weakpub, &l), EPH_ERR_FORMAT);
+	assert_null(l);
+	assert_int_equal(key_load_private(goodp, &l), EPH_OK);
+	key_free(l);
+
+	if (tu_ssh_keygen() != NULL) {
+		assert_int_equal(tu_run(&out, "%s -y -f %s", tu_ssh_keygen(), goodp), 0);
+		free(out);
+		assert_int_not_equal(tu_run(&out, "%s -y -f %s", tu_ssh_keygen(), small), 0);
+		/* OpenSSH 9.2 reports its EC checks on PEM keys as a format error. */
+		tu_assert_contains(out, "invalid format");
+		free(out);
+		assert_int_not_equal(tu_run(&out, "%s -y -f %s", tu_ssh_keygen(), weakpub), 0);
+		tu_assert_contains(out, "invalid format");
+		free(out);
+	}
+	key_free(k);
+	key_free(real);
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(d);
+	EC_POINT_free(q);
+	EC_GROUP_free(g);
+	free(small);
+	free(weakpub);
+	free(goodp);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -359,6 +533,10 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(
 	        test_private_file_checks, tu_dir_setup, tu_dir_teardown),
 	    cmocka_unit_test(test_private_fields),
+	    cmocka_unit_test_setup_teardown(
+	        test_ec_point_openssh_checks, tu_dir_setup, tu_dir_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_ec_private_openssh_checks, tu_dir_setup, tu_dir_teardown),
 	};
 
 	tu_init(argc, argv);

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "key.h"
 
 /* Set a cmocka name filter from argv[1] or $EPH_TEST_FILTER. */
 void tu_init(int argc, char **argv);
@@ -56,5 +57,19 @@ const char *tu_sshca(void);
 		if (tu_ssh_keygen() == NULL)                                                       \
 			skip();                                                                    \
 	} while (0)
+
+/*
+ * An uncompressed EC point (04 || x || y) on the OpenSSL group named
+ * group ("prime256v1", ...) with the smallest x from x0 (or from the group
+ * order + x0, with above_order) that lies on the curve: a point OpenSSL's
+ * key check accepts and OpenSSH's refuses. Returns its length.
+ */
+size_t tu_ec_weak_point(
+    const char *group, unsigned long x0, int above_order, uint8_t *pt, size_t max);
+/* A key of type t around that point, built without any check; with priv,
+ * also priv's private scalar (so it signs, under a public key that is not
+ * its own). */
+struct key *tu_ec_unchecked_key(
+    enum key_type t, const char *group, const uint8_t *pt, size_t n, const struct key *priv);
 
 #endif
