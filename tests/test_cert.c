@@ -84,13 +84,16 @@ key_of(enum key_type t)
 	return NULL;
 }
 
-/* How ssh-keygen -L names a key type ("ED25519", "ECDSA", "RSA"). */
+/* How ssh-keygen -L names a key type ("ED25519", "ECDSA", "RSA",
+ * "ED25519-SK", "ECDSA-SK"). */
 static const char *
 label_of(enum key_type t)
 {
 	switch (t) {
 	case KEY_ED25519: return "ED25519";
 	case KEY_RSA: return "RSA";
+	case KEY_SK_ED25519: return "ED25519-SK";
+	case KEY_SK_ECDSA_P256: return "ECDSA-SK";
 	default: return "ECDSA";
 	}
 }
@@ -1867,6 +1870,138 @@ test_weak_ec_keys_refused(void **state)
 	}
 }
 
+/* ------------------------------------------------ FIDO (sk) subject keys */
+
+/* FIDO public keys on fx's Ed25519 and P-256 points, as parsed keys. */
+static struct key *
+sk_key(enum key_type plain, const char *app)
+{
+	struct key *k = NULL;
+	struct buf b;
+
+	buf_init(&b);
+	(void)tu_sk_blob(key_of(plain), app, &b);
+	assert_int_equal(key_from_blob(b.d, b.len, &k), EPH_OK);
+	buf_free(&b);
+	return k;
+}
+
+/*
+ * Our certificates of FIDO keys, by every CA type, read back through
+ * ssh-keygen -L field by field, and through our parser with the
+ * application intact; ssh-keygen -s certificates of FIDO keys parse and
+ * verify here, byte for byte.
+ */
+static void
+test_sk_subject_certs(void **state)
+{
+	static const enum key_type plains[] = {KEY_ED25519, KEY_ECDSA_P256};
+	struct key *sk, *pub;
+	struct cert *c, *back;
+	char *path, *pubp, *certp, *line, *file, *comment;
+	size_t i, j;
+
+	TU_REQUIRE_SSH_KEYGEN();
+	for (j = 0; j < 2; j++) {
+		sk = sk_key(plains[j], "ssh:");
+		for (i = 0; i < NTYPES; i++) {
+			c = make_cert(sk, fx.keys[i], NULL);
+			assert_string_equal(key_cert_type_name(c->key->type),
+			    j == 0 ? "sk-ssh-ed25519-cert-v01@openssh.com"
+			           : "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com");
+			path = tu_path(fx.dir, "sk%zu-%zu-cert.pub", j, i);
+			write_cert(c, path, "admin@yubikey");
+			assert_listing(path, c);
+			assert_int_equal(cert_parse(c->blob.d, c->blob.len, &back), EPH_OK);
+			assert_int_equal(back->key->type, sk->type);
+			assert_string_equal(back->key->sk_application, "ssh:");
+			assert_true(key_equal_public(back->key, sk));
+			assert_int_equal(cert_check_ca(back, fx.keys[i]), EPH_OK);
+			cert_free(back);
+			cert_free(c);
+			free(path);
+		}
+		key_free(sk);
+	}
+
+	/* ssh-keygen -s, every CA variant, on sk keys written by us. */
+	kg_make_keys();
+	for (i = 0; i < sizeof(kg_cas) / sizeof(kg_cas[0]); i++) {
+		for (j = 0; j < 2; j++) {
+			char *cak = kg_key(kg_types[kg_cas[i].key].name);
+
+			pubp = tu_path(fx.dir, "kgsk-%s-%zu.pub", kg_cas[i].name, j);
+			certp = tu_path(fx.dir, "kgsk-%s-%zu-cert.pub", kg_cas[i].name, j);
+			line = tu_sk_line(key_of(plains[j]), "ssh:work", "admin@yubikey");
+			assert_int_equal(tu_write_file(pubp, line, strlen(line), 0644), 0);
+			free(line);
+			assert_int_equal(tu_run(NULL,
+			                     "'%s' -q -s '%s' %s -I sk-id -n alice -z 9 "
+			                     "-V 20240101000000:20300101000000 '%s'",
+			                     tu_ssh_keygen(), cak, kg_cas[i].flags, pubp),
+			    0);
+			comment = NULL;
+			assert_int_equal(cert_load(certp, &c, &comment), EPH_OK);
+			assert_true(key_type_is_sk(c->key->type));
+			assert_string_equal(c->key->sk_application, "ssh:work");
+			assert_string_equal(c->key_id, "sk-id");
+			assert_int_equal(c->serial, 9);
+			assert_string_equal(c->sig_alg, kg_cas[i].alg);
+			assert_int_equal(key_load_public(pubp, &pub, NULL), EPH_OK);
+			assert_true(key_equal_public(c->key, pub));
+			key_free(pub);
+			free(pubp);
+			pubp = tu_path(fx.dir, "kg-%s.pub", kg_types[kg_cas[i].key].name);
+			assert_int_equal(key_load_public(pubp, &pub, NULL), EPH_OK);
+			assert_int_equal(cert_check_ca(c, pub), EPH_OK);
+			key_free(pub);
+			/* ssh-keygen -L and we agree on every field. */
+			assert_listing(certp, c);
+			assert_int_equal(cert_format_line(c, comment, &line), EPH_OK);
+			file = tu_read_file(certp, NULL);
+			assert_non_null(file);
+			assert_int_equal(strlen(file), strlen(line) + 1);
+			assert_memory_equal(file, line, strlen(line));
+			free(file);
+			free(line);
+			free(comment);
+			cert_free(c);
+			free(pubp);
+			free(certp);
+			free(cak);
+		}
+	}
+}
+
+/* A FIDO key is never a CA key here: not to sign with, not embedded as
+ * the signer of a certificate we parse. */
+static void
+test_sk_never_ca(void **state)
+{
+	struct key *sk = sk_key(KEY_ED25519, "ssh:");
+	struct cert *c;
+	struct mk m;
+
+	assert_int_equal(cert_new(&c), EPH_OK);
+	assert_int_equal(cert_add_principal(c, "alice"), EPH_OK);
+	c->valid_before = 1;
+	assert_int_equal(cert_set_key(c, key_of(KEY_ED25519)), EPH_OK);
+	assert_int_equal(cert_sign(c, sk, NULL), EPH_ERR_KEYTYPE);
+	sk->has_private = 1; /* even when it claims to hold the secret */
+	assert_int_equal(cert_sign(c, sk, NULL), EPH_ERR_KEYTYPE);
+	sk->has_private = 0;
+	assert_int_equal(c->blob.len, 0);
+	cert_free(c);
+
+	mk_init(&m, key_of(KEY_ED25519), key_of(KEY_ED25519));
+	m.embed = sk;
+	assert_int_equal(mk_parse(&m), EPH_ERR_KEYTYPE);
+	/* The same FIDO key as the subject is fine. */
+	mk_init(&m, sk, key_of(KEY_ED25519));
+	assert_int_equal(mk_parse(&m), EPH_OK);
+	key_free(sk);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1894,6 +2029,8 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_grant_round_trip),
 	    cmocka_unit_test(test_grant_malformed),
 	    cmocka_unit_test(test_weak_ec_keys_refused),
+	    cmocka_unit_test(test_sk_subject_certs),
+	    cmocka_unit_test(test_sk_never_ca),
 	};
 
 	tu_init(argc, argv);

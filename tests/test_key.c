@@ -519,6 +519,178 @@ test_ec_private_openssh_checks(void **state)
 	free(goodp);
 }
 
+/*
+ * FIDO public keys (as a security key gives them; no hardware needed):
+ * they parse, re-encode byte for byte, fingerprint as ssh-keygen -l
+ * does (the application is part of the blob), and refuse every use
+ * that needs the security key.
+ */
+static void
+test_sk_keys(void **state)
+{
+	const char *dir = *state;
+	static const uint8_t msg[] = "m";
+	static const struct {
+		enum key_type plain;
+		const char *app, *label;
+	} cases[] = {
+	    {KEY_ED25519, "ssh:", "ED25519-SK"},
+	    {KEY_ED25519, "ssh:jit-admin", "ED25519-SK"},
+	    {KEY_ECDSA_P256, "ssh:", "ECDSA-SK"},
+	    {KEY_ECDSA_P256, "ssh:other", "ECDSA-SK"},
+	};
+	struct key *first[2] = {NULL, NULL};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *path = tu_path(dir, "sk%zu.pub", i), *line, *ours = NULL, *comment = NULL;
+		char *fp = NULL, *kfp, *out = NULL, want[64];
+		struct key *plain = NULL, *k = NULL, *l = NULL, *d = NULL;
+		struct buf blob, re, sig;
+		enum key_type t;
+		int is_cert = 0;
+
+		/* Two applications on one key: same point, different keys. */
+		if (i % 2 == 0)
+			assert_int_equal(key_generate(cases[i].plain, 0, &first[i / 2]), EPH_OK);
+		plain = first[i / 2];
+		buf_init(&blob);
+		buf_init(&re);
+		buf_init(&sig);
+		t = tu_sk_blob(plain, cases[i].app, &blob);
+		assert_int_equal(key_type_from_name(key_type_name(t), &is_cert), t);
+		assert_int_equal(is_cert, 0);
+		assert_int_equal(key_type_from_name(key_cert_type_name(t), &is_cert), t);
+		assert_int_equal(is_cert, 1);
+		assert_true(key_type_is_sk(t));
+
+		assert_int_equal(key_from_blob(blob.d, blob.len, &k), EPH_OK);
+		assert_int_equal(k->type, t);
+		assert_false(k->has_private);
+		assert_string_equal(k->sk_application, cases[i].app);
+		assert_int_equal(key_bits(k), 256);
+		assert_int_equal(key_put_public(k, &re), EPH_OK);
+		assert_int_equal(re.len, blob.len);
+		assert_memory_equal(re.d, blob.d, blob.len);
+
+		line = tu_sk_line(plain, cases[i].app, "admin@yubikey");
+		assert_int_equal(tu_write_file(path, line, strlen(line), 0644), 0);
+		assert_int_equal(key_load_public(path, &l, &comment), EPH_OK);
+		assert_string_equal(comment, "admin@yubikey");
+		assert_true(key_equal_public(k, l));
+		assert_false(key_equal_public(k, plain));
+		assert_int_equal(key_format_public_line(l, comment, &ours), EPH_OK);
+		assert_int_equal(strlen(line), strlen(ours) + 1);
+		assert_memory_equal(line, ours, strlen(ours));
+		assert_int_equal(key_dup_public(k, &d), EPH_OK);
+		assert_string_equal(d->sk_application, cases[i].app);
+		assert_true(key_equal_public(k, d));
+		if (i % 2 == 1) {
+			/* The first case: same point, other application. */
+			struct buf b0;
+			struct key *k0 = NULL;
+
+			buf_init(&b0);
+			(void)tu_sk_blob(plain, cases[i - 1].app, &b0);
+			assert_int_equal(key_from_blob(b0.d, b0.len, &k0), EPH_OK);
+			assert_false(key_equal_public(k, k0));
+			key_free(k0);
+			buf_free(&b0);
+		}
+
+		assert_int_equal(key_fingerprint(k, &fp), EPH_OK);
+		if (tu_ssh_keygen() != NULL) {
+			kfp = keygen_fingerprint(path);
+			assert_string_equal(fp, kfp);
+			free(kfp);
+			assert_int_equal(tu_run(&out, "%s -l -f %s", tu_ssh_keygen(), path), 0);
+			snprintf(want, sizeof(want), " admin@yubikey (%s)\n", cases[i].label);
+			tu_assert_contains(out, want);
+			free(out);
+		}
+
+		/* Nothing here holds the security key. */
+		assert_null(key_default_sig_alg(t));
+		assert_int_equal(key_sign(k, NULL, msg, sizeof(msg), &sig), EPH_ERR_KEYTYPE);
+		assert_int_equal(
+		    key_sign(k, key_type_name(t), msg, sizeof(msg), &sig), EPH_ERR_KEYTYPE);
+		assert_int_equal(sig.len, 0);
+		assert_int_not_equal(key_put_private_fields(k, &sig, 0), EPH_OK);
+		assert_int_equal(
+		    key_verify(k, blob.d, blob.len, msg, sizeof(msg), NULL), EPH_ERR_KEYTYPE);
+		key_free(l);
+		l = NULL;
+		assert_int_equal(key_generate(t, 0, &l), EPH_ERR_KEYTYPE);
+		assert_null(l);
+
+		buf_free(&blob);
+		buf_free(&re);
+		buf_free(&sig);
+		key_free(k);
+		key_free(d);
+		free(fp);
+		free(ours);
+		free(comment);
+		free(line);
+		free(path);
+	}
+	assert_int_equal(key_type_from_string("sk-ed25519"), KEY_UNSPEC);
+	assert_int_equal(key_type_from_string("ed25519-sk"), KEY_UNSPEC);
+	key_free(first[0]);
+	key_free(first[1]);
+}
+
+/* Malformed FIDO blobs; a weak EC point is as weak in an sk key. */
+static void
+test_sk_bad_blobs(void **state)
+{
+	struct key *ed = NULL, *k = NULL, *weak;
+	struct buf b;
+	char big[KEY_SK_APPLICATION_MAX + 2];
+	uint8_t pt[1 + 2 * 32];
+	size_t n;
+
+	assert_int_equal(key_generate(KEY_ED25519, 0, &ed), EPH_OK);
+	/* No application. */
+	buf_init(&b);
+	assert_int_equal(buf_put_cstring(&b, "sk-ssh-ed25519@openssh.com"), EPH_OK);
+	assert_int_equal(key_put_public_fields(ed, &b), EPH_OK);
+	assert_int_equal(key_from_blob(b.d, b.len, &k), EPH_ERR_TRUNCATED);
+	assert_null(k);
+	/* An application with a NUL in it. */
+	assert_int_equal(buf_put_string(&b, "ssh:\0x", 6), EPH_OK);
+	assert_int_equal(key_from_blob(b.d, b.len, &k), EPH_ERR_FORMAT);
+	assert_null(k);
+	buf_free(&b);
+	/* Over the cap; at the cap is fine. */
+	memset(big, 'a', sizeof(big));
+	big[KEY_SK_APPLICATION_MAX + 1] = '\0';
+	buf_init(&b);
+	(void)tu_sk_blob(ed, big, &b);
+	assert_int_equal(key_from_blob(b.d, b.len, &k), EPH_ERR_TOOLARGE);
+	buf_free(&b);
+	big[KEY_SK_APPLICATION_MAX] = '\0';
+	buf_init(&b);
+	(void)tu_sk_blob(ed, big, &b);
+	assert_int_equal(key_from_blob(b.d, b.len, &k), EPH_OK);
+	key_free(k);
+	k = NULL;
+	/* Trailing data. */
+	assert_int_equal(buf_put_u8(&b, 0), EPH_OK);
+	assert_int_equal(key_from_blob(b.d, b.len, &k), EPH_ERR_TRAILING);
+	buf_free(&b);
+	/* A P-256 point OpenSSH refuses, in an sk-ecdsa key. */
+	n = tu_ec_weak_point("prime256v1", 5, 0, pt, sizeof(pt));
+	weak = tu_ec_unchecked_key(KEY_ECDSA_P256, "prime256v1", pt, n, NULL);
+	buf_init(&b);
+	assert_int_equal(tu_sk_blob(weak, "ssh:", &b), KEY_SK_ECDSA_P256);
+	assert_int_equal(key_from_blob(b.d, b.len, &k), EPH_ERR_FORMAT);
+	assert_null(k);
+	buf_free(&b);
+	key_free(weak);
+	key_free(ed);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -537,6 +709,8 @@ main(int argc, char **argv)
 	        test_ec_point_openssh_checks, tu_dir_setup, tu_dir_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_ec_private_openssh_checks, tu_dir_setup, tu_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_sk_keys, tu_dir_setup, tu_dir_teardown),
+	    cmocka_unit_test(test_sk_bad_blobs),
 	};
 
 	tu_init(argc, argv);

@@ -18,6 +18,8 @@
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
 
+#include "b64.h"
+#include "err.h"
 #include "testutil.h"
 
 void
@@ -324,4 +326,32 @@ tu_ec_unchecked_key(
 	OSSL_PARAM_free(params);
 	OSSL_PARAM_BLD_free(bld);
 	return k;
+}
+
+enum key_type
+tu_sk_blob(const struct key *plain, const char *app, struct buf *out)
+{
+	enum key_type t = plain->type == KEY_ED25519 ? KEY_SK_ED25519 : KEY_SK_ECDSA_P256;
+
+	assert_true(plain->type == KEY_ED25519 || plain->type == KEY_ECDSA_P256);
+	assert_int_equal(buf_put_cstring(out, key_type_name(t)), EPH_OK);
+	assert_int_equal(key_put_public_fields(plain, out), EPH_OK);
+	assert_int_equal(buf_put_cstring(out, app), EPH_OK);
+	return t;
+}
+
+char *
+tu_sk_line(const struct key *plain, const char *app, const char *comment)
+{
+	struct buf b;
+	char *b64, *line = NULL;
+	enum key_type t;
+
+	buf_init(&b);
+	t = tu_sk_blob(plain, app, &b);
+	assert_non_null(b64 = b64_encode(b.d, b.len));
+	assert_true(asprintf(&line, "%s %s %s\n", key_type_name(t), b64, comment) > 0);
+	free(b64);
+	buf_free(&b);
+	return line;
 }

@@ -71,5 +71,14 @@ size_t tu_ec_weak_point(
  * its own). */
 struct key *tu_ec_unchecked_key(
     enum key_type t, const char *group, const uint8_t *pt, size_t n, const struct key *priv);
+/*
+ * The FIDO public key blob a security key would give for plain's public
+ * half (Ed25519 -> sk-ssh-ed25519@openssh.com, P-256 ->
+ * sk-ecdsa-sha2-nistp256@openssh.com) and application app, appended to
+ * out; returns the sk type. tu_sk_line: the same as a .pub line ending in
+ * a newline.
+ */
+enum key_type tu_sk_blob(const struct key *plain, const char *app, struct buf *out);
+char *tu_sk_line(const struct key *plain, const char *app, const char *comment);
 
 #endif
