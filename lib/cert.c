@@ -559,6 +559,10 @@ cert_sign(struct cert *c, const struct key *ca, const char *alg)
 	buf_init(&b);
 	buf_init(&sec);
 	buf_init(&sig);
+	if (ca != NULL && key_type_is_sk(ca->type)) {
+		r = EPH_ERR_KEYTYPE; /* FIDO keys are never CA keys here */
+		goto out;
+	}
 	if (c == NULL || ca == NULL || c->key == NULL || c->nonce == NULL || !ca->has_private) {
 		r = EPH_ERR_INVAL;
 		goto out;
@@ -589,6 +593,10 @@ cert_sign(struct cert *c, const struct key *ca, const char *alg)
 		r = EPH_ERR_KEYTYPE;
 		goto out;
 	}
+	/* Keys need not come through a parser: never certify, or sign with,
+	 * one that OpenSSH would refuse to read back. */
+	if ((r = key_check_public(c->key)) != EPH_OK || (r = key_check_public(ca)) != EPH_OK)
+		goto out;
 	if ((alg_copy = strdup(alg)) == NULL) {
 		r = EPH_ERR_NOMEM;
 		goto out;
@@ -762,18 +770,23 @@ out:
 	return r;
 }
 
-/* The CA key: a plain public key, never a certificate. */
+/*
+ * The CA key: a plain public key, never a certificate, and never a FIDO
+ * key: we do not verify their signatures, and our CAs do not use them.
+ */
 static int
 parse_signature_key(const uint8_t *d, size_t n, struct key **out)
 {
 	struct buf b;
 	char *name = NULL;
+	enum key_type t;
 	int r, is_cert = 0;
 
 	buf_init_view(&b, d, n);
 	if ((r = buf_get_cstring(&b, &name, CERT_TYPE_NAME_MAX)) != EPH_OK)
 		goto out;
-	if (key_type_from_name(name, &is_cert) == KEY_UNSPEC || is_cert) {
+	if ((t = key_type_from_name(name, &is_cert)) == KEY_UNSPEC || is_cert ||
+	    key_type_is_sk(t)) {
 		r = EPH_ERR_KEYTYPE;
 		goto out;
 	}

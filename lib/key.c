@@ -1,4 +1,5 @@
-/* OpenSSH key types on OpenSSL 3: wire encodings, signatures, key files. */
+/* OpenSSH key types on OpenSSL 3: wire encodings, signatures, key files.
+ * FIDO (sk-) keys are public only: parsed, encoded and fingerprinted. */
 #include "config.h"
 
 #include <ctype.h>
@@ -10,6 +11,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
@@ -31,7 +33,7 @@ struct key_info {
 	const char *cert_name;
 	const char *curve; /* SSH curve name (ECDSA) */
 	const char *ossl_group; /* OpenSSL group name (ECDSA) */
-	const char *cli;
+	const char *cli; /* NULL: not a type anything here generates */
 	unsigned bits;
 };
 
@@ -44,6 +46,10 @@ static const struct key_info key_infos[] = {
     {KEY_ECDSA_P521, "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp521-cert-v01@openssh.com", "nistp521",
         "secp521r1", "ecdsa-p521", 521},
     {KEY_RSA, "ssh-rsa", "ssh-rsa-cert-v01@openssh.com", NULL, NULL, "rsa", 0},
+    {KEY_SK_ED25519, "sk-ssh-ed25519@openssh.com", "sk-ssh-ed25519-cert-v01@openssh.com", NULL,
+        NULL, NULL, 256},
+    {KEY_SK_ECDSA_P256, "sk-ecdsa-sha2-nistp256@openssh.com",
+        "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com", "nistp256", "prime256v1", NULL, 256},
 };
 
 static const struct key_info *
@@ -61,6 +67,19 @@ static int
 is_ecdsa(enum key_type t)
 {
 	return t == KEY_ECDSA_P256 || t == KEY_ECDSA_P384 || t == KEY_ECDSA_P521;
+}
+
+int
+key_type_is_sk(enum key_type t)
+{
+	return t == KEY_SK_ED25519 || t == KEY_SK_ECDSA_P256;
+}
+
+/* An EC point to validate: plain ECDSA or FIDO ECDSA. */
+static int
+has_ec_point(enum key_type t)
+{
+	return is_ecdsa(t) || t == KEY_SK_ECDSA_P256;
 }
 
 const char *
@@ -105,7 +124,7 @@ key_type_from_string(const char *s)
 	size_t i;
 
 	for (i = 0; s != NULL && i < sizeof(key_infos) / sizeof(key_infos[0]); i++)
-		if (strcmp(s, key_infos[i].cli) == 0)
+		if (key_infos[i].cli != NULL && strcmp(s, key_infos[i].cli) == 0)
 			return key_infos[i].type;
 	if (s != NULL && strcmp(s, "ecdsa-p256") == 0)
 		return KEY_ECDSA_P256;
@@ -115,6 +134,8 @@ key_type_from_string(const char *s)
 const char *
 key_default_sig_alg(enum key_type t)
 {
+	if (key_type_is_sk(t) || info_of(t) == NULL)
+		return NULL;
 	return t == KEY_RSA ? "rsa-sha2-512" : key_type_name(t);
 }
 
@@ -152,6 +173,7 @@ key_free(struct key *k)
 		return;
 	/* EVP_PKEY_free clears the private material it owns. */
 	EVP_PKEY_free(k->pkey);
+	free(k->sk_application);
 	free(k);
 }
 
@@ -163,7 +185,7 @@ key_generate(enum key_type t, unsigned bits, struct key **out)
 	int r = EPH_ERR_CRYPTO;
 
 	*out = NULL;
-	if (ki == NULL)
+	if (ki == NULL || key_type_is_sk(t))
 		return EPH_ERR_KEYTYPE;
 	if (t == KEY_RSA) {
 		if (bits == 0)
@@ -225,23 +247,33 @@ put_ec_point(struct buf *b, const EVP_PKEY *pkey)
 int
 key_put_public_fields(const struct key *k, struct buf *b)
 {
+	const struct key_info *ki;
 	uint8_t pk[ED25519_PK_LEN];
 	size_t n = sizeof(pk);
 	int r;
 
 	if (k == NULL || k->pkey == NULL)
 		return EPH_ERR_INVAL;
+	if ((ki = info_of(k->type)) == NULL)
+		return EPH_ERR_KEYTYPE;
+	if (key_type_is_sk(k->type) && k->sk_application == NULL)
+		return EPH_ERR_INVAL;
 	switch (k->type) {
 	case KEY_ED25519:
+	case KEY_SK_ED25519:
 		if (EVP_PKEY_get_raw_public_key(k->pkey, pk, &n) != 1 || n != sizeof(pk))
 			return EPH_ERR_CRYPTO;
-		return buf_put_string(b, pk, n);
+		if ((r = buf_put_string(b, pk, n)) != EPH_OK || k->type == KEY_ED25519)
+			return r;
+		return buf_put_cstring(b, k->sk_application);
 	case KEY_ECDSA_P256:
 	case KEY_ECDSA_P384:
 	case KEY_ECDSA_P521:
-		if ((r = buf_put_cstring(b, info_of(k->type)->curve)) != EPH_OK)
+	case KEY_SK_ECDSA_P256:
+		if ((r = buf_put_cstring(b, ki->curve)) != EPH_OK ||
+		    (r = put_ec_point(b, k->pkey)) != EPH_OK || !key_type_is_sk(k->type))
 			return r;
-		return put_ec_point(b, k->pkey);
+		return buf_put_cstring(b, k->sk_application);
 	case KEY_RSA:
 		if ((r = put_bn_param(b, k->pkey, OSSL_PKEY_PARAM_RSA_E)) != EPH_OK)
 			return r;
@@ -338,6 +370,110 @@ out:
 	return r;
 }
 
+/*
+ * What OpenSSH 9.2 demands of every EC public key it reads, certificates'
+ * keys included (sshkey_ec_validate_public): on the curve, not the point
+ * at infinity, order * Q at infinity, and each coordinate longer than half
+ * the order's bits and below order - 1. OpenSSL's key check passes points
+ * with small coordinates or with x >= order; ssh-keygen and sshd refuse
+ * them, so a certificate for one would be useless.
+ */
+static int
+ec_validate_point(const struct key_info *ki, const uint8_t *pt, size_t n)
+{
+	EC_GROUP *group = NULL;
+	EC_POINT *q = NULL, *nq = NULL;
+	BN_CTX *ctx = NULL;
+	BIGNUM *x, *y, *lim;
+	const BIGNUM *order;
+	int half, r = EPH_ERR_NOMEM;
+
+	if (ki == NULL)
+		return EPH_ERR_KEYTYPE;
+	if ((ctx = BN_CTX_new()) == NULL)
+		goto out;
+	BN_CTX_start(ctx);
+	x = BN_CTX_get(ctx);
+	y = BN_CTX_get(ctx);
+	if ((lim = BN_CTX_get(ctx)) == NULL)
+		goto out;
+	r = EPH_ERR_CRYPTO;
+	if ((group = EC_GROUP_new_by_curve_name(OBJ_sn2nid(ki->ossl_group))) == NULL ||
+	    (q = EC_POINT_new(group)) == NULL || (nq = EC_POINT_new(group)) == NULL ||
+	    (order = EC_GROUP_get0_order(group)) == NULL || BN_copy(lim, order) == NULL ||
+	    BN_sub_word(lim, 1) != 1)
+		goto out;
+	half = BN_num_bits(order) / 2;
+	r = EPH_ERR_FORMAT;
+	/* oct2point refuses points off the curve and coordinates >= p. */
+	if (EC_POINT_oct2point(group, q, pt, n, ctx) != 1 || EC_POINT_is_at_infinity(group, q) ||
+	    EC_POINT_get_affine_coordinates(group, q, x, y, ctx) != 1)
+		goto out;
+	if (BN_num_bits(x) <= half || BN_num_bits(y) <= half)
+		goto out;
+	if (BN_cmp(x, lim) >= 0 || BN_cmp(y, lim) >= 0)
+		goto out;
+	if (EC_POINT_mul(group, nq, NULL, q, order, ctx) != 1 ||
+	    EC_POINT_is_at_infinity(group, nq) != 1)
+		goto out;
+	r = EPH_OK;
+out:
+	EC_POINT_free(nq);
+	EC_POINT_free(q);
+	EC_GROUP_free(group);
+	if (ctx != NULL)
+		BN_CTX_end(ctx);
+	BN_CTX_free(ctx);
+	ERR_clear_error();
+	return r;
+}
+
+/* An EC private scalar as OpenSSH 9.2 accepts one: longer than half the
+ * order's bits and below order - 1 (sshkey_ec_validate_private). */
+static int
+ec_validate_private(const struct key_info *ki, const EVP_PKEY *pkey)
+{
+	EC_GROUP *group = NULL;
+	BIGNUM *d = NULL, *lim = NULL;
+	const BIGNUM *order;
+	int r = EPH_ERR_CRYPTO;
+
+	if (ki == NULL)
+		return EPH_ERR_KEYTYPE;
+	if ((group = EC_GROUP_new_by_curve_name(OBJ_sn2nid(ki->ossl_group))) == NULL ||
+	    (order = EC_GROUP_get0_order(group)) == NULL || (lim = BN_dup(order)) == NULL ||
+	    BN_sub_word(lim, 1) != 1 || get_bn(pkey, OSSL_PKEY_PARAM_PRIV_KEY, &d) != EPH_OK)
+		goto out;
+	r = EPH_ERR_WEAKKEY;
+	if (BN_num_bits(d) <= BN_num_bits(order) / 2 || BN_cmp(d, lim) >= 0)
+		goto out;
+	r = EPH_OK;
+out:
+	BN_clear_free(d);
+	BN_free(lim);
+	EC_GROUP_free(group);
+	ERR_clear_error();
+	return r;
+}
+
+int
+key_check_public(const struct key *k)
+{
+	uint8_t pt[1 + 2 * 66];
+	size_t n = 0;
+
+	if (k == NULL || k->pkey == NULL)
+		return EPH_ERR_INVAL;
+	if (!has_ec_point(k->type))
+		return EPH_OK;
+	if (EVP_PKEY_get_octet_string_param(
+	        k->pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof(pt), &n) != 1) {
+		ERR_clear_error();
+		return EPH_ERR_CRYPTO;
+	}
+	return ec_validate_point(info_of(k->type), pt, n);
+}
+
 static int
 get_ec_public(enum key_type t, struct buf *b, EVP_PKEY **out)
 {
@@ -347,6 +483,8 @@ get_ec_public(enum key_type t, struct buf *b, EVP_PKEY **out)
 	OSSL_PARAM_BLD *bld = NULL;
 	int r;
 
+	if (ki == NULL)
+		return EPH_ERR_KEYTYPE;
 	if ((r = buf_get_expect_cstring(b, ki->curve)) != EPH_OK)
 		return r;
 	if ((r = buf_get_string(b, &pt, &n, 1 + 2 * 66)) != EPH_OK)
@@ -354,6 +492,8 @@ get_ec_public(enum key_type t, struct buf *b, EVP_PKEY **out)
 	/* Uncompressed points only, of exactly the curve's size. */
 	if (n != 1 + 2 * ((ki->bits + 7) / 8) || pt[0] != 0x04)
 		return EPH_ERR_FORMAT;
+	if ((r = ec_validate_point(ki, pt, n)) != EPH_OK)
+		return r;
 	r = EPH_ERR_NOMEM;
 	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
 	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, ki->ossl_group, 0) !=
@@ -377,6 +517,7 @@ key_get_public_fields(enum key_type t, struct buf *b, struct key **out)
 	*out = NULL;
 	switch (t) {
 	case KEY_ED25519:
+	case KEY_SK_ED25519:
 		if ((r = buf_get_string(b, &pk, &n, ED25519_PK_LEN)) != EPH_OK)
 			return r;
 		if (n != ED25519_PK_LEN)
@@ -388,6 +529,7 @@ key_get_public_fields(enum key_type t, struct buf *b, struct key **out)
 	case KEY_ECDSA_P256:
 	case KEY_ECDSA_P384:
 	case KEY_ECDSA_P521:
+	case KEY_SK_ECDSA_P256:
 		if ((r = get_ec_public(t, b, &pkey)) != EPH_OK)
 			return r;
 		break;
@@ -400,6 +542,14 @@ key_get_public_fields(enum key_type t, struct buf *b, struct key **out)
 	if ((*out = key_wrap(t, pkey, 0)) == NULL) {
 		EVP_PKEY_free(pkey);
 		return EPH_ERR_NOMEM;
+	}
+	/* A FIDO key ends with the application it was made for; OpenSSH
+	 * takes any string without a NUL ("ssh:" unless told otherwise). */
+	if (key_type_is_sk(t) &&
+	    (r = buf_get_cstring(b, &(*out)->sk_application, KEY_SK_APPLICATION_MAX)) != EPH_OK) {
+		key_free(*out);
+		*out = NULL;
+		return r;
 	}
 	return EPH_OK;
 }
@@ -453,6 +603,12 @@ key_dup_public(const struct key *k, struct key **out)
 		return EPH_ERR_CRYPTO;
 	if ((*out = key_wrap(k->type, k->pkey, 0)) == NULL) {
 		EVP_PKEY_free(k->pkey);
+		return EPH_ERR_NOMEM;
+	}
+	if (k->sk_application != NULL &&
+	    ((*out)->sk_application = strdup(k->sk_application)) == NULL) {
+		key_free(*out);
+		*out = NULL;
 		return EPH_ERR_NOMEM;
 	}
 	return EPH_OK;
@@ -614,10 +770,12 @@ key_sign(const struct key *k, const char *alg, const uint8_t *data, size_t n, st
 	int r = EPH_ERR_CRYPTO;
 
 	buf_init(&inner);
+	if (k != NULL && key_type_is_sk(k->type))
+		return EPH_ERR_KEYTYPE;
 	if (k == NULL || !k->has_private || sig == NULL)
 		return EPH_ERR_INVAL;
-	if (alg == NULL)
-		alg = key_default_sig_alg(k->type);
+	if (alg == NULL && (alg = key_default_sig_alg(k->type)) == NULL)
+		return EPH_ERR_KEYTYPE;
 	if ((salg = sig_alg_for(k->type, alg)) == NULL)
 		return strcmp(alg, "ssh-rsa") == 0 ? EPH_ERR_WEAKKEY : EPH_ERR_KEYTYPE;
 	alg = salg;
@@ -666,10 +824,14 @@ ecdsa_sig_to_der(enum key_type t, const uint8_t *p, size_t n, uint8_t **der, siz
 	BIGNUM *br = NULL, *bs = NULL;
 	ECDSA_SIG *esig = NULL;
 	unsigned char *out = NULL;
-	size_t maxb = (info_of(t)->bits + 7) / 8;
+	const struct key_info *ki = info_of(t);
+	size_t maxb;
 	int len, r;
 
 	*der = NULL;
+	if (ki == NULL)
+		return EPH_ERR_KEYTYPE;
+	maxb = (ki->bits + 7) / 8;
 	buf_init_view(&b, p, n);
 	if ((r = buf_get_bignum2(&b, &br, maxb)) != EPH_OK ||
 	    (r = buf_get_bignum2(&b, &bs, maxb)) != EPH_OK)
@@ -709,6 +871,8 @@ key_verify(const struct key *k, const uint8_t *sig, size_t siglen, const uint8_t
 
 	if (k == NULL || sig == NULL)
 		return EPH_ERR_INVAL;
+	if (key_type_is_sk(k->type))
+		return EPH_ERR_KEYTYPE;
 	buf_init_view(&b, sig, siglen);
 	if ((r = buf_get_cstring(&b, &alg, 64)) != EPH_OK)
 		goto out;
@@ -993,7 +1157,7 @@ key_type_of_pkey(EVP_PKEY *pkey, enum key_type *t)
 		        pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &n) != 1)
 			return EPH_ERR_KEYTYPE;
 		for (i = 0; i < sizeof(key_infos) / sizeof(key_infos[0]); i++) {
-			if (key_infos[i].ossl_group != NULL &&
+			if (key_infos[i].ossl_group != NULL && !key_type_is_sk(key_infos[i].type) &&
 			    strcmp(group, key_infos[i].ossl_group) == 0) {
 				*t = key_infos[i].type;
 				return EPH_OK;
@@ -1027,11 +1191,20 @@ key_load_private(const char *path, struct key **out)
 	}
 	if ((r = key_type_of_pkey(pkey, &t)) != EPH_OK)
 		goto out;
+	if (is_ecdsa(t) && (r = ec_validate_private(info_of(t), pkey)) != EPH_OK)
+		goto out;
 	if ((*out = key_wrap(t, pkey, 1)) == NULL) {
 		r = EPH_ERR_NOMEM;
 		goto out;
 	}
 	pkey = NULL;
+	/* The public point is read from the file, not derived from the
+	 * scalar: hold it to what a parsed key must pass. */
+	if ((r = key_check_public(*out)) != EPH_OK) {
+		key_free(*out);
+		*out = NULL;
+		goto out;
+	}
 	r = EPH_OK;
 out:
 	EVP_PKEY_free(pkey);

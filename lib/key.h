@@ -17,6 +17,10 @@ enum key_type {
 	KEY_ECDSA_P384,
 	KEY_ECDSA_P521,
 	KEY_RSA,
+	/* FIDO security keys (PROTOCOL.u2f): public halves only, as user keys
+	 * to certify. Nothing here signs or verifies with them. */
+	KEY_SK_ED25519,
+	KEY_SK_ECDSA_P256,
 };
 
 /* Caps used by every parser that reads a key. */
@@ -24,6 +28,7 @@ enum key_type {
 #define KEY_RSA_MIN_GEN_BITS 2048 /* generate */
 #define KEY_RSA_MAX_BITS 16384
 #define KEY_BLOB_MAX 8192 /* a public key blob */
+#define KEY_SK_APPLICATION_MAX 1024 /* a FIDO key's application string */
 
 /* A public key, or a key pair when has_private. The EVP_PKEY owns the
  * secret; key_free wipes it through OpenSSL. */
@@ -31,9 +36,11 @@ struct key {
 	enum key_type type;
 	EVP_PKEY *pkey;
 	int has_private;
+	char *sk_application; /* FIDO keys: e.g. "ssh:"; else NULL */
 };
 
-/* "ssh-ed25519", "ecdsa-sha2-nistp256", ..., "ssh-rsa". */
+/* "ssh-ed25519", "ecdsa-sha2-nistp256", ..., "ssh-rsa",
+ * "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com". */
 const char *key_type_name(enum key_type t);
 /* "ssh-ed25519-cert-v01@openssh.com", ... */
 const char *key_cert_type_name(enum key_type t);
@@ -41,14 +48,18 @@ const char *key_cert_type_name(enum key_type t);
  * KEY_UNSPEC when unknown. */
 enum key_type key_type_from_name(const char *name, int *is_cert);
 /* CLI spelling: "ed25519", "ecdsa" (P-256), "ecdsa-p384", "ecdsa-p521",
- * "rsa". KEY_UNSPEC when unknown. */
+ * "rsa". KEY_UNSPEC when unknown (FIDO types have none: nothing here
+ * makes one). */
 enum key_type key_type_from_string(const char *s);
-/* Default signature algorithm for a key type ("rsa-sha2-512" for RSA). */
+/* A FIDO security key type: a subject key only, never a signer. */
+int key_type_is_sk(enum key_type t);
+/* Default signature algorithm for a key type ("rsa-sha2-512" for RSA);
+ * NULL for FIDO types, which nothing here signs with. */
 const char *key_default_sig_alg(enum key_type t);
 /* Bits of the key as ssh-keygen -l shows them (256 for Ed25519). */
 unsigned key_bits(const struct key *k);
 
-/* New key pair. bits only for RSA (0 = 3072). */
+/* New key pair. bits only for RSA (0 = 3072). FIDO types: EPH_ERR_KEYTYPE. */
 int key_generate(enum key_type t, unsigned bits, struct key **out);
 void key_free(struct key *k);
 /* Public half as a new handle (has_private = 0: it cannot sign or export
@@ -62,6 +73,14 @@ int key_put_public(const struct key *k, struct buf *b);
 int key_put_public_fields(const struct key *k, struct buf *b);
 /* Parse a plain (non-certificate) public key blob; refuses trailing data. */
 int key_from_blob(const uint8_t *d, size_t n, struct key **out);
+/*
+ * Refuse an EC public key OpenSSH 9.2 would refuse (point at infinity, off
+ * the curve, order * Q not at infinity, a coordinate of at most half the
+ * order's bits or not below order - 1): EPH_ERR_FORMAT. Every parser here
+ * applies it; cert_sign applies it to keys made any other way. EPH_OK for
+ * other key types.
+ */
+int key_check_public(const struct key *k);
 /* Read the public fields of type t from b (the type string already read). */
 int key_get_public_fields(enum key_type t, struct buf *b, struct key **out);
 /*
@@ -78,13 +97,15 @@ int key_fingerprint(const struct key *k, char **out);
 
 /*
  * Append an SSH signature blob (string alg, string sig) over data to sig.
- * alg NULL picks key_default_sig_alg. SHA-1 "ssh-rsa" is refused.
+ * alg NULL picks key_default_sig_alg. SHA-1 "ssh-rsa" is refused, and
+ * FIDO keys (EPH_ERR_KEYTYPE).
  */
 int key_sign(const struct key *k, const char *alg, const uint8_t *data, size_t n, struct buf *sig);
 /*
  * Verify an SSH signature blob over data. The blob's algorithm must suit
- * the key; "ssh-rsa" (SHA-1) is refused. *alg_out, when non-NULL, gets a
- * static name of the algorithm used.
+ * the key; "ssh-rsa" (SHA-1) is refused, and FIDO keys (EPH_ERR_KEYTYPE:
+ * they are never CA keys here). *alg_out, when non-NULL, gets a static
+ * name of the algorithm used.
  */
 int key_verify(const struct key *k, const uint8_t *sig, size_t siglen, const uint8_t *data,
     size_t n, const char **alg_out);

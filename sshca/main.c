@@ -206,6 +206,8 @@ sshca_key_shortname(enum key_type t)
 	case KEY_ECDSA_P384:
 	case KEY_ECDSA_P521: return "ECDSA";
 	case KEY_RSA: return "RSA";
+	case KEY_SK_ED25519: return "ED25519-SK";
+	case KEY_SK_ECDSA_P256: return "ECDSA-SK";
 	default: return "unknown";
 	}
 }
@@ -240,6 +242,12 @@ sshca_load_public_or_private(const char *path, struct key **out, const char **wh
 			*what = "cannot copy public key";
 			goto out;
 		}
+	}
+	/* Every caller wants a CA key; we never sign or verify with FIDO keys. */
+	if (key_type_is_sk(pub->type)) {
+		r = EPH_ERR_KEYTYPE;
+		*what = "cannot use a FIDO key as the CA key";
+		goto out;
 	}
 	*out = pub;
 	pub = NULL;

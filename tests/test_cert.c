@@ -84,13 +84,16 @@ key_of(enum key_type t)
 	return NULL;
 }
 
-/* How ssh-keygen -L names a key type ("ED25519", "ECDSA", "RSA"). */
+/* How ssh-keygen -L names a key type ("ED25519", "ECDSA", "RSA",
+ * "ED25519-SK", "ECDSA-SK"). */
 static const char *
 label_of(enum key_type t)
 {
 	switch (t) {
 	case KEY_ED25519: return "ED25519";
 	case KEY_RSA: return "RSA";
+	case KEY_SK_ED25519: return "ED25519-SK";
+	case KEY_SK_ECDSA_P256: return "ECDSA-SK";
 	default: return "ECDSA";
 	}
 }
@@ -1940,6 +1943,244 @@ test_grant_malformed(void **state)
 	assert_int_equal(grant_try(&b), EPH_ERR_TOOLARGE);
 }
 
+/* ------------------------------------------- weak EC keys (OpenSSH 9.2) */
+
+/* Write a raw certificate blob as a line and run ssh-keygen -L on it. */
+static int
+keygen_list_blob(const struct buf *b, const char *type, const char *name, char **out)
+{
+	char *b64 = b64_encode(b->d, b->len), *path = tu_path(fx.dir, "%s", name), *line = NULL;
+	int rc;
+
+	assert_non_null(b64);
+	assert_true(asprintf(&line, "%s %s\n", type, b64) > 0);
+	assert_int_equal(tu_write_file(path, line, strlen(line), 0644), 0);
+	rc = tu_run(out, "TZ=UTC '%s' -L -f '%s'", tu_ssh_keygen(), path);
+	free(line);
+	free(path);
+	free(b64);
+	return rc;
+}
+
+/*
+ * P-256 points on the curve that OpenSSL accepts and OpenSSH refuses (x =
+ * 5; x above the group order): never certified, never signed with, and a
+ * certificate carrying one, as subject or as CA, does not parse, just as
+ * ssh-keygen -L refuses it.
+ */
+static void
+test_weak_ec_keys_refused(void **state)
+{
+	static const struct {
+		unsigned long x0;
+		int above_order;
+	} pts[] = {{5, 0}, {0, 1}};
+	const struct key *good = key_of(KEY_ECDSA_P256);
+	uint8_t pt[1 + 2 * 32];
+	struct cert *c;
+	struct key *weak, *weakca;
+	struct mk m;
+	struct buf b;
+	char *out = NULL;
+	size_t i, n;
+
+	for (i = 0; i < sizeof(pts) / sizeof(pts[0]); i++) {
+		n = tu_ec_weak_point("prime256v1", pts[i].x0, pts[i].above_order, pt, sizeof(pt));
+		weak = tu_ec_unchecked_key(KEY_ECDSA_P256, "prime256v1", pt, n, NULL);
+		/* Signs with good's scalar, under the weak public point. */
+		weakca = tu_ec_unchecked_key(KEY_ECDSA_P256, "prime256v1", pt, n, good);
+
+		assert_int_equal(cert_new(&c), EPH_OK);
+		assert_int_equal(cert_add_principal(c, "alice"), EPH_OK);
+		c->valid_before = 1;
+		assert_int_equal(cert_set_key(c, weak), EPH_OK);
+		assert_int_equal(cert_sign(c, key_of(KEY_ED25519), NULL), EPH_ERR_FORMAT);
+		assert_int_equal(c->blob.len, 0);
+		assert_int_equal(cert_set_key(c, key_of(KEY_ED25519)), EPH_OK);
+		assert_int_equal(cert_sign(c, weakca, NULL), EPH_ERR_FORMAT);
+		assert_int_equal(c->blob.len, 0);
+		assert_int_equal(cert_sign(c, good, NULL), EPH_OK);
+		cert_free(c);
+
+		/* Weak subject, good CA. */
+		mk_init(&m, weak, key_of(KEY_ED25519));
+		buf_init(&b);
+		mk_build(&m, &b);
+		if (tu_ssh_keygen() != NULL) {
+			assert_int_not_equal(
+			    keygen_list_blob(
+			        &b, key_cert_type_name(KEY_ECDSA_P256), "weak-subj.pub", &out),
+			    0);
+			tu_assert_contains(out, "invalid elliptic curve value");
+			free(out);
+		}
+		buf_free(&b);
+		assert_int_equal(mk_parse(&m), EPH_ERR_FORMAT);
+
+		/* Good subject, weak CA key embedded (the signature is good's). */
+		mk_init(&m, key_of(KEY_ED25519), good);
+		m.embed = weakca;
+		buf_init(&b);
+		mk_build(&m, &b);
+		if (tu_ssh_keygen() != NULL) {
+			assert_int_not_equal(keygen_list_blob(&b, key_cert_type_name(KEY_ED25519),
+			                         "weak-ca.pub", &out),
+			    0);
+			tu_assert_contains(out, "invalid certificate signing key");
+			free(out);
+		}
+		buf_free(&b);
+		assert_int_equal(mk_parse(&m), EPH_ERR_FORMAT);
+
+		/* The same certificates with good keys parse and list. */
+		mk_init(&m, good, good);
+		buf_init(&b);
+		mk_build(&m, &b);
+		if (tu_ssh_keygen() != NULL) {
+			assert_int_equal(keygen_list_blob(&b, key_cert_type_name(KEY_ECDSA_P256),
+			                     "good.pub", &out),
+			    0);
+			free(out);
+		}
+		buf_free(&b);
+		assert_int_equal(mk_parse(&m), EPH_OK);
+		key_free(weak);
+		key_free(weakca);
+	}
+}
+
+/* ------------------------------------------------ FIDO (sk) subject keys */
+
+/* FIDO public keys on fx's Ed25519 and P-256 points, as parsed keys. */
+static struct key *
+sk_key(enum key_type plain, const char *app)
+{
+	struct key *k = NULL;
+	struct buf b;
+
+	buf_init(&b);
+	(void)tu_sk_blob(key_of(plain), app, &b);
+	assert_int_equal(key_from_blob(b.d, b.len, &k), EPH_OK);
+	buf_free(&b);
+	return k;
+}
+
+/*
+ * Our certificates of FIDO keys, by every CA type, read back through
+ * ssh-keygen -L field by field, and through our parser with the
+ * application intact; ssh-keygen -s certificates of FIDO keys parse and
+ * verify here, byte for byte.
+ */
+static void
+test_sk_subject_certs(void **state)
+{
+	static const enum key_type plains[] = {KEY_ED25519, KEY_ECDSA_P256};
+	struct key *sk, *pub;
+	struct cert *c, *back;
+	char *path, *pubp, *certp, *line, *file, *comment;
+	size_t i, j;
+
+	TU_REQUIRE_SSH_KEYGEN();
+	for (j = 0; j < 2; j++) {
+		sk = sk_key(plains[j], "ssh:");
+		for (i = 0; i < NTYPES; i++) {
+			c = make_cert(sk, fx.keys[i], NULL);
+			assert_string_equal(key_cert_type_name(c->key->type),
+			    j == 0 ? "sk-ssh-ed25519-cert-v01@openssh.com"
+			           : "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com");
+			path = tu_path(fx.dir, "sk%zu-%zu-cert.pub", j, i);
+			write_cert(c, path, "admin@yubikey");
+			assert_listing(path, c);
+			assert_int_equal(cert_parse(c->blob.d, c->blob.len, &back), EPH_OK);
+			assert_int_equal(back->key->type, sk->type);
+			assert_string_equal(back->key->sk_application, "ssh:");
+			assert_true(key_equal_public(back->key, sk));
+			assert_int_equal(cert_check_ca(back, fx.keys[i]), EPH_OK);
+			cert_free(back);
+			cert_free(c);
+			free(path);
+		}
+		key_free(sk);
+	}
+
+	/* ssh-keygen -s, every CA variant, on sk keys written by us. */
+	kg_make_keys();
+	for (i = 0; i < sizeof(kg_cas) / sizeof(kg_cas[0]); i++) {
+		for (j = 0; j < 2; j++) {
+			char *cak = kg_key(kg_types[kg_cas[i].key].name);
+
+			pubp = tu_path(fx.dir, "kgsk-%s-%zu.pub", kg_cas[i].name, j);
+			certp = tu_path(fx.dir, "kgsk-%s-%zu-cert.pub", kg_cas[i].name, j);
+			line = tu_sk_line(key_of(plains[j]), "ssh:work", "admin@yubikey");
+			assert_int_equal(tu_write_file(pubp, line, strlen(line), 0644), 0);
+			free(line);
+			assert_int_equal(tu_run(NULL,
+			                     "'%s' -q -s '%s' %s -I sk-id -n alice -z 9 "
+			                     "-V 20240101000000:20300101000000 '%s'",
+			                     tu_ssh_keygen(), cak, kg_cas[i].flags, pubp),
+			    0);
+			comment = NULL;
+			assert_int_equal(cert_load(certp, &c, &comment), EPH_OK);
+			assert_true(key_type_is_sk(c->key->type));
+			assert_string_equal(c->key->sk_application, "ssh:work");
+			assert_string_equal(c->key_id, "sk-id");
+			assert_int_equal(c->serial, 9);
+			assert_string_equal(c->sig_alg, kg_cas[i].alg);
+			assert_int_equal(key_load_public(pubp, &pub, NULL), EPH_OK);
+			assert_true(key_equal_public(c->key, pub));
+			key_free(pub);
+			free(pubp);
+			pubp = tu_path(fx.dir, "kg-%s.pub", kg_types[kg_cas[i].key].name);
+			assert_int_equal(key_load_public(pubp, &pub, NULL), EPH_OK);
+			assert_int_equal(cert_check_ca(c, pub), EPH_OK);
+			key_free(pub);
+			/* ssh-keygen -L and we agree on every field. */
+			assert_listing(certp, c);
+			assert_int_equal(cert_format_line(c, comment, &line), EPH_OK);
+			file = tu_read_file(certp, NULL);
+			assert_non_null(file);
+			assert_int_equal(strlen(file), strlen(line) + 1);
+			assert_memory_equal(file, line, strlen(line));
+			free(file);
+			free(line);
+			free(comment);
+			cert_free(c);
+			free(pubp);
+			free(certp);
+			free(cak);
+		}
+	}
+}
+
+/* A FIDO key is never a CA key here: not to sign with, not embedded as
+ * the signer of a certificate we parse. */
+static void
+test_sk_never_ca(void **state)
+{
+	struct key *sk = sk_key(KEY_ED25519, "ssh:");
+	struct cert *c;
+	struct mk m;
+
+	assert_int_equal(cert_new(&c), EPH_OK);
+	assert_int_equal(cert_add_principal(c, "alice"), EPH_OK);
+	c->valid_before = 1;
+	assert_int_equal(cert_set_key(c, key_of(KEY_ED25519)), EPH_OK);
+	assert_int_equal(cert_sign(c, sk, NULL), EPH_ERR_KEYTYPE);
+	sk->has_private = 1; /* even when it claims to hold the secret */
+	assert_int_equal(cert_sign(c, sk, NULL), EPH_ERR_KEYTYPE);
+	sk->has_private = 0;
+	assert_int_equal(c->blob.len, 0);
+	cert_free(c);
+
+	mk_init(&m, key_of(KEY_ED25519), key_of(KEY_ED25519));
+	m.embed = sk;
+	assert_int_equal(mk_parse(&m), EPH_ERR_KEYTYPE);
+	/* The same FIDO key as the subject is fine. */
+	mk_init(&m, sk, key_of(KEY_ED25519));
+	assert_int_equal(mk_parse(&m), EPH_OK);
+	key_free(sk);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1967,6 +2208,9 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_validity_and_principals),
 	    cmocka_unit_test(test_grant_round_trip),
 	    cmocka_unit_test(test_grant_malformed),
+	    cmocka_unit_test(test_weak_ec_keys_refused),
+	    cmocka_unit_test(test_sk_subject_certs),
+	    cmocka_unit_test(test_sk_never_ca),
 	};
 
 	tu_init(argc, argv);

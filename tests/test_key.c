@@ -8,6 +8,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+#include <openssl/param_build.h>
+
+#include "b64.h"
 #include "buf.h"
 #include "err.h"
 #include "key.h"
@@ -345,6 +352,345 @@ test_private_fields(void **state)
 	key_free(k);
 }
 
+/* The EC curves by SSH and OpenSSL names. */
+static const struct {
+	enum key_type type;
+	const char *curve, *group;
+} ec_curves[] = {
+    {KEY_ECDSA_P256, "nistp256", "prime256v1"},
+    {KEY_ECDSA_P384, "nistp384", "secp384r1"},
+    {KEY_ECDSA_P521, "nistp521", "secp521r1"},
+};
+
+/*
+ * Points on the curve that OpenSSL's key check passes but OpenSSH 9.2
+ * refuses ("invalid elliptic curve value"): a small x (at most half the
+ * order's bits; x = 5 is on P-256) and an x at or above order - 1 (the
+ * field is larger than the group order on every NIST curve).
+ */
+static void
+test_ec_point_openssh_checks(void **state)
+{
+	const char *dir = *state;
+	static const struct {
+		size_t curve;
+		unsigned long x0;
+		int above_order;
+	} cases[] = {
+	    {0, 5, 0},
+	    {0, 0, 1},
+	    {1, 2, 0},
+	    {1, 0, 1},
+	    {2, 1, 0},
+	    {2, 0, 1},
+	};
+	uint8_t pt[1 + 2 * 66];
+	size_t i, n;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *curve = ec_curves[cases[i].curve].curve;
+		const char *group = ec_curves[cases[i].curve].group;
+		enum key_type t = ec_curves[cases[i].curve].type;
+		char *path = tu_path(dir, "weak%zu.pub", i), *line = NULL, *out = NULL;
+		struct key *k = NULL, *raw, *good = NULL;
+		EVP_PKEY_CTX *ctx;
+		struct buf b;
+		int rc;
+
+		n = tu_ec_weak_point(group, cases[i].x0, cases[i].above_order, pt, sizeof(pt));
+		if (cases[i].x0 == 5)
+			assert_int_equal(pt[32], 5); /* x = 5 exactly */
+		/* OpenSSL alone takes it: this is OpenSSH's stricter rule. */
+		raw = tu_ec_unchecked_key(t, group, pt, n, NULL);
+		assert_non_null(ctx = EVP_PKEY_CTX_new_from_pkey(NULL, raw->pkey, NULL));
+		assert_int_equal(EVP_PKEY_public_check(ctx), 1);
+		EVP_PKEY_CTX_free(ctx);
+		assert_int_equal(key_check_public(raw), EPH_ERR_FORMAT);
+
+		buf_init(&b);
+		assert_int_equal(buf_put_cstring(&b, key_type_name(t)), EPH_OK);
+		assert_int_equal(buf_put_cstring(&b, curve), EPH_OK);
+		assert_int_equal(buf_put_string(&b, pt, n), EPH_OK);
+		assert_int_equal(key_from_blob(b.d, b.len, &k), EPH_ERR_FORMAT);
+		assert_null(k);
+		line = b64_encode(b.d, b.len);
+		assert_non_null(line);
+		assert_true(asprintf(&out, "%s %s weak\n", key_type_name(t), line) > 0);
+		assert_int_equal(tu_write_file(path, out, strlen(out), 0644), 0);
+		free(out);
+		out = NULL;
+		assert_int_equal(key_load_public(path, &k, NULL), EPH_ERR_FORMAT);
+		assert_null(k);
+		if (tu_ssh_keygen() != NULL) {
+			rc = tu_run(&out, "%s -l -f %s", tu_ssh_keygen(), path);
+			if (rc == 0 || strstr(out, "is not a public key file") == NULL)
+				fail_msg("ssh-keygen took weak point %zu (rc %d): %s", i, rc, out);
+			free(out);
+		}
+		/* A generated key of the same curve passes. */
+		assert_int_equal(key_generate(t, 0, &good), EPH_OK);
+		assert_int_equal(key_check_public(good), EPH_OK);
+		key_free(good);
+		key_free(raw);
+		free(line);
+		buf_free(&b);
+		free(path);
+	}
+}
+
+/* A PKCS#8 EC key file whose scalar is small, or whose public point is a
+ * weak one, is refused as ssh-keygen -y refuses it (and a good one is
+ * not). */
+static void
+test_ec_private_openssh_checks(void **state)
+{
+	const char *dir = *state;
+	char *small = tu_path(dir, "small.pem"), *weakpub = tu_path(dir, "weakpub.pem");
+	char *goodp = tu_path(dir, "good.pem"), *out = NULL;
+	struct key *real = NULL, *k = NULL, *l = NULL;
+	EC_GROUP *g;
+	EC_POINT *q;
+	BIGNUM *d;
+	uint8_t pt[1 + 2 * 32];
+	size_t n;
+	EVP_PKEY_CTX *ctx;
+	OSSL_PARAM_BLD *bld;
+	OSSL_PARAM *params;
+	EVP_PKEY *pkey = NULL;
+
+	/* d = 12345, with its true public point d*G. */
+	assert_non_null(g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1));
+	assert_non_null(q = EC_POINT_new(g));
+	assert_non_null(d = BN_new());
+	assert_int_equal(BN_set_word(d, 12345), 1);
+	assert_int_equal(EC_POINT_mul(g, q, d, NULL, NULL, NULL), 1);
+	n = EC_POINT_point2oct(g, q, POINT_CONVERSION_UNCOMPRESSED, pt, sizeof(pt), NULL);
+	assert_int_equal(n, sizeof(pt));
+	assert_non_null(bld = OSSL_PARAM_BLD_new());
+	assert_int_equal(
+	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0), 1);
+	assert_int_equal(OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, n), 1);
+	assert_int_equal(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d), 1);
+	assert_non_null(params = OSSL_PARAM_BLD_to_param(bld));
+	assert_non_null(ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL));
+	assert_int_equal(EVP_PKEY_fromdata_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params), 1);
+	assert_non_null(k = calloc(1, sizeof(*k)));
+	k->type = KEY_ECDSA_P256;
+	k->pkey = pkey;
+	k->has_private = 1;
+	assert_int_equal(key_save_private(k, small), EPH_OK);
+	assert_int_equal(key_load_private(small, &l), EPH_ERR_WEAKKEY);
+	assert_null(l);
+	key_free(k);
+
+	/* A real scalar saved under a weak public point. */
+	assert_int_equal(key_generate(KEY_ECDSA_P256, 0, &real), EPH_OK);
+	assert_int_equal(key_save_private(real, goodp), EPH_OK);
+	n = tu_ec_weak_point("prime256v1", 5, 0, pt, sizeof(pt));
+	k = tu_ec_unchecked_key(KEY_ECDSA_P256, "prime256v1", pt, n, real);
+	assert_int_equal(key_save_private(k, weakpub), EPH_OK);
+	assert_int_equal(key_load_private(weakpub, &l), EPH_ERR_FORMAT);
+	assert_null(l);
+	assert_int_equal(key_load_private(goodp, &l), EPH_OK);
+	key_free(l);
+
+	if (tu_ssh_keygen() != NULL) {
+		assert_int_equal(tu_run(&out, "%s -y -f %s", tu_ssh_keygen(), goodp), 0);
+		free(out);
+		assert_int_not_equal(tu_run(&out, "%s -y -f %s", tu_ssh_keygen(), small), 0);
+		/* OpenSSH 9.2 reports its EC checks on PEM keys as a format error. */
+		tu_assert_contains(out, "invalid format");
+		free(out);
+		assert_int_not_equal(tu_run(&out, "%s -y -f %s", tu_ssh_keygen(), weakpub), 0);
+		tu_assert_contains(out, "invalid format");
+		free(out);
+	}
+	key_free(k);
+	key_free(real);
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(d);
+	EC_POINT_free(q);
+	EC_GROUP_free(g);
+	free(small);
+	free(weakpub);
+	free(goodp);
+}
+
+/*
+ * FIDO public keys (as a security key gives them; no hardware needed):
+ * they parse, re-encode byte for byte, fingerprint as ssh-keygen -l
+ * does (the application is part of the blob), and refuse every use
+ * that needs the security key.
+ */
+static void
+test_sk_keys(void **state)
+{
+	const char *dir = *state;
+	static const uint8_t msg[] = "m";
+	static const struct {
+		enum key_type plain;
+		const char *app, *label;
+	} cases[] = {
+	    {KEY_ED25519, "ssh:", "ED25519-SK"},
+	    {KEY_ED25519, "ssh:jit-admin", "ED25519-SK"},
+	    {KEY_ECDSA_P256, "ssh:", "ECDSA-SK"},
+	    {KEY_ECDSA_P256, "ssh:other", "ECDSA-SK"},
+	};
+	struct key *first[2] = {NULL, NULL};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *path = tu_path(dir, "sk%zu.pub", i), *line, *ours = NULL, *comment = NULL;
+		char *fp = NULL, *kfp, *out = NULL, want[64];
+		struct key *plain = NULL, *k = NULL, *l = NULL, *d = NULL;
+		struct buf blob, re, sig;
+		enum key_type t;
+		int is_cert = 0;
+
+		/* Two applications on one key: same point, different keys. */
+		if (i % 2 == 0)
+			assert_int_equal(key_generate(cases[i].plain, 0, &first[i / 2]), EPH_OK);
+		plain = first[i / 2];
+		buf_init(&blob);
+		buf_init(&re);
+		buf_init(&sig);
+		t = tu_sk_blob(plain, cases[i].app, &blob);
+		assert_int_equal(key_type_from_name(key_type_name(t), &is_cert), t);
+		assert_int_equal(is_cert, 0);
+		assert_int_equal(key_type_from_name(key_cert_type_name(t), &is_cert), t);
+		assert_int_equal(is_cert, 1);
+		assert_true(key_type_is_sk(t));
+
+		assert_int_equal(key_from_blob(blob.d, blob.len, &k), EPH_OK);
+		assert_int_equal(k->type, t);
+		assert_false(k->has_private);
+		assert_string_equal(k->sk_application, cases[i].app);
+		assert_int_equal(key_bits(k), 256);
+		assert_int_equal(key_put_public(k, &re), EPH_OK);
+		assert_int_equal(re.len, blob.len);
+		assert_memory_equal(re.d, blob.d, blob.len);
+
+		line = tu_sk_line(plain, cases[i].app, "admin@yubikey");
+		assert_int_equal(tu_write_file(path, line, strlen(line), 0644), 0);
+		assert_int_equal(key_load_public(path, &l, &comment), EPH_OK);
+		assert_string_equal(comment, "admin@yubikey");
+		assert_true(key_equal_public(k, l));
+		assert_false(key_equal_public(k, plain));
+		assert_int_equal(key_format_public_line(l, comment, &ours), EPH_OK);
+		assert_int_equal(strlen(line), strlen(ours) + 1);
+		assert_memory_equal(line, ours, strlen(ours));
+		assert_int_equal(key_dup_public(k, &d), EPH_OK);
+		assert_string_equal(d->sk_application, cases[i].app);
+		assert_true(key_equal_public(k, d));
+		if (i % 2 == 1) {
+			/* The first case: same point, other application. */
+			struct buf b0;
+			struct key *k0 = NULL;
+
+			buf_init(&b0);
+			(void)tu_sk_blob(plain, cases[i - 1].app, &b0);
+			assert_int_equal(key_from_blob(b0.d, b0.len, &k0), EPH_OK);
+			assert_false(key_equal_public(k, k0));
+			key_free(k0);
+			buf_free(&b0);
+		}
+
+		assert_int_equal(key_fingerprint(k, &fp), EPH_OK);
+		if (tu_ssh_keygen() != NULL) {
+			kfp = keygen_fingerprint(path);
+			assert_string_equal(fp, kfp);
+			free(kfp);
+			assert_int_equal(tu_run(&out, "%s -l -f %s", tu_ssh_keygen(), path), 0);
+			snprintf(want, sizeof(want), " admin@yubikey (%s)\n", cases[i].label);
+			tu_assert_contains(out, want);
+			free(out);
+		}
+
+		/* Nothing here holds the security key. */
+		assert_null(key_default_sig_alg(t));
+		assert_int_equal(key_sign(k, NULL, msg, sizeof(msg), &sig), EPH_ERR_KEYTYPE);
+		assert_int_equal(
+		    key_sign(k, key_type_name(t), msg, sizeof(msg), &sig), EPH_ERR_KEYTYPE);
+		assert_int_equal(sig.len, 0);
+		assert_int_not_equal(key_put_private_fields(k, &sig, 0), EPH_OK);
+		assert_int_equal(
+		    key_verify(k, blob.d, blob.len, msg, sizeof(msg), NULL), EPH_ERR_KEYTYPE);
+		key_free(l);
+		l = NULL;
+		assert_int_equal(key_generate(t, 0, &l), EPH_ERR_KEYTYPE);
+		assert_null(l);
+
+		buf_free(&blob);
+		buf_free(&re);
+		buf_free(&sig);
+		key_free(k);
+		key_free(d);
+		free(fp);
+		free(ours);
+		free(comment);
+		free(line);
+		free(path);
+	}
+	assert_int_equal(key_type_from_string("sk-ed25519"), KEY_UNSPEC);
+	assert_int_equal(key_type_from_string("ed25519-sk"), KEY_UNSPEC);
+	key_free(first[0]);
+	key_free(first[1]);
+}
+
+/* Malformed FIDO blobs; a weak EC point is as weak in an sk key. */
+static void
+test_sk_bad_blobs(void **state)
+{
+	struct key *ed = NULL, *k = NULL, *weak;
+	struct buf b;
+	char big[KEY_SK_APPLICATION_MAX + 2];
+	uint8_t pt[1 + 2 * 32];
+	size_t n;
+
+	assert_int_equal(key_generate(KEY_ED25519, 0, &ed), EPH_OK);
+	/* No application. */
+	buf_init(&b);
+	assert_int_equal(buf_put_cstring(&b, "sk-ssh-ed25519@openssh.com"), EPH_OK);
+	assert_int_equal(key_put_public_fields(ed, &b), EPH_OK);
+	assert_int_equal(key_from_blob(b.d, b.len, &k), EPH_ERR_TRUNCATED);
+	assert_null(k);
+	/* An application with a NUL in it. */
+	assert_int_equal(buf_put_string(&b, "ssh:\0x", 6), EPH_OK);
+	assert_int_equal(key_from_blob(b.d, b.len, &k), EPH_ERR_FORMAT);
+	assert_null(k);
+	buf_free(&b);
+	/* Over the cap; at the cap is fine. */
+	memset(big, 'a', sizeof(big));
+	big[KEY_SK_APPLICATION_MAX + 1] = '\0';
+	buf_init(&b);
+	(void)tu_sk_blob(ed, big, &b);
+	assert_int_equal(key_from_blob(b.d, b.len, &k), EPH_ERR_TOOLARGE);
+	buf_free(&b);
+	big[KEY_SK_APPLICATION_MAX] = '\0';
+	buf_init(&b);
+	(void)tu_sk_blob(ed, big, &b);
+	assert_int_equal(key_from_blob(b.d, b.len, &k), EPH_OK);
+	key_free(k);
+	k = NULL;
+	/* Trailing data. */
+	assert_int_equal(buf_put_u8(&b, 0), EPH_OK);
+	assert_int_equal(key_from_blob(b.d, b.len, &k), EPH_ERR_TRAILING);
+	buf_free(&b);
+	/* A P-256 point OpenSSH refuses, in an sk-ecdsa key. */
+	n = tu_ec_weak_point("prime256v1", 5, 0, pt, sizeof(pt));
+	weak = tu_ec_unchecked_key(KEY_ECDSA_P256, "prime256v1", pt, n, NULL);
+	buf_init(&b);
+	assert_int_equal(tu_sk_blob(weak, "ssh:", &b), KEY_SK_ECDSA_P256);
+	assert_int_equal(key_from_blob(b.d, b.len, &k), EPH_ERR_FORMAT);
+	assert_null(k);
+	buf_free(&b);
+	key_free(weak);
+	key_free(ed);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -359,6 +705,12 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(
 	        test_private_file_checks, tu_dir_setup, tu_dir_teardown),
 	    cmocka_unit_test(test_private_fields),
+	    cmocka_unit_test_setup_teardown(
+	        test_ec_point_openssh_checks, tu_dir_setup, tu_dir_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_ec_private_openssh_checks, tu_dir_setup, tu_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_sk_keys, tu_dir_setup, tu_dir_teardown),
+	    cmocka_unit_test(test_sk_bad_blobs),
 	};
 
 	tu_init(argc, argv);

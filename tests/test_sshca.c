@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "err.h"
+#include "key.h"
 #include "testutil.h"
 
 #define SKEW_DEFAULT 60
@@ -951,6 +953,91 @@ test_inspect_matches_ssh_keygen(void **state)
 	free(out);
 }
 
+/*
+ * FIDO (sk-) user keys: sshca sign certifies them, ssh-keygen -L reads the
+ * certificates, and sshca inspect shows ours and ssh-keygen's exactly as
+ * ssh-keygen -L does. They are refused where a CA key is wanted.
+ */
+static void
+test_sign_inspect_sk_keys(void **state)
+{
+	static const struct {
+		enum key_type plain;
+		const char *name, *type, *label;
+	} sks[] = {
+	    {KEY_ED25519, "sked", "sk-ssh-ed25519-cert-v01@openssh.com", "ED25519-SK-CERT"},
+	    {KEY_ECDSA_P256, "skec", "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com",
+	        "ECDSA-SK-CERT"},
+	};
+	struct fx *f = *state;
+	char *out = NULL, *list = NULL, *line, *path, *cert, want[128];
+	struct key *k = NULL;
+	size_t i;
+
+	TU_REQUIRE_SSH_KEYGEN();
+	for (i = 0; i < sizeof(sks) / sizeof(sks[0]); i++) {
+		assert_int_equal(key_generate(sks[i].plain, 0, &k), EPH_OK);
+		line = tu_sk_line(k, "ssh:", "admin@yubikey");
+		key_free(k);
+		path = tu_path(f->dir, "%s.pub", sks[i].name);
+		assert_int_equal(tu_write_file(path, line, strlen(line), 0644), 0);
+		free(path);
+		free(line);
+
+		assert_int_equal(
+		    run(f, &out, "%s sign -k ca -n alice -z 11 -I eph:g-1:alice:t --ttl 10m %s.pub",
+		        SSHCA, sks[i].name),
+		    0);
+		free(out);
+		snprintf(want, sizeof(want), "%s-cert.pub", sks[i].name);
+		cert = slurp(f, want);
+		assert_non_null(cert);
+		assert_int_equal(strncmp(cert, sks[i].type, strlen(sks[i].type)), 0);
+		tu_assert_contains(cert, " admin@yubikey\n");
+		free(cert);
+
+		/* ssh-keygen -L: its type, and the fingerprint ssh-keygen -l gives. */
+		assert_int_equal(
+		    run(f, &out, "%s -l -f %s.pub | cut -d' ' -f2", tu_ssh_keygen(), sks[i].name),
+		    0);
+		out[strcspn(out, "\n")] = '\0';
+		assert_int_equal(
+		    run(f, &list, "%s -L -f %s-cert.pub", tu_ssh_keygen(), sks[i].name), 0);
+		snprintf(want, sizeof(want), "Type: %s user certificate\n", sks[i].type);
+		tu_assert_contains(list, want);
+		snprintf(want, sizeof(want), "Public key: %s %s\n", sks[i].label, out);
+		tu_assert_contains(list, want);
+		free(list);
+		free(out);
+		snprintf(want, sizeof(want), "%s-cert.pub", sks[i].name);
+		assert_inspect_agrees(f, want);
+
+		/* ssh-keygen's certificate of the same key. */
+		assert_int_equal(run(f, &out,
+		                     "rm -f kgca kgca.pub && %s -q -t ecdsa -N '' -f kgca && "
+		                     "%s -q -s kgca -I kg -n bob -z 12 -V -5m:+1h "
+		                     "-O no-touch-required %s.pub",
+		                     tu_ssh_keygen(), tu_ssh_keygen(), sks[i].name),
+		    0);
+		free(out);
+		assert_inspect_agrees(f, want);
+
+		/* Never a CA key. */
+		assert_int_equal(run(f, &out, "%s inspect --ca %s.pub %s-cert.pub", SSHCA,
+		                     sks[i].name, sks[i].name),
+		    1);
+		tu_assert_contains(out, "cannot use a FIDO key as the CA key");
+		free(out);
+		assert_int_equal(
+		    run(f, &out, "%s krl --key %s.pub --serial 1 -o k.krl", SSHCA, sks[i].name), 1);
+		tu_assert_contains(out, "cannot use a FIDO key as the CA key");
+		free(out);
+		assert_int_equal(run(f, &out, "%s pubkey --key %s.pub", SSHCA, sks[i].name), 1);
+		tu_assert_contains(out, "cannot use a FIDO key as the CA key");
+		free(out);
+	}
+}
+
 static void
 test_inspect_garbage(void **state)
 {
@@ -1077,6 +1164,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_krl_agrees_with_ssh_keygen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_krl_query_exit_codes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_inspect_matches_ssh_keygen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sign_inspect_sk_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_inspect_garbage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_inspect_escapes_controls, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_inspect_and_query_keygen_scale, setup, teardown),

@@ -11,6 +11,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/param_build.h>
+
+#include "b64.h"
+#include "err.h"
 #include "testutil.h"
 
 void
@@ -237,4 +246,112 @@ const char *
 tu_sshca(void)
 {
 	return TOP_BUILDDIR "/sshca/sshca";
+}
+
+size_t
+tu_ec_weak_point(const char *group, unsigned long x0, int above_order, uint8_t *pt, size_t max)
+{
+	EC_GROUP *g;
+	EC_POINT *q;
+	BN_CTX *ctx;
+	BIGNUM *p, *a, *b, *x, *rhs, *y;
+	size_t n;
+
+	assert_non_null(ctx = BN_CTX_new());
+	BN_CTX_start(ctx);
+	p = BN_CTX_get(ctx);
+	a = BN_CTX_get(ctx);
+	b = BN_CTX_get(ctx);
+	x = BN_CTX_get(ctx);
+	rhs = BN_CTX_get(ctx);
+	assert_non_null(y = BN_CTX_get(ctx));
+	assert_non_null(g = EC_GROUP_new_by_curve_name(OBJ_sn2nid(group)));
+	assert_non_null(q = EC_POINT_new(g));
+	assert_int_equal(EC_GROUP_get_curve(g, p, a, b, ctx), 1);
+	assert_int_equal(BN_set_word(x, x0), 1);
+	if (above_order)
+		assert_int_equal(BN_add(x, x, EC_GROUP_get0_order(g)), 1);
+	/* Walk x up until x^3 + ax + b has a square root y. */
+	for (;; assert_int_equal(BN_add_word(x, 1), 1)) {
+		assert_int_equal(BN_mod_sqr(rhs, x, p, ctx), 1);
+		assert_int_equal(BN_mod_add(rhs, rhs, a, p, ctx), 1);
+		assert_int_equal(BN_mod_mul(rhs, rhs, x, p, ctx), 1);
+		assert_int_equal(BN_mod_add(rhs, rhs, b, p, ctx), 1);
+		if (BN_mod_sqrt(y, rhs, p, ctx) != NULL &&
+		    EC_POINT_set_affine_coordinates(g, q, x, y, ctx) == 1)
+			break;
+		ERR_clear_error();
+	}
+	n = EC_POINT_point2oct(g, q, POINT_CONVERSION_UNCOMPRESSED, pt, max, ctx);
+	assert_true(n > 0);
+	EC_POINT_free(q);
+	EC_GROUP_free(g);
+	BN_CTX_end(ctx);
+	BN_CTX_free(ctx);
+	return n;
+}
+
+struct key *
+tu_ec_unchecked_key(
+    enum key_type t, const char *group, const uint8_t *pt, size_t n, const struct key *priv)
+{
+	OSSL_PARAM_BLD *bld;
+	OSSL_PARAM *params;
+	EVP_PKEY_CTX *ctx;
+	EVP_PKEY *pkey = NULL;
+	BIGNUM *d = NULL;
+	struct key *k;
+
+	assert_non_null(bld = OSSL_PARAM_BLD_new());
+	assert_int_equal(
+	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0), 1);
+	assert_int_equal(OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, n), 1);
+	if (priv != NULL) {
+		assert_int_equal(
+		    EVP_PKEY_get_bn_param(priv->pkey, OSSL_PKEY_PARAM_PRIV_KEY, &d), 1);
+		assert_int_equal(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d), 1);
+	}
+	assert_non_null(params = OSSL_PARAM_BLD_to_param(bld));
+	assert_non_null(ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL));
+	assert_int_equal(EVP_PKEY_fromdata_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_fromdata(ctx, &pkey,
+	                     priv != NULL ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params),
+	    1);
+	assert_non_null(k = calloc(1, sizeof(*k)));
+	k->type = t;
+	k->pkey = pkey;
+	k->has_private = priv != NULL;
+	BN_clear_free(d);
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	return k;
+}
+
+enum key_type
+tu_sk_blob(const struct key *plain, const char *app, struct buf *out)
+{
+	enum key_type t = plain->type == KEY_ED25519 ? KEY_SK_ED25519 : KEY_SK_ECDSA_P256;
+
+	assert_true(plain->type == KEY_ED25519 || plain->type == KEY_ECDSA_P256);
+	assert_int_equal(buf_put_cstring(out, key_type_name(t)), EPH_OK);
+	assert_int_equal(key_put_public_fields(plain, out), EPH_OK);
+	assert_int_equal(buf_put_cstring(out, app), EPH_OK);
+	return t;
+}
+
+char *
+tu_sk_line(const struct key *plain, const char *app, const char *comment)
+{
+	struct buf b;
+	char *b64, *line = NULL;
+	enum key_type t;
+
+	buf_init(&b);
+	t = tu_sk_blob(plain, app, &b);
+	assert_non_null(b64 = b64_encode(b.d, b.len));
+	assert_true(asprintf(&line, "%s %s %s\n", key_type_name(t), b64, comment) > 0);
+	free(b64);
+	buf_free(&b);
+	return line;
 }

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "key.h"
 
 /* Set a cmocka name filter from argv[1] or $EPH_TEST_FILTER. */
 void tu_init(int argc, char **argv);
@@ -56,5 +57,28 @@ const char *tu_sshca(void);
 		if (tu_ssh_keygen() == NULL)                                                       \
 			skip();                                                                    \
 	} while (0)
+
+/*
+ * An uncompressed EC point (04 || x || y) on the OpenSSL group named
+ * group ("prime256v1", ...) with the smallest x from x0 (or from the group
+ * order + x0, with above_order) that lies on the curve: a point OpenSSL's
+ * key check accepts and OpenSSH's refuses. Returns its length.
+ */
+size_t tu_ec_weak_point(
+    const char *group, unsigned long x0, int above_order, uint8_t *pt, size_t max);
+/* A key of type t around that point, built without any check; with priv,
+ * also priv's private scalar (so it signs, under a public key that is not
+ * its own). */
+struct key *tu_ec_unchecked_key(
+    enum key_type t, const char *group, const uint8_t *pt, size_t n, const struct key *priv);
+/*
+ * The FIDO public key blob a security key would give for plain's public
+ * half (Ed25519 -> sk-ssh-ed25519@openssh.com, P-256 ->
+ * sk-ecdsa-sha2-nistp256@openssh.com) and application app, appended to
+ * out; returns the sk type. tu_sk_line: the same as a .pub line ending in
+ * a newline.
+ */
+enum key_type tu_sk_blob(const struct key *plain, const char *app, struct buf *out);
+char *tu_sk_line(const struct key *plain, const char *app, const char *comment);
 
 #endif
