@@ -603,55 +603,29 @@ get_sshd_mpint(struct buf *b)
 }
 
 /*
- * A CA key of a type OpenSSH 9.2 reads but we do not implement: DSA and
- * the FIDO security key types. EPH_OK when the blob is one that sshd's
- * sshkey_from_blob accepts; any other blob is an error, as it is to
- * sshd. (Certificates, which sshd also reads here, are refused.)
+ * A CA key of a type OpenSSH 9.2 reads but we do not implement: DSA.
+ * EPH_OK when the blob is one that sshd's sshkey_from_blob accepts; any
+ * other blob is an error, as it is to sshd. (The FIDO key types parse as
+ * keys; certificates, which sshd also reads here, are refused.)
  */
 static int
 foreign_ca_check(const uint8_t *d, size_t n)
 {
-	struct buf b, plain;
-	struct key *key = NULL;
-	const uint8_t *pk, *curve, *point;
-	size_t pklen, curvelen, pointlen;
-	char *name = NULL, *app = NULL;
+	struct buf b;
+	char *name = NULL;
 	int r, i;
 
 	buf_init_view(&b, d, n);
-	buf_init(&plain);
 	if ((r = buf_get_cstring(&b, &name, KRL_KEY_NAME_MAX)) != EPH_OK)
 		goto out;
-	if (strcmp(name, "ssh-dss") == 0) {
-		/* p, q, g, y: sshd checks no more than their encoding. */
-		for (i = 0; i < 4; i++) {
-			if ((r = get_sshd_mpint(&b)) != EPH_OK)
-				goto out;
-		}
-	} else if (strcmp(name, "sk-ssh-ed25519@openssh.com") == 0) {
-		if ((r = buf_get_string(&b, &pk, &pklen, 32)) != EPH_OK)
-			goto out;
-		if (pklen != 32) {
-			r = EPH_ERR_FORMAT;
-			goto out;
-		}
-		if ((r = buf_get_cstring(&b, &app, KRL_MAX_SIZE)) != EPH_OK)
-			goto out;
-	} else if (strcmp(name, "sk-ecdsa-sha2-nistp256@openssh.com") == 0) {
-		/* The point is checked as sshd checks it: as the plain
-		 * ECDSA key it is, by our own ECDSA parser. */
-		if ((r = buf_get_string(&b, &curve, &curvelen, KRL_KEY_NAME_MAX)) != EPH_OK ||
-		    (r = buf_get_string(&b, &point, &pointlen, KEY_BLOB_MAX)) != EPH_OK ||
-		    (r = buf_get_cstring(&b, &app, KRL_MAX_SIZE)) != EPH_OK)
-			goto out;
-		if ((r = buf_put_cstring(&plain, "ecdsa-sha2-nistp256")) != EPH_OK ||
-		    (r = buf_put_string(&plain, curve, curvelen)) != EPH_OK ||
-		    (r = buf_put_string(&plain, point, pointlen)) != EPH_OK ||
-		    (r = key_from_blob(plain.d, plain.len, &key)) != EPH_OK)
-			goto out;
-	} else {
+	if (strcmp(name, "ssh-dss") != 0) {
 		r = EPH_ERR_KEYTYPE;
 		goto out;
+	}
+	/* p, q, g, y: sshd checks no more than their encoding. */
+	for (i = 0; i < 4; i++) {
+		if ((r = get_sshd_mpint(&b)) != EPH_OK)
+			goto out;
 	}
 	if (buf_remaining(&b) != 0) {
 		r = EPH_ERR_TRAILING;
@@ -659,10 +633,7 @@ foreign_ca_check(const uint8_t *d, size_t n)
 	}
 	r = EPH_OK;
 out:
-	key_free(key);
-	buf_free(&plain);
 	free(name);
-	free(app);
 	return r;
 }
 
@@ -670,8 +641,8 @@ out:
  * The scope for a certificate section being parsed. A CA key that does
  * not parse refuses the whole KRL, as sshd refuses it: a corrupt key type
  * must not silently drop the revocations under it. Only a well-formed key
- * of a type sshd reads but we do not implement (DSA, security keys) is
- * kept, by its blob: no certificate we accept can be signed by it, so its
+ * of a type sshd reads but we do not implement (DSA) is kept, by its
+ * blob: no certificate we accept can be signed by it, so its
  * section never matches, and refusing the KRL over it would refuse logins
  * sshd allows.
  */
