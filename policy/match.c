@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -457,6 +458,12 @@ policy_host_name_check(const char *s, int wildcard_ok, char *out, const char **w
 			       "(\"*.example.com\")";
 			return -1;
 		}
+		/* "*.com" would stand for every host of a top-level domain. */
+		if (strchr(s + 2, '.') == NULL) {
+			*why = "'*' must be followed by at least two labels (\"*.example.com\", "
+			       "not \"*.com\")";
+			return -1;
+		}
 		if (out != NULL) {
 			out[0] = '*';
 			out[1] = '.';
@@ -542,9 +549,10 @@ policy_host_pattern_match(const char *pattern, const char *lower, size_t len)
 		return 0;
 	plen = strlen(pattern);
 	if (pattern[0] == '*' && pattern[1] == '.') {
-		/* Like sshd's patterns, '*' may span several labels. */
+		/* '*' is exactly one label: "a.b.x.y" is not in "*.x.y". */
 		plen -= 1;
-		return len > plen && eq_lower(lower + len - plen, pattern + 1, plen);
+		return len > plen && eq_lower(lower + len - plen, pattern + 1, plen) &&
+		    memchr(lower, '.', len - plen) == NULL;
 	}
 	return len == plen && eq_lower(lower, pattern, plen);
 }
@@ -560,27 +568,36 @@ name_cmp(const char *a, const char *b)
 	return (int)(unsigned char)*a - (int)(unsigned char)*b;
 }
 
-int
-policy_hostgroup_has_lower(const struct policy_hostgroup *g, const char *lower, size_t len)
+/* Is the lower-case name in the sorted list? */
+static int
+sorted_has(char *const *v, size_t n, const char *lower)
 {
-	size_t lo = 0, hi = g->nexact, mid, i, slen;
+	size_t lo = 0, hi = n, mid;
 	int c;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if ((c = name_cmp(lower, g->exact[mid])) == 0)
+		if ((c = name_cmp(lower, v[mid])) == 0)
 			return 1;
 		if (c < 0)
 			hi = mid;
 		else
 			lo = mid + 1;
 	}
-	for (i = 0; i < g->nsuffixes; i++) {
-		slen = strlen(g->suffixes[i]);
-		if (len > slen && memcmp(lower + len - slen, g->suffixes[i], slen) == 0)
-			return 1;
-	}
 	return 0;
+}
+
+int
+policy_hostgroup_has_lower(const struct policy_hostgroup *g, const char *lower, size_t len)
+{
+	const char *dot;
+
+	if (sorted_has(g->exact, g->nexact, lower))
+		return 1;
+	/* '*' is one label, so the rest of the name must be a kept suffix. */
+	if (g->nsuffixes == 0 || (dot = memchr(lower, '.', len)) == NULL || dot == lower)
+		return 0;
+	return sorted_has(g->suffixes, g->nsuffixes, dot);
 }
 
 int
@@ -607,6 +624,22 @@ cmp_host_entry(const void *a, const void *b)
 	return x->hostgroup < y->hostgroup ? -1 : x->hostgroup > y->hostgroup;
 }
 
+/* First entry not below key. */
+static size_t
+entries_lower_bound(const struct policy_host_entry *v, size_t n, const char *key)
+{
+	size_t lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (name_cmp(v[mid].name, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 int
 policy_host_index_build(const struct policy *p, struct policy_host_index **out)
 {
@@ -620,11 +653,11 @@ policy_host_index_build(const struct policy *p, struct policy_host_index **out)
 	if (p == NULL)
 		return EPH_ERR_INVAL;
 	for (i = 0; i < p->nhostgroups; i++) {
-		if (p->hostgroups[i].nexact > SIZE_MAX / 2 - n)
+		if (p->hostgroups[i].nexact > SIZE_MAX / 2 - n ||
+		    p->hostgroups[i].nsuffixes > SIZE_MAX / 2 - nwild)
 			return EPH_ERR_TOOLARGE;
 		n += p->hostgroups[i].nexact;
-		if (p->hostgroups[i].nsuffixes > 0)
-			nwild++;
+		nwild += p->hostgroups[i].nsuffixes;
 	}
 	if ((ix = calloc(1, sizeof(*ix))) == NULL ||
 	    (n > 0 && (ix->v = calloc(n, sizeof(*ix->v))) == NULL) ||
@@ -638,11 +671,16 @@ policy_host_index_build(const struct policy *p, struct policy_host_index **out)
 			ix->v[ix->n].hostgroup = i;
 			ix->n++;
 		}
-		if (g->nsuffixes > 0)
-			ix->wild[ix->nwild++] = i;
+		for (j = 0; j < g->nsuffixes; j++) {
+			ix->wild[ix->nwild].name = g->suffixes[j];
+			ix->wild[ix->nwild].hostgroup = i;
+			ix->nwild++;
+		}
 	}
 	if (ix->n > 1)
 		qsort(ix->v, ix->n, sizeof(*ix->v), cmp_host_entry);
+	if (ix->nwild > 1)
+		qsort(ix->wild, ix->nwild, sizeof(*ix->wild), cmp_host_entry);
 	*out = ix;
 	ix = NULL;
 	r = EPH_OK;
@@ -661,38 +699,177 @@ policy_host_index_free(struct policy_host_index *ix)
 	free(ix);
 }
 
+/* Append hostgroup g to out (at most max written) unless already there;
+ * returns the new count. */
+static size_t
+groups_add(size_t *out, size_t n, size_t max, size_t g)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < max; i++)
+		if (out[i] == g)
+			return n;
+	if (n < max)
+		out[n] = g;
+	return n + 1;
+}
+
 size_t
 policy_host_index_groups(const struct policy *p, const struct policy_host_index *ix,
     const char *lower, size_t len, size_t *out, size_t max)
 {
-	size_t lo = 0, hi = ix->n, mid, i, n = 0;
+	const char *dot;
+	size_t i, n = 0;
 
-	/* First entry not below the name, then its run of hostgroups. */
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (name_cmp(ix->v[mid].name, lower) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (i = lo; i < ix->n && name_cmp(ix->v[i].name, lower) == 0; i++) {
-		if (n < max)
-			out[n] = ix->v[i].hostgroup;
-		n++;
-	}
-	for (i = 0; i < ix->nwild; i++) {
-		const struct policy_hostgroup *g = &p->hostgroups[ix->wild[i]];
-		size_t k, slen;
+	(void)p;
+	for (i = entries_lower_bound(ix->v, ix->n, lower);
+	     i < ix->n && name_cmp(ix->v[i].name, lower) == 0; i++)
+		n = groups_add(out, n, max, ix->v[i].hostgroup);
+	/* A pattern "*.x.y" is kept as ".x.y": the name minus its first label. */
+	if (ix->nwild == 0 || (dot = memchr(lower, '.', len)) == NULL || dot == lower)
+		return n;
+	for (i = entries_lower_bound(ix->wild, ix->nwild, dot);
+	     i < ix->nwild && name_cmp(ix->wild[i].name, dot) == 0; i++)
+		n = groups_add(out, n, max, ix->wild[i].hostgroup);
+	return n;
+}
 
-		for (k = 0; k < g->nsuffixes; k++) {
-			slen = strlen(g->suffixes[k]);
-			if (len > slen && memcmp(lower + len - slen, g->suffixes[k], slen) == 0) {
-				if (n < max)
-					out[n] = ix->wild[i];
-				n++;
-				break;
+/* ------------------------------------------------- hostgroup overlaps */
+
+static int
+cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A growing list of hostgroup indexes, each added once (mark[g] == self). */
+struct overlap_list {
+	size_t *v;
+	size_t n, cap;
+};
+
+static int
+overlap_add(struct overlap_list *l, size_t *mark, size_t self, size_t g)
+{
+	size_t *nv, cap;
+
+	if (g == self || mark[g] == self)
+		return 0;
+	mark[g] = self;
+	if (l->n == l->cap) {
+		cap = l->cap == 0 ? 4 : l->cap * 2;
+		if ((nv = reallocarray(l->v, cap, sizeof(*nv))) == NULL)
+			return -1;
+		l->v = nv;
+		l->cap = cap;
+	}
+	l->v[l->n++] = g;
+	return 0;
+}
+
+int
+policy_hostgroup_overlaps_build(struct policy *p, const struct policy_host_index *ix)
+{
+	struct policy_host_entry *parents = NULL;
+	struct overlap_list l = {NULL, 0, 0};
+	size_t *mark = NULL, gi, j, k, nparents = 0;
+	const char *dot;
+	int r = EPH_ERR_NOMEM;
+
+	if (p == NULL || ix == NULL)
+		return EPH_ERR_INVAL;
+	if (p->nhostgroups == 0)
+		return EPH_OK;
+	if ((mark = calloc(p->nhostgroups, sizeof(*mark))) == NULL)
+		goto out;
+	for (gi = 0; gi < p->nhostgroups; gi++)
+		mark[gi] = SIZE_MAX;
+	/* Exact names by the domain a pattern would need ("a.x.y" under ".x.y"). */
+	if (ix->nwild > 0 && ix->n > 0) {
+		if ((parents = calloc(ix->n, sizeof(*parents))) == NULL)
+			goto out;
+		for (j = 0; j < ix->n; j++) {
+			if ((dot = strchr(ix->v[j].name, '.')) == NULL || dot == ix->v[j].name)
+				continue;
+			parents[nparents].name = dot;
+			parents[nparents].hostgroup = ix->v[j].hostgroup;
+			nparents++;
+		}
+		if (nparents > 1)
+			qsort(parents, nparents, sizeof(*parents), cmp_host_entry);
+	}
+	for (gi = 0; gi < p->nhostgroups; gi++) {
+		struct policy_hostgroup *g = &p->hostgroups[gi];
+
+		l.v = NULL;
+		l.n = l.cap = 0;
+		for (j = 0; j < g->nexact; j++) {
+			const char *name = g->exact[j];
+
+			for (k = entries_lower_bound(ix->v, ix->n, name);
+			     k < ix->n && name_cmp(ix->v[k].name, name) == 0; k++)
+				if (overlap_add(&l, mark, gi, ix->v[k].hostgroup) != 0)
+					goto out;
+			if ((dot = strchr(name, '.')) == NULL || dot == name)
+				continue;
+			for (k = entries_lower_bound(ix->wild, ix->nwild, dot);
+			     k < ix->nwild && name_cmp(ix->wild[k].name, dot) == 0; k++)
+				if (overlap_add(&l, mark, gi, ix->wild[k].hostgroup) != 0)
+					goto out;
+		}
+		for (j = 0; j < g->nsuffixes; j++) {
+			const char *sfx = g->suffixes[j];
+
+			for (k = entries_lower_bound(ix->wild, ix->nwild, sfx);
+			     k < ix->nwild && name_cmp(ix->wild[k].name, sfx) == 0; k++)
+				if (overlap_add(&l, mark, gi, ix->wild[k].hostgroup) != 0)
+					goto out;
+			for (k = entries_lower_bound(parents, nparents, sfx);
+			     k < nparents && name_cmp(parents[k].name, sfx) == 0; k++)
+				if (overlap_add(&l, mark, gi, parents[k].hostgroup) != 0)
+					goto out;
+		}
+		if (l.n > 1)
+			qsort(l.v, l.n, sizeof(*l.v), cmp_size);
+		free(g->overlaps);
+		g->overlaps = l.v;
+		g->noverlaps = l.n;
+		l.v = NULL;
+	}
+	r = EPH_OK;
+out:
+	free(l.v);
+	free(parents);
+	free(mark);
+	return r;
+}
+
+int
+policy_hostgroups_shared(
+    const struct policy_hostgroup *a, const struct policy_hostgroup *b, char *buf, size_t len)
+{
+	const struct policy_hostgroup *x = a, *y = b;
+	size_t i, pass;
+
+	if (len < POLICY_MAX_NAME_LEN + 2)
+		return 0;
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < x->nexact; i++) {
+			if (policy_hostgroup_has_lower(y, x->exact[i], strlen(x->exact[i]))) {
+				snprintf(buf, len, "%s", x->exact[i]);
+				return 1;
 			}
 		}
+		x = b;
+		y = a;
 	}
-	return n;
+	for (i = 0; i < a->nsuffixes; i++) {
+		if (sorted_has(b->suffixes, b->nsuffixes, a->suffixes[i])) {
+			snprintf(buf, len, "*%s", a->suffixes[i]);
+			return 1;
+		}
+	}
+	return 0;
 }

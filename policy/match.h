@@ -20,25 +20,35 @@ int policy_hostgroup_has_lower(const struct policy_hostgroup *g, const char *low
 int policy_addr_canonical(const char *s, char *buf, size_t len);
 
 /*
- * Which hostgroups hold a host, in one search: every exact name of every
- * hostgroup with its hostgroup index, sorted by name, and the hostgroups
- * that have wildcard patterns. Built once per loaded policy.
+ * Which hostgroups hold a host, in two searches: every exact name of every
+ * hostgroup with its hostgroup index, sorted by name, and every wildcard
+ * pattern kept as its suffix (".x.y" for "*.x.y"), sorted too. A '*' is
+ * one label, so a name is under a pattern exactly when the name without
+ * its first label is the suffix. Built once per loaded policy.
  */
 struct policy_host_entry {
-	const char *name; /* points into hostgroups[].exact[] */
+	const char *name; /* points into hostgroups[].exact[] or .suffixes[] */
 	size_t hostgroup;
 };
 struct policy_host_index {
-	struct policy_host_entry *v;
+	struct policy_host_entry *v; /* exact names */
 	size_t n;
-	size_t *wild; /* hostgroups with suffixes */
+	struct policy_host_entry *wild; /* pattern suffixes */
 	size_t nwild;
 };
 int policy_host_index_build(const struct policy *p, struct policy_host_index **out);
 void policy_host_index_free(struct policy_host_index *ix);
 /* Indexes of the hostgroups holding the lower-case name into out (at most
- * max written); returns how many there are. */
+ * max written, each once); returns how many there are. */
 size_t policy_host_index_groups(const struct policy *p, const struct policy_host_index *ix,
     const char *lower, size_t len, size_t *out, size_t max);
+/* Fill every hostgroup's overlaps[]: the other hostgroups that share a
+ * host with it (a name in both, a name under a pattern of the other, or
+ * the same pattern in both). */
+int policy_hostgroup_overlaps_build(struct policy *p, const struct policy_host_index *ix);
+/* One host (or "*.x.y" pattern) in both hostgroups into buf (at least
+ * POLICY_MAX_NAME_LEN + 2 bytes): 1, or 0 when they share none. */
+int policy_hostgroups_shared(
+    const struct policy_hostgroup *a, const struct policy_hostgroup *b, char *buf, size_t len);
 
 #endif

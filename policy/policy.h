@@ -68,7 +68,8 @@ struct policy_group {
 
 /*
  * hostgroups = { db = { hosts = [...]; env = "prod"; sensitivity = "high"; }; }
- * Host patterns allow '*' as the whole leftmost label only
+ * Host patterns allow '*' as the whole leftmost label only, standing for
+ * exactly one label, with at least two labels after it
  * ("*.legacy.example.com"). Exact names are kept sorted (lower case) for
  * binary search; wildcard patterns are kept as their suffix
  * (".legacy.example.com").
@@ -82,6 +83,12 @@ struct policy_hostgroup {
 	char *env; /* NULL when unset */
 	char *sensitivity; /* NULL when unset */
 	int line;
+	/* The other hostgroups that share a host with this one, as sorted
+	 * indexes into hostgroups[]: their context is also the context of a
+	 * "@name" request. Built by the loader; empty in a policy built by
+	 * hand. */
+	size_t *overlaps;
+	size_t noverlaps;
 };
 
 /* A "when" entry of a task: applies to a host whose hostgroup has every
@@ -186,7 +193,8 @@ int policy_schedule_match(const struct policy_schedule *s, const struct tm *tm);
 int policy_cidr_list_valid(const char *list, const char **why);
 /* Is address addr (IPv4 or IPv6 text) inside one of the list's CIDRs? */
 int policy_cidr_list_contains(const char *list, const char *addr);
-/* Is a host pattern valid ('*' only as the whole leftmost label)? */
+/* Is a host pattern valid ('*' only as the whole leftmost label, followed
+ * by at least two labels)? */
 int policy_host_pattern_valid(const char *pattern, const char **why);
 /* Does host (a name) belong to the hostgroup? Case-insensitive. */
 int policy_hostgroup_has(const struct policy_hostgroup *g, const char *host);

@@ -94,6 +94,19 @@ expect_task_errors(const char *body, const char *want)
 	free(text);
 }
 
+/* Load text, expect it accepted with exactly these warnings. */
+static void
+expect_warnings(const char *text, const char *want)
+{
+	struct policy *p = load_ok(text);
+	char *got = policy_errors_format(&p->warnings);
+
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+	policy_free(p);
+}
+
 /* ------------------------------------------------------------ the example */
 
 static void
@@ -544,6 +557,102 @@ test_err_hosts(void **state)
 	    "p.conf:1: 'hosts' in hostgroup 'db': the list is empty\n");
 }
 
+/* Issue 12, item 8: '*' stands for one label of a domain, not a TLD. */
+static void
+test_err_wildcard_labels(void **state)
+{
+	expect_errors(
+	    "hostgroups = { all = {\n  hosts = [ \"*.com\", \"*.example.com\" ];\n"
+	    "}; };\ntasks = (\n  { name = \"t\"; requesters = [ \"alice\" ]; login_as = \"u\";\n"
+	    "    hosts = [ \"*.lan\" ]; }\n);\n",
+	    "p.conf:2: 'hosts' in hostgroup 'all': bad host pattern '*.com': '*' must be "
+	    "followed by at least two labels (\"*.example.com\", not \"*.com\")\n"
+	    "p.conf:6: 'hosts' in task 't': bad host pattern '*.lan': '*' must be followed by "
+	    "at least two labels (\"*.example.com\", not \"*.com\")\n");
+}
+
+/* Issue 12, item 1: which hostgroups share a host is known after loading,
+ * and a host in hostgroups of different contexts is a warning. */
+static void
+test_hostgroup_overlaps(void **state)
+{
+	static const char text[] =
+	    "hostgroups = {\n"
+	    "  db = { hosts = [ \"db01.example.com\" ]; env = \"prod\"; sensitivity = \"high\"; "
+	    "};\n"
+	    "  stage = { hosts = [ \"db01.example.com\", \"s.example.com\" ]; env = \"staging\"; "
+	    "};\n"
+	    "  web = { hosts = [ \"*.web.example.com\" ]; env = \"prod\"; };\n"
+	    "  w1 = { hosts = [ \"w1.web.example.com\" ]; env = \"staging\"; };\n"
+	    "  w1b = { hosts = [ \"w1.web.example.com\" ]; env = \"staging\"; };\n"
+	    "  web2 = { hosts = [ \"*.web.example.com\" ]; };\n"
+	    "  deep = { hosts = [ \"a.b.web.example.com\" ]; env = \"dev\"; };\n"
+	    "};\n"
+	    "tasks = ();\n";
+	struct policy *p = load_ok(text);
+	const struct policy_hostgroup *db = policy_find_hostgroup(p, "db");
+	const struct policy_hostgroup *stage = policy_find_hostgroup(p, "stage");
+	const struct policy_hostgroup *web = policy_find_hostgroup(p, "web");
+	const struct policy_hostgroup *w1 = policy_find_hostgroup(p, "w1");
+	const struct policy_hostgroup *deep = policy_find_hostgroup(p, "deep");
+	char *got;
+
+	assert_int_equal(db->noverlaps, 1);
+	assert_ptr_equal(&p->hostgroups[db->overlaps[0]], stage);
+	assert_int_equal(stage->noverlaps, 1);
+	assert_int_equal(web->noverlaps, 3); /* w1, w1b, web2 */
+	assert_int_equal(w1->noverlaps, 3); /* w1b, web, web2 */
+	assert_int_equal(deep->noverlaps, 0);
+	got = policy_errors_format(&p->warnings);
+	assert_string_equal(got,
+	    "p.conf:3: host 'db01.example.com' is in hostgroups 'db' (env prod, sensitivity high) "
+	    "and 'stage' (env staging), whose contexts differ: a request for either hostgroup "
+	    "gets the strictest conditions of both\n"
+	    "p.conf:5: host 'w1.web.example.com' is in hostgroups 'w1' (env staging) and 'web' "
+	    "(env prod), whose contexts differ: a request for either hostgroup gets the "
+	    "strictest conditions of both\n"
+	    "p.conf:6: host 'w1.web.example.com' is in hostgroups 'w1b' (env staging) and 'web' "
+	    "(env prod), whose contexts differ: a request for either hostgroup gets the "
+	    "strictest conditions of both\n"
+	    "p.conf:7: host 'w1.web.example.com' is in hostgroups 'w1' (env staging) and 'web2' "
+	    "(no env or sensitivity), whose contexts differ: a request for either hostgroup "
+	    "gets the strictest conditions of both\n"
+	    "p.conf:7: host 'w1.web.example.com' is in hostgroups 'w1b' (env staging) and "
+	    "'web2' (no env or sensitivity), whose contexts differ: a request for either "
+	    "hostgroup gets the strictest conditions of both\n"
+	    "p.conf:7: hosts '*.web.example.com' are in hostgroups 'web' (env prod) and 'web2' "
+	    "(no env or sensitivity), whose contexts differ: a request for either hostgroup "
+	    "gets the strictest conditions of both\n");
+	free(got);
+	policy_free(p);
+}
+
+/* Issue 12, item 13: values are compared exactly, so "Prod" beside
+ * "prod" is worth a warning; a consistent spelling is not. */
+static void
+test_warn_attr_case(void **state)
+{
+	expect_warnings(
+	    "hostgroups = {\n"
+	    "  a = { hosts = [ \"a.example.com\" ]; env = \"prod\"; };\n"
+	    "  b = { hosts = [ \"b.example.com\" ]; env = \"Prod\"; sensitivity = \"HIGH\"; };\n"
+	    "  c = { hosts = [ \"c.example.com\" ]; env = \"PROD\"; sensitivity = \"high\"; };\n"
+	    "  d = { hosts = [ \"d.example.com\" ]; env = \"Prod\"; };\n"
+	    "  e = { hosts = [ \"e.example.com\" ]; env = \"Staging\"; };\n"
+	    "};\ntasks = ();\n",
+	    "p.conf:3: env 'Prod' of hostgroup 'b' differs only in case from env 'prod' of "
+	    "hostgroup 'a' (line 2); values are compared exactly\n"
+	    "p.conf:4: env 'PROD' of hostgroup 'c' differs only in case from env 'prod' of "
+	    "hostgroup 'a' (line 2); values are compared exactly\n"
+	    "p.conf:4: sensitivity 'high' of hostgroup 'c' differs only in case from "
+	    "sensitivity 'HIGH' of hostgroup 'b' (line 3); values are compared exactly\n");
+	expect_warnings("hostgroups = {\n"
+	                "  a = { hosts = [ \"a.example.com\" ]; env = \"Prod\"; };\n"
+	                "  b = { hosts = [ \"b.example.com\" ]; env = \"Prod\"; };\n"
+	                "};\ntasks = ();\n",
+	    "");
+}
+
 static void
 test_err_approvals(void **state)
 {
@@ -655,8 +764,12 @@ test_err_when(void **state)
 	    "p.conf:6: 'sensitivity' in when entry 2 in task 't': no hostgroup has "
 	    "sensitivity 'high'\n"
 	    "p.conf:7: when entry 3 in task 't' sets neither approvals nor max_ttl\n");
-	/* An entry with no condition applies to every host. */
-	task_ok(TASK_OK " approvers = [ \"carol\", \"dave\" ]; when = ( { approvals = 2; } );");
+	/* An entry with no condition would apply to every host: the task's
+	 * own keys say that. */
+	expect_task_errors(TASK_OK
+	    " approvers = [ \"carol\", \"dave\" ];\n  when = ( { approvals = 2; } );",
+	    "p.conf:5: when entry 1 in task 't' names neither env nor sensitivity (for every "
+	    "host, set the task's own approvals or max_ttl)\n");
 }
 
 static void
@@ -882,6 +995,9 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_err_ttl),
 	    cmocka_unit_test(test_err_duplicate_task),
 	    cmocka_unit_test(test_err_cidr),
+	    cmocka_unit_test(test_err_wildcard_labels),
+	    cmocka_unit_test(test_hostgroup_overlaps),
+	    cmocka_unit_test(test_warn_attr_case),
 	    cmocka_unit_test(test_err_schedule),
 	    cmocka_unit_test(test_err_hosts),
 	    cmocka_unit_test(test_err_approvals),

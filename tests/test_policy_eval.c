@@ -450,7 +450,8 @@ test_host_pattern_valid(void **state)
 	    "*.legacy.example.com",
 	    "DB01.Example.COM",
 	    "localhost",
-	    "*.lan",
+	    "*.example.com",
+	    "*.lan.example",
 	    "a-b.c",
 	    "10.0.0.1",
 	    "x1",
@@ -459,6 +460,8 @@ test_host_pattern_valid(void **state)
 	    "",
 	    "*",
 	    "*.",
+	    "*.lan",
+	    "*.com",
 	    "**.example.com",
 	    "db*.example.com",
 	    "db01.*.example.com",
@@ -530,7 +533,10 @@ test_hostgroup_has(void **state)
 	assert_false(policy_hostgroup_has(&g, "db01.example.com."));
 	assert_false(policy_hostgroup_has(&g, "db01.example"));
 	assert_true(policy_hostgroup_has(&g, "box1.legacy.example.com"));
-	assert_true(policy_hostgroup_has(&g, "a.b.LEGACY.example.com"));
+	assert_true(policy_hostgroup_has(&g, "box2.LEGACY.example.com"));
+	/* '*' is exactly one label. */
+	assert_false(policy_hostgroup_has(&g, "a.b.LEGACY.example.com"));
+	assert_false(policy_hostgroup_has(&g, "a.b.c.legacy.example.com"));
 	assert_false(policy_hostgroup_has(&g, "legacy.example.com"));
 	assert_false(policy_hostgroup_has(&g, "xlegacy.example.com"));
 	assert_false(policy_hostgroup_has(&g, "*.legacy.example.com"));
@@ -1267,7 +1273,8 @@ test_eval_context(void **state)
 	eval_ok(p, &r, AT(MON, 10, 0), &d);
 	assert_int_equal(d.approvals_required, 3);
 	assert_int_equal(d.ttl, 20 * 60);
-	assert_int_equal(count_reasons(&d, POLICY_REASON_NOTE, "context"), 3);
+	/* One context per hostgroup: the prod-and-high entry matches neither. */
+	assert_int_equal(count_reasons(&d, POLICY_REASON_NOTE, "context"), 2);
 	ASSERT_REASON(&d, POLICY_REASON_CLAMP, "ttl", "context");
 	policy_decision_clear(&d);
 
@@ -1295,6 +1302,159 @@ test_eval_context(void **state)
 	assert_int_equal(d.result, POLICY_PENDING);
 	policy_decision_clear(&d);
 	policy_free(p);
+}
+
+/* Hostgroups that share hosts, with different contexts. */
+static const char overlap_policy[] =
+    "defaults = { max_ttl = \"1h\"; };\n"
+    "groups = { leads = [ \"carol\", \"dave\" ]; };\n"
+    "hostgroups = {\n"
+    "  db = { hosts = [ \"db01.example.com\", \"db02.example.com\" ]; env = \"prod\";\n"
+    "         sensitivity = \"high\"; };\n"
+    "  stage = { hosts = [ \"db01.example.com\", \"db-stage.example.com\" ]; env = \"staging\"; "
+    "};\n"
+    "  prodapps = { hosts = [ \"app01.example.com\", \"*.web.example.com\" ]; env = \"prod\"; };\n"
+    "  stageapps = { hosts = [ \"app01.example.com\" ]; env = \"staging\"; };\n"
+    "  webstage = { hosts = [ \"w1.web.example.com\" ]; env = \"staging\"; };\n"
+    "  lab = { hosts = [ \"*.lab.example.com\" ]; env = \"staging\"; };\n"
+    "  lab2 = { hosts = [ \"*.lab.example.com\" ]; env = \"prod\"; };\n"
+    "  deep = { hosts = [ \"a.b.lab.example.com\" ]; env = \"staging\"; };\n"
+    "  twin = { hosts = [ \"db-stage.example.com\" ]; env = \"staging\"; };\n"
+    "};\n"
+    "tasks = ( { name = \"db-maint\"; requesters = [ \"alice\" ]; approvers = [ \"@leads\" ];\n"
+    "  approvals = 1; login_as = \"postgres\"; max_ttl = \"15m\";\n"
+    "  hosts = [ \"@db\", \"@stage\", \"@prodapps\", \"@stageapps\", \"@webstage\", \"@lab\",\n"
+    "            \"@lab2\", \"@deep\", \"@twin\" ];\n"
+    "  when = ( { env = \"prod\"; sensitivity = \"high\"; approvals = 2; max_ttl = \"10m\"; },\n"
+    "           { env = \"staging\"; approvals = 0; } ); } );\n";
+
+/* Issue 12, item 1: "@stage" stands for db01 too, which is in db. */
+static void
+test_eval_group_request_overlap(void **state)
+{
+	struct policy *p = load_text(overlap_policy);
+	static const char *const stage[] = {"@stage"};
+	static const char *const db01[] = {"db01.example.com"};
+	static const char *const dbstage[] = {"db-stage.example.com"};
+	static const char *const webstage[] = {"@webstage"};
+	static const char *const lab[] = {"@lab"};
+	static const char *const deep[] = {"@deep"};
+	static const char *const twin[] = {"@twin"};
+	struct policy_request r = request("alice", "db-maint", db01, 1);
+	struct policy_decision d;
+
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING);
+	assert_int_equal(d.approvals_required, 2);
+	assert_int_equal(d.ttl, 600);
+	policy_decision_clear(&d);
+
+	r.hosts = stage;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING);
+	assert_int_equal(d.approvals_required, 2);
+	assert_int_equal(d.ttl, 600);
+	assert_string_equal(d.principals[0], "eph:db-maint@group:stage");
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "context", "@db, which shares hosts with it");
+	ASSERT_REASON(&d, POLICY_REASON_CLAMP, "ttl", "context");
+	policy_decision_clear(&d);
+
+	/* db-stage alone is only staging (and twin, staging too). */
+	r.hosts = dbstage;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_int_equal(d.approvals_required, 0);
+	policy_decision_clear(&d);
+	r.hosts = twin;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_int_equal(d.approvals_required, 0);
+	policy_decision_clear(&d);
+
+	/* A name under a pattern of another hostgroup: prod, no entry: 1. */
+	r.hosts = webstage;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING);
+	assert_int_equal(d.approvals_required, 1);
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "context", "@prodapps, which shares hosts");
+	policy_decision_clear(&d);
+
+	/* The same pattern in two hostgroups. */
+	r.hosts = lab;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.approvals_required, 1);
+	policy_decision_clear(&d);
+
+	/* a.b.lab is not under "*.lab.example.com": no overlap. */
+	r.hosts = deep;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_int_equal(d.approvals_required, 0);
+	policy_decision_clear(&d);
+	policy_free(p);
+}
+
+/* Issue 12, item 2: a when entry loosens a host only in every context. */
+static void
+test_eval_context_per_hostgroup(void **state)
+{
+	struct policy *p = load_text(overlap_policy);
+	static const char *const app01[] = {"app01.example.com"};
+	static const char *const stageapps[] = {"@stageapps"};
+	static const char *const x_lab[] = {"x.lab.example.com"};
+	static const char *const two[] = {"app01.example.com", "db-stage.example.com"};
+	struct policy_request r = request("alice", "db-maint", app01, 1);
+	struct policy_decision d;
+
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING);
+	assert_int_equal(d.approvals_required, 1);
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "context", "in hostgroup @prodapps (env prod");
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "context", "no when entry applies");
+	policy_decision_clear(&d);
+
+	r.hosts = stageapps;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.approvals_required, 1);
+	policy_decision_clear(&d);
+
+	/* Under two patterns, staging and prod. */
+	r.hosts = x_lab;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.approvals_required, 1);
+	policy_decision_clear(&d);
+
+	/* The same as one host in each context. */
+	r.hosts = two;
+	r.nhosts = 2;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.approvals_required, 1);
+	policy_decision_clear(&d);
+	policy_free(p);
+}
+
+/* Issue 12, item 8: '*' is one label. */
+static void
+test_eval_wildcard_one_label(void **state)
+{
+	struct policy *p = *state;
+	static const char *const one[] = {"app1.legacy.example.com"};
+	static const char *const many[] = {"a.b.c.legacy.example.com"};
+	struct policy_request r = request("carol", "break-glass", one, 1);
+	struct policy_decision d;
+
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	policy_decision_clear(&d);
+	r.hosts = many;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "hosts", "a.b.c.legacy.example.com is not one");
+	policy_decision_clear(&d);
+	assert_false(
+	    policy_host_pattern_match("*.legacy.example.com", "a.b.legacy.example.com", 22));
+	assert_true(policy_host_pattern_match("*.legacy.example.com", "b.legacy.example.com", 20));
+	assert_false(policy_host_pattern_match("*.legacy.example.com", ".legacy.example.com", 19));
 }
 
 static const char ext_policy[] =
@@ -1521,7 +1681,8 @@ test_eval_hand_built(void **state)
 	struct policy_task task;
 	struct policy p;
 	static const char *const a1[] = {"A1.example.COM"};
-	static const char *const lab[] = {"x.y.lab.example.com"};
+	static const char *const lab[] = {"x.lab.example.com"};
+	static const char *const deep[] = {"x.y.lab.example.com"};
 	static const char *const ghost[] = {"@ghost"};
 	struct policy_request r = request("alice", "hand", a1, 1);
 	struct policy_decision d;
@@ -1563,8 +1724,15 @@ test_eval_hand_built(void **state)
 	r.hosts = lab;
 	eval_ok(&p, &r, AT(MON, 10, 0), &d);
 	assert_int_equal(d.result, POLICY_ISSUE);
-	assert_string_equal(d.principals[0], "eph:hand@x.y.lab.example.com");
+	assert_string_equal(d.principals[0], "eph:hand@x.lab.example.com");
 	ASSERT_REASON(&d, POLICY_REASON_ALLOW, "hosts", "host pattern *.Lab.example.com");
+	policy_decision_clear(&d);
+
+	/* '*' is one label, not several. */
+	r.hosts = deep;
+	eval_ok(&p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "hosts", "x.y.lab.example.com is not one");
 	policy_decision_clear(&d);
 
 	r.hosts = ghost;
@@ -1634,9 +1802,11 @@ test_host_index(void **state)
 	n = policy_host_index_groups(p, ix, "db01.example.com", 16, out, NELEM(out));
 	assert_int_equal(n, 1);
 	assert_ptr_equal(&p->hostgroups[out[0]], db);
-	n = policy_host_index_groups(p, ix, "a.b.legacy.example.com", 22, out, NELEM(out));
+	n = policy_host_index_groups(p, ix, "a.legacy.example.com", 20, out, NELEM(out));
 	assert_int_equal(n, 1);
 	assert_ptr_equal(&p->hostgroups[out[0]], legacy);
+	/* '*' is one label. */
+	assert_int_equal(policy_host_index_groups(p, ix, "a.b.legacy.example.com", 22, out, 4), 0);
 	assert_int_equal(policy_host_index_groups(p, ix, "db03.example.com", 16, out, 4), 0);
 	assert_int_equal(policy_host_index_groups(p, ix, "legacy.example.com", 18, out, 4), 0);
 	policy_host_index_free(ix);
@@ -1711,6 +1881,10 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(
 	        test_eval_several_hosts, setup_example, teardown_policy),
 	    cmocka_unit_test(test_eval_context),
+	    cmocka_unit_test(test_eval_group_request_overlap),
+	    cmocka_unit_test(test_eval_context_per_hostgroup),
+	    cmocka_unit_test_setup_teardown(
+	        test_eval_wildcard_one_label, setup_example, teardown_policy),
 	    cmocka_unit_test(test_eval_extensions),
 	    cmocka_unit_test_setup_teardown(test_eval_every_deny, setup_example, teardown_policy),
 	    cmocka_unit_test_setup_teardown(
