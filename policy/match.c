@@ -19,8 +19,6 @@
 
 /* sshd refuses longer entries before parsing them (address + "/128"). */
 #define CIDR_ENTRY_MAX (INET6_ADDRSTRLEN + 3)
-/* A certificate option, not a route table. */
-#define CIDR_LIST_MAX 8192
 #define DNS_LABEL_MAX 63
 
 static const char *const day_names[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
@@ -286,9 +284,15 @@ host_bits_set(const struct net_addr *net, unsigned bits)
 	return 0;
 }
 
-/* One list entry: "addr" or "addr/prefix", len bytes at s. */
+static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/* One list entry: "addr" or "addr/prefix", len bytes at s. An IPv4-mapped
+ * IPv6 network is refused: sshd matches an IPv4 client only against IPv4
+ * networks, so the certificate would lock it out. fix (when not NULL,
+ * POLICY_CIDR_FIX_MAX bytes) then gets the IPv4 form to write instead. */
 static int
-cidr_entry_parse(const char *s, size_t len, struct net_addr *net, unsigned *bits, const char **why)
+cidr_entry_parse(const char *s, size_t len, struct net_addr *net, unsigned *bits, const char **why,
+    char *fix, size_t fixlen)
 {
 	char tmp[CIDR_ENTRY_MAX + 1];
 	char *slash;
@@ -356,8 +360,35 @@ cidr_entry_parse(const char *s, size_t len, struct net_addr *net, unsigned *bits
 		       "10.0.0.0/8)";
 		return -1;
 	}
+	if (net->af == AF_INET6 && prefix >= 96 && memcmp(net->a, v4mapped, 12) == 0) {
+		char v4[INET_ADDRSTRLEN];
+
+		*why = "an IPv4-mapped IPv6 network, which sshd never matches against an IPv4 "
+		       "client";
+		if (fix != NULL && fixlen > 0) {
+			fix[0] = '\0';
+			if (inet_ntop(AF_INET, net->a + 12, v4, sizeof(v4)) != NULL) {
+				if (slash == NULL)
+					snprintf(fix, fixlen, "write %s", v4);
+				else
+					snprintf(fix, fixlen, "write %s/%u", v4, prefix - 96);
+			}
+		}
+		return -1;
+	}
 	*bits = prefix;
 	return 0;
+}
+
+int
+policy_cidr_entry_check(const char *s, size_t len, const char **why, char *fix, size_t fixlen)
+{
+	struct net_addr net;
+	unsigned bits;
+
+	if (fix != NULL && fixlen > 0)
+		fix[0] = '\0';
+	return cidr_entry_parse(s, len, &net, &bits, why, fix, fixlen);
 }
 
 int
@@ -374,7 +405,7 @@ policy_cidr_list_valid(const char *list, const char **why)
 		*why = "empty address list";
 		return EPH_ERR_FORMAT;
 	}
-	if (strlen(list) > CIDR_LIST_MAX) {
+	if (strlen(list) > POLICY_CIDR_LIST_MAX) {
 		*why = "address list too long";
 		return EPH_ERR_FORMAT;
 	}
@@ -383,7 +414,7 @@ policy_cidr_list_valid(const char *list, const char **why)
 
 		comma = strchr(p, ',');
 		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		if (cidr_entry_parse(p, len, &net, &bits, why) != 0)
+		if (cidr_entry_parse(p, len, &net, &bits, why, NULL, 0) != 0)
 			return EPH_ERR_FORMAT;
 		if (comma == NULL)
 			break;
@@ -407,21 +438,9 @@ policy_cidr_list_contains(const char *list, const char *addr)
 
 		comma = strchr(p, ',');
 		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		if (cidr_entry_parse(p, len, &net, &bits, &why) != 0)
+		if (cidr_entry_parse(p, len, &net, &bits, &why, NULL, 0) != 0)
 			return 0;
-		if (net.af == AF_INET6 && a.af == AF_INET) {
-			/* A mapped network still matches the plain IPv4 peer. */
-			static const unsigned char mapped[12] = {
-			    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-			if (bits >= 96 && memcmp(net.a, mapped, 12) == 0) {
-				struct net_addr n4 = {.af = AF_INET};
-
-				memcpy(n4.a, net.a + 12, 4);
-				if (net_contains(&n4, bits - 96, &a))
-					found = 1;
-			}
-		} else if (net_contains(&net, bits, &a))
+		if (net_contains(&net, bits, &a))
 			found = 1;
 		if (comma == NULL)
 			break;

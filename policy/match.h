@@ -19,6 +19,15 @@ int policy_hostgroup_has_lower(const struct policy_hostgroup *g, const char *low
  * least INET6_ADDRSTRLEN bytes. 0, or -1 when s is not an address. */
 int policy_addr_canonical(const char *s, char *buf, size_t len);
 
+/* Longest source-address list: a certificate option, not a route table. */
+#define POLICY_CIDR_LIST_MAX 8192
+/* Room for what policy_cidr_entry_check suggests ("write a.b.c.d/nn"). */
+#define POLICY_CIDR_FIX_MAX 32
+/* One entry of a source-address list, len bytes at s: 0, or -1 with *why
+ * set (static text). For an IPv4-mapped IPv6 network, fix (fixlen bytes,
+ * POLICY_CIDR_FIX_MAX is enough) gets "write <the IPv4 form>"; else "". */
+int policy_cidr_entry_check(const char *s, size_t len, const char **why, char *fix, size_t fixlen);
+
 /*
  * Which hostgroups hold a host, in two searches: every exact name of every
  * hostgroup with its hostgroup index, sorted by name, and every wildcard

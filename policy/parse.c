@@ -1026,6 +1026,48 @@ parse_ttls(struct conf *c, const struct policy *p, struct policy_task *t,
 	}
 }
 
+/* Every bad entry of a source_address list, not only the first. */
+static void
+source_errors(struct conf *c, int line, const char *list, const char *where)
+{
+	char fix[POLICY_CIDR_FIX_MAX];
+	const char *p, *comma, *why = NULL;
+	unsigned num = 1;
+	size_t len, n = 0;
+
+	if (policy_cidr_list_valid(list, &why) == EPH_OK)
+		return;
+	/* A problem of the whole list (empty, too long) says so once. */
+	if (*list == '\0' || strlen(list) > POLICY_CIDR_LIST_MAX) {
+		conf_error(c, line, "'source_address' %s: bad CIDR list '%.*s': %s", where,
+		    CONF_SHOW_MAX, list, why != NULL ? why : "invalid");
+		return;
+	}
+	for (p = list;; p = comma + 1, num++) {
+		comma = strchr(p, ',');
+		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		why = NULL;
+		if (policy_cidr_entry_check(p, len, &why, fix, sizeof(fix)) != 0) {
+			if (comma == NULL && p == list)
+				conf_error(c, line,
+				    "'source_address' %s: bad CIDR list '%.*s': %s%s%s", where,
+				    CONF_SHOW_MAX, list, why != NULL ? why : "invalid",
+				    fix[0] != '\0' ? "; " : "", fix);
+			else
+				conf_error(c, line,
+				    "'source_address' %s: bad CIDR list entry %u '%.*s': %s%s%s",
+				    where, num, (int)(len < CONF_SHOW_MAX ? len : CONF_SHOW_MAX), p,
+				    why != NULL ? why : "invalid", fix[0] != '\0' ? "; " : "", fix);
+			n++;
+		}
+		if (comma == NULL)
+			break;
+	}
+	if (n == 0)
+		conf_error(c, line, "'source_address' %s: bad CIDR list '%.*s'", where,
+		    CONF_SHOW_MAX, list);
+}
+
 static void
 parse_source(struct conf *c, struct policy_task *t, const config_setting_t *ts, const char *where)
 {
@@ -1039,9 +1081,7 @@ parse_source(struct conf *c, struct policy_task *t, const config_setting_t *ts, 
 		return;
 	}
 	if (policy_cidr_list_valid(s, &why) != EPH_OK) {
-		conf_error(c, conf_line(conf_member(ts, "source_address")),
-		    "'source_address' %s: bad CIDR list '%.*s': %s", where, CONF_SHOW_MAX, s,
-		    why != NULL ? why : "invalid");
+		source_errors(c, conf_line(conf_member(ts, "source_address")), s, where);
 		return;
 	}
 	t->source_mode = POLICY_SOURCE_CIDRS;

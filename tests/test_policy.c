@@ -521,8 +521,40 @@ test_err_cidr(void **state)
 	    "p.conf:5: 'source_address' in task 't': bad CIDR list '10.0.0.0/33': prefix "
 	    "length out of range (0-32 for IPv4, 0-128 for IPv6)\n");
 	expect_task_errors(TASK_OK "\n  source_address = \"requester,10.0.0.1\";",
-	    "p.conf:5: 'source_address' in task 't': bad CIDR list 'requester,10.0.0.1': "
+	    "p.conf:5: 'source_address' in task 't': bad CIDR list entry 1 'requester': "
 	    "invalid character in the address list (no spaces or names)\n");
+}
+
+/* Issue 12, items 6 and 13: every bad entry is reported, and a mapped
+ * network (which sshd never matches for an IPv4 client) says what to
+ * write instead. */
+static void
+test_err_cidr_every_entry(void **state)
+{
+	expect_task_errors(TASK_OK "\n  source_address = \"::ffff:192.0.2.0/120\";",
+	    "p.conf:5: 'source_address' in task 't': bad CIDR list '::ffff:192.0.2.0/120': an "
+	    "IPv4-mapped IPv6 network, which sshd never matches against an IPv4 client; write "
+	    "192.0.2.0/24\n");
+	expect_task_errors(TASK_OK "\n  source_address = "
+	                           "\"10.0.0.0/8,10.0.0.1/8,::ffff:c000:201,,2001:db8::/32,"
+	                           "::FFFF:10.0.0.0/104,::ffff:0:0/96,x\";",
+	    "p.conf:5: 'source_address' in task 't': bad CIDR list entry 2 '10.0.0.1/8': address "
+	    "has bits set beyond its prefix length (e.g. 10.0.0.1/8; write 10.0.0.0/8)\n"
+	    "p.conf:5: 'source_address' in task 't': bad CIDR list entry 3 '::ffff:c000:201': an "
+	    "IPv4-mapped IPv6 network, which sshd never matches against an IPv4 client; write "
+	    "192.0.2.1\n"
+	    "p.conf:5: 'source_address' in task 't': bad CIDR list entry 4 '': empty entry in "
+	    "the address list\n"
+	    "p.conf:5: 'source_address' in task 't': bad CIDR list entry 6 '::FFFF:10.0.0.0/104': "
+	    "an IPv4-mapped IPv6 network, which sshd never matches against an IPv4 client; write "
+	    "10.0.0.0/8\n"
+	    "p.conf:5: 'source_address' in task 't': bad CIDR list entry 7 '::ffff:0:0/96': an "
+	    "IPv4-mapped IPv6 network, which sshd never matches against an IPv4 client; write "
+	    "0.0.0.0/0\n"
+	    "p.conf:5: 'source_address' in task 't': bad CIDR list entry 8 'x': invalid "
+	    "character in the address list (no spaces or names)\n");
+	/* A genuine IPv6 network that holds the mapped range is fine. */
+	task_ok(TASK_OK " source_address = \"::/0,::/64\";");
 }
 
 static void
@@ -995,6 +1027,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_err_ttl),
 	    cmocka_unit_test(test_err_duplicate_task),
 	    cmocka_unit_test(test_err_cidr),
+	    cmocka_unit_test(test_err_cidr_every_entry),
 	    cmocka_unit_test(test_err_wildcard_labels),
 	    cmocka_unit_test(test_hostgroup_overlaps),
 	    cmocka_unit_test(test_warn_attr_case),

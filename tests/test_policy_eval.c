@@ -310,8 +310,8 @@ test_cidr_valid(void **state)
 	    "::1/128",
 	    "fe80::/10",
 	    "2001:db8::/32,192.0.2.7/32",
-	    "::ffff:10.0.0.0/104",
 	    "10.0.0.0/08",
+	    "::/64",
 	};
 	static const char *bad[] = {
 	    "",
@@ -332,6 +332,10 @@ test_cidr_valid(void **state)
 	    "10.0.0.0/0008",
 	    "10.0.0.0/8 ",
 	    "::ffff:10.0.0.1/104",
+	    /* sshd never matches an IPv4 client against a mapped network. */
+	    "::ffff:10.0.0.0/104",
+	    "::ffff:192.0.2.1",
+	    "::ffff:c000:200/120",
 	    "1.2.3.4.5",
 	    /* Short IPv4 forms sshd's getaddrinfo takes; refused here on purpose. */
 	    "10.1",
@@ -358,7 +362,8 @@ test_cidr_valid(void **state)
 }
 
 /* What we accept, ssh-keygen accepts as a source-address, and the other
- * way round (but for the short IPv4 forms we refuse on purpose). */
+ * way round (but for the short IPv4 forms and the IPv4-mapped networks we
+ * refuse on purpose). */
 static void
 test_cidr_valid_vs_ssh_keygen(void **state)
 {
@@ -377,7 +382,6 @@ test_cidr_valid_vs_ssh_keygen(void **state)
 	    "192.168.1.128/25",
 	    "192.168.1.129/25",
 	    "2001:db8::/32,192.0.2.7/32",
-	    "::ffff:10.0.0.0/104",
 	    "::ffff:10.0.0.1/104",
 	    "10.0.0.0/8,example",
 	    "1.2.3.4/32,10.0.0.0/7",
@@ -428,8 +432,9 @@ test_cidr_contains(void **state)
 	assert_false(policy_cidr_list_contains("fe80::/10", "fec0::1"));
 	/* An IPv4-mapped peer is its IPv4 address, as in sshd. */
 	assert_true(policy_cidr_list_contains("10.0.0.0/8", "::ffff:10.1.2.3"));
-	assert_true(policy_cidr_list_contains("::ffff:10.0.0.0/104", "10.1.2.3"));
-	assert_false(policy_cidr_list_contains("::ffff:10.0.0.0/104", "11.1.2.3"));
+	/* A mapped network is refused, so nothing is inside it. */
+	assert_false(policy_cidr_list_contains("::ffff:10.0.0.0/104", "10.1.2.3"));
+	assert_false(policy_cidr_list_contains("::ffff:10.0.0.0/104", "::ffff:10.1.2.3"));
 	/* Fails closed on junk. */
 	assert_false(policy_cidr_list_contains("10.0.0.0/8", "10.1.2.3 "));
 	assert_false(policy_cidr_list_contains("10.0.0.0/8", "host.example.com"));

@@ -267,6 +267,13 @@ test_check_errors(void **state)
 	        BASE_HEAD TASK_START
 	        "requesters = [ \"@dba\" ]; source_address = \"10.0.0.300/8\";" TASK_END ");\n",
 	        "5: 'source_address' in task 't1': bad CIDR list '10.0.0.300/8'"},
+	    {"a mapped network",
+	        BASE_HEAD TASK_START "requesters = [ \"@dba\" ];\n"
+	                             "    source_address = \"::ffff:192.0.2.0/120\";" TASK_END
+	                             ");\n",
+	        "6: 'source_address' in task 't1': bad CIDR list '::ffff:192.0.2.0/120': an "
+	        "IPv4-mapped IPv6 network, which sshd never matches against an IPv4 client; "
+	        "write 192.0.2.0/24"},
 	    {"bad schedule",
 	        BASE_HEAD TASK_START
 	        "requesters = [ \"@dba\" ];\n    schedule = [ \"Mon-Fry 06:00-22:00\" ];" TASK_END
