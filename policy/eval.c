@@ -37,6 +37,8 @@ struct eval {
 	size_t reasons_cap;
 	int denied;
 	int nomem;
+	struct tm sched_tm; /* local time now, when a schedule admitted it */
+	int sched_ok;
 };
 
 static void add_reason(struct eval *e, enum policy_reason_kind kind, const char *rule, int line,
@@ -554,6 +556,8 @@ eval_schedule(struct eval *e, time_t now)
 	}
 	for (i = 0; i < t->nschedule; i++) {
 		if (policy_schedule_match(&t->schedule[i], &tm)) {
+			e->sched_tm = tm;
+			e->sched_ok = 1;
 			add_reason(e, POLICY_REASON_ALLOW, "schedule", t->schedule[i].line,
 			    "%s %02d:%02d (local time) is inside the schedule of task %s",
 			    wday_names[tm.tm_wday], tm.tm_hour, tm.tm_min, t->name);
@@ -668,6 +672,101 @@ eval_ttl(struct eval *e, const struct limits *lim)
 	e->d->ttl = want;
 }
 
+/* One more limit on the TTL: the smaller wins, and says so. */
+static void
+ttl_cap(struct eval *e, uint64_t cap, const char *rule, int line, const char *limit)
+{
+	char a[32], b[32];
+
+	if (e->d->ttl == 0 || cap == 0 || e->d->ttl <= cap)
+		return;
+	format_duration(e->d->ttl, a, sizeof(a));
+	format_duration(cap, b, sizeof(b));
+	add_reason(e, POLICY_REASON_CLAMP, rule, line, "TTL %s is above %s, %s; clamped to %s", a,
+	    limit, b, b);
+	e->d->ttl = cap;
+}
+
+/* Seconds from now to the end of the schedule window that admitted the
+ * request; 0 when unknown. In local time a DST change can make a window
+ * shorter than its minutes say, so the shorter of the two counts wins. */
+static uint64_t
+schedule_left(struct eval *e, time_t now, int *line, char *ends, size_t len)
+{
+	const struct tm *tm = &e->sched_tm;
+	unsigned m = (unsigned)tm->tm_hour * 60 + (unsigned)tm->tm_min, end, want;
+	uint64_t left, sec = (uint64_t)tm->tm_sec;
+	struct tm at;
+	time_t t;
+
+	want = m + (unsigned)((sec + e->d->ttl + 59) / 60);
+	end = policy_schedule_window_end(e->t->schedule, e->t->nschedule, tm, want, line);
+	if (end <= m)
+		return 0;
+	left = (uint64_t)(end - m) * 60 - sec;
+	at = *tm;
+	at.tm_mday += (int)(end / 1440);
+	at.tm_hour = (int)(end % 1440 / 60);
+	at.tm_min = (int)(end % 60);
+	at.tm_sec = 0;
+	at.tm_isdst = -1;
+	if ((t = mktime(&at)) != (time_t)-1 && t > now && (uint64_t)(t - now) < left)
+		left = (uint64_t)(t - now);
+	snprintf(ends, len, "%s %02u:%02u", wday_names[(tm->tm_wday + (int)(end / 1440)) % 7],
+	    end % 1440 / 60, end % 60);
+	return left;
+}
+
+static void
+local_text(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (localtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		snprintf(buf, len, "@%lld", (long long)t);
+}
+
+/* A task that ends: denied from then on. */
+static void
+eval_valid_until(struct eval *e, time_t now)
+{
+	const struct policy_task *t = e->t;
+	char when[64];
+
+	if (t->valid_until == 0 || now < t->valid_until)
+		return;
+	local_text(t->valid_until, when, sizeof(when));
+	add_reason(e, POLICY_REASON_DENY, "valid_until", t->valid_until_line,
+	    "task %s ended at %s (local time)", t->name, when);
+}
+
+/* The limits beyond the policy's maxima: the CA's, the end of the
+ * schedule window, the end of the task. */
+static void
+eval_ttl_caps(struct eval *e, time_t now)
+{
+	const struct policy_task *t = e->t;
+	char limit[128], ends[32], when[64];
+	uint64_t left;
+	int line = 0;
+
+	ttl_cap(e, e->req->ca_max_ttl, "ca_max_ttl", 0, "the CA's max_ttl (ca.conf)");
+	if (e->sched_ok && e->d->ttl != 0 &&
+	    (left = schedule_left(e, now, &line, ends, sizeof(ends))) != 0) {
+		snprintf(limit, sizeof(limit),
+		    "what is left of the schedule window of task %s, which ends %s (local time)",
+		    t->name, ends);
+		ttl_cap(e, left, "schedule", line, limit);
+	}
+	if (t->valid_until != 0 && now < t->valid_until) {
+		local_text(t->valid_until, when, sizeof(when));
+		snprintf(limit, sizeof(limit),
+		    "what is left of task %s, valid until %s (local time)", t->name, when);
+		ttl_cap(
+		    e, (uint64_t)(t->valid_until - now), "valid_until", t->valid_until_line, limit);
+	}
+}
+
 static void
 eval_approvals(struct eval *e, const struct limits *lim)
 {
@@ -721,11 +820,7 @@ eval_approvals(struct eval *e, const struct limits *lim)
 		d->approvals_required = 0;
 		d->break_glass = 1;
 		d->review_required = 1;
-		add_reason(e, POLICY_REASON_NOTE, "break_glass", t->line,
-		    "break-glass task: issued without approval, only with a reason, and flagged "
-		    "for review by someone other than %s",
-		    e->who);
-		return;
+		return; /* said by note_break_glass, once the outcome is known */
 	}
 	d->approvals_required = lim->approvals;
 	if (d->approvals_required > 0 && t->napprovers == 0)
@@ -746,6 +841,25 @@ eval_approvals(struct eval *e, const struct limits *lim)
 		    lim->approvals_line != 0 ? lim->approvals_line : t->line,
 		    "%u of %u required approvals; waiting for %u more from %s", d->approvals_valid,
 		    d->approvals_required, d->approvals_required - d->approvals_valid, refs);
+}
+
+/* What break-glass does, said only once every rule has been checked: a
+ * denied request was not issued. */
+static void
+note_break_glass(struct eval *e)
+{
+	if (!e->t->break_glass)
+		return;
+	if (e->denied)
+		add_reason(e, POLICY_REASON_NOTE, "break_glass", e->t->line,
+		    "break-glass task: denied here; allowed, it would issue at once without "
+		    "approval and be flagged for review by someone other than %s",
+		    e->who);
+	else
+		add_reason(e, POLICY_REASON_NOTE, "break_glass", e->t->line,
+		    "break-glass task: issued without approval, only with a reason, and flagged "
+		    "for review by someone other than %s",
+		    e->who);
 }
 
 /* Flag extensions in the order certificates need them (sorted). */
@@ -893,11 +1007,14 @@ policy_eval(const struct policy *p, const struct policy_request *req, time_t now
 	}
 
 	eval_schedule(&e, now);
+	eval_valid_until(&e, now);
 	eval_source(&e);
 	eval_ttl(&e, &lim);
+	eval_ttl_caps(&e, now);
 	eval_approvals(&e, &lim);
 	if (!e.nomem && fill_extensions(t, &d) != EPH_OK)
 		goto out;
+	note_break_glass(&e);
 
 done:
 	if (e.nomem)

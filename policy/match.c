@@ -20,6 +20,8 @@
 /* sshd refuses longer entries before parsing them (address + "/128"). */
 #define CIDR_ENTRY_MAX (INET6_ADDRSTRLEN + 3)
 #define DNS_LABEL_MAX 63
+/* Schedule windows followed past their end when another continues them. */
+#define SCHEDULE_CHAIN_MAX 16
 
 static const char *const day_names[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 
@@ -195,6 +197,147 @@ policy_schedule_match(const struct policy_schedule *s, const struct tm *tm)
 	if ((s->days & (1u << wday)) != 0 && m >= s->start)
 		return 1;
 	return (s->days & (1u << prev)) != 0 && m < s->end;
+}
+
+/* The latest end, in minutes after the start of day wday, of the entries
+ * whose window holds minute m of that day; 0 when none does. */
+static unsigned
+entries_end(const struct policy_schedule *v, size_t n, int wday, unsigned m, int *line)
+{
+	int prev = (wday + 6) % 7;
+	unsigned best = 0, e;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct policy_schedule *s = &v[i];
+
+		e = 0;
+		if (s->start < s->end) {
+			if ((s->days & (1u << wday)) != 0 && m >= s->start && m < s->end)
+				e = s->end;
+		} else if ((s->days & (1u << wday)) != 0 && m >= s->start)
+			e = 1440u + s->end; /* the start day's evening, to the next morning */
+		else if ((s->days & (1u << prev)) != 0 && m < s->end)
+			e = s->end;
+		if (e > best) {
+			best = e;
+			*line = s->line;
+		}
+	}
+	return best;
+}
+
+unsigned
+policy_schedule_window_end(
+    const struct policy_schedule *v, size_t n, const struct tm *tm, unsigned want, int *line)
+{
+	unsigned m, end, next, day, step;
+	int dummy, l = 0;
+
+	if (line == NULL)
+		line = &dummy;
+	*line = 0;
+	if (v == NULL || tm == NULL || tm->tm_wday < 0 || tm->tm_wday > 6 || tm->tm_hour < 0 ||
+	    tm->tm_hour > 23 || tm->tm_min < 0 || tm->tm_min > 59)
+		return 0;
+	m = (unsigned)tm->tm_hour * 60 + (unsigned)tm->tm_min;
+	if ((end = entries_end(v, n, tm->tm_wday, m, &l)) == 0)
+		return 0;
+	*line = l;
+	/* A window that another one continues without a gap goes on; a few
+	 * steps at most, and only as far as wanted. */
+	for (step = 0; step < SCHEDULE_CHAIN_MAX && end < want; step++) {
+		day = end / 1440;
+		next = entries_end(v, n, (tm->tm_wday + (int)day) % 7, end % 1440, &l);
+		if (next == 0 || next + day * 1440 <= end)
+			break;
+		end = next + day * 1440;
+		*line = l;
+	}
+	return end;
+}
+
+/* "YYYY-MM-DDTHH:MM" with optional ":SS": digits only, exactly n of them. */
+static int
+digits_n(const char *s, size_t n, int *v)
+{
+	size_t i;
+
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if (!is_digit(s[i]))
+			return -1;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return 0;
+}
+
+/* Does mktime keep the fields (the time exists in local time)? */
+static int
+local_exact(const struct tm *want, int isdst, time_t *out)
+{
+	struct tm tm = *want;
+	time_t t;
+
+	tm.tm_isdst = isdst;
+	if ((t = mktime(&tm)) == (time_t)-1)
+		return -1;
+	if (tm.tm_year != want->tm_year || tm.tm_mon != want->tm_mon ||
+	    tm.tm_mday != want->tm_mday || tm.tm_hour != want->tm_hour ||
+	    tm.tm_min != want->tm_min || tm.tm_sec != want->tm_sec)
+		return -1;
+	*out = t;
+	return 0;
+}
+
+int
+policy_local_time_parse(const char *s, time_t *out, const char **why)
+{
+	const char *dummy;
+	struct tm tm;
+	size_t len;
+	time_t a, b;
+	int ha, hb;
+
+	if (why == NULL)
+		why = &dummy;
+	*why = NULL;
+	if (s == NULL || out == NULL) {
+		*why = "no time";
+		return EPH_ERR_INVAL;
+	}
+	len = strlen(s);
+	memset(&tm, 0, sizeof(tm));
+	if ((len != 16 && len != 19) || digits_n(s, 4, &tm.tm_year) != 0 || s[4] != '-' ||
+	    digits_n(s + 5, 2, &tm.tm_mon) != 0 || s[7] != '-' ||
+	    digits_n(s + 8, 2, &tm.tm_mday) != 0 || s[10] != 'T' ||
+	    digits_n(s + 11, 2, &tm.tm_hour) != 0 || s[13] != ':' ||
+	    digits_n(s + 14, 2, &tm.tm_min) != 0 ||
+	    (len == 19 && (s[16] != ':' || digits_n(s + 17, 2, &tm.tm_sec) != 0))) {
+		*why = "expected a local time YYYY-MM-DDTHH:MM or YYYY-MM-DDTHH:MM:SS";
+		return EPH_ERR_FORMAT;
+	}
+	if (tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59) {
+		*why = "no such date or time";
+		return EPH_ERR_FORMAT;
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	/* The hour a DST change repeats has two instants: the earlier one. */
+	ha = local_exact(&tm, 0, &a);
+	hb = local_exact(&tm, 1, &b);
+	if (ha != 0 && hb != 0 && local_exact(&tm, -1, &a) != 0) {
+		*why = "no such time in the local time zone (a day that does not exist, or the "
+		       "hour a DST change skips)";
+		return EPH_ERR_FORMAT;
+	}
+	if (ha != 0 && hb == 0)
+		a = b;
+	else if (ha == 0 && hb == 0 && b < a)
+		a = b;
+	*out = a;
+	return EPH_OK;
 }
 
 /* ---------------------------------------------------------------- CIDR */

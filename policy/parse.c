@@ -61,6 +61,7 @@ static const struct conf_key task_keys[] = {
     {"schedule", CONF_STRING_LIST, 0},
     {"when", CONF_GROUP_LIST, 0},
     {"break_glass", CONF_BOOL, 0},
+    {"valid_until", CONF_STRING, 0},
 };
 
 static const struct conf_key when_keys[] = {
@@ -1145,6 +1146,25 @@ parse_schedule(struct conf *c, struct policy_task *t, const config_setting_t *ss
 	}
 }
 
+/* valid_until = "2026-12-31T18:00": local time, like schedules. */
+static void
+parse_valid_until(
+    struct conf *c, struct policy_task *t, const config_setting_t *ts, const char *where)
+{
+	const char *s = conf_string(ts, "valid_until"), *why = NULL;
+	time_t v;
+
+	if (s == NULL)
+		return;
+	t->valid_until_line = conf_line(conf_member(ts, "valid_until"));
+	if (policy_local_time_parse(s, &v, &why) != EPH_OK || v <= 0) {
+		conf_error(c, t->valid_until_line, "'valid_until' %s: bad time '%.*s': %s", where,
+		    CONF_SHOW_MAX, s, why != NULL ? why : "before 1970");
+		return;
+	}
+	t->valid_until = v;
+}
+
 static void
 parse_task(struct conf *c, const struct policy *p, struct policy_task *t,
     const config_setting_t *ts, int num)
@@ -1219,8 +1239,16 @@ parse_task(struct conf *c, const struct policy *p, struct policy_task *t,
 	t->user_rc = conf_bool(ts, "user_rc", 0);
 	if (conf_int(c, ts, "max_logins", 0, UINT32_MAX, &v, where) > 0)
 		t->max_logins = (uint32_t)v;
-	if ((s = conf_member(ts, "schedule")) != NULL && conf_type_ok(s, CONF_STRING_LIST))
+	if ((s = conf_member(ts, "schedule")) != NULL && conf_type_ok(s, CONF_STRING_LIST)) {
 		parse_schedule(c, t, s, where);
+		/* Emergencies keep no office hours. */
+		if (t->break_glass && t->nschedule > 0)
+			conf_warn(c, conf_line(s),
+			    "'schedule' %s: a break_glass task with a schedule cannot be used "
+			    "outside it, which is when emergencies tend to happen",
+			    where);
+	}
+	parse_valid_until(c, t, ts, where);
 	if ((s = conf_member(ts, "when")) != NULL && conf_type_ok(s, CONF_GROUP_LIST))
 		parse_when(c, p, t, s, where);
 

@@ -142,6 +142,10 @@ struct policy_task {
 	size_t nwhen;
 	int break_glass;
 	int line;
+	/* valid_until (local time, resolved when loading): from then on the
+	 * task denies, and before it no certificate outlives it. 0: none. */
+	time_t valid_until;
+	int valid_until_line;
 };
 
 struct policy_host_index; /* policy/match.h */
@@ -188,6 +192,19 @@ const struct policy_hostgroup *policy_find_hostgroup(const struct policy *p, con
 int policy_schedule_parse(const char *s, struct policy_schedule *out, const char **why);
 /* Is local time tm inside the schedule entry? */
 int policy_schedule_match(const struct policy_schedule *s, const struct tm *tm);
+/*
+ * End of the schedule window that holds local time tm, in minutes after
+ * the start of tm's day (above 1440 when it ends on a later day): the
+ * latest end of the entries holding tm, followed on through windows that
+ * continue it without a gap while it ends before minute want (a few
+ * steps at most). 0 when no entry holds tm. *line: the entry that ends it.
+ */
+unsigned policy_schedule_window_end(
+    const struct policy_schedule *v, size_t n, const struct tm *tm, unsigned want, int *line);
+/* "YYYY-MM-DDTHH:MM[:SS]" in local time (TZ) into *out. A time that does
+ * not exist (Feb 30, an hour DST skips) is refused; of the two instants
+ * of an hour DST repeats, the earlier. EPH_ERR_FORMAT with *why. */
+int policy_local_time_parse(const char *s, time_t *out, const char **why);
 /* Validate a comma-separated CIDR list as sshd's source-address wants it
  * (addresses with /prefix or bare). *why set when not. */
 int policy_cidr_list_valid(const char *list, const char **why);
@@ -222,6 +239,9 @@ struct policy_request {
 	const char *source_address; /* as the CA saw it; NULL when unknown */
 	const struct policy_approval *approvals; /* so far */
 	size_t napprovals;
+	/* The CA's own cap on any certificate's lifetime (ca.conf max_ttl),
+	 * seconds; 0: none. The TTL is clamped to it, with its own reason. */
+	uint64_t ca_max_ttl;
 };
 
 enum policy_result {
@@ -275,7 +295,10 @@ struct policy_decision {
  *  - unknown task, requester not allowed, host not in the task, missing
  *    reason where required, outside schedule, source address outside the
  *    task's CIDRs (or unknown when it must be bound) -> deny;
- *  - TTL above any applicable maximum -> clamped, and said so;
+ *  - TTL above any applicable maximum -> clamped, and said so: the
+ *    policy's, the task's, the when entries', req->ca_max_ttl, the end
+ *    of the schedule window that admitted the request, valid_until;
+ *  - at or after the task's valid_until -> deny;
  *  - the requester never counts as an approver; approvals come from
  *    distinct people in the approver sets;
  *  - break-glass: issues without approvals, only with a reason, flagged

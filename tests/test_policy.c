@@ -685,6 +685,58 @@ test_warn_attr_case(void **state)
 	    "");
 }
 
+/* Issue 12: valid_until is a local time, with or without seconds. */
+static void
+test_valid_until(void **state)
+{
+	struct policy *p;
+	char *text;
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	text = one_task(TASK_OK " valid_until = \"2026-12-31T18:00\";");
+	p = load_ok(text);
+	assert_int_equal(p->tasks[0].valid_until, 1798740000);
+	assert_int_equal(p->tasks[0].valid_until_line, 4);
+	policy_free(p);
+	free(text);
+	text = one_task(TASK_OK " valid_until = \"2026-12-31T18:00:30\";");
+	p = load_ok(text);
+	assert_int_equal(p->tasks[0].valid_until, 1798740030);
+	policy_free(p);
+	free(text);
+	text = one_task(TASK_OK);
+	p = load_ok(text);
+	assert_int_equal(p->tasks[0].valid_until, 0);
+	policy_free(p);
+	free(text);
+	expect_task_errors(TASK_OK "\n  valid_until = \"2026-12-31 18:00\";",
+	    "p.conf:5: 'valid_until' in task 't': bad time '2026-12-31 18:00': expected a local "
+	    "time YYYY-MM-DDTHH:MM or YYYY-MM-DDTHH:MM:SS\n");
+	expect_task_errors(TASK_OK "\n  valid_until = \"2026-02-30T10:00\";",
+	    "p.conf:5: 'valid_until' in task 't': bad time '2026-02-30T10:00': no such time in "
+	    "the local time zone (a day that does not exist, or the hour a DST change skips)\n");
+	expect_task_errors(TASK_OK "\n  valid_until = \"2026-13-01T10:00\";",
+	    "p.conf:5: 'valid_until' in task 't': bad time '2026-13-01T10:00': no such date or "
+	    "time\n");
+	expect_task_errors(TASK_OK "\n  valid_until = 1798740000;",
+	    "p.conf:5: 'valid_until' in task 't': expected a string\n");
+}
+
+/* Issue 12, item 11: emergencies keep no office hours. */
+static void
+test_warn_break_glass_schedule(void **state)
+{
+	char *text = one_task(TASK_OK " break_glass = true;\n"
+	                              "  schedule = [ \"Mon-Fri 06:00-22:00\" ];");
+
+	expect_warnings(text,
+	    "p.conf:5: 'schedule' in task 't': a break_glass task with a "
+	    "schedule cannot be used outside it, which is when emergencies "
+	    "tend to happen\n");
+	free(text);
+}
+
 static void
 test_err_approvals(void **state)
 {
@@ -1031,6 +1083,8 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_err_wildcard_labels),
 	    cmocka_unit_test(test_hostgroup_overlaps),
 	    cmocka_unit_test(test_warn_attr_case),
+	    cmocka_unit_test(test_valid_until),
+	    cmocka_unit_test(test_warn_break_glass_schedule),
 	    cmocka_unit_test(test_err_schedule),
 	    cmocka_unit_test(test_err_hosts),
 	    cmocka_unit_test(test_err_approvals),

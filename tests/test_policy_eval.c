@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "match.h"
@@ -1462,6 +1463,195 @@ test_eval_wildcard_one_label(void **state)
 	assert_false(policy_host_pattern_match("*.legacy.example.com", ".legacy.example.com", 19));
 }
 
+/* Issue 12, item 10: the CA's own cap, with a reason naming ca.conf. */
+static void
+test_eval_ca_max_ttl(void **state)
+{
+	struct policy *p = *state;
+	struct policy_request r = request("alice", "db-maint", H_STAGE, 1);
+	struct policy_decision d;
+
+	r.ttl = 900;
+	r.ca_max_ttl = 300;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_int_equal(d.ttl, 300);
+	ASSERT_REASON(&d, POLICY_REASON_CLAMP, "ca_max_ttl", "ca.conf");
+	policy_decision_clear(&d);
+
+	/* Above the policy's limit: the policy's clamp alone. */
+	r.ttl = 3600;
+	r.ca_max_ttl = 1200;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.ttl, 900);
+	assert_int_equal(count_reasons(&d, POLICY_REASON_CLAMP, "ca_max_ttl"), 0);
+	ASSERT_REASON(&d, POLICY_REASON_CLAMP, "ttl", "max_ttl of task db-maint");
+	policy_decision_clear(&d);
+}
+
+static const char schedule_policy[] =
+    "defaults = { max_ttl = \"12h\"; };\n"
+    "tasks = (\n"
+    "  { name = \"night\"; requesters = [ \"alice\" ]; hosts = [ \"h1.example.com\" ];\n"
+    "    login_as = \"root\"; schedule = [ \"Mon 22:00-06:00\" ]; },\n"
+    "  { name = \"chain\"; requesters = [ \"alice\" ]; hosts = [ \"h1.example.com\" ];\n"
+    "    login_as = \"root\";\n"
+    "    schedule = [ \"Mon-Fri 18:00-24:00\", \"Tue-Sat 00:00-02:00\" ]; },\n"
+    "  { name = \"adjacent\"; requesters = [ \"alice\" ]; hosts = [ \"h1.example.com\" ];\n"
+    "    login_as = \"root\"; schedule = [ \"Mon 08:00-12:00\", \"Mon 12:00-13:00\" ]; },\n"
+    "  { name = \"gap\"; requesters = [ \"alice\" ]; hosts = [ \"h1.example.com\" ];\n"
+    "    login_as = \"root\"; schedule = [ \"Mon 08:00-12:00\", \"Mon 12:01-13:00\" ]; },\n"
+    "  { name = \"overlap\"; requesters = [ \"alice\" ]; hosts = [ \"h1.example.com\" ];\n"
+    "    login_as = \"root\"; schedule = [ \"Mon 08:00-12:00\", \"Mon 09:00-10:00\" ]; },\n"
+    "  { name = \"always\"; requesters = [ \"alice\" ]; hosts = [ \"h1.example.com\" ];\n"
+    "    login_as = \"root\"; schedule = [ \"Mon-Sun 00:00-24:00\" ]; },\n"
+    "  { name = \"ends\"; requesters = [ \"alice\" ]; hosts = [ \"h1.example.com\" ];\n"
+    "    login_as = \"root\"; valid_until = \"2024-01-01T12:00\"; }\n"
+    ");\n";
+
+/* Issue 12, item 11: a certificate ends with the schedule window that
+ * admitted its request. */
+static void
+test_eval_schedule_window_end(void **state)
+{
+	struct policy *ex = load_example(), *p = load_text(schedule_policy);
+	static const char *const h[] = {"h1.example.com"};
+	static const struct policy_approval ok[] = {{"dave", NULL, 0}};
+	struct policy_request r = request("carol", "restart-app", H_APP, 1);
+	struct policy_decision d;
+	static const struct {
+		const char *task;
+		time_t at;
+		uint64_t want, ttl;
+	} cases[] = {
+	    {"night", AT(MON, 23, 0), 12 * 3600, 7 * 3600}, /* past midnight */
+	    {"night", AT(TUE, 5, 0), 12 * 3600, 3600}, /* the next morning */
+	    {"chain", AT(MON, 23, 30), 4 * 3600, 9000}, /* on into Tue 02:00 */
+	    {"adjacent", AT(MON, 11, 0), 3 * 3600, 2 * 3600},
+	    {"gap", AT(MON, 11, 0), 3 * 3600, 3600},
+	    {"overlap", AT(MON, 9, 30), 3 * 3600, 2 * 3600 + 1800},
+	    {"always", AT(MON, 23, 50), 3600, 3600},
+	    {"always", AT(SUN, 23, 0), 12 * 3600, 12 * 3600}, /* over the week end */
+	};
+	size_t i;
+
+	r.groups = G_OPS;
+	r.ngroups = 1;
+	r.approvals = ok;
+	r.napprovals = 1;
+	eval_ok(ex, &r, AT(TUE, 21, 59), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_int_equal(d.ttl, 60);
+	ASSERT_REASON(&d, POLICY_REASON_CLAMP, "schedule", "ends Tue 22:00 (local time)");
+	policy_decision_clear(&d);
+	eval_ok(ex, &r, AT(TUE, 21, 59) + 30, &d);
+	assert_int_equal(d.ttl, 30);
+	policy_decision_clear(&d);
+	eval_ok(ex, &r, AT(TUE, 21, 0), &d);
+	assert_int_equal(d.ttl, 300);
+	assert_int_equal(count_reasons(&d, POLICY_REASON_CLAMP, "schedule"), 0);
+	policy_decision_clear(&d);
+
+	r = request("alice", "night", h, 1);
+	for (i = 0; i < NELEM(cases); i++) {
+		r.task = cases[i].task;
+		r.ttl = cases[i].want;
+		eval_ok(p, &r, cases[i].at, &d);
+		if (d.result != POLICY_ISSUE || d.ttl != cases[i].ttl) {
+			dump(&d);
+			fail_msg("%s case %zu: ttl %llu, want %llu", cases[i].task, i,
+			    (unsigned long long)d.ttl, (unsigned long long)cases[i].ttl);
+		}
+		policy_decision_clear(&d);
+	}
+
+	/* DST: 2024-03-10 skips 02:00-03:00 in New York, so a window from
+	 * 01:00 EST to 04:00 local is two hours long, not three. */
+	if (access("/usr/share/zoneinfo/America/New_York", R_OK) == 0) {
+		static const char dst[] =
+		    "defaults = { max_ttl = \"12h\"; };\n"
+		    "tasks = ( { name = \"t\"; requesters = [ \"alice\" ]; hosts = [ "
+		    "\"h1.example.com\" "
+		    "];\n"
+		    "  login_as = \"root\"; schedule = [ \"Sun 00:00-04:00\" ]; } );\n";
+		struct policy *q;
+
+		setenv("TZ", "America/New_York", 1);
+		tzset();
+		q = load_text(dst);
+		r.task = "t";
+		r.ttl = 4 * 3600;
+		eval_ok(q, &r, (time_t)1710050400, &d); /* 01:00 EST */
+		assert_int_equal(d.ttl, 2 * 3600);
+		policy_decision_clear(&d);
+		policy_free(q);
+		setenv("TZ", "UTC", 1);
+		tzset();
+	}
+	policy_free(p);
+	policy_free(ex);
+}
+
+/* Issue 12: tasks that end. */
+static void
+test_eval_valid_until(void **state)
+{
+	struct policy *p = load_text(schedule_policy);
+	static const char *const h[] = {"h1.example.com"};
+	struct policy_request r = request("alice", "ends", h, 1);
+	struct policy_decision d;
+
+	r.ttl = 4 * 3600;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_int_equal(d.ttl, 2 * 3600);
+	ASSERT_REASON(&d, POLICY_REASON_CLAMP, "valid_until", "valid until 2024-01-01T12:00:00");
+	policy_decision_clear(&d);
+
+	eval_ok(p, &r, AT(MON, 11, 59) + 30, &d);
+	assert_int_equal(d.ttl, 30);
+	policy_decision_clear(&d);
+
+	r.ttl = 600;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.ttl, 600);
+	assert_int_equal(count_reasons(&d, POLICY_REASON_CLAMP, NULL), 0);
+	policy_decision_clear(&d);
+
+	eval_ok(p, &r, AT(MON, 12, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "valid_until", "ended at 2024-01-01T12:00:00");
+	assert_int_equal(d.ttl, 0);
+	policy_decision_clear(&d);
+	eval_ok(p, &r, AT(SAT, 12, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	policy_decision_clear(&d);
+	policy_free(p);
+}
+
+/* Issue 12, item 13: a denied break-glass request was not issued. */
+static void
+test_eval_break_glass_denied_note(void **state)
+{
+	struct policy *p = *state;
+	struct policy_request r = request("carol", "break-glass", H_DB01, 1);
+	struct policy_decision d;
+
+	r.reason = NULL;
+	eval_ok(p, &r, AT(SAT, 3, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	assert_null(find_reason(&d, POLICY_REASON_NOTE, "break_glass", "issued without approval"));
+	ASSERT_REASON(
+	    &d, POLICY_REASON_NOTE, "break_glass", "denied here; allowed, it would issue");
+	policy_decision_clear(&d);
+
+	r.reason = "INC-9";
+	eval_ok(p, &r, AT(SAT, 3, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "break_glass", "issued without approval");
+	policy_decision_clear(&d);
+}
+
 static const char ext_policy[] =
     "defaults = { max_ttl = \"1h\"; };\n"
     "tasks = (\n"
@@ -1887,6 +2077,11 @@ main(int argc, char **argv)
 	        test_eval_several_hosts, setup_example, teardown_policy),
 	    cmocka_unit_test(test_eval_context),
 	    cmocka_unit_test(test_eval_group_request_overlap),
+	    cmocka_unit_test_setup_teardown(test_eval_ca_max_ttl, setup_example, teardown_policy),
+	    cmocka_unit_test(test_eval_schedule_window_end),
+	    cmocka_unit_test(test_eval_valid_until),
+	    cmocka_unit_test_setup_teardown(
+	        test_eval_break_glass_denied_note, setup_example, teardown_policy),
 	    cmocka_unit_test(test_eval_context_per_hostgroup),
 	    cmocka_unit_test_setup_teardown(
 	        test_eval_wildcard_one_label, setup_example, teardown_policy),

@@ -849,6 +849,59 @@ test_explain_policy_from_config(void **state)
 	free(out);
 }
 
+/* Issue 12, item 10: explain -c applies ca.conf's max_ttl, as the CA
+ * will; and the tasks that end. */
+static void
+test_explain_ca_caps(void **state)
+{
+	static const char pol[] =
+	    "defaults = { max_ttl = \"4h\"; };\n"
+	    "tasks = (\n"
+	    "  { name = \"t\"; requesters = [ \"alice\" ]; hosts = [ \"h1.example.com\" ];\n"
+	    "    login_as = \"root\"; max_ttl = \"2h\"; source_address = \"requester\";\n"
+	    "    valid_until = \"2026-11-23T10:30\"; }\n"
+	    ");\n";
+	struct fx *f = *state;
+	char *out = NULL, *ca = NULL;
+
+	write_in(f, "pol.conf", pol, 0644);
+	if (asprintf(&ca,
+	        "ca_key = \"/nonexistent/ca\";\npolicy = \"%s/pol.conf\";\n"
+	        "max_ttl = \"1h\";\n",
+	        f->dir) < 0)
+		fail_msg("out of memory");
+	write_in(f, "ca.conf", ca, 0644);
+	free(ca);
+	assert_int_equal(run(f, &out,
+	                     "TZ=UTC %s policy explain -c ca.conf --as alice --groups '' --task t "
+	                     "--host h1.example.com --ttl 2h --from ::ffff:192.0.2.1 --at "
+	                     "2026-11-23T09:00",
+	                     SSHCA),
+	    0);
+	tu_assert_contains(out, "ttl:             1h\n");
+	tu_assert_contains(out, "  [clamp] ca_max_ttl: TTL 2h is above the CA's max_ttl (ca.conf)");
+	/* What sshd will compare an IPv4 client with. */
+	tu_assert_contains(out, "source-address:  192.0.2.1\n");
+	free(out);
+	/* The policy alone knows nothing of the CA. */
+	assert_int_equal(run(f, &out,
+	                     "TZ=UTC %s policy explain -f pol.conf --as alice --groups '' --task t "
+	                     "--host h1.example.com --ttl 2h --from 192.0.2.1 --at "
+	                     "2026-11-23T09:00",
+	                     SSHCA),
+	    0);
+	tu_assert_contains(out, "ttl:             1h30m\n");
+	tu_assert_contains(out, "  [clamp] valid_until: ");
+	free(out);
+	assert_int_equal(run(f, &out,
+	                     "TZ=UTC %s policy explain -f pol.conf --as alice --groups '' --task t "
+	                     "--host h1.example.com --from 192.0.2.1 --at 2026-11-23T10:30",
+	                     SSHCA),
+	    1);
+	tu_assert_contains(out, "  [deny] valid_until: task t ended at 2026-11-23T10:30:00");
+	free(out);
+}
+
 /* ---------------------------------------------------- check-config */
 
 static void
@@ -1111,6 +1164,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_explain_text_is_safe, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_policy_from_config, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_explain_ca_caps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_config_ok, setup_ca, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_config_ca_key, setup_ca, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_config_errors, setup_ca, teardown),
