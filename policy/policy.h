@@ -91,8 +91,9 @@ struct policy_hostgroup {
 	size_t noverlaps;
 };
 
-/* A "when" entry of a task: applies to a host whose hostgroup has every
- * attribute the entry names; overrides the task's conditions for it. */
+/* A "when" entry of a task: applies in the context of a hostgroup that has
+ * every attribute the entry names (it names at least one); overrides the
+ * task's conditions there. */
 struct policy_when {
 	char *env; /* NULL: any */
 	char *sensitivity; /* NULL: any */
@@ -303,9 +304,12 @@ struct policy_decision {
  *    distinct people in the approver sets;
  *  - break-glass: issues without approvals, only with a reason, flagged
  *    for review;
- *  - several hosts: the most restrictive conditions over all of them
- *    (each host's own conditions are the task's, overridden by the
- *    matching "when" entries, the most restrictive of those winning).
+ *  - several hosts: the most restrictive conditions over all of them.
+ *    A host's conditions are the most restrictive over its contexts, one
+ *    per hostgroup holding it (for "@name": that hostgroup and every
+ *    hostgroup sharing a host with it); in a context, the matching "when"
+ *    entries override the task's values, the most restrictive winning,
+ *    and the task's values hold where none matches.
  * A deny lists every refusing rule, not only the first.
  */
 int policy_eval(const struct policy *p, const struct policy_request *req, time_t now,

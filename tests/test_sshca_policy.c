@@ -849,6 +849,36 @@ test_explain_policy_from_config(void **state)
 	free(out);
 }
 
+/* Issue 12, items 1 and 11: what loads but deserves a second look is a
+ * warning with file:line, and the check still passes. */
+static void
+test_check_warnings(void **state)
+{
+	static const char pol[] =
+	    "hostgroups = {\n"
+	    "  db = { hosts = [ \"db01.example.com\" ]; env = \"prod\"; };\n"
+	    "  stage = { hosts = [ \"db01.example.com\" ]; env = \"staging\"; };\n"
+	    "};\n"
+	    "tasks = ( { name = \"bg\"; break_glass = true; requesters = [ \"alice\" ];\n"
+	    "  hosts = [ \"@db\" ]; login_as = \"root\"; schedule = [ \"Mon-Fri 06:00-22:00\" ]; } "
+	    ");\n";
+	struct fx *f = *state;
+	char *out = NULL;
+
+	write_in(f, "pol.conf", pol, 0644);
+	assert_int_equal(run(f, &out, "%s policy check pol.conf 2>&1 >/dev/null", SSHCA), 0);
+	assert_string_equal(out,
+	    "pol.conf:3: warning: host 'db01.example.com' is in hostgroups 'db' (env prod) and "
+	    "'stage' (env staging), whose contexts differ: a request for either hostgroup gets "
+	    "the strictest conditions of both\n"
+	    "pol.conf:6: warning: 'schedule' in task 'bg': a break_glass task with a schedule "
+	    "cannot be used outside it, which is when emergencies tend to happen\n");
+	free(out);
+	assert_int_equal(run(f, &out, "%s policy check pol.conf 2>/dev/null", SSHCA), 0);
+	assert_string_equal(out, "pol.conf: OK: 1 task, 0 groups, 2 hostgroups, 2 warnings\n");
+	free(out);
+}
+
 /* Issue 12, item 10: explain -c applies ca.conf's max_ttl, as the CA
  * will; and the tasks that end. */
 static void
@@ -1165,6 +1195,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_explain_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_policy_from_config, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_ca_caps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_warnings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_config_ok, setup_ca, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_config_ca_key, setup_ca, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_config_errors, setup_ca, teardown),
