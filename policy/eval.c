@@ -22,6 +22,7 @@
 
 /* Approval records looked at per request; far above any task's need. */
 #define EVAL_MAX_APPROVAL_RECORDS 1024
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 /* How much of a list a reason quotes before "...". */
 #define REFS_TEXT_MAX 160
 
@@ -36,6 +37,8 @@ struct eval {
 	size_t reasons_cap;
 	int denied;
 	int nomem;
+	struct tm sched_tm; /* local time now, when a schedule admitted it */
+	int sched_ok;
 };
 
 static void add_reason(struct eval *e, enum policy_reason_kind kind, const char *rule, int line,
@@ -243,118 +246,156 @@ attr_eq(const char *a, const char *b)
 	return *a == *b;
 }
 
-/* Does any of the host's hostgroups have this env / sensitivity? */
-static int
-groups_have(
-    const struct policy_hostgroup *const *gs, size_t n, const char *env, const char *sensitivity)
+/* Does the when entry apply in the context of hostgroup g? It names one
+ * or both attributes, and g has each it names. */
+static inline int
+when_matches(const struct policy_when *w, const struct policy_hostgroup *g)
 {
-	size_t i;
+	return (w->env == NULL || attr_eq(g->env, w->env)) &&
+	    (w->sensitivity == NULL || attr_eq(g->sensitivity, w->sensitivity));
+}
 
-	for (i = 0; i < n; i++)
-		if ((env != NULL && attr_eq(gs[i]->env, env)) ||
-		    (sensitivity != NULL && attr_eq(gs[i]->sensitivity, sensitivity)))
-			return 1;
+/* Room for the contexts of one host: on the stack unless very many. */
+struct contexts {
+	const struct policy_hostgroup *stackv[16], **v;
+	size_t n, cap;
+};
+
+static int
+contexts_add(struct contexts *cs, const struct policy_hostgroup *g)
+{
+	const struct policy_hostgroup **grown;
+
+	if (cs->n == cs->cap) {
+		if ((grown = reallocarray(
+		         cs->v == cs->stackv ? NULL : cs->v, cs->cap * 2, sizeof(*grown))) == NULL)
+			return -1;
+		if (cs->v == cs->stackv)
+			memcpy(grown, cs->stackv, sizeof(cs->stackv));
+		cs->v = grown;
+		cs->cap *= 2;
+	}
+	cs->v[cs->n++] = g;
 	return 0;
 }
 
-/* Could the hostgroup make any when entry of the task match? */
+/* The hostgroups whose context the host has: for a "@group" request,
+ * that hostgroup and every hostgroup sharing a host with it (the request
+ * stands for all of its hosts); for a name, every hostgroup of the policy
+ * holding it (context belongs to the host, not to how the task names it). */
 static int
-group_relevant(const struct policy_task *t, const struct policy_hostgroup *g)
+host_contexts(const struct policy *p, const struct policy_hostgroup *only, const char *lower,
+    size_t len, struct contexts *cs)
 {
-	size_t k;
+	size_t gi, idx[16], nidx;
 
-	if (g->env == NULL && g->sensitivity == NULL)
+	if (only != NULL) {
+		if (contexts_add(cs, only) != 0)
+			return -1;
+		for (gi = 0; gi < only->noverlaps; gi++)
+			if (only->overlaps[gi] < p->nhostgroups &&
+			    contexts_add(cs, &p->hostgroups[only->overlaps[gi]]) != 0)
+				return -1;
 		return 0;
-	for (k = 0; k < t->nwhen; k++) {
-		const struct policy_when *w = &t->when[k];
-
-		if (attr_eq(w->env, g->env) || attr_eq(w->sensitivity, g->sensitivity))
-			return 1;
 	}
+	if (p->host_index != NULL &&
+	    (nidx = policy_host_index_groups(p, p->host_index, lower, len, idx, NELEM(idx))) <=
+	        NELEM(idx)) {
+		/* One search; a host in very many hostgroups takes the scan below. */
+		for (gi = 0; gi < nidx; gi++)
+			if (contexts_add(cs, &p->hostgroups[idx[gi]]) != 0)
+				return -1;
+		return 0;
+	}
+	for (gi = 0; gi < p->nhostgroups; gi++)
+		if (policy_hostgroup_has_lower(&p->hostgroups[gi], lower, len) &&
+		    contexts_add(cs, &p->hostgroups[gi]) != 0)
+			return -1;
 	return 0;
 }
 
 /*
- * Context of one host. The host has the env and sensitivity of all its
- * hostgroups: for a "@group" request, that hostgroup; for a name, every
- * hostgroup of the policy that holds it (context belongs to the host, not
- * to how the task names it). A when entry applies when the host has each
- * attribute the entry names; every applying entry that sets a field
- * overrides the task's value (downwards too), the most restrictive of
- * them winning. Result in lim (approvals, smallest when max_ttl).
+ * Conditions of one host. Each hostgroup holding it is one context: in
+ * it, the when entries that match it set the approvals and max_ttl (the
+ * strictest of them winning, downwards from the task's too), and where
+ * none sets a value the task's holds. The host gets the strictest over
+ * its contexts, so a when entry can loosen a host only when it loosens
+ * every context the host is in. A host in no hostgroup has the task's
+ * conditions. Result in lim (approvals, smallest when max_ttl).
  */
 static void
 host_context(struct eval *e, const char *shown, const struct policy_hostgroup *only,
     const char *lower, size_t len, struct limits *lim)
 {
-	const struct policy *p = e->p;
 	const struct policy_task *t = e->t;
-	const struct policy_hostgroup *stackv[16], **gs = stackv, **grown;
-	size_t ngs = 0, cap = sizeof(stackv) / sizeof(stackv[0]), k, gi, idx[16], nidx = 0;
-	int set_appr = -1, appr_line = 0, max_line = 0;
+	struct contexts cs;
+	size_t gi, k;
+	int appr = -1, appr_line = 0, max_line = 0;
 	uint64_t max = 0;
 
-	if (only != NULL)
-		gs[ngs++] = only;
-	else if (p->host_index != NULL &&
-	    (nidx = policy_host_index_groups(p, p->host_index, lower, len, idx,
-	         sizeof(idx) / sizeof(idx[0]))) <= sizeof(idx) / sizeof(idx[0])) {
-		/* One search; a host in very many hostgroups takes the scan below. */
-		for (gi = 0; gi < nidx; gi++)
-			if (group_relevant(t, &p->hostgroups[idx[gi]]))
-				gs[ngs++] = &p->hostgroups[idx[gi]];
-	} else {
-		for (gi = 0; gi < p->nhostgroups; gi++) {
-			const struct policy_hostgroup *g = &p->hostgroups[gi];
+	memset(&cs, 0, sizeof(cs));
+	cs.v = cs.stackv;
+	cs.cap = NELEM(cs.stackv);
+	if (host_contexts(e->p, only, lower, len, &cs) != 0) {
+		e->nomem = 1;
+		goto out;
+	}
+	for (gi = 0; gi < cs.n; gi++) {
+		const struct policy_hostgroup *g = cs.v[gi];
+		int c_appr = -1, c_line = 0, matched = 0;
+		char via[POLICY_MAX_NAME_LEN + 64];
 
-			if (!group_relevant(t, g) || !policy_hostgroup_has_lower(g, lower, len))
+		if (only != NULL && g != only)
+			snprintf(
+			    via, sizeof(via), "hostgroup @%s, which shares hosts with it", g->name);
+		else
+			snprintf(via, sizeof(via), "hostgroup @%s", g->name);
+		for (k = 0; k < t->nwhen; k++) {
+			const struct policy_when *w = &t->when[k];
+			char ttl[32], what[96];
+
+			if (!when_matches(w, g))
 				continue;
-			if (ngs == cap) {
-				grown =
-				    reallocarray(gs == stackv ? NULL : gs, cap * 2, sizeof(*gs));
-				if (grown == NULL) {
-					e->nomem = 1;
-					goto out;
-				}
-				if (gs == stackv)
-					memcpy(grown, stackv, sizeof(stackv));
-				gs = grown;
-				cap *= 2;
+			matched = 1;
+			if (w->approvals >= 0 && w->approvals > c_appr) {
+				c_appr = w->approvals;
+				c_line = w->line;
 			}
-			gs[ngs++] = g;
+			if (w->max_ttl != 0 && (max == 0 || w->max_ttl < max)) {
+				max = w->max_ttl;
+				max_line = w->line;
+			}
+			what[0] = '\0';
+			if (w->approvals >= 0)
+				snprintf(what, sizeof(what), "approvals %d", w->approvals);
+			if (w->max_ttl != 0) {
+				format_duration(w->max_ttl, ttl, sizeof(ttl));
+				snprintf(what + strlen(what), sizeof(what) - strlen(what),
+				    "%smax_ttl %s", what[0] != '\0' ? ", " : "", ttl);
+			}
+			add_reason(e, POLICY_REASON_NOTE, "context", w->line,
+			    "%s: in %s, context (env %s, sensitivity %s) applies%s%s", shown, via,
+			    w->env != NULL ? w->env : "any",
+			    w->sensitivity != NULL ? w->sensitivity : "any",
+			    what[0] != '\0' ? ": " : "", what);
+		}
+		if (!matched)
+			add_reason(e, POLICY_REASON_NOTE, "context", g->line,
+			    "%s: in %s (env %s, sensitivity %s) no when entry applies: the "
+			    "conditions of task %s hold there",
+			    shown, via, g->env != NULL ? g->env : "none",
+			    g->sensitivity != NULL ? g->sensitivity : "none", t->name);
+		if (c_appr < 0) {
+			c_appr = (int)t->approvals;
+			c_line = 0;
+		}
+		if (c_appr > appr) {
+			appr = c_appr;
+			appr_line = c_line;
 		}
 	}
-	for (k = 0; k < t->nwhen; k++) {
-		const struct policy_when *w = &t->when[k];
-		char ttl[32], what[96];
-
-		if ((w->env != NULL && !groups_have(gs, ngs, w->env, NULL)) ||
-		    (w->sensitivity != NULL && !groups_have(gs, ngs, NULL, w->sensitivity)))
-			continue;
-		if (w->approvals >= 0 && w->approvals > set_appr) {
-			set_appr = w->approvals;
-			appr_line = w->line;
-		}
-		if (w->max_ttl != 0 && (max == 0 || w->max_ttl < max)) {
-			max = w->max_ttl;
-			max_line = w->line;
-		}
-		what[0] = '\0';
-		if (w->approvals >= 0)
-			snprintf(what, sizeof(what), "approvals %d", w->approvals);
-		if (w->max_ttl != 0) {
-			format_duration(w->max_ttl, ttl, sizeof(ttl));
-			snprintf(what + strlen(what), sizeof(what) - strlen(what), "%smax_ttl %s",
-			    what[0] != '\0' ? ", " : "", ttl);
-		}
-		add_reason(e, POLICY_REASON_NOTE, "context", w->line,
-		    "%s: context (env %s, sensitivity %s) applies%s%s", shown,
-		    w->env != NULL ? w->env : "any",
-		    w->sensitivity != NULL ? w->sensitivity : "any", what[0] != '\0' ? ": " : "",
-		    what);
-	}
-	if (set_appr >= 0) {
-		lim->approvals = (unsigned)set_appr;
+	if (appr >= 0) {
+		lim->approvals = (unsigned)appr;
 		lim->approvals_line = appr_line;
 	}
 	if (max != 0) {
@@ -362,8 +403,8 @@ host_context(struct eval *e, const char *shown, const struct policy_hostgroup *o
 		lim->when_max_line = max_line;
 	}
 out:
-	if (gs != stackv)
-		free(gs);
+	if (cs.v != cs.stackv)
+		free(cs.v);
 }
 
 static int
@@ -515,6 +556,8 @@ eval_schedule(struct eval *e, time_t now)
 	}
 	for (i = 0; i < t->nschedule; i++) {
 		if (policy_schedule_match(&t->schedule[i], &tm)) {
+			e->sched_tm = tm;
+			e->sched_ok = 1;
 			add_reason(e, POLICY_REASON_ALLOW, "schedule", t->schedule[i].line,
 			    "%s %02d:%02d (local time) is inside the schedule of task %s",
 			    wday_names[tm.tm_wday], tm.tm_hour, tm.tm_min, t->name);
@@ -629,6 +672,101 @@ eval_ttl(struct eval *e, const struct limits *lim)
 	e->d->ttl = want;
 }
 
+/* One more limit on the TTL: the smaller wins, and says so. */
+static void
+ttl_cap(struct eval *e, uint64_t cap, const char *rule, int line, const char *limit)
+{
+	char a[32], b[32];
+
+	if (e->d->ttl == 0 || cap == 0 || e->d->ttl <= cap)
+		return;
+	format_duration(e->d->ttl, a, sizeof(a));
+	format_duration(cap, b, sizeof(b));
+	add_reason(e, POLICY_REASON_CLAMP, rule, line, "TTL %s is above %s, %s; clamped to %s", a,
+	    limit, b, b);
+	e->d->ttl = cap;
+}
+
+/* Seconds from now to the end of the schedule window that admitted the
+ * request; 0 when unknown. In local time a DST change can make a window
+ * shorter than its minutes say, so the shorter of the two counts wins. */
+static uint64_t
+schedule_left(struct eval *e, time_t now, int *line, char *ends, size_t len)
+{
+	const struct tm *tm = &e->sched_tm;
+	unsigned m = (unsigned)tm->tm_hour * 60 + (unsigned)tm->tm_min, end, want;
+	uint64_t left, sec = (uint64_t)tm->tm_sec;
+	struct tm at;
+	time_t t;
+
+	want = m + (unsigned)((sec + e->d->ttl + 59) / 60);
+	end = policy_schedule_window_end(e->t->schedule, e->t->nschedule, tm, want, line);
+	if (end <= m)
+		return 0;
+	left = (uint64_t)(end - m) * 60 - sec;
+	at = *tm;
+	at.tm_mday += (int)(end / 1440);
+	at.tm_hour = (int)(end % 1440 / 60);
+	at.tm_min = (int)(end % 60);
+	at.tm_sec = 0;
+	at.tm_isdst = -1;
+	if ((t = mktime(&at)) != (time_t)-1 && t > now && (uint64_t)(t - now) < left)
+		left = (uint64_t)(t - now);
+	snprintf(ends, len, "%s %02u:%02u", wday_names[(tm->tm_wday + (int)(end / 1440)) % 7],
+	    end % 1440 / 60, end % 60);
+	return left;
+}
+
+static void
+local_text(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (localtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		snprintf(buf, len, "@%lld", (long long)t);
+}
+
+/* A task that ends: denied from then on. */
+static void
+eval_valid_until(struct eval *e, time_t now)
+{
+	const struct policy_task *t = e->t;
+	char when[64];
+
+	if (t->valid_until == 0 || now < t->valid_until)
+		return;
+	local_text(t->valid_until, when, sizeof(when));
+	add_reason(e, POLICY_REASON_DENY, "valid_until", t->valid_until_line,
+	    "task %s ended at %s (local time)", t->name, when);
+}
+
+/* The limits beyond the policy's maxima: the CA's, the end of the
+ * schedule window, the end of the task. */
+static void
+eval_ttl_caps(struct eval *e, time_t now)
+{
+	const struct policy_task *t = e->t;
+	char limit[128], ends[32], when[64];
+	uint64_t left;
+	int line = 0;
+
+	ttl_cap(e, e->req->ca_max_ttl, "ca_max_ttl", 0, "the CA's max_ttl (ca.conf)");
+	if (e->sched_ok && e->d->ttl != 0 &&
+	    (left = schedule_left(e, now, &line, ends, sizeof(ends))) != 0) {
+		snprintf(limit, sizeof(limit),
+		    "what is left of the schedule window of task %s, which ends %s (local time)",
+		    t->name, ends);
+		ttl_cap(e, left, "schedule", line, limit);
+	}
+	if (t->valid_until != 0 && now < t->valid_until) {
+		local_text(t->valid_until, when, sizeof(when));
+		snprintf(limit, sizeof(limit),
+		    "what is left of task %s, valid until %s (local time)", t->name, when);
+		ttl_cap(
+		    e, (uint64_t)(t->valid_until - now), "valid_until", t->valid_until_line, limit);
+	}
+}
+
 static void
 eval_approvals(struct eval *e, const struct limits *lim)
 {
@@ -682,11 +820,7 @@ eval_approvals(struct eval *e, const struct limits *lim)
 		d->approvals_required = 0;
 		d->break_glass = 1;
 		d->review_required = 1;
-		add_reason(e, POLICY_REASON_NOTE, "break_glass", t->line,
-		    "break-glass task: issued without approval, only with a reason, and flagged "
-		    "for review by someone other than %s",
-		    e->who);
-		return;
+		return; /* said by note_break_glass, once the outcome is known */
 	}
 	d->approvals_required = lim->approvals;
 	if (d->approvals_required > 0 && t->napprovers == 0)
@@ -707,6 +841,25 @@ eval_approvals(struct eval *e, const struct limits *lim)
 		    lim->approvals_line != 0 ? lim->approvals_line : t->line,
 		    "%u of %u required approvals; waiting for %u more from %s", d->approvals_valid,
 		    d->approvals_required, d->approvals_required - d->approvals_valid, refs);
+}
+
+/* What break-glass does, said only once every rule has been checked: a
+ * denied request was not issued. */
+static void
+note_break_glass(struct eval *e)
+{
+	if (!e->t->break_glass)
+		return;
+	if (e->denied)
+		add_reason(e, POLICY_REASON_NOTE, "break_glass", e->t->line,
+		    "break-glass task: denied here; allowed, it would issue at once without "
+		    "approval and be flagged for review by someone other than %s",
+		    e->who);
+	else
+		add_reason(e, POLICY_REASON_NOTE, "break_glass", e->t->line,
+		    "break-glass task: issued without approval, only with a reason, and flagged "
+		    "for review by someone other than %s",
+		    e->who);
 }
 
 /* Flag extensions in the order certificates need them (sorted). */
@@ -854,11 +1007,14 @@ policy_eval(const struct policy *p, const struct policy_request *req, time_t now
 	}
 
 	eval_schedule(&e, now);
+	eval_valid_until(&e, now);
 	eval_source(&e);
 	eval_ttl(&e, &lim);
+	eval_ttl_caps(&e, now);
 	eval_approvals(&e, &lim);
 	if (!e.nomem && fill_extensions(t, &d) != EPH_OK)
 		goto out;
+	note_break_glass(&e);
 
 done:
 	if (e.nomem)

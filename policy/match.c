@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,9 +19,9 @@
 
 /* sshd refuses longer entries before parsing them (address + "/128"). */
 #define CIDR_ENTRY_MAX (INET6_ADDRSTRLEN + 3)
-/* A certificate option, not a route table. */
-#define CIDR_LIST_MAX 8192
 #define DNS_LABEL_MAX 63
+/* Schedule windows followed past their end when another continues them. */
+#define SCHEDULE_CHAIN_MAX 16
 
 static const char *const day_names[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 
@@ -198,6 +199,147 @@ policy_schedule_match(const struct policy_schedule *s, const struct tm *tm)
 	return (s->days & (1u << prev)) != 0 && m < s->end;
 }
 
+/* The latest end, in minutes after the start of day wday, of the entries
+ * whose window holds minute m of that day; 0 when none does. */
+static unsigned
+entries_end(const struct policy_schedule *v, size_t n, int wday, unsigned m, int *line)
+{
+	int prev = (wday + 6) % 7;
+	unsigned best = 0, e;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct policy_schedule *s = &v[i];
+
+		e = 0;
+		if (s->start < s->end) {
+			if ((s->days & (1u << wday)) != 0 && m >= s->start && m < s->end)
+				e = s->end;
+		} else if ((s->days & (1u << wday)) != 0 && m >= s->start)
+			e = 1440u + s->end; /* the start day's evening, to the next morning */
+		else if ((s->days & (1u << prev)) != 0 && m < s->end)
+			e = s->end;
+		if (e > best) {
+			best = e;
+			*line = s->line;
+		}
+	}
+	return best;
+}
+
+unsigned
+policy_schedule_window_end(
+    const struct policy_schedule *v, size_t n, const struct tm *tm, unsigned want, int *line)
+{
+	unsigned m, end, next, day, step;
+	int dummy, l = 0;
+
+	if (line == NULL)
+		line = &dummy;
+	*line = 0;
+	if (v == NULL || tm == NULL || tm->tm_wday < 0 || tm->tm_wday > 6 || tm->tm_hour < 0 ||
+	    tm->tm_hour > 23 || tm->tm_min < 0 || tm->tm_min > 59)
+		return 0;
+	m = (unsigned)tm->tm_hour * 60 + (unsigned)tm->tm_min;
+	if ((end = entries_end(v, n, tm->tm_wday, m, &l)) == 0)
+		return 0;
+	*line = l;
+	/* A window that another one continues without a gap goes on; a few
+	 * steps at most, and only as far as wanted. */
+	for (step = 0; step < SCHEDULE_CHAIN_MAX && end < want; step++) {
+		day = end / 1440;
+		next = entries_end(v, n, (tm->tm_wday + (int)day) % 7, end % 1440, &l);
+		if (next == 0 || next + day * 1440 <= end)
+			break;
+		end = next + day * 1440;
+		*line = l;
+	}
+	return end;
+}
+
+/* "YYYY-MM-DDTHH:MM" with optional ":SS": digits only, exactly n of them. */
+static int
+digits_n(const char *s, size_t n, int *v)
+{
+	size_t i;
+
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if (!is_digit(s[i]))
+			return -1;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return 0;
+}
+
+/* Does mktime keep the fields (the time exists in local time)? */
+static int
+local_exact(const struct tm *want, int isdst, time_t *out)
+{
+	struct tm tm = *want;
+	time_t t;
+
+	tm.tm_isdst = isdst;
+	if ((t = mktime(&tm)) == (time_t)-1)
+		return -1;
+	if (tm.tm_year != want->tm_year || tm.tm_mon != want->tm_mon ||
+	    tm.tm_mday != want->tm_mday || tm.tm_hour != want->tm_hour ||
+	    tm.tm_min != want->tm_min || tm.tm_sec != want->tm_sec)
+		return -1;
+	*out = t;
+	return 0;
+}
+
+int
+policy_local_time_parse(const char *s, time_t *out, const char **why)
+{
+	const char *dummy;
+	struct tm tm;
+	size_t len;
+	time_t a, b;
+	int ha, hb;
+
+	if (why == NULL)
+		why = &dummy;
+	*why = NULL;
+	if (s == NULL || out == NULL) {
+		*why = "no time";
+		return EPH_ERR_INVAL;
+	}
+	len = strlen(s);
+	memset(&tm, 0, sizeof(tm));
+	if ((len != 16 && len != 19) || digits_n(s, 4, &tm.tm_year) != 0 || s[4] != '-' ||
+	    digits_n(s + 5, 2, &tm.tm_mon) != 0 || s[7] != '-' ||
+	    digits_n(s + 8, 2, &tm.tm_mday) != 0 || s[10] != 'T' ||
+	    digits_n(s + 11, 2, &tm.tm_hour) != 0 || s[13] != ':' ||
+	    digits_n(s + 14, 2, &tm.tm_min) != 0 ||
+	    (len == 19 && (s[16] != ':' || digits_n(s + 17, 2, &tm.tm_sec) != 0))) {
+		*why = "expected a local time YYYY-MM-DDTHH:MM or YYYY-MM-DDTHH:MM:SS";
+		return EPH_ERR_FORMAT;
+	}
+	if (tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59) {
+		*why = "no such date or time";
+		return EPH_ERR_FORMAT;
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	/* The hour a DST change repeats has two instants: the earlier one. */
+	ha = local_exact(&tm, 0, &a);
+	hb = local_exact(&tm, 1, &b);
+	if (ha != 0 && hb != 0 && local_exact(&tm, -1, &a) != 0) {
+		*why = "no such time in the local time zone (a day that does not exist, or the "
+		       "hour a DST change skips)";
+		return EPH_ERR_FORMAT;
+	}
+	if (ha != 0 && hb == 0)
+		a = b;
+	else if (ha == 0 && hb == 0 && b < a)
+		a = b;
+	*out = a;
+	return EPH_OK;
+}
+
 /* ---------------------------------------------------------------- CIDR */
 
 struct net_addr {
@@ -285,9 +427,15 @@ host_bits_set(const struct net_addr *net, unsigned bits)
 	return 0;
 }
 
-/* One list entry: "addr" or "addr/prefix", len bytes at s. */
+static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/* One list entry: "addr" or "addr/prefix", len bytes at s. An IPv4-mapped
+ * IPv6 network is refused: sshd matches an IPv4 client only against IPv4
+ * networks, so the certificate would lock it out. fix (when not NULL,
+ * POLICY_CIDR_FIX_MAX bytes) then gets the IPv4 form to write instead. */
 static int
-cidr_entry_parse(const char *s, size_t len, struct net_addr *net, unsigned *bits, const char **why)
+cidr_entry_parse(const char *s, size_t len, struct net_addr *net, unsigned *bits, const char **why,
+    char *fix, size_t fixlen)
 {
 	char tmp[CIDR_ENTRY_MAX + 1];
 	char *slash;
@@ -355,8 +503,35 @@ cidr_entry_parse(const char *s, size_t len, struct net_addr *net, unsigned *bits
 		       "10.0.0.0/8)";
 		return -1;
 	}
+	if (net->af == AF_INET6 && prefix >= 96 && memcmp(net->a, v4mapped, 12) == 0) {
+		char v4[INET_ADDRSTRLEN];
+
+		*why = "an IPv4-mapped IPv6 network, which sshd never matches against an IPv4 "
+		       "client";
+		if (fix != NULL && fixlen > 0) {
+			fix[0] = '\0';
+			if (inet_ntop(AF_INET, net->a + 12, v4, sizeof(v4)) != NULL) {
+				if (slash == NULL)
+					snprintf(fix, fixlen, "write %s", v4);
+				else
+					snprintf(fix, fixlen, "write %s/%u", v4, prefix - 96);
+			}
+		}
+		return -1;
+	}
 	*bits = prefix;
 	return 0;
+}
+
+int
+policy_cidr_entry_check(const char *s, size_t len, const char **why, char *fix, size_t fixlen)
+{
+	struct net_addr net;
+	unsigned bits;
+
+	if (fix != NULL && fixlen > 0)
+		fix[0] = '\0';
+	return cidr_entry_parse(s, len, &net, &bits, why, fix, fixlen);
 }
 
 int
@@ -373,7 +548,7 @@ policy_cidr_list_valid(const char *list, const char **why)
 		*why = "empty address list";
 		return EPH_ERR_FORMAT;
 	}
-	if (strlen(list) > CIDR_LIST_MAX) {
+	if (strlen(list) > POLICY_CIDR_LIST_MAX) {
 		*why = "address list too long";
 		return EPH_ERR_FORMAT;
 	}
@@ -382,7 +557,7 @@ policy_cidr_list_valid(const char *list, const char **why)
 
 		comma = strchr(p, ',');
 		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		if (cidr_entry_parse(p, len, &net, &bits, why) != 0)
+		if (cidr_entry_parse(p, len, &net, &bits, why, NULL, 0) != 0)
 			return EPH_ERR_FORMAT;
 		if (comma == NULL)
 			break;
@@ -406,21 +581,9 @@ policy_cidr_list_contains(const char *list, const char *addr)
 
 		comma = strchr(p, ',');
 		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		if (cidr_entry_parse(p, len, &net, &bits, &why) != 0)
+		if (cidr_entry_parse(p, len, &net, &bits, &why, NULL, 0) != 0)
 			return 0;
-		if (net.af == AF_INET6 && a.af == AF_INET) {
-			/* A mapped network still matches the plain IPv4 peer. */
-			static const unsigned char mapped[12] = {
-			    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-			if (bits >= 96 && memcmp(net.a, mapped, 12) == 0) {
-				struct net_addr n4 = {.af = AF_INET};
-
-				memcpy(n4.a, net.a + 12, 4);
-				if (net_contains(&n4, bits - 96, &a))
-					found = 1;
-			}
-		} else if (net_contains(&net, bits, &a))
+		if (net_contains(&net, bits, &a))
 			found = 1;
 		if (comma == NULL)
 			break;
@@ -455,6 +618,12 @@ policy_host_name_check(const char *s, int wildcard_ok, char *out, const char **w
 		if (s[1] != '.' || s[2] == '\0') {
 			*why = "'*' must be the whole leftmost label, followed by a domain "
 			       "(\"*.example.com\")";
+			return -1;
+		}
+		/* "*.com" would stand for every host of a top-level domain. */
+		if (strchr(s + 2, '.') == NULL) {
+			*why = "'*' must be followed by at least two labels (\"*.example.com\", "
+			       "not \"*.com\")";
 			return -1;
 		}
 		if (out != NULL) {
@@ -542,9 +711,10 @@ policy_host_pattern_match(const char *pattern, const char *lower, size_t len)
 		return 0;
 	plen = strlen(pattern);
 	if (pattern[0] == '*' && pattern[1] == '.') {
-		/* Like sshd's patterns, '*' may span several labels. */
+		/* '*' is exactly one label: "a.b.x.y" is not in "*.x.y". */
 		plen -= 1;
-		return len > plen && eq_lower(lower + len - plen, pattern + 1, plen);
+		return len > plen && eq_lower(lower + len - plen, pattern + 1, plen) &&
+		    memchr(lower, '.', len - plen) == NULL;
 	}
 	return len == plen && eq_lower(lower, pattern, plen);
 }
@@ -560,27 +730,36 @@ name_cmp(const char *a, const char *b)
 	return (int)(unsigned char)*a - (int)(unsigned char)*b;
 }
 
-int
-policy_hostgroup_has_lower(const struct policy_hostgroup *g, const char *lower, size_t len)
+/* Is the lower-case name in the sorted list? */
+static int
+sorted_has(char *const *v, size_t n, const char *lower)
 {
-	size_t lo = 0, hi = g->nexact, mid, i, slen;
+	size_t lo = 0, hi = n, mid;
 	int c;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if ((c = name_cmp(lower, g->exact[mid])) == 0)
+		if ((c = name_cmp(lower, v[mid])) == 0)
 			return 1;
 		if (c < 0)
 			hi = mid;
 		else
 			lo = mid + 1;
 	}
-	for (i = 0; i < g->nsuffixes; i++) {
-		slen = strlen(g->suffixes[i]);
-		if (len > slen && memcmp(lower + len - slen, g->suffixes[i], slen) == 0)
-			return 1;
-	}
 	return 0;
+}
+
+int
+policy_hostgroup_has_lower(const struct policy_hostgroup *g, const char *lower, size_t len)
+{
+	const char *dot;
+
+	if (sorted_has(g->exact, g->nexact, lower))
+		return 1;
+	/* '*' is one label, so the rest of the name must be a kept suffix. */
+	if (g->nsuffixes == 0 || (dot = memchr(lower, '.', len)) == NULL || dot == lower)
+		return 0;
+	return sorted_has(g->suffixes, g->nsuffixes, dot);
 }
 
 int
@@ -607,6 +786,22 @@ cmp_host_entry(const void *a, const void *b)
 	return x->hostgroup < y->hostgroup ? -1 : x->hostgroup > y->hostgroup;
 }
 
+/* First entry not below key. */
+static size_t
+entries_lower_bound(const struct policy_host_entry *v, size_t n, const char *key)
+{
+	size_t lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (name_cmp(v[mid].name, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 int
 policy_host_index_build(const struct policy *p, struct policy_host_index **out)
 {
@@ -620,11 +815,11 @@ policy_host_index_build(const struct policy *p, struct policy_host_index **out)
 	if (p == NULL)
 		return EPH_ERR_INVAL;
 	for (i = 0; i < p->nhostgroups; i++) {
-		if (p->hostgroups[i].nexact > SIZE_MAX / 2 - n)
+		if (p->hostgroups[i].nexact > SIZE_MAX / 2 - n ||
+		    p->hostgroups[i].nsuffixes > SIZE_MAX / 2 - nwild)
 			return EPH_ERR_TOOLARGE;
 		n += p->hostgroups[i].nexact;
-		if (p->hostgroups[i].nsuffixes > 0)
-			nwild++;
+		nwild += p->hostgroups[i].nsuffixes;
 	}
 	if ((ix = calloc(1, sizeof(*ix))) == NULL ||
 	    (n > 0 && (ix->v = calloc(n, sizeof(*ix->v))) == NULL) ||
@@ -638,11 +833,16 @@ policy_host_index_build(const struct policy *p, struct policy_host_index **out)
 			ix->v[ix->n].hostgroup = i;
 			ix->n++;
 		}
-		if (g->nsuffixes > 0)
-			ix->wild[ix->nwild++] = i;
+		for (j = 0; j < g->nsuffixes; j++) {
+			ix->wild[ix->nwild].name = g->suffixes[j];
+			ix->wild[ix->nwild].hostgroup = i;
+			ix->nwild++;
+		}
 	}
 	if (ix->n > 1)
 		qsort(ix->v, ix->n, sizeof(*ix->v), cmp_host_entry);
+	if (ix->nwild > 1)
+		qsort(ix->wild, ix->nwild, sizeof(*ix->wild), cmp_host_entry);
 	*out = ix;
 	ix = NULL;
 	r = EPH_OK;
@@ -661,38 +861,177 @@ policy_host_index_free(struct policy_host_index *ix)
 	free(ix);
 }
 
+/* Append hostgroup g to out (at most max written) unless already there;
+ * returns the new count. */
+static size_t
+groups_add(size_t *out, size_t n, size_t max, size_t g)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < max; i++)
+		if (out[i] == g)
+			return n;
+	if (n < max)
+		out[n] = g;
+	return n + 1;
+}
+
 size_t
 policy_host_index_groups(const struct policy *p, const struct policy_host_index *ix,
     const char *lower, size_t len, size_t *out, size_t max)
 {
-	size_t lo = 0, hi = ix->n, mid, i, n = 0;
+	const char *dot;
+	size_t i, n = 0;
 
-	/* First entry not below the name, then its run of hostgroups. */
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (name_cmp(ix->v[mid].name, lower) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (i = lo; i < ix->n && name_cmp(ix->v[i].name, lower) == 0; i++) {
-		if (n < max)
-			out[n] = ix->v[i].hostgroup;
-		n++;
-	}
-	for (i = 0; i < ix->nwild; i++) {
-		const struct policy_hostgroup *g = &p->hostgroups[ix->wild[i]];
-		size_t k, slen;
+	(void)p;
+	for (i = entries_lower_bound(ix->v, ix->n, lower);
+	     i < ix->n && name_cmp(ix->v[i].name, lower) == 0; i++)
+		n = groups_add(out, n, max, ix->v[i].hostgroup);
+	/* A pattern "*.x.y" is kept as ".x.y": the name minus its first label. */
+	if (ix->nwild == 0 || (dot = memchr(lower, '.', len)) == NULL || dot == lower)
+		return n;
+	for (i = entries_lower_bound(ix->wild, ix->nwild, dot);
+	     i < ix->nwild && name_cmp(ix->wild[i].name, dot) == 0; i++)
+		n = groups_add(out, n, max, ix->wild[i].hostgroup);
+	return n;
+}
 
-		for (k = 0; k < g->nsuffixes; k++) {
-			slen = strlen(g->suffixes[k]);
-			if (len > slen && memcmp(lower + len - slen, g->suffixes[k], slen) == 0) {
-				if (n < max)
-					out[n] = ix->wild[i];
-				n++;
-				break;
+/* ------------------------------------------------- hostgroup overlaps */
+
+static int
+cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A growing list of hostgroup indexes, each added once (mark[g] == self). */
+struct overlap_list {
+	size_t *v;
+	size_t n, cap;
+};
+
+static int
+overlap_add(struct overlap_list *l, size_t *mark, size_t self, size_t g)
+{
+	size_t *nv, cap;
+
+	if (g == self || mark[g] == self)
+		return 0;
+	mark[g] = self;
+	if (l->n == l->cap) {
+		cap = l->cap == 0 ? 4 : l->cap * 2;
+		if ((nv = reallocarray(l->v, cap, sizeof(*nv))) == NULL)
+			return -1;
+		l->v = nv;
+		l->cap = cap;
+	}
+	l->v[l->n++] = g;
+	return 0;
+}
+
+int
+policy_hostgroup_overlaps_build(struct policy *p, const struct policy_host_index *ix)
+{
+	struct policy_host_entry *parents = NULL;
+	struct overlap_list l = {NULL, 0, 0};
+	size_t *mark = NULL, gi, j, k, nparents = 0;
+	const char *dot;
+	int r = EPH_ERR_NOMEM;
+
+	if (p == NULL || ix == NULL)
+		return EPH_ERR_INVAL;
+	if (p->nhostgroups == 0)
+		return EPH_OK;
+	if ((mark = calloc(p->nhostgroups, sizeof(*mark))) == NULL)
+		goto out;
+	for (gi = 0; gi < p->nhostgroups; gi++)
+		mark[gi] = SIZE_MAX;
+	/* Exact names by the domain a pattern would need ("a.x.y" under ".x.y"). */
+	if (ix->nwild > 0 && ix->n > 0) {
+		if ((parents = calloc(ix->n, sizeof(*parents))) == NULL)
+			goto out;
+		for (j = 0; j < ix->n; j++) {
+			if ((dot = strchr(ix->v[j].name, '.')) == NULL || dot == ix->v[j].name)
+				continue;
+			parents[nparents].name = dot;
+			parents[nparents].hostgroup = ix->v[j].hostgroup;
+			nparents++;
+		}
+		if (nparents > 1)
+			qsort(parents, nparents, sizeof(*parents), cmp_host_entry);
+	}
+	for (gi = 0; gi < p->nhostgroups; gi++) {
+		struct policy_hostgroup *g = &p->hostgroups[gi];
+
+		l.v = NULL;
+		l.n = l.cap = 0;
+		for (j = 0; j < g->nexact; j++) {
+			const char *name = g->exact[j];
+
+			for (k = entries_lower_bound(ix->v, ix->n, name);
+			     k < ix->n && name_cmp(ix->v[k].name, name) == 0; k++)
+				if (overlap_add(&l, mark, gi, ix->v[k].hostgroup) != 0)
+					goto out;
+			if ((dot = strchr(name, '.')) == NULL || dot == name)
+				continue;
+			for (k = entries_lower_bound(ix->wild, ix->nwild, dot);
+			     k < ix->nwild && name_cmp(ix->wild[k].name, dot) == 0; k++)
+				if (overlap_add(&l, mark, gi, ix->wild[k].hostgroup) != 0)
+					goto out;
+		}
+		for (j = 0; j < g->nsuffixes; j++) {
+			const char *sfx = g->suffixes[j];
+
+			for (k = entries_lower_bound(ix->wild, ix->nwild, sfx);
+			     k < ix->nwild && name_cmp(ix->wild[k].name, sfx) == 0; k++)
+				if (overlap_add(&l, mark, gi, ix->wild[k].hostgroup) != 0)
+					goto out;
+			for (k = entries_lower_bound(parents, nparents, sfx);
+			     k < nparents && name_cmp(parents[k].name, sfx) == 0; k++)
+				if (overlap_add(&l, mark, gi, parents[k].hostgroup) != 0)
+					goto out;
+		}
+		if (l.n > 1)
+			qsort(l.v, l.n, sizeof(*l.v), cmp_size);
+		free(g->overlaps);
+		g->overlaps = l.v;
+		g->noverlaps = l.n;
+		l.v = NULL;
+	}
+	r = EPH_OK;
+out:
+	free(l.v);
+	free(parents);
+	free(mark);
+	return r;
+}
+
+int
+policy_hostgroups_shared(
+    const struct policy_hostgroup *a, const struct policy_hostgroup *b, char *buf, size_t len)
+{
+	const struct policy_hostgroup *x = a, *y = b;
+	size_t i, pass;
+
+	if (len < POLICY_MAX_NAME_LEN + 2)
+		return 0;
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < x->nexact; i++) {
+			if (policy_hostgroup_has_lower(y, x->exact[i], strlen(x->exact[i]))) {
+				snprintf(buf, len, "%s", x->exact[i]);
+				return 1;
 			}
 		}
+		x = b;
+		y = a;
 	}
-	return n;
+	for (i = 0; i < a->nsuffixes; i++) {
+		if (sorted_has(b->suffixes, b->nsuffixes, a->suffixes[i])) {
+			snprintf(buf, len, "*%s", a->suffixes[i]);
+			return 1;
+		}
+	}
+	return 0;
 }

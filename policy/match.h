@@ -19,26 +19,45 @@ int policy_hostgroup_has_lower(const struct policy_hostgroup *g, const char *low
  * least INET6_ADDRSTRLEN bytes. 0, or -1 when s is not an address. */
 int policy_addr_canonical(const char *s, char *buf, size_t len);
 
+/* Longest source-address list: a certificate option, not a route table. */
+#define POLICY_CIDR_LIST_MAX 8192
+/* Room for what policy_cidr_entry_check suggests ("write a.b.c.d/nn"). */
+#define POLICY_CIDR_FIX_MAX 32
+/* One entry of a source-address list, len bytes at s: 0, or -1 with *why
+ * set (static text). For an IPv4-mapped IPv6 network, fix (fixlen bytes,
+ * POLICY_CIDR_FIX_MAX is enough) gets "write <the IPv4 form>"; else "". */
+int policy_cidr_entry_check(const char *s, size_t len, const char **why, char *fix, size_t fixlen);
+
 /*
- * Which hostgroups hold a host, in one search: every exact name of every
- * hostgroup with its hostgroup index, sorted by name, and the hostgroups
- * that have wildcard patterns. Built once per loaded policy.
+ * Which hostgroups hold a host, in two searches: every exact name of every
+ * hostgroup with its hostgroup index, sorted by name, and every wildcard
+ * pattern kept as its suffix (".x.y" for "*.x.y"), sorted too. A '*' is
+ * one label, so a name is under a pattern exactly when the name without
+ * its first label is the suffix. Built once per loaded policy.
  */
 struct policy_host_entry {
-	const char *name; /* points into hostgroups[].exact[] */
+	const char *name; /* points into hostgroups[].exact[] or .suffixes[] */
 	size_t hostgroup;
 };
 struct policy_host_index {
-	struct policy_host_entry *v;
+	struct policy_host_entry *v; /* exact names */
 	size_t n;
-	size_t *wild; /* hostgroups with suffixes */
+	struct policy_host_entry *wild; /* pattern suffixes */
 	size_t nwild;
 };
 int policy_host_index_build(const struct policy *p, struct policy_host_index **out);
 void policy_host_index_free(struct policy_host_index *ix);
 /* Indexes of the hostgroups holding the lower-case name into out (at most
- * max written); returns how many there are. */
+ * max written, each once); returns how many there are. */
 size_t policy_host_index_groups(const struct policy *p, const struct policy_host_index *ix,
     const char *lower, size_t len, size_t *out, size_t max);
+/* Fill every hostgroup's overlaps[]: the other hostgroups that share a
+ * host with it (a name in both, a name under a pattern of the other, or
+ * the same pattern in both). */
+int policy_hostgroup_overlaps_build(struct policy *p, const struct policy_host_index *ix);
+/* One host (or "*.x.y" pattern) in both hostgroups into buf (at least
+ * POLICY_MAX_NAME_LEN + 2 bytes): 1, or 0 when they share none. */
+int policy_hostgroups_shared(
+    const struct policy_hostgroup *a, const struct policy_hostgroup *b, char *buf, size_t len);
 
 #endif

@@ -61,6 +61,7 @@ static const struct conf_key task_keys[] = {
     {"schedule", CONF_STRING_LIST, 0},
     {"when", CONF_GROUP_LIST, 0},
     {"break_glass", CONF_BOOL, 0},
+    {"valid_until", CONF_STRING, 0},
 };
 
 static const struct conf_key when_keys[] = {
@@ -194,6 +195,7 @@ policy_free(struct policy *p)
 		strv_free(p->hostgroups[i].suffixes, p->hostgroups[i].nsuffixes);
 		free(p->hostgroups[i].env);
 		free(p->hostgroups[i].sensitivity);
+		free(p->hostgroups[i].overlaps);
 	}
 	free(p->hostgroups);
 	for (i = 0; i < p->ntasks; i++)
@@ -672,6 +674,153 @@ parse_hostgroups(struct conf *c, struct policy *p, const config_setting_t *root)
 		qsort(p->hostgroups, p->nhostgroups, sizeof(*p->hostgroups), cmp_hostgroup);
 }
 
+/* "env prod, sensitivity high" for messages. */
+static void
+context_text(const struct policy_hostgroup *g, char *buf, size_t len)
+{
+	if (g->env == NULL && g->sensitivity == NULL)
+		snprintf(buf, len, "no env or sensitivity");
+	else if (g->sensitivity == NULL)
+		snprintf(buf, len, "env %s", g->env);
+	else if (g->env == NULL)
+		snprintf(buf, len, "sensitivity %s", g->sensitivity);
+	else
+		snprintf(buf, len, "env %s, sensitivity %s", g->env, g->sensitivity);
+}
+
+static int
+same_attr(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* A host in hostgroups of different contexts: a request for any of them
+ * gets the strictest of all, which may surprise the author. */
+static void
+warn_overlaps(struct conf *c, const struct policy *p)
+{
+	char host[POLICY_MAX_NAME_LEN + 2], ca[WHERE_MAX], cb[WHERE_MAX];
+	size_t i, k;
+
+	for (i = 0; i < p->nhostgroups; i++) {
+		const struct policy_hostgroup *a = &p->hostgroups[i];
+
+		for (k = 0; k < a->noverlaps; k++) {
+			const struct policy_hostgroup *b = &p->hostgroups[a->overlaps[k]];
+
+			if (a->overlaps[k] < i ||
+			    (same_attr(a->env, b->env) &&
+			        same_attr(a->sensitivity, b->sensitivity)))
+				continue;
+			if (!policy_hostgroups_shared(a, b, host, sizeof(host)))
+				continue;
+			context_text(a, ca, sizeof(ca));
+			context_text(b, cb, sizeof(cb));
+			conf_warn(c, a->line > b->line ? a->line : b->line,
+			    "%s '%s' %s in hostgroups '%s' (%s) and '%s' (%s), whose contexts "
+			    "differ: a request for either hostgroup gets the strictest conditions "
+			    "of both",
+			    host[0] == '*' ? "hosts" : "host", host, host[0] == '*' ? "are" : "is",
+			    a->name, ca, b->name, cb);
+		}
+	}
+}
+
+/* ASCII only, whatever the locale. */
+static int
+ascii_casecmp(const char *a, const char *b)
+{
+	int x, y;
+
+	for (;; a++, b++) {
+		x = (*a >= 'A' && *a <= 'Z') ? *a - 'A' + 'a' : (unsigned char)*a;
+		y = (*b >= 'A' && *b <= 'Z') ? *b - 'A' + 'a' : (unsigned char)*b;
+		if (x != y || x == 0)
+			return x - y;
+	}
+}
+
+struct attr_use {
+	const char *value;
+	const struct policy_hostgroup *g;
+};
+
+static int
+cmp_attr_use(const void *a, const void *b)
+{
+	const struct attr_use *x = a, *y = b;
+	int d;
+
+	if ((d = ascii_casecmp(x->value, y->value)) != 0 || (d = strcmp(x->value, y->value)) != 0)
+		return d;
+	return x->g->line < y->g->line ? -1 : (x->g->line > y->g->line);
+}
+
+/* env = "Prod" beside env = "prod" is almost surely a typo: values are
+ * compared exactly, so a when entry for one misses the other. */
+static void
+warn_attr_case(struct conf *c, const struct policy *p, int sensitivity)
+{
+	const char *key = sensitivity ? "sensitivity" : "env";
+	struct attr_use *v;
+	size_t i, n = 0, run, first, k;
+
+	if (p->nhostgroups < 2 || (v = xcalloc(c, p->nhostgroups, sizeof(*v))) == NULL)
+		return;
+	for (i = 0; i < p->nhostgroups; i++) {
+		const char *val = sensitivity ? p->hostgroups[i].sensitivity : p->hostgroups[i].env;
+
+		if (val != NULL) {
+			v[n].value = val;
+			v[n].g = &p->hostgroups[i];
+			n++;
+		}
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_attr_use);
+	for (run = 0; run < n; run = i) {
+		/* A run of values equal but for case; first: the earliest in the file. */
+		first = run;
+		for (i = run + 1; i < n && ascii_casecmp(v[i].value, v[run].value) == 0; i++)
+			if (v[i].g->line < v[first].g->line)
+				first = i;
+		for (k = run; k < i; k++) {
+			if (strcmp(v[k].value, v[first].value) == 0 ||
+			    (k > run && strcmp(v[k - 1].value, v[k].value) == 0))
+				continue;
+			conf_warn(c, v[k].g->line,
+			    "%s '%s' of hostgroup '%s' differs only in case from %s '%s' of "
+			    "hostgroup '%s' (line %d); values are compared exactly",
+			    key, v[k].value, v[k].g->name, key, v[first].value, v[first].g->name,
+			    v[first].g->line);
+		}
+	}
+	free(v);
+}
+
+/* After the hostgroups: the host index, which hostgroups share hosts,
+ * and what about them deserves a warning. */
+static void
+index_hostgroups(struct conf *c, struct policy *p)
+{
+	int r;
+
+	if (c->nomem)
+		return;
+	if ((r = policy_host_index_build(p, &p->host_index)) != EPH_OK ||
+	    (r = policy_hostgroup_overlaps_build(p, p->host_index)) != EPH_OK) {
+		if (r == EPH_ERR_NOMEM)
+			c->nomem = 1;
+		else
+			conf_error(
+			    c, 0, "hostgroups: cannot index the hosts (%s)", eph_strerror(r));
+		return;
+	}
+	warn_overlaps(c, p);
+	warn_attr_case(c, p, 0);
+	warn_attr_case(c, p, 1);
+}
+
 /* ------------------------------------------------------------ tasks */
 
 /* Does some hostgroup have this env (or sensitivity)? */
@@ -703,13 +852,14 @@ parse_when(struct conf *c, const struct policy *p, struct policy_task *t,
 	for (i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(ws, (unsigned)i);
 		struct policy_when *w = &t->when[t->nwhen++];
+		size_t bad_keys;
 		int64_t v;
 		int line = conf_line(e);
 
 		w->line = line;
 		w->approvals = -1;
 		snprintf(where, sizeof(where), "in when entry %d %s", i + 1, twhere);
-		conf_check_keys(c, e, when_keys, CONF_NKEYS(when_keys), where);
+		bad_keys = conf_check_keys(c, e, when_keys, CONF_NKEYS(when_keys), where);
 		w->env = parse_token(c, e, "env", where);
 		w->sensitivity = parse_token(c, e, "sensitivity", where);
 		/* A misspelt value would make a stricter entry never apply. */
@@ -723,6 +873,13 @@ parse_when(struct conf *c, const struct policy *p, struct policy_task *t,
 		if (conf_int(c, e, "approvals", 0, POLICY_MAX_APPROVALS, &v, where) > 0)
 			w->approvals = (int)v;
 		(void)conf_duration(c, e, "max_ttl", 1, POLICY_MAX_TTL_LIMIT, &w->max_ttl, where);
+		/* Unless a misspelt key (already reported) was meant to be one. */
+		if (bad_keys == 0 && conf_member(e, "env") == NULL &&
+		    conf_member(e, "sensitivity") == NULL)
+			conf_error(c, line,
+			    "when entry %d %s names neither env nor sensitivity (for every host, "
+			    "set the task's own approvals or max_ttl)",
+			    i + 1, twhere);
 		if (conf_member(e, "approvals") == NULL && conf_member(e, "max_ttl") == NULL)
 			conf_error(c, line, "when entry %d %s sets neither approvals nor max_ttl",
 			    i + 1, twhere);
@@ -870,6 +1027,48 @@ parse_ttls(struct conf *c, const struct policy *p, struct policy_task *t,
 	}
 }
 
+/* Every bad entry of a source_address list, not only the first. */
+static void
+source_errors(struct conf *c, int line, const char *list, const char *where)
+{
+	char fix[POLICY_CIDR_FIX_MAX];
+	const char *p, *comma, *why = NULL;
+	unsigned num = 1;
+	size_t len, n = 0;
+
+	if (policy_cidr_list_valid(list, &why) == EPH_OK)
+		return;
+	/* A problem of the whole list (empty, too long) says so once. */
+	if (*list == '\0' || strlen(list) > POLICY_CIDR_LIST_MAX) {
+		conf_error(c, line, "'source_address' %s: bad CIDR list '%.*s': %s", where,
+		    CONF_SHOW_MAX, list, why != NULL ? why : "invalid");
+		return;
+	}
+	for (p = list;; p = comma + 1, num++) {
+		comma = strchr(p, ',');
+		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		why = NULL;
+		if (policy_cidr_entry_check(p, len, &why, fix, sizeof(fix)) != 0) {
+			if (comma == NULL && p == list)
+				conf_error(c, line,
+				    "'source_address' %s: bad CIDR list '%.*s': %s%s%s", where,
+				    CONF_SHOW_MAX, list, why != NULL ? why : "invalid",
+				    fix[0] != '\0' ? "; " : "", fix);
+			else
+				conf_error(c, line,
+				    "'source_address' %s: bad CIDR list entry %u '%.*s': %s%s%s",
+				    where, num, (int)(len < CONF_SHOW_MAX ? len : CONF_SHOW_MAX), p,
+				    why != NULL ? why : "invalid", fix[0] != '\0' ? "; " : "", fix);
+			n++;
+		}
+		if (comma == NULL)
+			break;
+	}
+	if (n == 0)
+		conf_error(c, line, "'source_address' %s: bad CIDR list '%.*s'", where,
+		    CONF_SHOW_MAX, list);
+}
+
 static void
 parse_source(struct conf *c, struct policy_task *t, const config_setting_t *ts, const char *where)
 {
@@ -883,9 +1082,7 @@ parse_source(struct conf *c, struct policy_task *t, const config_setting_t *ts, 
 		return;
 	}
 	if (policy_cidr_list_valid(s, &why) != EPH_OK) {
-		conf_error(c, conf_line(conf_member(ts, "source_address")),
-		    "'source_address' %s: bad CIDR list '%.*s': %s", where, CONF_SHOW_MAX, s,
-		    why != NULL ? why : "invalid");
+		source_errors(c, conf_line(conf_member(ts, "source_address")), s, where);
 		return;
 	}
 	t->source_mode = POLICY_SOURCE_CIDRS;
@@ -947,6 +1144,25 @@ parse_schedule(struct conf *c, struct policy_task *t, const config_setting_t *ss
 		sc->line = line;
 		t->nschedule++;
 	}
+}
+
+/* valid_until = "2026-12-31T18:00": local time, like schedules. */
+static void
+parse_valid_until(
+    struct conf *c, struct policy_task *t, const config_setting_t *ts, const char *where)
+{
+	const char *s = conf_string(ts, "valid_until"), *why = NULL;
+	time_t v;
+
+	if (s == NULL)
+		return;
+	t->valid_until_line = conf_line(conf_member(ts, "valid_until"));
+	if (policy_local_time_parse(s, &v, &why) != EPH_OK || v <= 0) {
+		conf_error(c, t->valid_until_line, "'valid_until' %s: bad time '%.*s': %s", where,
+		    CONF_SHOW_MAX, s, why != NULL ? why : "before 1970");
+		return;
+	}
+	t->valid_until = v;
 }
 
 static void
@@ -1023,8 +1239,16 @@ parse_task(struct conf *c, const struct policy *p, struct policy_task *t,
 	t->user_rc = conf_bool(ts, "user_rc", 0);
 	if (conf_int(c, ts, "max_logins", 0, UINT32_MAX, &v, where) > 0)
 		t->max_logins = (uint32_t)v;
-	if ((s = conf_member(ts, "schedule")) != NULL && conf_type_ok(s, CONF_STRING_LIST))
+	if ((s = conf_member(ts, "schedule")) != NULL && conf_type_ok(s, CONF_STRING_LIST)) {
 		parse_schedule(c, t, s, where);
+		/* Emergencies keep no office hours. */
+		if (t->break_glass && t->nschedule > 0)
+			conf_warn(c, conf_line(s),
+			    "'schedule' %s: a break_glass task with a schedule cannot be used "
+			    "outside it, which is when emergencies tend to happen",
+			    where);
+	}
+	parse_valid_until(c, t, ts, where);
 	if ((s = conf_member(ts, "when")) != NULL && conf_type_ok(s, CONF_GROUP_LIST))
 		parse_when(c, p, t, s, where);
 
@@ -1098,9 +1322,9 @@ policy_build(struct conf *c, struct policy **out)
 	parse_defaults(c, p, root);
 	parse_groups(c, p, root);
 	parse_hostgroups(c, p, root);
+	index_hostgroups(c, p);
 	parse_tasks(c, p, root);
-	if ((r = conf_result(c)) != EPH_OK ||
-	    (r = policy_host_index_build(p, &p->host_index)) != EPH_OK) {
+	if ((r = conf_result(c)) != EPH_OK) {
 		policy_free(p);
 		return r;
 	}

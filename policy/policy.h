@@ -68,7 +68,8 @@ struct policy_group {
 
 /*
  * hostgroups = { db = { hosts = [...]; env = "prod"; sensitivity = "high"; }; }
- * Host patterns allow '*' as the whole leftmost label only
+ * Host patterns allow '*' as the whole leftmost label only, standing for
+ * exactly one label, with at least two labels after it
  * ("*.legacy.example.com"). Exact names are kept sorted (lower case) for
  * binary search; wildcard patterns are kept as their suffix
  * (".legacy.example.com").
@@ -82,10 +83,17 @@ struct policy_hostgroup {
 	char *env; /* NULL when unset */
 	char *sensitivity; /* NULL when unset */
 	int line;
+	/* The other hostgroups that share a host with this one, as sorted
+	 * indexes into hostgroups[]: their context is also the context of a
+	 * "@name" request. Built by the loader; empty in a policy built by
+	 * hand. */
+	size_t *overlaps;
+	size_t noverlaps;
 };
 
-/* A "when" entry of a task: applies to a host whose hostgroup has every
- * attribute the entry names; overrides the task's conditions for it. */
+/* A "when" entry of a task: applies in the context of a hostgroup that has
+ * every attribute the entry names (it names at least one); overrides the
+ * task's conditions there. */
 struct policy_when {
 	char *env; /* NULL: any */
 	char *sensitivity; /* NULL: any */
@@ -135,6 +143,10 @@ struct policy_task {
 	size_t nwhen;
 	int break_glass;
 	int line;
+	/* valid_until (local time, resolved when loading): from then on the
+	 * task denies, and before it no certificate outlives it. 0: none. */
+	time_t valid_until;
+	int valid_until_line;
 };
 
 struct policy_host_index; /* policy/match.h */
@@ -181,12 +193,26 @@ const struct policy_hostgroup *policy_find_hostgroup(const struct policy *p, con
 int policy_schedule_parse(const char *s, struct policy_schedule *out, const char **why);
 /* Is local time tm inside the schedule entry? */
 int policy_schedule_match(const struct policy_schedule *s, const struct tm *tm);
+/*
+ * End of the schedule window that holds local time tm, in minutes after
+ * the start of tm's day (above 1440 when it ends on a later day): the
+ * latest end of the entries holding tm, followed on through windows that
+ * continue it without a gap while it ends before minute want (a few
+ * steps at most). 0 when no entry holds tm. *line: the entry that ends it.
+ */
+unsigned policy_schedule_window_end(
+    const struct policy_schedule *v, size_t n, const struct tm *tm, unsigned want, int *line);
+/* "YYYY-MM-DDTHH:MM[:SS]" in local time (TZ) into *out. A time that does
+ * not exist (Feb 30, an hour DST skips) is refused; of the two instants
+ * of an hour DST repeats, the earlier. EPH_ERR_FORMAT with *why. */
+int policy_local_time_parse(const char *s, time_t *out, const char **why);
 /* Validate a comma-separated CIDR list as sshd's source-address wants it
  * (addresses with /prefix or bare). *why set when not. */
 int policy_cidr_list_valid(const char *list, const char **why);
 /* Is address addr (IPv4 or IPv6 text) inside one of the list's CIDRs? */
 int policy_cidr_list_contains(const char *list, const char *addr);
-/* Is a host pattern valid ('*' only as the whole leftmost label)? */
+/* Is a host pattern valid ('*' only as the whole leftmost label, followed
+ * by at least two labels)? */
 int policy_host_pattern_valid(const char *pattern, const char **why);
 /* Does host (a name) belong to the hostgroup? Case-insensitive. */
 int policy_hostgroup_has(const struct policy_hostgroup *g, const char *host);
@@ -214,6 +240,9 @@ struct policy_request {
 	const char *source_address; /* as the CA saw it; NULL when unknown */
 	const struct policy_approval *approvals; /* so far */
 	size_t napprovals;
+	/* The CA's own cap on any certificate's lifetime (ca.conf max_ttl),
+	 * seconds; 0: none. The TTL is clamped to it, with its own reason. */
+	uint64_t ca_max_ttl;
 };
 
 enum policy_result {
@@ -267,14 +296,20 @@ struct policy_decision {
  *  - unknown task, requester not allowed, host not in the task, missing
  *    reason where required, outside schedule, source address outside the
  *    task's CIDRs (or unknown when it must be bound) -> deny;
- *  - TTL above any applicable maximum -> clamped, and said so;
+ *  - TTL above any applicable maximum -> clamped, and said so: the
+ *    policy's, the task's, the when entries', req->ca_max_ttl, the end
+ *    of the schedule window that admitted the request, valid_until;
+ *  - at or after the task's valid_until -> deny;
  *  - the requester never counts as an approver; approvals come from
  *    distinct people in the approver sets;
  *  - break-glass: issues without approvals, only with a reason, flagged
  *    for review;
- *  - several hosts: the most restrictive conditions over all of them
- *    (each host's own conditions are the task's, overridden by the
- *    matching "when" entries, the most restrictive of those winning).
+ *  - several hosts: the most restrictive conditions over all of them.
+ *    A host's conditions are the most restrictive over its contexts, one
+ *    per hostgroup holding it (for "@name": that hostgroup and every
+ *    hostgroup sharing a host with it); in a context, the matching "when"
+ *    entries override the task's values, the most restrictive winning,
+ *    and the task's values hold where none matches.
  * A deny lists every refusing rule, not only the first.
  */
 int policy_eval(const struct policy *p, const struct policy_request *req, time_t now,

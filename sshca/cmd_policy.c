@@ -63,7 +63,8 @@ static const struct sshca_cmd policy_explain_cmd = {"policy explain", NULL,
     "  -f, --policy POLICY    policy file (default: the one ca.conf names, or\n"
     "                         " CACONF_DEFAULT_POLICY ")\n"
     "  -c, --config CACONF    ca.conf naming the policy (default\n"
-    "                         " CACONF_DEFAULT_PATH ")\n"
+    "                         " CACONF_DEFAULT_PATH "); its max_ttl\n"
+    "                         caps the TTL as the CA would\n"
     "      --as USER          the requester\n"
     "      --task TASK        the task asked for\n"
     "      --host HOST        a host, or @HOSTGROUP (repeatable)\n"
@@ -248,7 +249,7 @@ print_errors(const struct sshca_cmd *self, const char *path, const struct policy
  * ca.conf named explicitly must load.
  */
 static int
-resolve_policy(const struct sshca_cmd *self, const char *config, char **out)
+resolve_policy(const struct sshca_cmd *self, const char *config, char **out, uint64_t *ca_max_ttl)
 {
 	struct policy_errors errs = {NULL, 0};
 	struct ca_conf *cc = NULL;
@@ -257,6 +258,8 @@ resolve_policy(const struct sshca_cmd *self, const char *config, char **out)
 	int r, ret = SSHCA_EXIT_FAIL;
 
 	*out = NULL;
+	if (ca_max_ttl != NULL)
+		*ca_max_ttl = 0;
 	if (config == NULL && lstat(path, &st) != 0 && errno == ENOENT) {
 		if ((*out = strdup(CACONF_DEFAULT_POLICY)) == NULL)
 			return sshca_fail(self, "out of memory");
@@ -271,6 +274,10 @@ resolve_policy(const struct sshca_cmd *self, const char *config, char **out)
 		sshca_fail(self, "out of memory");
 		goto out;
 	}
+	/* The CA caps every certificate at its max_ttl whatever the policy
+	 * says; an explanation that left it out would promise more. */
+	if (ca_max_ttl != NULL)
+		*ca_max_ttl = cc->max_ttl;
 	ret = SSHCA_EXIT_OK;
 out:
 	caconf_free(cc);
@@ -348,40 +355,23 @@ policy_check(const struct sshca_cmd *self, int argc, char **argv)
 		}
 		return ret;
 	}
-	if ((ret = resolve_policy(self, config, &path)) != SSHCA_EXIT_OK)
+	if ((ret = resolve_policy(self, config, &path, NULL)) != SSHCA_EXIT_OK)
 		return ret;
 	ret = check_one(self, path);
 	free(path);
 	return ret;
 }
 
-/* Digits only, exactly n of them, into *v. */
-static int
-digits(const char *s, size_t n, int *v)
-{
-	size_t i;
-
-	*v = 0;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return 0;
-}
-
 /*
- * "@EPOCH", or "YYYY-MM-DDTHH:MM[:SS]" in local time (TZ). A time that
- * does not exist (Feb 30, the hour skipped by a DST change) is refused
- * rather than silently moved.
+ * "@EPOCH", or "YYYY-MM-DDTHH:MM[:SS]" in local time (TZ), read as the
+ * policy reads valid_until. A time that does not exist (Feb 30, the hour
+ * skipped by a DST change) is refused rather than silently moved.
  */
 static int
 parse_at(const char *s, time_t *out)
 {
-	struct tm tm, want;
+	const char *why;
 	uint64_t v;
-	size_t len = strlen(s);
-	time_t t;
 
 	if (s[0] == '@') {
 		if (parse_u64(s + 1, &v) != EPH_OK || v > (uint64_t)INT64_MAX)
@@ -389,27 +379,7 @@ parse_at(const char *s, time_t *out)
 		*out = (time_t)v;
 		return 0;
 	}
-	if (len != 16 && len != 19)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	if (digits(s, 4, &tm.tm_year) != 0 || s[4] != '-' || digits(s + 5, 2, &tm.tm_mon) != 0 ||
-	    s[7] != '-' || digits(s + 8, 2, &tm.tm_mday) != 0 || s[10] != 'T' ||
-	    digits(s + 11, 2, &tm.tm_hour) != 0 || s[13] != ':' ||
-	    digits(s + 14, 2, &tm.tm_min) != 0)
-		return -1;
-	if (len == 19 && (s[16] != ':' || digits(s + 17, 2, &tm.tm_sec) != 0))
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	tm.tm_isdst = -1;
-	want = tm;
-	if ((t = mktime(&tm)) == (time_t)-1)
-		return -1;
-	if (tm.tm_year != want.tm_year || tm.tm_mon != want.tm_mon || tm.tm_mday != want.tm_mday ||
-	    tm.tm_hour != want.tm_hour || tm.tm_min != want.tm_min || tm.tm_sec != want.tm_sec)
-		return -1;
-	*out = t;
-	return 0;
+	return policy_local_time_parse(s, out, &why) == EPH_OK ? 0 : -1;
 }
 
 /* Printable text, spaces allowed: it is echoed in reasons and logs. */
@@ -741,7 +711,7 @@ policy_explain(const struct sshca_cmd *self, int argc, char **argv)
 			sshca_fail(self, "out of memory");
 			goto out;
 		}
-	} else if (resolve_policy(self, a.config, &path) != SSHCA_EXIT_OK)
+	} else if (resolve_policy(self, a.config, &path, &e.req.ca_max_ttl) != SSHCA_EXIT_OK)
 		goto out;
 	if ((r = policy_load(path, &p, &errs)) != EPH_OK) {
 		print_errors(self, path, &errs, r);

@@ -94,6 +94,19 @@ expect_task_errors(const char *body, const char *want)
 	free(text);
 }
 
+/* Load text, expect it accepted with exactly these warnings. */
+static void
+expect_warnings(const char *text, const char *want)
+{
+	struct policy *p = load_ok(text);
+	char *got = policy_errors_format(&p->warnings);
+
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+	policy_free(p);
+}
+
 /* ------------------------------------------------------------ the example */
 
 static void
@@ -508,8 +521,40 @@ test_err_cidr(void **state)
 	    "p.conf:5: 'source_address' in task 't': bad CIDR list '10.0.0.0/33': prefix "
 	    "length out of range (0-32 for IPv4, 0-128 for IPv6)\n");
 	expect_task_errors(TASK_OK "\n  source_address = \"requester,10.0.0.1\";",
-	    "p.conf:5: 'source_address' in task 't': bad CIDR list 'requester,10.0.0.1': "
+	    "p.conf:5: 'source_address' in task 't': bad CIDR list entry 1 'requester': "
 	    "invalid character in the address list (no spaces or names)\n");
+}
+
+/* Issue 12, items 6 and 13: every bad entry is reported, and a mapped
+ * network (which sshd never matches for an IPv4 client) says what to
+ * write instead. */
+static void
+test_err_cidr_every_entry(void **state)
+{
+	expect_task_errors(TASK_OK "\n  source_address = \"::ffff:192.0.2.0/120\";",
+	    "p.conf:5: 'source_address' in task 't': bad CIDR list '::ffff:192.0.2.0/120': an "
+	    "IPv4-mapped IPv6 network, which sshd never matches against an IPv4 client; write "
+	    "192.0.2.0/24\n");
+	expect_task_errors(TASK_OK "\n  source_address = "
+	                           "\"10.0.0.0/8,10.0.0.1/8,::ffff:c000:201,,2001:db8::/32,"
+	                           "::FFFF:10.0.0.0/104,::ffff:0:0/96,x\";",
+	    "p.conf:5: 'source_address' in task 't': bad CIDR list entry 2 '10.0.0.1/8': address "
+	    "has bits set beyond its prefix length (e.g. 10.0.0.1/8; write 10.0.0.0/8)\n"
+	    "p.conf:5: 'source_address' in task 't': bad CIDR list entry 3 '::ffff:c000:201': an "
+	    "IPv4-mapped IPv6 network, which sshd never matches against an IPv4 client; write "
+	    "192.0.2.1\n"
+	    "p.conf:5: 'source_address' in task 't': bad CIDR list entry 4 '': empty entry in "
+	    "the address list\n"
+	    "p.conf:5: 'source_address' in task 't': bad CIDR list entry 6 '::FFFF:10.0.0.0/104': "
+	    "an IPv4-mapped IPv6 network, which sshd never matches against an IPv4 client; write "
+	    "10.0.0.0/8\n"
+	    "p.conf:5: 'source_address' in task 't': bad CIDR list entry 7 '::ffff:0:0/96': an "
+	    "IPv4-mapped IPv6 network, which sshd never matches against an IPv4 client; write "
+	    "0.0.0.0/0\n"
+	    "p.conf:5: 'source_address' in task 't': bad CIDR list entry 8 'x': invalid "
+	    "character in the address list (no spaces or names)\n");
+	/* A genuine IPv6 network that holds the mapped range is fine. */
+	task_ok(TASK_OK " source_address = \"::/0,::/64\";");
 }
 
 static void
@@ -542,6 +587,154 @@ test_err_hosts(void **state)
 	    "p.conf:3: 'hosts' in hostgroup 'db': host 'a.example.com' is listed twice\n");
 	expect_errors("hostgroups = { db = { hosts = [ ]; }; };\ntasks = ();\n",
 	    "p.conf:1: 'hosts' in hostgroup 'db': the list is empty\n");
+}
+
+/* Issue 12, item 8: '*' stands for one label of a domain, not a TLD. */
+static void
+test_err_wildcard_labels(void **state)
+{
+	expect_errors(
+	    "hostgroups = { all = {\n  hosts = [ \"*.com\", \"*.example.com\" ];\n"
+	    "}; };\ntasks = (\n  { name = \"t\"; requesters = [ \"alice\" ]; login_as = \"u\";\n"
+	    "    hosts = [ \"*.lan\" ]; }\n);\n",
+	    "p.conf:2: 'hosts' in hostgroup 'all': bad host pattern '*.com': '*' must be "
+	    "followed by at least two labels (\"*.example.com\", not \"*.com\")\n"
+	    "p.conf:6: 'hosts' in task 't': bad host pattern '*.lan': '*' must be followed by "
+	    "at least two labels (\"*.example.com\", not \"*.com\")\n");
+}
+
+/* Issue 12, item 1: which hostgroups share a host is known after loading,
+ * and a host in hostgroups of different contexts is a warning. */
+static void
+test_hostgroup_overlaps(void **state)
+{
+	static const char text[] =
+	    "hostgroups = {\n"
+	    "  db = { hosts = [ \"db01.example.com\" ]; env = \"prod\"; sensitivity = \"high\"; "
+	    "};\n"
+	    "  stage = { hosts = [ \"db01.example.com\", \"s.example.com\" ]; env = \"staging\"; "
+	    "};\n"
+	    "  web = { hosts = [ \"*.web.example.com\" ]; env = \"prod\"; };\n"
+	    "  w1 = { hosts = [ \"w1.web.example.com\" ]; env = \"staging\"; };\n"
+	    "  w1b = { hosts = [ \"w1.web.example.com\" ]; env = \"staging\"; };\n"
+	    "  web2 = { hosts = [ \"*.web.example.com\" ]; };\n"
+	    "  deep = { hosts = [ \"a.b.web.example.com\" ]; env = \"dev\"; };\n"
+	    "};\n"
+	    "tasks = ();\n";
+	struct policy *p = load_ok(text);
+	const struct policy_hostgroup *db = policy_find_hostgroup(p, "db");
+	const struct policy_hostgroup *stage = policy_find_hostgroup(p, "stage");
+	const struct policy_hostgroup *web = policy_find_hostgroup(p, "web");
+	const struct policy_hostgroup *w1 = policy_find_hostgroup(p, "w1");
+	const struct policy_hostgroup *deep = policy_find_hostgroup(p, "deep");
+	char *got;
+
+	assert_int_equal(db->noverlaps, 1);
+	assert_ptr_equal(&p->hostgroups[db->overlaps[0]], stage);
+	assert_int_equal(stage->noverlaps, 1);
+	assert_int_equal(web->noverlaps, 3); /* w1, w1b, web2 */
+	assert_int_equal(w1->noverlaps, 3); /* w1b, web, web2 */
+	assert_int_equal(deep->noverlaps, 0);
+	got = policy_errors_format(&p->warnings);
+	assert_string_equal(got,
+	    "p.conf:3: host 'db01.example.com' is in hostgroups 'db' (env prod, sensitivity high) "
+	    "and 'stage' (env staging), whose contexts differ: a request for either hostgroup "
+	    "gets the strictest conditions of both\n"
+	    "p.conf:5: host 'w1.web.example.com' is in hostgroups 'w1' (env staging) and 'web' "
+	    "(env prod), whose contexts differ: a request for either hostgroup gets the "
+	    "strictest conditions of both\n"
+	    "p.conf:6: host 'w1.web.example.com' is in hostgroups 'w1b' (env staging) and 'web' "
+	    "(env prod), whose contexts differ: a request for either hostgroup gets the "
+	    "strictest conditions of both\n"
+	    "p.conf:7: host 'w1.web.example.com' is in hostgroups 'w1' (env staging) and 'web2' "
+	    "(no env or sensitivity), whose contexts differ: a request for either hostgroup "
+	    "gets the strictest conditions of both\n"
+	    "p.conf:7: host 'w1.web.example.com' is in hostgroups 'w1b' (env staging) and "
+	    "'web2' (no env or sensitivity), whose contexts differ: a request for either "
+	    "hostgroup gets the strictest conditions of both\n"
+	    "p.conf:7: hosts '*.web.example.com' are in hostgroups 'web' (env prod) and 'web2' "
+	    "(no env or sensitivity), whose contexts differ: a request for either hostgroup "
+	    "gets the strictest conditions of both\n");
+	free(got);
+	policy_free(p);
+}
+
+/* Issue 12, item 13: values are compared exactly, so "Prod" beside
+ * "prod" is worth a warning; a consistent spelling is not. */
+static void
+test_warn_attr_case(void **state)
+{
+	expect_warnings(
+	    "hostgroups = {\n"
+	    "  a = { hosts = [ \"a.example.com\" ]; env = \"prod\"; };\n"
+	    "  b = { hosts = [ \"b.example.com\" ]; env = \"Prod\"; sensitivity = \"HIGH\"; };\n"
+	    "  c = { hosts = [ \"c.example.com\" ]; env = \"PROD\"; sensitivity = \"high\"; };\n"
+	    "  d = { hosts = [ \"d.example.com\" ]; env = \"Prod\"; };\n"
+	    "  e = { hosts = [ \"e.example.com\" ]; env = \"Staging\"; };\n"
+	    "};\ntasks = ();\n",
+	    "p.conf:3: env 'Prod' of hostgroup 'b' differs only in case from env 'prod' of "
+	    "hostgroup 'a' (line 2); values are compared exactly\n"
+	    "p.conf:4: env 'PROD' of hostgroup 'c' differs only in case from env 'prod' of "
+	    "hostgroup 'a' (line 2); values are compared exactly\n"
+	    "p.conf:4: sensitivity 'high' of hostgroup 'c' differs only in case from "
+	    "sensitivity 'HIGH' of hostgroup 'b' (line 3); values are compared exactly\n");
+	expect_warnings("hostgroups = {\n"
+	                "  a = { hosts = [ \"a.example.com\" ]; env = \"Prod\"; };\n"
+	                "  b = { hosts = [ \"b.example.com\" ]; env = \"Prod\"; };\n"
+	                "};\ntasks = ();\n",
+	    "");
+}
+
+/* Issue 12: valid_until is a local time, with or without seconds. */
+static void
+test_valid_until(void **state)
+{
+	struct policy *p;
+	char *text;
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	text = one_task(TASK_OK " valid_until = \"2026-12-31T18:00\";");
+	p = load_ok(text);
+	assert_int_equal(p->tasks[0].valid_until, 1798740000);
+	assert_int_equal(p->tasks[0].valid_until_line, 4);
+	policy_free(p);
+	free(text);
+	text = one_task(TASK_OK " valid_until = \"2026-12-31T18:00:30\";");
+	p = load_ok(text);
+	assert_int_equal(p->tasks[0].valid_until, 1798740030);
+	policy_free(p);
+	free(text);
+	text = one_task(TASK_OK);
+	p = load_ok(text);
+	assert_int_equal(p->tasks[0].valid_until, 0);
+	policy_free(p);
+	free(text);
+	expect_task_errors(TASK_OK "\n  valid_until = \"2026-12-31 18:00\";",
+	    "p.conf:5: 'valid_until' in task 't': bad time '2026-12-31 18:00': expected a local "
+	    "time YYYY-MM-DDTHH:MM or YYYY-MM-DDTHH:MM:SS\n");
+	expect_task_errors(TASK_OK "\n  valid_until = \"2026-02-30T10:00\";",
+	    "p.conf:5: 'valid_until' in task 't': bad time '2026-02-30T10:00': no such time in "
+	    "the local time zone (a day that does not exist, or the hour a DST change skips)\n");
+	expect_task_errors(TASK_OK "\n  valid_until = \"2026-13-01T10:00\";",
+	    "p.conf:5: 'valid_until' in task 't': bad time '2026-13-01T10:00': no such date or "
+	    "time\n");
+	expect_task_errors(TASK_OK "\n  valid_until = 1798740000;",
+	    "p.conf:5: 'valid_until' in task 't': expected a string\n");
+}
+
+/* Issue 12, item 11: emergencies keep no office hours. */
+static void
+test_warn_break_glass_schedule(void **state)
+{
+	char *text = one_task(TASK_OK " break_glass = true;\n"
+	                              "  schedule = [ \"Mon-Fri 06:00-22:00\" ];");
+
+	expect_warnings(text,
+	    "p.conf:5: 'schedule' in task 't': a break_glass task with a "
+	    "schedule cannot be used outside it, which is when emergencies "
+	    "tend to happen\n");
+	free(text);
 }
 
 static void
@@ -655,8 +848,12 @@ test_err_when(void **state)
 	    "p.conf:6: 'sensitivity' in when entry 2 in task 't': no hostgroup has "
 	    "sensitivity 'high'\n"
 	    "p.conf:7: when entry 3 in task 't' sets neither approvals nor max_ttl\n");
-	/* An entry with no condition applies to every host. */
-	task_ok(TASK_OK " approvers = [ \"carol\", \"dave\" ]; when = ( { approvals = 2; } );");
+	/* An entry with no condition would apply to every host: the task's
+	 * own keys say that. */
+	expect_task_errors(TASK_OK
+	    " approvers = [ \"carol\", \"dave\" ];\n  when = ( { approvals = 2; } );",
+	    "p.conf:5: when entry 1 in task 't' names neither env nor sensitivity (for every "
+	    "host, set the task's own approvals or max_ttl)\n");
 }
 
 static void
@@ -882,6 +1079,12 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_err_ttl),
 	    cmocka_unit_test(test_err_duplicate_task),
 	    cmocka_unit_test(test_err_cidr),
+	    cmocka_unit_test(test_err_cidr_every_entry),
+	    cmocka_unit_test(test_err_wildcard_labels),
+	    cmocka_unit_test(test_hostgroup_overlaps),
+	    cmocka_unit_test(test_warn_attr_case),
+	    cmocka_unit_test(test_valid_until),
+	    cmocka_unit_test(test_warn_break_glass_schedule),
 	    cmocka_unit_test(test_err_schedule),
 	    cmocka_unit_test(test_err_hosts),
 	    cmocka_unit_test(test_err_approvals),

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "match.h"
@@ -310,8 +311,8 @@ test_cidr_valid(void **state)
 	    "::1/128",
 	    "fe80::/10",
 	    "2001:db8::/32,192.0.2.7/32",
-	    "::ffff:10.0.0.0/104",
 	    "10.0.0.0/08",
+	    "::/64",
 	};
 	static const char *bad[] = {
 	    "",
@@ -332,6 +333,10 @@ test_cidr_valid(void **state)
 	    "10.0.0.0/0008",
 	    "10.0.0.0/8 ",
 	    "::ffff:10.0.0.1/104",
+	    /* sshd never matches an IPv4 client against a mapped network. */
+	    "::ffff:10.0.0.0/104",
+	    "::ffff:192.0.2.1",
+	    "::ffff:c000:200/120",
 	    "1.2.3.4.5",
 	    /* Short IPv4 forms sshd's getaddrinfo takes; refused here on purpose. */
 	    "10.1",
@@ -358,7 +363,8 @@ test_cidr_valid(void **state)
 }
 
 /* What we accept, ssh-keygen accepts as a source-address, and the other
- * way round (but for the short IPv4 forms we refuse on purpose). */
+ * way round (but for the short IPv4 forms and the IPv4-mapped networks we
+ * refuse on purpose). */
 static void
 test_cidr_valid_vs_ssh_keygen(void **state)
 {
@@ -377,7 +383,6 @@ test_cidr_valid_vs_ssh_keygen(void **state)
 	    "192.168.1.128/25",
 	    "192.168.1.129/25",
 	    "2001:db8::/32,192.0.2.7/32",
-	    "::ffff:10.0.0.0/104",
 	    "::ffff:10.0.0.1/104",
 	    "10.0.0.0/8,example",
 	    "1.2.3.4/32,10.0.0.0/7",
@@ -428,8 +433,9 @@ test_cidr_contains(void **state)
 	assert_false(policy_cidr_list_contains("fe80::/10", "fec0::1"));
 	/* An IPv4-mapped peer is its IPv4 address, as in sshd. */
 	assert_true(policy_cidr_list_contains("10.0.0.0/8", "::ffff:10.1.2.3"));
-	assert_true(policy_cidr_list_contains("::ffff:10.0.0.0/104", "10.1.2.3"));
-	assert_false(policy_cidr_list_contains("::ffff:10.0.0.0/104", "11.1.2.3"));
+	/* A mapped network is refused, so nothing is inside it. */
+	assert_false(policy_cidr_list_contains("::ffff:10.0.0.0/104", "10.1.2.3"));
+	assert_false(policy_cidr_list_contains("::ffff:10.0.0.0/104", "::ffff:10.1.2.3"));
 	/* Fails closed on junk. */
 	assert_false(policy_cidr_list_contains("10.0.0.0/8", "10.1.2.3 "));
 	assert_false(policy_cidr_list_contains("10.0.0.0/8", "host.example.com"));
@@ -450,7 +456,8 @@ test_host_pattern_valid(void **state)
 	    "*.legacy.example.com",
 	    "DB01.Example.COM",
 	    "localhost",
-	    "*.lan",
+	    "*.example.com",
+	    "*.lan.example",
 	    "a-b.c",
 	    "10.0.0.1",
 	    "x1",
@@ -459,6 +466,8 @@ test_host_pattern_valid(void **state)
 	    "",
 	    "*",
 	    "*.",
+	    "*.lan",
+	    "*.com",
 	    "**.example.com",
 	    "db*.example.com",
 	    "db01.*.example.com",
@@ -530,7 +539,10 @@ test_hostgroup_has(void **state)
 	assert_false(policy_hostgroup_has(&g, "db01.example.com."));
 	assert_false(policy_hostgroup_has(&g, "db01.example"));
 	assert_true(policy_hostgroup_has(&g, "box1.legacy.example.com"));
-	assert_true(policy_hostgroup_has(&g, "a.b.LEGACY.example.com"));
+	assert_true(policy_hostgroup_has(&g, "box2.LEGACY.example.com"));
+	/* '*' is exactly one label. */
+	assert_false(policy_hostgroup_has(&g, "a.b.LEGACY.example.com"));
+	assert_false(policy_hostgroup_has(&g, "a.b.c.legacy.example.com"));
 	assert_false(policy_hostgroup_has(&g, "legacy.example.com"));
 	assert_false(policy_hostgroup_has(&g, "xlegacy.example.com"));
 	assert_false(policy_hostgroup_has(&g, "*.legacy.example.com"));
@@ -1267,7 +1279,8 @@ test_eval_context(void **state)
 	eval_ok(p, &r, AT(MON, 10, 0), &d);
 	assert_int_equal(d.approvals_required, 3);
 	assert_int_equal(d.ttl, 20 * 60);
-	assert_int_equal(count_reasons(&d, POLICY_REASON_NOTE, "context"), 3);
+	/* One context per hostgroup: the prod-and-high entry matches neither. */
+	assert_int_equal(count_reasons(&d, POLICY_REASON_NOTE, "context"), 2);
 	ASSERT_REASON(&d, POLICY_REASON_CLAMP, "ttl", "context");
 	policy_decision_clear(&d);
 
@@ -1295,6 +1308,348 @@ test_eval_context(void **state)
 	assert_int_equal(d.result, POLICY_PENDING);
 	policy_decision_clear(&d);
 	policy_free(p);
+}
+
+/* Hostgroups that share hosts, with different contexts. */
+static const char overlap_policy[] =
+    "defaults = { max_ttl = \"1h\"; };\n"
+    "groups = { leads = [ \"carol\", \"dave\" ]; };\n"
+    "hostgroups = {\n"
+    "  db = { hosts = [ \"db01.example.com\", \"db02.example.com\" ]; env = \"prod\";\n"
+    "         sensitivity = \"high\"; };\n"
+    "  stage = { hosts = [ \"db01.example.com\", \"db-stage.example.com\" ]; env = \"staging\"; "
+    "};\n"
+    "  prodapps = { hosts = [ \"app01.example.com\", \"*.web.example.com\" ]; env = \"prod\"; };\n"
+    "  stageapps = { hosts = [ \"app01.example.com\" ]; env = \"staging\"; };\n"
+    "  webstage = { hosts = [ \"w1.web.example.com\" ]; env = \"staging\"; };\n"
+    "  lab = { hosts = [ \"*.lab.example.com\" ]; env = \"staging\"; };\n"
+    "  lab2 = { hosts = [ \"*.lab.example.com\" ]; env = \"prod\"; };\n"
+    "  deep = { hosts = [ \"a.b.lab.example.com\" ]; env = \"staging\"; };\n"
+    "  twin = { hosts = [ \"db-stage.example.com\" ]; env = \"staging\"; };\n"
+    "};\n"
+    "tasks = ( { name = \"db-maint\"; requesters = [ \"alice\" ]; approvers = [ \"@leads\" ];\n"
+    "  approvals = 1; login_as = \"postgres\"; max_ttl = \"15m\";\n"
+    "  hosts = [ \"@db\", \"@stage\", \"@prodapps\", \"@stageapps\", \"@webstage\", \"@lab\",\n"
+    "            \"@lab2\", \"@deep\", \"@twin\" ];\n"
+    "  when = ( { env = \"prod\"; sensitivity = \"high\"; approvals = 2; max_ttl = \"10m\"; },\n"
+    "           { env = \"staging\"; approvals = 0; } ); } );\n";
+
+/* Issue 12, item 1: "@stage" stands for db01 too, which is in db. */
+static void
+test_eval_group_request_overlap(void **state)
+{
+	struct policy *p = load_text(overlap_policy);
+	static const char *const stage[] = {"@stage"};
+	static const char *const db01[] = {"db01.example.com"};
+	static const char *const dbstage[] = {"db-stage.example.com"};
+	static const char *const webstage[] = {"@webstage"};
+	static const char *const lab[] = {"@lab"};
+	static const char *const deep[] = {"@deep"};
+	static const char *const twin[] = {"@twin"};
+	struct policy_request r = request("alice", "db-maint", db01, 1);
+	struct policy_decision d;
+
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING);
+	assert_int_equal(d.approvals_required, 2);
+	assert_int_equal(d.ttl, 600);
+	policy_decision_clear(&d);
+
+	r.hosts = stage;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING);
+	assert_int_equal(d.approvals_required, 2);
+	assert_int_equal(d.ttl, 600);
+	assert_string_equal(d.principals[0], "eph:db-maint@group:stage");
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "context", "@db, which shares hosts with it");
+	ASSERT_REASON(&d, POLICY_REASON_CLAMP, "ttl", "context");
+	policy_decision_clear(&d);
+
+	/* db-stage alone is only staging (and twin, staging too). */
+	r.hosts = dbstage;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_int_equal(d.approvals_required, 0);
+	policy_decision_clear(&d);
+	r.hosts = twin;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_int_equal(d.approvals_required, 0);
+	policy_decision_clear(&d);
+
+	/* A name under a pattern of another hostgroup: prod, no entry: 1. */
+	r.hosts = webstage;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING);
+	assert_int_equal(d.approvals_required, 1);
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "context", "@prodapps, which shares hosts");
+	policy_decision_clear(&d);
+
+	/* The same pattern in two hostgroups. */
+	r.hosts = lab;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.approvals_required, 1);
+	policy_decision_clear(&d);
+
+	/* a.b.lab is not under "*.lab.example.com": no overlap. */
+	r.hosts = deep;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_int_equal(d.approvals_required, 0);
+	policy_decision_clear(&d);
+	policy_free(p);
+}
+
+/* Issue 12, item 2: a when entry loosens a host only in every context. */
+static void
+test_eval_context_per_hostgroup(void **state)
+{
+	struct policy *p = load_text(overlap_policy);
+	static const char *const app01[] = {"app01.example.com"};
+	static const char *const stageapps[] = {"@stageapps"};
+	static const char *const x_lab[] = {"x.lab.example.com"};
+	static const char *const two[] = {"app01.example.com", "db-stage.example.com"};
+	struct policy_request r = request("alice", "db-maint", app01, 1);
+	struct policy_decision d;
+
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING);
+	assert_int_equal(d.approvals_required, 1);
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "context", "in hostgroup @prodapps (env prod");
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "context", "no when entry applies");
+	policy_decision_clear(&d);
+
+	r.hosts = stageapps;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.approvals_required, 1);
+	policy_decision_clear(&d);
+
+	/* Under two patterns, staging and prod. */
+	r.hosts = x_lab;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.approvals_required, 1);
+	policy_decision_clear(&d);
+
+	/* The same as one host in each context. */
+	r.hosts = two;
+	r.nhosts = 2;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.approvals_required, 1);
+	policy_decision_clear(&d);
+	policy_free(p);
+}
+
+/* Issue 12, item 8: '*' is one label. */
+static void
+test_eval_wildcard_one_label(void **state)
+{
+	struct policy *p = *state;
+	static const char *const one[] = {"app1.legacy.example.com"};
+	static const char *const many[] = {"a.b.c.legacy.example.com"};
+	struct policy_request r = request("carol", "break-glass", one, 1);
+	struct policy_decision d;
+
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	policy_decision_clear(&d);
+	r.hosts = many;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "hosts", "a.b.c.legacy.example.com is not one");
+	policy_decision_clear(&d);
+	assert_false(
+	    policy_host_pattern_match("*.legacy.example.com", "a.b.legacy.example.com", 22));
+	assert_true(policy_host_pattern_match("*.legacy.example.com", "b.legacy.example.com", 20));
+	assert_false(policy_host_pattern_match("*.legacy.example.com", ".legacy.example.com", 19));
+}
+
+/* Issue 12, item 10: the CA's own cap, with a reason naming ca.conf. */
+static void
+test_eval_ca_max_ttl(void **state)
+{
+	struct policy *p = *state;
+	struct policy_request r = request("alice", "db-maint", H_STAGE, 1);
+	struct policy_decision d;
+
+	r.ttl = 900;
+	r.ca_max_ttl = 300;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_int_equal(d.ttl, 300);
+	ASSERT_REASON(&d, POLICY_REASON_CLAMP, "ca_max_ttl", "ca.conf");
+	policy_decision_clear(&d);
+
+	/* Above the policy's limit: the policy's clamp alone. */
+	r.ttl = 3600;
+	r.ca_max_ttl = 1200;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.ttl, 900);
+	assert_int_equal(count_reasons(&d, POLICY_REASON_CLAMP, "ca_max_ttl"), 0);
+	ASSERT_REASON(&d, POLICY_REASON_CLAMP, "ttl", "max_ttl of task db-maint");
+	policy_decision_clear(&d);
+}
+
+static const char schedule_policy[] =
+    "defaults = { max_ttl = \"12h\"; };\n"
+    "tasks = (\n"
+    "  { name = \"night\"; requesters = [ \"alice\" ]; hosts = [ \"h1.example.com\" ];\n"
+    "    login_as = \"root\"; schedule = [ \"Mon 22:00-06:00\" ]; },\n"
+    "  { name = \"chain\"; requesters = [ \"alice\" ]; hosts = [ \"h1.example.com\" ];\n"
+    "    login_as = \"root\";\n"
+    "    schedule = [ \"Mon-Fri 18:00-24:00\", \"Tue-Sat 00:00-02:00\" ]; },\n"
+    "  { name = \"adjacent\"; requesters = [ \"alice\" ]; hosts = [ \"h1.example.com\" ];\n"
+    "    login_as = \"root\"; schedule = [ \"Mon 08:00-12:00\", \"Mon 12:00-13:00\" ]; },\n"
+    "  { name = \"gap\"; requesters = [ \"alice\" ]; hosts = [ \"h1.example.com\" ];\n"
+    "    login_as = \"root\"; schedule = [ \"Mon 08:00-12:00\", \"Mon 12:01-13:00\" ]; },\n"
+    "  { name = \"overlap\"; requesters = [ \"alice\" ]; hosts = [ \"h1.example.com\" ];\n"
+    "    login_as = \"root\"; schedule = [ \"Mon 08:00-12:00\", \"Mon 09:00-10:00\" ]; },\n"
+    "  { name = \"always\"; requesters = [ \"alice\" ]; hosts = [ \"h1.example.com\" ];\n"
+    "    login_as = \"root\"; schedule = [ \"Mon-Sun 00:00-24:00\" ]; },\n"
+    "  { name = \"ends\"; requesters = [ \"alice\" ]; hosts = [ \"h1.example.com\" ];\n"
+    "    login_as = \"root\"; valid_until = \"2024-01-01T12:00\"; }\n"
+    ");\n";
+
+/* Issue 12, item 11: a certificate ends with the schedule window that
+ * admitted its request. */
+static void
+test_eval_schedule_window_end(void **state)
+{
+	struct policy *ex = load_example(), *p = load_text(schedule_policy);
+	static const char *const h[] = {"h1.example.com"};
+	static const struct policy_approval ok[] = {{"dave", NULL, 0}};
+	struct policy_request r = request("carol", "restart-app", H_APP, 1);
+	struct policy_decision d;
+	static const struct {
+		const char *task;
+		time_t at;
+		uint64_t want, ttl;
+	} cases[] = {
+	    {"night", AT(MON, 23, 0), 12 * 3600, 7 * 3600}, /* past midnight */
+	    {"night", AT(TUE, 5, 0), 12 * 3600, 3600}, /* the next morning */
+	    {"chain", AT(MON, 23, 30), 4 * 3600, 9000}, /* on into Tue 02:00 */
+	    {"adjacent", AT(MON, 11, 0), 3 * 3600, 2 * 3600},
+	    {"gap", AT(MON, 11, 0), 3 * 3600, 3600},
+	    {"overlap", AT(MON, 9, 30), 3 * 3600, 2 * 3600 + 1800},
+	    {"always", AT(MON, 23, 50), 3600, 3600},
+	    {"always", AT(SUN, 23, 0), 12 * 3600, 12 * 3600}, /* over the week end */
+	};
+	size_t i;
+
+	r.groups = G_OPS;
+	r.ngroups = 1;
+	r.approvals = ok;
+	r.napprovals = 1;
+	eval_ok(ex, &r, AT(TUE, 21, 59), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_int_equal(d.ttl, 60);
+	ASSERT_REASON(&d, POLICY_REASON_CLAMP, "schedule", "ends Tue 22:00 (local time)");
+	policy_decision_clear(&d);
+	eval_ok(ex, &r, AT(TUE, 21, 59) + 30, &d);
+	assert_int_equal(d.ttl, 30);
+	policy_decision_clear(&d);
+	eval_ok(ex, &r, AT(TUE, 21, 0), &d);
+	assert_int_equal(d.ttl, 300);
+	assert_int_equal(count_reasons(&d, POLICY_REASON_CLAMP, "schedule"), 0);
+	policy_decision_clear(&d);
+
+	r = request("alice", "night", h, 1);
+	for (i = 0; i < NELEM(cases); i++) {
+		r.task = cases[i].task;
+		r.ttl = cases[i].want;
+		eval_ok(p, &r, cases[i].at, &d);
+		if (d.result != POLICY_ISSUE || d.ttl != cases[i].ttl) {
+			dump(&d);
+			fail_msg("%s case %zu: ttl %llu, want %llu", cases[i].task, i,
+			    (unsigned long long)d.ttl, (unsigned long long)cases[i].ttl);
+		}
+		policy_decision_clear(&d);
+	}
+
+	/* DST: 2024-03-10 skips 02:00-03:00 in New York, so a window from
+	 * 01:00 EST to 04:00 local is two hours long, not three. */
+	if (access("/usr/share/zoneinfo/America/New_York", R_OK) == 0) {
+		static const char dst[] =
+		    "defaults = { max_ttl = \"12h\"; };\n"
+		    "tasks = ( { name = \"t\"; requesters = [ \"alice\" ]; hosts = [ "
+		    "\"h1.example.com\" "
+		    "];\n"
+		    "  login_as = \"root\"; schedule = [ \"Sun 00:00-04:00\" ]; } );\n";
+		struct policy *q;
+
+		setenv("TZ", "America/New_York", 1);
+		tzset();
+		q = load_text(dst);
+		r.task = "t";
+		r.ttl = 4 * 3600;
+		eval_ok(q, &r, (time_t)1710050400, &d); /* 01:00 EST */
+		assert_int_equal(d.ttl, 2 * 3600);
+		policy_decision_clear(&d);
+		policy_free(q);
+		setenv("TZ", "UTC", 1);
+		tzset();
+	}
+	policy_free(p);
+	policy_free(ex);
+}
+
+/* Issue 12: tasks that end. */
+static void
+test_eval_valid_until(void **state)
+{
+	struct policy *p = load_text(schedule_policy);
+	static const char *const h[] = {"h1.example.com"};
+	struct policy_request r = request("alice", "ends", h, 1);
+	struct policy_decision d;
+
+	r.ttl = 4 * 3600;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_int_equal(d.ttl, 2 * 3600);
+	ASSERT_REASON(&d, POLICY_REASON_CLAMP, "valid_until", "valid until 2024-01-01T12:00:00");
+	policy_decision_clear(&d);
+
+	eval_ok(p, &r, AT(MON, 11, 59) + 30, &d);
+	assert_int_equal(d.ttl, 30);
+	policy_decision_clear(&d);
+
+	r.ttl = 600;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.ttl, 600);
+	assert_int_equal(count_reasons(&d, POLICY_REASON_CLAMP, NULL), 0);
+	policy_decision_clear(&d);
+
+	eval_ok(p, &r, AT(MON, 12, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "valid_until", "ended at 2024-01-01T12:00:00");
+	assert_int_equal(d.ttl, 0);
+	policy_decision_clear(&d);
+	eval_ok(p, &r, AT(SAT, 12, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	policy_decision_clear(&d);
+	policy_free(p);
+}
+
+/* Issue 12, item 13: a denied break-glass request was not issued. */
+static void
+test_eval_break_glass_denied_note(void **state)
+{
+	struct policy *p = *state;
+	struct policy_request r = request("carol", "break-glass", H_DB01, 1);
+	struct policy_decision d;
+
+	r.reason = NULL;
+	eval_ok(p, &r, AT(SAT, 3, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	assert_null(find_reason(&d, POLICY_REASON_NOTE, "break_glass", "issued without approval"));
+	ASSERT_REASON(
+	    &d, POLICY_REASON_NOTE, "break_glass", "denied here; allowed, it would issue");
+	policy_decision_clear(&d);
+
+	r.reason = "INC-9";
+	eval_ok(p, &r, AT(SAT, 3, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "break_glass", "issued without approval");
+	policy_decision_clear(&d);
 }
 
 static const char ext_policy[] =
@@ -1521,7 +1876,8 @@ test_eval_hand_built(void **state)
 	struct policy_task task;
 	struct policy p;
 	static const char *const a1[] = {"A1.example.COM"};
-	static const char *const lab[] = {"x.y.lab.example.com"};
+	static const char *const lab[] = {"x.lab.example.com"};
+	static const char *const deep[] = {"x.y.lab.example.com"};
 	static const char *const ghost[] = {"@ghost"};
 	struct policy_request r = request("alice", "hand", a1, 1);
 	struct policy_decision d;
@@ -1563,8 +1919,15 @@ test_eval_hand_built(void **state)
 	r.hosts = lab;
 	eval_ok(&p, &r, AT(MON, 10, 0), &d);
 	assert_int_equal(d.result, POLICY_ISSUE);
-	assert_string_equal(d.principals[0], "eph:hand@x.y.lab.example.com");
+	assert_string_equal(d.principals[0], "eph:hand@x.lab.example.com");
 	ASSERT_REASON(&d, POLICY_REASON_ALLOW, "hosts", "host pattern *.Lab.example.com");
+	policy_decision_clear(&d);
+
+	/* '*' is one label, not several. */
+	r.hosts = deep;
+	eval_ok(&p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "hosts", "x.y.lab.example.com is not one");
 	policy_decision_clear(&d);
 
 	r.hosts = ghost;
@@ -1634,9 +1997,11 @@ test_host_index(void **state)
 	n = policy_host_index_groups(p, ix, "db01.example.com", 16, out, NELEM(out));
 	assert_int_equal(n, 1);
 	assert_ptr_equal(&p->hostgroups[out[0]], db);
-	n = policy_host_index_groups(p, ix, "a.b.legacy.example.com", 22, out, NELEM(out));
+	n = policy_host_index_groups(p, ix, "a.legacy.example.com", 20, out, NELEM(out));
 	assert_int_equal(n, 1);
 	assert_ptr_equal(&p->hostgroups[out[0]], legacy);
+	/* '*' is one label. */
+	assert_int_equal(policy_host_index_groups(p, ix, "a.b.legacy.example.com", 22, out, 4), 0);
 	assert_int_equal(policy_host_index_groups(p, ix, "db03.example.com", 16, out, 4), 0);
 	assert_int_equal(policy_host_index_groups(p, ix, "legacy.example.com", 18, out, 4), 0);
 	policy_host_index_free(ix);
@@ -1711,6 +2076,15 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(
 	        test_eval_several_hosts, setup_example, teardown_policy),
 	    cmocka_unit_test(test_eval_context),
+	    cmocka_unit_test(test_eval_group_request_overlap),
+	    cmocka_unit_test_setup_teardown(test_eval_ca_max_ttl, setup_example, teardown_policy),
+	    cmocka_unit_test(test_eval_schedule_window_end),
+	    cmocka_unit_test(test_eval_valid_until),
+	    cmocka_unit_test_setup_teardown(
+	        test_eval_break_glass_denied_note, setup_example, teardown_policy),
+	    cmocka_unit_test(test_eval_context_per_hostgroup),
+	    cmocka_unit_test_setup_teardown(
+	        test_eval_wildcard_one_label, setup_example, teardown_policy),
 	    cmocka_unit_test(test_eval_extensions),
 	    cmocka_unit_test_setup_teardown(test_eval_every_deny, setup_example, teardown_policy),
 	    cmocka_unit_test_setup_teardown(

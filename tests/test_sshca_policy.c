@@ -267,6 +267,13 @@ test_check_errors(void **state)
 	        BASE_HEAD TASK_START
 	        "requesters = [ \"@dba\" ]; source_address = \"10.0.0.300/8\";" TASK_END ");\n",
 	        "5: 'source_address' in task 't1': bad CIDR list '10.0.0.300/8'"},
+	    {"a mapped network",
+	        BASE_HEAD TASK_START "requesters = [ \"@dba\" ];\n"
+	                             "    source_address = \"::ffff:192.0.2.0/120\";" TASK_END
+	                             ");\n",
+	        "6: 'source_address' in task 't1': bad CIDR list '::ffff:192.0.2.0/120': an "
+	        "IPv4-mapped IPv6 network, which sshd never matches against an IPv4 client; "
+	        "write 192.0.2.0/24"},
 	    {"bad schedule",
 	        BASE_HEAD TASK_START
 	        "requesters = [ \"@dba\" ];\n    schedule = [ \"Mon-Fry 06:00-22:00\" ];" TASK_END
@@ -853,6 +860,89 @@ test_explain_policy_from_config(void **state)
 	free(out);
 }
 
+/* Issue 12, items 1 and 11: what loads but deserves a second look is a
+ * warning with file:line, and the check still passes. */
+static void
+test_check_warnings(void **state)
+{
+	static const char pol[] =
+	    "hostgroups = {\n"
+	    "  db = { hosts = [ \"db01.example.com\" ]; env = \"prod\"; };\n"
+	    "  stage = { hosts = [ \"db01.example.com\" ]; env = \"staging\"; };\n"
+	    "};\n"
+	    "tasks = ( { name = \"bg\"; break_glass = true; requesters = [ \"alice\" ];\n"
+	    "  hosts = [ \"@db\" ]; login_as = \"root\"; schedule = [ \"Mon-Fri 06:00-22:00\" ]; } "
+	    ");\n";
+	struct fx *f = *state;
+	char *out = NULL;
+
+	write_in(f, "pol.conf", pol, 0644);
+	assert_int_equal(run(f, &out, "%s policy check pol.conf 2>&1 >/dev/null", SSHCA), 0);
+	assert_string_equal(out,
+	    "pol.conf:3: warning: host 'db01.example.com' is in hostgroups 'db' (env prod) and "
+	    "'stage' (env staging), whose contexts differ: a request for either hostgroup gets "
+	    "the strictest conditions of both\n"
+	    "pol.conf:6: warning: 'schedule' in task 'bg': a break_glass task with a schedule "
+	    "cannot be used outside it, which is when emergencies tend to happen\n");
+	free(out);
+	assert_int_equal(run(f, &out, "%s policy check pol.conf 2>/dev/null", SSHCA), 0);
+	assert_string_equal(out, "pol.conf: OK: 1 task, 0 groups, 2 hostgroups, 2 warnings\n");
+	free(out);
+}
+
+/* Issue 12, item 10: explain -c applies ca.conf's max_ttl, as the CA
+ * will; and the tasks that end. */
+static void
+test_explain_ca_caps(void **state)
+{
+	static const char pol[] =
+	    "defaults = { max_ttl = \"4h\"; };\n"
+	    "tasks = (\n"
+	    "  { name = \"t\"; requesters = [ \"alice\" ]; hosts = [ \"h1.example.com\" ];\n"
+	    "    login_as = \"root\"; max_ttl = \"2h\"; source_address = \"requester\";\n"
+	    "    valid_until = \"2026-11-23T10:30\"; }\n"
+	    ");\n";
+	struct fx *f = *state;
+	char *out = NULL, *ca = NULL;
+
+	write_in(f, "pol.conf", pol, 0644);
+	if (asprintf(&ca,
+	        "ca_key = \"/nonexistent/ca\";\npolicy = \"%s/pol.conf\";\n"
+	        "max_ttl = \"1h\";\n",
+	        f->dir) < 0)
+		fail_msg("out of memory");
+	write_in(f, "ca.conf", ca, 0644);
+	free(ca);
+	assert_int_equal(run(f, &out,
+	                     "TZ=UTC %s policy explain -c ca.conf --as alice --groups '' --task t "
+	                     "--host h1.example.com --ttl 2h --from ::ffff:192.0.2.1 --at "
+	                     "2026-11-23T09:00",
+	                     SSHCA),
+	    0);
+	tu_assert_contains(out, "ttl:             1h\n");
+	tu_assert_contains(out, "  [clamp] ca_max_ttl: TTL 2h is above the CA's max_ttl (ca.conf)");
+	/* What sshd will compare an IPv4 client with. */
+	tu_assert_contains(out, "source-address:  192.0.2.1\n");
+	free(out);
+	/* The policy alone knows nothing of the CA. */
+	assert_int_equal(run(f, &out,
+	                     "TZ=UTC %s policy explain -f pol.conf --as alice --groups '' --task t "
+	                     "--host h1.example.com --ttl 2h --from 192.0.2.1 --at "
+	                     "2026-11-23T09:00",
+	                     SSHCA),
+	    0);
+	tu_assert_contains(out, "ttl:             1h30m\n");
+	tu_assert_contains(out, "  [clamp] valid_until: ");
+	free(out);
+	assert_int_equal(run(f, &out,
+	                     "TZ=UTC %s policy explain -f pol.conf --as alice --groups '' --task t "
+	                     "--host h1.example.com --from 192.0.2.1 --at 2026-11-23T10:30",
+	                     SSHCA),
+	    1);
+	tu_assert_contains(out, "  [deny] valid_until: task t ended at 2026-11-23T10:30:00");
+	free(out);
+}
+
 /* ---------------------------------------------------- check-config */
 
 static void
@@ -1115,6 +1205,8 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_explain_text_is_safe, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_policy_from_config, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_explain_ca_caps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_warnings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_config_ok, setup_ca, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_config_ca_key, setup_ca, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_config_errors, setup_ca, teardown),
