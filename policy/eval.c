@@ -136,6 +136,26 @@ refs_text(const struct policy_ref *refs, size_t n, char *buf, size_t len)
 		snprintf(buf, len, "none");
 }
 
+/* "a, b, c", shortened with "..." like refs_text. */
+static void
+strv_text(const char *const *v, size_t n, char *buf, size_t len)
+{
+	size_t i, used = 0;
+	int w;
+
+	buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		w = snprintf(buf + used, len - used, "%s%s", i > 0 ? ", " : "", v[i]);
+		if (w < 0 || (size_t)w >= len - used) {
+			snprintf(buf + (used < len - 6 ? used : len - 6), 6, ", ...");
+			return;
+		}
+		used += (size_t)w;
+	}
+	if (n == 0)
+		snprintf(buf, len, "none");
+}
+
 static char *
 ref_dup(const struct policy_ref *r)
 {
@@ -709,6 +729,43 @@ eval_approvals(struct eval *e, const struct limits *lim)
 		    d->approvals_required, d->approvals_required - d->approvals_valid, refs);
 }
 
+/* The local account: the one asked for when the task allows it, else
+ * the task's default (its first login_as). */
+static int
+eval_login_as(struct eval *e)
+{
+	const struct policy_task *t = e->t;
+	const char *want = e->req->login_as, *chosen = t->login_as;
+	const char *const *allowed = (const char *const *)t->login_as_list;
+	size_t i, nallowed = t->nlogin_as;
+	char list[REFS_TEXT_MAX], sbuf[SAFE_TEXT_MAX];
+
+	if (nallowed == 0 && t->login_as != NULL) {
+		allowed = (const char *const *)&t->login_as;
+		nallowed = 1;
+	}
+	if (want != NULL) {
+		for (i = 0; i < nallowed && strcmp(allowed[i], want) != 0; i++)
+			;
+		if (i == nallowed) {
+			strv_text(allowed, nallowed, list, sizeof(list));
+			add_reason(e, POLICY_REASON_DENY, "login_as", t->line,
+			    "task %s does not allow logging in as %s (login_as: %s)", t->name,
+			    safe(want, sbuf, sizeof(sbuf)), list);
+			chosen = NULL;
+		} else {
+			chosen = allowed[i];
+			add_reason(e, POLICY_REASON_ALLOW, "login_as", t->line, "logs in as %s%s",
+			    chosen, i == 0 ? " (the task's default)" : "");
+		}
+	} else if (nallowed > 1)
+		add_reason(e, POLICY_REASON_ALLOW, "login_as", t->line,
+		    "logs in as %s (the task's default)", chosen);
+	if ((e->d->login_as = strdup(chosen != NULL ? chosen : "")) == NULL)
+		return EPH_ERR_NOMEM;
+	return EPH_OK;
+}
+
 /* Flag extensions in the order certificates need them (sorted). */
 static int
 fill_extensions(const struct policy_task *t, struct policy_decision *d)
@@ -802,7 +859,7 @@ policy_eval(const struct policy *p, const struct policy_request *req, time_t now
 	    t->description != NULL ? ")" : "");
 	d.break_glass = t->break_glass;
 	d.max_logins = t->max_logins;
-	if ((d.login_as = strdup(t->login_as != NULL ? t->login_as : "")) == NULL)
+	if (eval_login_as(&e) != EPH_OK)
 		goto out;
 	if (t->napprovers > 0) {
 		if ((d.approver_sets = calloc(t->napprovers, sizeof(char *))) == NULL)

@@ -46,7 +46,7 @@ static const struct conf_key task_keys[] = {
     {"approvers", CONF_STRING_LIST, 0},
     {"approvals", CONF_INT, 0},
     {"hosts", CONF_STRING_LIST, 0},
-    {"login_as", CONF_STRING, 1},
+    {"login_as", CONF_STRING_OR_LIST, 1},
     {"default_ttl", CONF_DURATION, 0},
     {"max_ttl", CONF_DURATION, 0},
     {"require_reason", CONF_BOOL, 0},
@@ -166,6 +166,7 @@ task_free_fields(struct policy_task *t)
 	refs_free(t->approvers, t->napprovers);
 	refs_free(t->hosts, t->nhosts);
 	free(t->login_as);
+	strv_free(t->login_as_list, t->nlogin_as);
 	free(t->source_cidrs);
 	free(t->command);
 	free(t->schedule);
@@ -949,6 +950,52 @@ parse_schedule(struct conf *c, struct policy_task *t, const config_setting_t *ss
 	}
 }
 
+/* login_as = "postgres"; or [ "postgres", "barman" ]: the first is the
+ * default, a request may name any other. */
+static void
+parse_login_as(struct conf *c, struct policy_task *t, const config_setting_t *s, const char *where)
+{
+	struct host_entry *v;
+	const char *why;
+	size_t i;
+	int n, one = config_setting_type(s) == CONFIG_TYPE_STRING;
+
+	n = one ? 1 : list_len(c, s, "login_as", where);
+	if (n == 0)
+		conf_error(c, conf_line(s), "'login_as' %s: the list is empty", where);
+	if (n <= 0)
+		return;
+	if ((t->login_as_list = xcalloc(c, (size_t)n, sizeof(char *))) == NULL ||
+	    (v = xcalloc(c, (size_t)n, sizeof(*v))) == NULL)
+		return;
+	for (i = 0; i < (size_t)n; i++) {
+		const config_setting_t *e = one ? s : config_setting_get_elem(s, (unsigned)i);
+		const char *name = config_setting_get_string(e);
+		int line = one ? conf_line(s) : conf_elem_line(c, e);
+
+		if ((why = conf_name_problem(name, CONF_NAME_USER)) != NULL) {
+			conf_error(c, line, "'login_as' %s: name '%.*s' %s", where, CONF_SHOW_MAX,
+			    name, why);
+			continue;
+		}
+		if ((t->login_as_list[t->nlogin_as] = xstrdup(c, name)) == NULL)
+			break;
+		v[t->nlogin_as].name = t->login_as_list[t->nlogin_as];
+		v[t->nlogin_as].line = line;
+		t->nlogin_as++;
+	}
+	/* Sorted, a repeat follows the entry it repeats. */
+	if (t->nlogin_as > 1)
+		qsort(v, t->nlogin_as, sizeof(*v), cmp_host_entry);
+	for (i = 1; i < t->nlogin_as; i++)
+		if (strcmp(v[i - 1].name, v[i].name) == 0)
+			conf_error(
+			    c, v[i].line, "'login_as' %s: '%s' is listed twice", where, v[i].name);
+	free(v);
+	if (t->nlogin_as > 0)
+		t->login_as = xstrdup(c, t->login_as_list[0]);
+}
+
 static void
 parse_task(struct conf *c, const struct policy *p, struct policy_task *t,
     const config_setting_t *ts, int num)
@@ -997,13 +1044,8 @@ parse_task(struct conf *c, const struct policy *p, struct policy_task *t,
 	else if (conf_type_ok(s, CONF_STRING_LIST))
 		parse_refs(c, p, s, REFS_HOSTS, "hosts", where, &t->hosts, &t->nhosts);
 
-	if ((name = conf_string(ts, "login_as")) != NULL) {
-		if ((why = conf_name_problem(name, CONF_NAME_USER)) != NULL)
-			conf_error(c, conf_line(conf_member(ts, "login_as")),
-			    "'login_as' %s: name '%.*s' %s", where, CONF_SHOW_MAX, name, why);
-		else if ((t->login_as = xstrdup(c, name)) == NULL)
-			return;
-	}
+	if ((s = conf_member(ts, "login_as")) != NULL && conf_type_ok(s, CONF_STRING_OR_LIST))
+		parse_login_as(c, t, s, where);
 
 	t->break_glass = conf_bool(ts, "break_glass", 0);
 	t->require_reason = conf_bool(ts, "require_reason", 0);

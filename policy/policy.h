@@ -135,6 +135,10 @@ struct policy_task {
 	size_t nwhen;
 	int break_glass;
 	int line;
+	/* Every account the task allows, login_as (the default) first;
+	 * empty in a policy built by hand: then login_as alone. */
+	char **login_as_list;
+	size_t nlogin_as;
 };
 
 struct policy_host_index; /* policy/match.h */
@@ -214,6 +218,9 @@ struct policy_request {
 	const char *source_address; /* as the CA saw it; NULL when unknown */
 	const struct policy_approval *approvals; /* so far */
 	size_t napprovals;
+	/* The local account asked for: one of the task's login_as; NULL
+	 * for the task's default (the first). */
+	const char *login_as;
 };
 
 enum policy_result {
@@ -247,7 +254,7 @@ struct policy_decision {
 	size_t napprover_sets;
 	char **principals; /* "eph:<task>@<host>" / "eph:<task>@group:<hostgroup>" */
 	size_t nprincipals;
-	char *login_as;
+	char *login_as; /* the account chosen ("" when denied for it) */
 	char *force_command; /* critical option, NULL when none */
 	char *source_address; /* critical option, NULL when none */
 	char **extensions; /* flag extensions, sorted: "permit-pty", ... */

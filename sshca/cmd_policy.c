@@ -55,7 +55,8 @@ static const struct sshca_cmd policy_explain_cmd = {"policy explain", NULL,
     "[-f POLICY | -c CACONF] --as USER --task TASK\n"
     "                            --host HOST... [--ttl DURATION] [--from ADDR]\n"
     "                            [--at TIME] [--reason TEXT] [--groups G1,G2]\n"
-    "                            [--approval USER[:G1,G2]]... [--json]",
+    "                            [--approval USER[:G1,G2]]... [--login-as USER]\n"
+    "                            [--json]",
     "print the decision the policy makes for a request, with every reason.\n"
     "Exit status: 0 the request is allowed (issued now or once approved),\n"
     "1 denied, 2 no decision could be made (usage error, unreadable policy,\n"
@@ -77,6 +78,8 @@ static const struct sshca_cmd policy_explain_cmd = {"policy explain", NULL,
     "      --approval USER[:G1,G2]\n"
     "                         an approval so far, with the approver's Unix\n"
     "                         groups (default: from NSS; repeatable)\n"
+    "      --login-as USER    the local account asked for (default: the\n"
+    "                         task's first login_as)\n"
     "      --json             print the decision as one JSON object\n"};
 
 enum {
@@ -90,6 +93,7 @@ enum {
 	OPT_GROUPS,
 	OPT_APPROVAL,
 	OPT_JSON,
+	OPT_LOGIN_AS,
 };
 
 /* A list of names as the policy functions take it. */
@@ -442,6 +446,7 @@ struct explain_args {
 	const char **approvals;
 	size_t napprovals;
 	int json;
+	const char *login_as;
 };
 
 static int
@@ -461,6 +466,7 @@ explain_parse(
 	    {"groups", required_argument, NULL, OPT_GROUPS},
 	    {"approval", required_argument, NULL, OPT_APPROVAL},
 	    {"json", no_argument, NULL, OPT_JSON},
+	    {"login-as", required_argument, NULL, OPT_LOGIN_AS},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -484,6 +490,7 @@ explain_parse(
 		case OPT_GROUPS: once = &a->groups, once_name = "--groups"; break;
 		case OPT_APPROVAL: a->approvals[a->napprovals++] = optarg; break;
 		case OPT_JSON: a->json = 1; break;
+		case OPT_LOGIN_AS: once = &a->login_as, once_name = "--login-as"; break;
 		case 'h': *help = 1; return SSHCA_EXIT_OK;
 		default: return sshca_bad_option(self, c, argv);
 		}
@@ -503,6 +510,8 @@ explain_parse(
 		    self, "more than %d --host options", POLICY_MAX_REQUEST_HOSTS);
 	if (a->policy != NULL && a->config != NULL)
 		return sshca_usage_error(self, "give --policy or --config, not both");
+	if (a->login_as != NULL && (*a->login_as == '\0' || !text_ok(a->login_as, 256)))
+		return sshca_usage_error(self, "--login-as: not a user name");
 	if (a->reason != NULL && !text_ok(a->reason, REASON_MAX))
 		return sshca_usage_error(
 		    self, "--reason: more than %d bytes or control characters", REASON_MAX);
@@ -648,6 +657,7 @@ explain_build(const struct sshca_cmd *self, const struct explain_args *a, struct
 	e->req.source_address = a->from;
 	e->req.approvals = e->approvals;
 	e->req.napprovals = e->napprovals;
+	e->req.login_as = a->login_as;
 	return SSHCA_EXIT_OK;
 }
 

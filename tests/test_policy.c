@@ -388,11 +388,11 @@ test_err_types(void **state)
 	    "p.conf:1: 'dba' in groups: expected a list of strings\n"
 	    "p.conf:2: 'db' in hostgroups: expected a group\n");
 	expect_task_errors("name = \"t\"; requesters = \"alice\"; hosts = [ \"@db\" ];\n"
-	                   "  login_as = [ \"u\" ]; approvals = \"1\"; pty = 1; max_ttl = true;\n"
+	                   "  login_as = 5; approvals = \"1\"; pty = 1; max_ttl = true;\n"
 	                   "  max_logins = 1.5; when = { };\n"
 	                   "  schedule = [ 1 ];",
 	    "p.conf:4: 'requesters' in task 't': expected a list of strings\n"
-	    "p.conf:5: 'login_as' in task 't': expected a string\n"
+	    "p.conf:5: 'login_as' in task 't': expected a string or a list of strings\n"
 	    "p.conf:5: 'approvals' in task 't': expected an integer\n"
 	    "p.conf:5: 'pty' in task 't': expected a boolean\n"
 	    "p.conf:5: 'max_ttl' in task 't': expected a duration\n"
@@ -560,6 +560,45 @@ test_err_approvals(void **state)
 	/* A Unix group makes the count unknowable here: accepted. */
 	task_ok(TASK_OK " approvers = [ \"@dba\" ]; approvals = 3;");
 	task_ok(TASK_OK " approvers = [ \"@leads\" ]; approvals = 2;");
+}
+
+/* login_as: one account, or a list whose first is the default. */
+static void
+test_login_as_list(void **state)
+{
+	struct policy *p;
+	const struct policy_task *t;
+	char *text;
+
+	text = one_task("name = \"t\"; requesters = [ \"alice\" ]; hosts = [ \"@db\" ];\n"
+	                "    login_as = [ \"postgres\", \"barman\" ];");
+	p = load_ok(text);
+	free(text);
+	t = policy_find_task(p, "t");
+	assert_non_null(t);
+	assert_string_equal(t->login_as, "postgres");
+	assert_int_equal(t->nlogin_as, 2);
+	assert_string_equal(t->login_as_list[0], "postgres");
+	assert_string_equal(t->login_as_list[1], "barman");
+	policy_free(p);
+
+	/* A single string is a list of one. */
+	text = one_task(TASK_OK);
+	p = load_ok(text);
+	free(text);
+	t = policy_find_task(p, "t");
+	assert_int_equal(t->nlogin_as, 1);
+	assert_string_equal(t->login_as_list[0], "u");
+	assert_string_equal(t->login_as, "u");
+	policy_free(p);
+
+	expect_task_errors("name = \"t\"; requesters = [ \"alice\" ]; hosts = [ \"@db\" ];\n"
+	                   "    login_as = [ ];",
+	    "p.conf:5: 'login_as' in task 't': the list is empty\n");
+	expect_task_errors("name = \"t\"; requesters = [ \"alice\" ]; hosts = [ \"@db\" ];\n"
+	                   "    login_as = [ \"a\",\n \"b c\", \"a\" ];",
+	    "p.conf:6: 'login_as' in task 't': name 'b c' is not a valid user or group name\n"
+	    "p.conf:6: 'login_as' in task 't': 'a' is listed twice\n");
 }
 
 static void
@@ -886,6 +925,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_err_hosts),
 	    cmocka_unit_test(test_err_approvals),
 	    cmocka_unit_test(test_err_names),
+	    cmocka_unit_test(test_login_as_list),
 	    cmocka_unit_test(test_err_command),
 	    cmocka_unit_test(test_err_nested_group),
 	    cmocka_unit_test(test_err_listed_twice),

@@ -1124,6 +1124,44 @@ test_eval_self_approval(void **state)
 	policy_free(p);
 }
 
+static const char login_policy[] =
+    "defaults = { max_ttl = \"30m\"; };\n"
+    "tasks = ( { name = \"db\"; requesters = [ \"alice\" ];\n"
+    "  hosts = [ \"*.example.com\" ]; login_as = [ \"postgres\", \"barman\" ]; } );\n";
+
+/* A request may name any of the task's accounts; the first is the default. */
+static void
+test_eval_login_as(void **state)
+{
+	static const char *const h[] = {"db1.example.com"};
+	struct policy *p = load_text(login_policy);
+	struct policy_request r = request("alice", "db", h, 1);
+	struct policy_decision d;
+
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_string_equal(d.login_as, "postgres");
+	ASSERT_REASON(&d, POLICY_REASON_ALLOW, "login_as", "postgres (the task's default)");
+	policy_decision_clear(&d);
+
+	r.login_as = "barman";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_string_equal(d.login_as, "barman");
+	ASSERT_REASON(&d, POLICY_REASON_ALLOW, "login_as", "logs in as barman");
+	policy_decision_clear(&d);
+
+	r.login_as = "root";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	assert_string_equal(d.login_as, "");
+	assert_int_equal(d.nprincipals, 0);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "login_as",
+	    "task db does not allow logging in as root (login_as: postgres, barman)");
+	policy_decision_clear(&d);
+	policy_free(p);
+}
+
 static void
 test_eval_break_glass(void **state)
 {
@@ -1707,6 +1745,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_eval_source_cidr),
 	    cmocka_unit_test_setup_teardown(test_eval_approvals, setup_example, teardown_policy),
 	    cmocka_unit_test(test_eval_self_approval),
+	    cmocka_unit_test(test_eval_login_as),
 	    cmocka_unit_test_setup_teardown(test_eval_break_glass, setup_example, teardown_policy),
 	    cmocka_unit_test_setup_teardown(
 	        test_eval_several_hosts, setup_example, teardown_policy),

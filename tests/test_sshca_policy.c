@@ -755,6 +755,50 @@ test_explain_json(void **state)
 	json_decref(root);
 }
 
+/* --login-as picks one of the task's accounts; any other is a denial. */
+static void
+test_explain_login_as(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task db-maint --host db-stage.example.com "
+	                     "--from 192.0.2.10 --reason x --at " MONDAY_10),
+	    0);
+	tu_assert_contains(out, "login_as:        postgres\n");
+	free(out);
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task db-maint --host db-stage.example.com "
+	                     "--from 192.0.2.10 --reason x --at " MONDAY_10 " --login-as barman"),
+	    0);
+	tu_assert_contains(out, "result:          issue\n");
+	tu_assert_contains(out, "login_as:        barman\n");
+	tu_assert_contains(out, "  [allow] login_as: logs in as barman");
+	free(out);
+	assert_int_equal(
+	    explain(f, &out,
+	        "--as alice --groups '' --task db-maint --host db-stage.example.com "
+	        "--from 192.0.2.10 --reason x --at " MONDAY_10 " --login-as barman --json"),
+	    0);
+	tu_assert_contains(out, "\"login_as\": \"barman\"");
+	free(out);
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task db-maint --host db-stage.example.com "
+	                     "--from 192.0.2.10 --reason x --at " MONDAY_10 " --login-as root"),
+	    1);
+	tu_assert_contains(out, "result:          deny\n");
+	tu_assert_contains(out,
+	    "  [deny] login_as: task db-maint does not allow logging in as root "
+	    "(login_as: postgres, barman)");
+	free(out);
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task db-maint --host h "
+	                     "--login-as a --login-as b"),
+	    2);
+	free(out);
+}
+
 static void
 test_explain_text_is_safe(void **state)
 {
@@ -1101,6 +1145,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_explain_schedule, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_break_glass, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_json, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_explain_login_as, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_text_is_safe, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_policy_from_config, setup, teardown),
