@@ -166,6 +166,35 @@ ref_dup(const struct policy_ref *r)
 	return s;
 }
 
+const char *
+policy_identity_problem(const char *name)
+{
+	const unsigned char *q;
+
+	if (name == NULL || *name == '\0')
+		return "is empty";
+	if (strlen(name) > POLICY_MAX_NAME_LEN)
+		return "is too long";
+	for (q = (const unsigned char *)name; *q != '\0'; q++) {
+		if (*q == ':')
+			return "holds ':', which separates the fields of a key id";
+		if (*q <= 0x20 || *q >= 0x7f)
+			return "holds a space, a control character or a non-ASCII byte";
+	}
+	return NULL;
+}
+
+/* Are the two the same person? By uid when both were resolved through
+ * NSS, else by exact name. */
+static int
+same_person(const char *a, enum policy_identity aid, uid_t auid, const char *b,
+    enum policy_identity bid, uid_t buid)
+{
+	if (aid == POLICY_ID_RESOLVED && bid == POLICY_ID_RESOLVED)
+		return auid == buid;
+	return strcmp(a, b) == 0;
+}
+
 static int
 in_list(const char *name, const char *const *v, size_t n)
 {
@@ -655,9 +684,9 @@ eval_approvals(struct eval *e, const struct limits *lim)
 	const struct policy_task *t = e->t;
 	const struct policy_request *req = e->req;
 	struct policy_decision *d = e->d;
-	const char **seen = NULL;
+	const struct policy_approval **seen = NULL;
 	char refs[REFS_TEXT_MAX], ubuf[SAFE_TEXT_MAX];
-	size_t i, nseen = 0;
+	size_t i, j, nseen = 0;
 
 	if (req->napprovals > 0 && (seen = calloc(req->napprovals, sizeof(*seen))) == NULL) {
 		e->nomem = 1;
@@ -667,17 +696,32 @@ eval_approvals(struct eval *e, const struct limits *lim)
 	for (i = 0; i < req->napprovals; i++) {
 		const struct policy_approval *a = &req->approvals[i];
 		const struct policy_ref *via;
-		const char *user;
+		const char *user, *why;
 
 		if (a->user == NULL || *a->user == '\0')
 			continue;
 		user = safe(a->user, ubuf, sizeof(ubuf));
-		if (strcmp(a->user, req->requester) == 0) {
+		if ((why = policy_identity_problem(a->user)) != NULL) {
+			add_reason(e, POLICY_REASON_NOTE, "approvals", t->line,
+			    "approver name \"%s\" %s; approval ignored", user, why);
+			continue;
+		}
+		if (a->id == POLICY_ID_UNKNOWN) {
+			add_reason(e, POLICY_REASON_NOTE, "approvals", t->line,
+			    "%s is not known to NSS; approval ignored", user);
+			continue;
+		}
+		if (same_person(a->user, a->id, a->uid, req->requester, req->requester_id,
+		        req->requester_uid)) {
 			add_reason(e, POLICY_REASON_NOTE, "approvals", t->line,
 			    "%s cannot approve their own request; approval ignored", user);
 			continue;
 		}
-		if (in_list(a->user, seen, nseen)) {
+		for (j = 0; j < nseen; j++)
+			if (same_person(
+			        a->user, a->id, a->uid, seen[j]->user, seen[j]->id, seen[j]->uid))
+				break;
+		if (j < nseen) {
 			add_reason(e, POLICY_REASON_NOTE, "approvals", t->line,
 			    "%s already approved; the duplicate approval is ignored", user);
 			continue;
@@ -690,7 +734,7 @@ eval_approvals(struct eval *e, const struct limits *lim)
 			    t->name, refs);
 			continue;
 		}
-		seen[nseen++] = a->user;
+		seen[nseen++] = a;
 		add_reason(e, POLICY_REASON_ALLOW, "approvals", via->line,
 		    "approved by %s (%s%s%s)", user,
 		    via->kind == POLICY_REF_NAME ? "a named approver" : "via ",
@@ -875,9 +919,16 @@ policy_eval(const struct policy *p, const struct policy_request *req, time_t now
 	{
 		const struct policy_ref *via = refs_find_user(
 		    p, t->requesters, t->nrequesters, req->requester, req->groups, req->ngroups);
+		const char *why = policy_identity_problem(req->requester);
 		char refs[REFS_TEXT_MAX];
 
-		if (via == NULL) {
+		if (why != NULL)
+			add_reason(&e, POLICY_REASON_DENY, "requesters", t->line,
+			    "requester name \"%s\" %s", e.who, why);
+		else if (req->requester_id == POLICY_ID_UNKNOWN)
+			add_reason(&e, POLICY_REASON_DENY, "requesters", t->line,
+			    "requester %s is not known to NSS", e.who);
+		else if (via == NULL) {
 			refs_text(t->requesters, t->nrequesters, refs, sizeof(refs));
 			add_reason(&e, POLICY_REASON_DENY, "requesters",
 			    t->nrequesters > 0 ? t->requesters[0].line : t->line,
@@ -992,7 +1043,16 @@ policy_may_approve(const struct policy *p, const char *task, const char *request
 		*why = "the task has no approvers";
 		return EPH_ERR_PERM;
 	}
-	if (*a->user == '\0' || strcmp(a->user, requester) == 0) {
+	if (policy_identity_problem(a->user) != NULL) {
+		*why = "not a name a key id can hold";
+		return EPH_ERR_PERM;
+	}
+	if (a->id == POLICY_ID_UNKNOWN) {
+		*why = "not known to NSS";
+		return EPH_ERR_PERM;
+	}
+	/* The requester is a canonical name here: compare names. */
+	if (strcmp(a->user, requester) == 0) {
 		*why = "the requester cannot approve their own request";
 		return EPH_ERR_PERM;
 	}

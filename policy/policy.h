@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 /* Caps on what a policy may hold; over any of them it is refused. */
@@ -197,11 +198,25 @@ int policy_hostgroup_has(const struct policy_hostgroup *g, const char *host);
 
 /* -------------------------------------------------------- evaluation */
 
+/* How the caller established who someone is (policy_identity_resolve).
+ * Names are raw strings: "Alice", "ALICE" and "alice" can be one account
+ * (SSSD/AD look names up case-insensitively), so the caller resolves
+ * them to the canonical account before anything is compared. */
+enum policy_identity {
+	POLICY_ID_AS_GIVEN = 0, /* not looked up: compared by exact name */
+	POLICY_ID_RESOLVED, /* the canonical NSS name, and uid is valid */
+	POLICY_ID_UNKNOWN, /* NSS does not know the name: never counts */
+};
+
 /* One approval recorded for a request: who, and their Unix groups. */
 struct policy_approval {
 	const char *user;
 	const char *const *groups;
 	size_t ngroups;
+	/* Who user is: with POLICY_ID_RESOLVED, approvals are told apart
+	 * (and from the requester) by uid, else by exact name. */
+	enum policy_identity id;
+	uid_t uid;
 };
 
 /* What is asked. Evaluation does no I/O: the caller looks up Unix groups
@@ -221,6 +236,10 @@ struct policy_request {
 	/* The local account asked for: one of the task's login_as; NULL
 	 * for the task's default (the first). */
 	const char *login_as;
+	/* Who the requester is, as for struct policy_approval: requester
+	 * must then be the canonical name. POLICY_ID_UNKNOWN is a deny. */
+	enum policy_identity requester_id;
+	uid_t requester_uid;
 };
 
 enum policy_result {
@@ -293,6 +312,17 @@ const char *policy_result_name(enum policy_result r); /* "deny", "pending", "iss
  * EPH_ERR_PERM with *why (static text) saying why not. */
 int policy_may_approve(const struct policy *p, const char *task, const char *requester,
     const struct policy_approval *a, const char **why);
+
+/* Why name cannot be a requester or approver (it could not appear in a
+ * key id eph:<id>:<requester>:<task>: empty, too long, ':', spaces,
+ * control or non-ASCII bytes), as static text; NULL when it can. */
+const char *policy_identity_problem(const char *name);
+
+/* The canonical account of name through NSS (getpwnam_r): *canon (to
+ * free) and *uid. EPH_ERR_INVAL when policy_identity_problem refuses
+ * the name (or NSS's own name for it), EPH_ERR_NOTFOUND for a name NSS
+ * does not know. */
+int policy_identity_resolve(const char *name, char **canon, uid_t *uid);
 
 /* The user's Unix group names through NSS (getgrouplist), for the
  * requester/approver groups. EPH_ERR_NOTFOUND for an unknown user. */

@@ -471,7 +471,7 @@ explain_parse(
 	    {NULL, 0, NULL, 0},
 	};
 	const char **once;
-	const char *once_name = NULL;
+	const char *once_name = NULL, *why;
 	int c;
 
 	opterr = 0;
@@ -501,6 +501,8 @@ explain_parse(
 		return sshca_usage_error(self, "unexpected argument '%s'", argv[optind]);
 	if (a->as == NULL || *a->as == '\0')
 		return sshca_usage_error(self, "--as USER is required");
+	if ((why = policy_identity_problem(a->as)) != NULL)
+		return sshca_usage_error(self, "--as: the user name %s", why);
 	if (a->task == NULL || *a->task == '\0')
 		return sshca_usage_error(self, "--task TASK is required");
 	if (a->nhosts == 0)
@@ -527,6 +529,7 @@ struct explain_req {
 	struct policy_approval *approvals;
 	size_t napprovals;
 	time_t now;
+	char *requester; /* canonical, or as given when NSS is bypassed */
 };
 
 static void
@@ -542,13 +545,14 @@ explain_req_clear(struct explain_req *e)
 	free(e->approver_groups);
 	free(e->approver_names);
 	free(e->approvals);
+	free(e->requester);
 }
 
 /* "USER" (groups from NSS later) or "USER:G1,G2" ("USER:" for none). */
 static int
 parse_approval(const struct sshca_cmd *self, const char *arg, char **user, struct strv *groups)
 {
-	const char *colon = strchr(arg, ':');
+	const char *colon = strchr(arg, ':'), *why;
 	int r;
 
 	*user = colon != NULL ? strndup(arg, (size_t)(colon - arg)) : strdup(arg);
@@ -556,6 +560,8 @@ parse_approval(const struct sshca_cmd *self, const char *arg, char **user, struc
 		return sshca_fail(self, "out of memory");
 	if (**user == '\0')
 		return sshca_usage_error(self, "--approval '%s': no user", arg);
+	if ((why = policy_identity_problem(*user)) != NULL)
+		return sshca_usage_error(self, "--approval: the user name %s", why);
 	if (colon == NULL)
 		return SSHCA_EXIT_OK;
 	if ((r = strv_split(colon + 1, groups)) == EPH_ERR_NOMEM)
@@ -565,18 +571,32 @@ parse_approval(const struct sshca_cmd *self, const char *arg, char **user, struc
 	return SSHCA_EXIT_OK;
 }
 
-/* The groups of an approver given without any, through NSS. */
+/*
+ * Who an approver is: the canonical NSS account (the name in *user is
+ * replaced by it), with its groups from NSS unless the option gave them.
+ * NSS not knowing the name: with groups given ("USER:G1,G2") the name
+ * stands as written; without, the approval is passed on as unknown and
+ * does not count.
+ */
 static int
-approval_groups_from_nss(const struct sshca_cmd *self, const char *user, struct strv *groups)
+approval_identity(const struct sshca_cmd *self, const char *arg, char **user,
+    struct policy_approval *ap, struct strv *groups)
 {
-	int r;
+	char *canon = NULL;
+	int r, given = strchr(arg, ':') != NULL;
 
-	if ((r = strv_from_nss(user, groups)) == EPH_ERR_NOTFOUND)
-		return sshca_fail(self,
-		    "approver '%s' is not known to NSS; give the groups as --approval %s:G1,G2",
-		    user, user);
+	r = policy_identity_resolve(*user, &canon, &ap->uid);
+	if (r == EPH_ERR_NOTFOUND) {
+		ap->id = given ? POLICY_ID_AS_GIVEN : POLICY_ID_UNKNOWN;
+		return SSHCA_EXIT_OK;
+	}
 	if (r != EPH_OK)
-		return sshca_fail(self, "groups of approver '%s': %s", user, sshca_strerror(r));
+		return sshca_fail(self, "approver '%s': %s", *user, sshca_strerror(r));
+	free(*user);
+	*user = canon;
+	ap->id = POLICY_ID_RESOLVED;
+	if (!given && (r = strv_from_nss(*user, groups)) != EPH_OK)
+		return sshca_fail(self, "groups of approver '%s': %s", *user, sshca_strerror(r));
 	return SSHCA_EXIT_OK;
 }
 
@@ -627,26 +647,36 @@ explain_build(const struct sshca_cmd *self, const struct explain_args *a, struct
 	}
 
 	/* NSS only once the whole command line is known to be usable. */
+	r = policy_identity_resolve(a->as, &e->requester, &e->req.requester_uid);
+	if (r == EPH_OK)
+		e->req.requester_id = POLICY_ID_RESOLVED;
+	else if (r == EPH_ERR_NOTFOUND && a->groups != NULL) {
+		/* --groups stands in for NSS: the name as given. */
+		if ((e->requester = strdup(a->as)) == NULL)
+			return sshca_fail(self, "out of memory");
+		e->req.requester_id = POLICY_ID_AS_GIVEN;
+	} else if (r == EPH_ERR_NOTFOUND)
+		return sshca_fail(self,
+		    "user '%s' is not known to NSS; give the groups with --groups G1,G2 "
+		    "(\"\" for none)",
+		    a->as);
+	else
+		return sshca_fail(self, "user '%s': %s", a->as, sshca_strerror(r));
 	if (a->groups == NULL) {
-		if ((r = strv_from_nss(a->as, &e->groups)) == EPH_ERR_NOTFOUND)
-			return sshca_fail(self,
-			    "user '%s' is not known to NSS; give the groups with --groups G1,G2 "
-			    "(\"\" for none)",
-			    a->as);
-		if (r != EPH_OK)
-			return sshca_fail(self, "groups of '%s': %s", a->as, sshca_strerror(r));
+		if ((r = strv_from_nss(e->requester, &e->groups)) != EPH_OK)
+			return sshca_fail(
+			    self, "groups of '%s': %s", e->requester, sshca_strerror(r));
 	}
 	for (i = 0; i < e->napprovals; i++) {
-		if (strchr(a->approvals[i], ':') == NULL &&
-		    (ret = approval_groups_from_nss(
-		         self, e->approver_names[i], &e->approver_groups[i])) != SSHCA_EXIT_OK)
+		if ((ret = approval_identity(self, a->approvals[i], &e->approver_names[i],
+		         &e->approvals[i], &e->approver_groups[i])) != SSHCA_EXIT_OK)
 			return ret;
 		e->approvals[i].user = e->approver_names[i];
 		e->approvals[i].groups = (const char *const *)e->approver_groups[i].v;
 		e->approvals[i].ngroups = e->approver_groups[i].n;
 	}
 
-	e->req.requester = a->as;
+	e->req.requester = e->requester;
 	e->req.groups = (const char *const *)e->groups.v;
 	e->req.ngroups = e->groups.n;
 	e->req.task = a->task;

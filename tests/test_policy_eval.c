@@ -25,6 +25,11 @@
 #define SUN 6
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+/* An approval by name, groups none, identity as given. */
+#define APPR(user)                                                                                 \
+	{                                                                                          \
+		(user), NULL, 0, POLICY_ID_AS_GIVEN, 0                                             \
+	}
 
 /* ------------------------------------------------------------- helpers */
 
@@ -878,7 +883,7 @@ test_eval_schedule(void **state)
 {
 	struct policy *p = *state;
 	struct policy_request r = request("carol", "restart-app", H_APP, 1);
-	static const struct policy_approval ok[] = {{"dave", NULL, 0}};
+	static const struct policy_approval ok[] = {APPR("dave")};
 	struct policy_decision d;
 
 	r.groups = G_OPS;
@@ -1005,11 +1010,10 @@ test_eval_approvals(void **state)
 	struct policy *p = *state;
 	struct policy_request r = request("alice", "db-maint", H_DB01, 1);
 	struct policy_decision d;
-	static const struct policy_approval one[] = {{"carol", NULL, 0}};
-	static const struct policy_approval dup[] = {{"carol", NULL, 0}, {"carol", NULL, 0}};
-	static const struct policy_approval two[] = {{"carol", NULL, 0}, {"dave", NULL, 0}};
-	static const struct policy_approval strangers[] = {
-	    {"eve", NULL, 0}, {"bob", NULL, 0}, {"carol", NULL, 0}};
+	static const struct policy_approval one[] = {APPR("carol")};
+	static const struct policy_approval dup[] = {APPR("carol"), APPR("carol")};
+	static const struct policy_approval two[] = {APPR("carol"), APPR("dave")};
+	static const struct policy_approval strangers[] = {APPR("eve"), APPR("bob"), APPR("carol")};
 
 	/* db01 is prod/high: 2 approvals from @leads. */
 	eval_ok(p, &r, AT(MON, 10, 0), &d);
@@ -1124,6 +1128,104 @@ test_eval_self_approval(void **state)
 	policy_free(p);
 }
 
+/*
+ * Names are raw strings: with SSSD/AD, "Alice" and "ALICE" are alice.
+ * The caller resolves them (policy_identity_resolve) and evaluation
+ * tells people apart by uid then.
+ */
+static void
+test_eval_identities(void **state)
+{
+	static const char *const h[] = {"web1.example.com"};
+	struct policy *p = load_text(self_policy);
+	struct policy_request r = request("carol", "deploy", h, 1);
+	struct policy_decision d;
+	struct policy_approval a[3];
+	char *canon = NULL;
+	uid_t uid = 12345;
+
+	/* Two spellings of one account (uid 1001) count once. */
+	memset(a, 0, sizeof(a));
+	a[0].user = "frank";
+	a[0].id = POLICY_ID_RESOLVED;
+	a[0].uid = 1001;
+	a[1] = a[0];
+	a[1].user = "Frank";
+	r.approvals = a;
+	r.napprovals = 2;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.approvals_valid, 1);
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "approvals", "Frank already approved");
+	policy_decision_clear(&d);
+
+	/* The requester under another spelling is still the requester. */
+	r.requester_id = POLICY_ID_RESOLVED;
+	r.requester_uid = 1001;
+	r.requester = "frank";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.approvals_valid, 0);
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "approvals", "Frank cannot approve their own");
+	policy_decision_clear(&d);
+
+	/* Without uids, names are compared as given. */
+	r.requester_id = POLICY_ID_AS_GIVEN;
+	r.requester = "carol";
+	a[0].id = a[1].id = POLICY_ID_AS_GIVEN;
+	a[1].user = "dave";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.approvals_valid, 2);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	policy_decision_clear(&d);
+
+	/* An approver NSS does not know does not count. */
+	a[1].id = POLICY_ID_UNKNOWN;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.approvals_valid, 1);
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "approvals", "dave is not known to NSS");
+	policy_decision_clear(&d);
+
+	/* Neither do names a key id could not hold. */
+	a[1].id = POLICY_ID_AS_GIVEN;
+	a[1].user = "da ve";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.approvals_valid, 1);
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "approvals", "approver name \"da ve\" holds a space");
+	policy_decision_clear(&d);
+
+	/* A requester NSS does not know, or whose name cannot be in a key id: denied. */
+	r.requester_id = POLICY_ID_UNKNOWN;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "requesters", "carol is not known to NSS");
+	policy_decision_clear(&d);
+	r.requester_id = POLICY_ID_AS_GIVEN;
+	r.requester = "carol:x";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "requesters", "holds ':'");
+	policy_decision_clear(&d);
+	policy_free(p);
+
+	/* The NSS side, on accounts every system has. */
+	assert_int_equal(policy_identity_resolve("root", &canon, &uid), EPH_OK);
+	assert_string_equal(canon, "root");
+	assert_int_equal(uid, 0);
+	free(canon);
+	assert_int_equal(policy_identity_resolve("daemon", &canon, &uid), EPH_OK);
+	assert_string_equal(canon, "daemon");
+	assert_true(uid != 0);
+	free(canon);
+	assert_int_equal(
+	    policy_identity_resolve("no-such-user-ephssh-test", &canon, &uid), EPH_ERR_NOTFOUND);
+	assert_null(canon);
+	assert_int_equal(policy_identity_resolve("root:x", &canon, &uid), EPH_ERR_INVAL);
+	assert_int_equal(policy_identity_resolve("ro ot", &canon, &uid), EPH_ERR_INVAL);
+	assert_int_equal(policy_identity_resolve("", &canon, &uid), EPH_ERR_INVAL);
+	assert_null(policy_identity_problem("svc-backup$"));
+	assert_non_null(policy_identity_problem("a\tb"));
+	assert_non_null(policy_identity_problem("caf\xc3\xa9"));
+}
+
 static const char login_policy[] =
     "defaults = { max_ttl = \"30m\"; };\n"
     "tasks = ( { name = \"db\"; requesters = [ \"alice\" ];\n"
@@ -1169,7 +1271,7 @@ test_eval_break_glass(void **state)
 	struct policy_request r = request("carol", "break-glass", H_DB01, 1);
 	struct policy_decision d;
 	const char *why;
-	struct policy_approval a = {"dave", NULL, 0};
+	struct policy_approval a = APPR("dave");
 
 	r.reason = "INC-9 database down";
 	eval_ok(p, &r, AT(SAT, 3, 0), &d);
@@ -1464,8 +1566,7 @@ static void
 test_eval_deterministic(void **state)
 {
 	struct policy *p = *state;
-	static const struct policy_approval appr[] = {
-	    {"carol", NULL, 0}, {"alice", NULL, 0}, {"eve", NULL, 0}};
+	static const struct policy_approval appr[] = {APPR("carol"), APPR("alice"), APPR("eve")};
 	struct policy_request reqs[3];
 	struct policy_decision a, b;
 	size_t i;
@@ -1746,6 +1847,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_eval_approvals, setup_example, teardown_policy),
 	    cmocka_unit_test(test_eval_self_approval),
 	    cmocka_unit_test(test_eval_login_as),
+	    cmocka_unit_test(test_eval_identities),
 	    cmocka_unit_test_setup_teardown(test_eval_break_glass, setup_example, teardown_policy),
 	    cmocka_unit_test_setup_teardown(
 	        test_eval_several_hosts, setup_example, teardown_policy),

@@ -743,15 +743,16 @@ test_explain_json(void **state)
 	assert_int_equal(json_array_size(jget(root, "extensions")), 0);
 	json_decref(root);
 
-	/* Bytes that are not UTF-8 in a name still give valid JSON. */
+	/* Bytes that are not UTF-8 in a name still give valid JSON (a
+	 * requester name cannot hold them: a task name can be asked for). */
 	assert_int_equal(explain(f, &out,
-	                     "--as \"$(printf 'al\\377ice')\" --groups '' --task db-maint "
+	                     "--as alice --groups '' --task \"$(printf 'db\\377maint')\" "
 	                     "--host db01.example.com --at " MONDAY_10 " --json 2>/dev/null"),
 	    1);
 	if ((root = json_loads(out, 0, &jerr)) == NULL)
 		fail_msg("not JSON (%s):\n%s", jerr.text, out);
 	free(out);
-	assert_string_equal(json_string_value(jget(root, "requester")), "al\xef\xbf\xbdice");
+	assert_string_equal(json_string_value(jget(root, "task")), "db\xef\xbf\xbdmaint");
 	json_decref(root);
 }
 
@@ -799,6 +800,55 @@ test_explain_login_as(void **state)
 	free(out);
 }
 
+/* Requester and approvers are resolved through NSS to their accounts
+ * (root, daemon and nobody exist everywhere). */
+static void
+test_explain_identities(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	write_in(f, "pol.conf",
+	    "tasks = ( { name = \"ops\"; requesters = [ \"root\", \"daemon\" ];\n"
+	    "  approvers = [ \"root\", \"daemon\", \"nobody\" ]; approvals = 2;\n"
+	    "  hosts = [ \"*.example.com\" ]; login_as = \"root\"; } );\n",
+	    0644);
+#define EXPLAIN_OPS "%s policy explain -f pol.conf --task ops --host a.example.com "
+	assert_int_equal(
+	    run(f, &out, EXPLAIN_OPS "--as root --approval root --approval daemon", SSHCA), 0);
+	tu_assert_contains(out, "result:          pending\n");
+	tu_assert_contains(out, "approvals:       2 required, 1 valid\n");
+	tu_assert_contains(out, "root cannot approve their own request");
+	free(out);
+	assert_int_equal(
+	    run(f, &out, EXPLAIN_OPS "--as root --approval daemon --approval nobody", SSHCA), 0);
+	tu_assert_contains(out, "result:          issue\n");
+	free(out);
+	/* Unknown to NSS: the approval does not count. */
+	assert_int_equal(
+	    run(f, &out, EXPLAIN_OPS "--as root --approval daemon --approval ROOT-ephssh-x", SSHCA),
+	    0);
+	tu_assert_contains(out, "approvals:       2 required, 1 valid\n");
+	tu_assert_contains(out, "ROOT-ephssh-x is not known to NSS; approval ignored");
+	free(out);
+	/* With --groups, a name NSS does not know stands as written. */
+	assert_int_equal(run(f, &out, EXPLAIN_OPS "--as ROOT-ephssh-x --groups ''", SSHCA), 1);
+	tu_assert_contains(out, "requester:       ROOT-ephssh-x\n");
+	tu_assert_contains(out, "  [deny] requesters: ");
+	free(out);
+	assert_int_equal(run(f, &out, EXPLAIN_OPS "--as ROOT-ephssh-x", SSHCA), 2);
+	tu_assert_contains(out, "not known to NSS");
+	free(out);
+	/* Names a key id cannot hold are refused outright. */
+	assert_int_equal(run(f, &out, EXPLAIN_OPS "--as 'ro:ot' --groups ''", SSHCA), 2);
+	tu_assert_contains(out, "--as: the user name holds ':'");
+	free(out);
+	assert_int_equal(run(f, &out, EXPLAIN_OPS "--as root --approval 'dae mon'", SSHCA), 2);
+	tu_assert_contains(out, "--approval: the user name holds a space");
+	free(out);
+#undef EXPLAIN_OPS
+}
+
 static void
 test_explain_text_is_safe(void **state)
 {
@@ -844,11 +894,12 @@ test_explain_failures(void **state)
 	    2);
 	tu_assert_contains(out, "not known to NSS");
 	free(out);
+	/* An approver NSS does not know is no error: the approval does not count. */
 	assert_int_equal(explain(f, &out,
 	                     "--as alice --groups '' --task db-maint --host db01.example.com "
 	                     "--approval no-such-user-ephssh-test"),
-	    2);
-	tu_assert_contains(out, "not known to NSS");
+	    1);
+	tu_assert_contains(out, "no-such-user-ephssh-test is not known to NSS; approval ignored");
 	free(out);
 	/* A user NSS knows (root) needs no --groups. */
 	assert_int_equal(
@@ -1146,6 +1197,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_explain_break_glass, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_json, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_login_as, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_explain_identities, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_text_is_safe, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_policy_from_config, setup, teardown),
