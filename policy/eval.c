@@ -20,8 +20,6 @@
 #include "match.h"
 #include "policy.h"
 
-/* Approval records looked at per request; far above any task's need. */
-#define EVAL_MAX_APPROVAL_RECORDS 1024
 /* How much of a list a reason quotes before "...". */
 #define REFS_TEXT_MAX 160
 
@@ -110,6 +108,35 @@ safe(const char *s, char *buf, size_t len)
 		memcpy(buf + i, "...", 3);
 		i += 3;
 	}
+	buf[i] = '\0';
+	return buf;
+}
+
+/* Does s hold an ASCII letter or digit? */
+static int
+has_alnum(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9'))
+			return 1;
+	return 0;
+}
+
+/* A description as a reason quotes it: control characters become '?'.
+ * Returns s itself when it has none (the loader's case). */
+static const char *
+safe_desc(const char *s, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			break;
+	if (s[i] == '\0')
+		return s;
+	for (i = 0; s[i] != '\0' && i < len - 1; i++)
+		buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
 	buf[i] = '\0';
 	return buf;
 }
@@ -880,7 +907,7 @@ policy_eval(const struct policy *p, const struct policy_request *req, time_t now
 	    *req->requester == '\0' || req->task == NULL ||
 	    (req->nhosts > 0 && req->hosts == NULL) || (req->ngroups > 0 && req->groups == NULL) ||
 	    (req->napprovals > 0 && req->approvals == NULL) ||
-	    req->napprovals > EVAL_MAX_APPROVAL_RECORDS)
+	    req->napprovals > POLICY_MAX_APPROVAL_RECORDS)
 		goto out;
 	e.p = p;
 	e.req = req;
@@ -898,8 +925,11 @@ policy_eval(const struct policy *p, const struct policy_request *req, time_t now
 		goto done;
 	}
 	e.t = t;
+	/* The loader refuses control characters in a description; a policy
+	 * built by hand gets them replaced. */
 	add_reason(&e, POLICY_REASON_ALLOW, "task", t->line, "task %s%s%s%s", t->name,
-	    t->description != NULL ? " (" : "", t->description != NULL ? t->description : "",
+	    t->description != NULL ? " (" : "",
+	    t->description != NULL ? safe_desc(t->description, sbuf, sizeof(sbuf)) : "",
 	    t->description != NULL ? ")" : "");
 	d.break_glass = t->break_glass;
 	d.max_logins = t->max_logins;
@@ -957,6 +987,13 @@ policy_eval(const struct policy *p, const struct policy_request *req, time_t now
 			add_reason(&e, POLICY_REASON_DENY, "reason", t->line,
 			    "%s requires a reason (a ticket or incident)",
 			    t->break_glass ? "break-glass" : "this task");
+		else if (!has_alnum(reason))
+			/* ".", or a non-breaking space, says nothing. */
+			add_reason(&e, POLICY_REASON_DENY, "reason", t->line,
+			    "%s requires a reason (a ticket or incident); \"%s\" holds no "
+			    "letter or digit",
+			    t->break_glass ? "break-glass" : "this task",
+			    safe(reason, sbuf, sizeof(sbuf)));
 		else
 			add_reason(&e, POLICY_REASON_ALLOW, "reason", t->line, "reason given");
 	}

@@ -893,6 +893,15 @@ parse_source(struct conf *c, struct policy_task *t, const config_setting_t *ts, 
 	t->source_cidrs = xstrdup(c, s);
 }
 
+static int
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
 static void
 parse_command(struct conf *c, struct policy_task *t, const config_setting_t *ts, const char *where)
 {
@@ -1020,9 +1029,15 @@ parse_task(struct conf *c, const struct policy *p, struct policy_task *t,
 	conf_check_keys(c, ts, task_keys, CONF_NKEYS(task_keys), where);
 	if (name != NULL && (t->name = xstrdup(c, name)) == NULL)
 		return;
-	if (conf_string(ts, "description") != NULL &&
-	    (t->description = xstrdup(c, conf_string(ts, "description"))) == NULL)
-		return;
+	if ((name = conf_string(ts, "description")) != NULL) {
+		/* It is quoted in reasons, logs and explain: one line. */
+		if (has_control(name))
+			conf_error(c, conf_line(conf_member(ts, "description")),
+			    "'description' %s: holds a control character (a newline, a tab, ...)",
+			    where);
+		else if ((t->description = xstrdup(c, name)) == NULL)
+			return;
+	}
 
 	s = conf_member(ts, "requesters");
 	if (s == NULL)

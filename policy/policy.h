@@ -19,6 +19,7 @@
 #define POLICY_MAX_LIST 100000 /* members of any one list */
 #define POLICY_MAX_REQUEST_HOSTS 64
 #define POLICY_MAX_APPROVALS 16 /* approvals a task may require */
+#define POLICY_MAX_APPROVAL_RECORDS 1024 /* approvals one request may carry */
 #define POLICY_MAX_TTL_LIMIT (7u * 86400u) /* no max_ttl may exceed a week */
 
 /* ------------------------------------------------------------ errors */

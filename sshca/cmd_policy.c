@@ -168,7 +168,8 @@ strv_from_nss(const char *user, struct strv *s)
 }
 
 /* Policy and user text may hold anything: keep terminal control bytes
- * out of the output. */
+ * out of the output, and a backslash doubled so that "\x1b" typed
+ * literally cannot pass for an escaped byte. */
 static void
 put_safe(const char *s)
 {
@@ -177,6 +178,8 @@ put_safe(const char *s)
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
 		if (*p < 0x20 || *p == 0x7f)
 			printf("\\x%02x", *p);
+		else if (*p == '\\')
+			fputs("\\\\", stdout);
 		else
 			putchar(*p);
 	}
@@ -488,7 +491,12 @@ explain_parse(
 		case OPT_AT: once = &a->at, once_name = "--at"; break;
 		case OPT_REASON: once = &a->reason, once_name = "--reason"; break;
 		case OPT_GROUPS: once = &a->groups, once_name = "--groups"; break;
-		case OPT_APPROVAL: a->approvals[a->napprovals++] = optarg; break;
+		case OPT_APPROVAL:
+			if (a->napprovals == POLICY_MAX_APPROVAL_RECORDS)
+				return sshca_usage_error(self, "more than %d --approval options",
+				    POLICY_MAX_APPROVAL_RECORDS);
+			a->approvals[a->napprovals++] = optarg;
+			break;
 		case OPT_JSON: a->json = 1; break;
 		case OPT_LOGIN_AS: once = &a->login_as, once_name = "--login-as"; break;
 		case 'h': *help = 1; return SSHCA_EXIT_OK;

@@ -652,6 +652,19 @@ test_err_names(void **state)
 	free(longname);
 }
 
+/* A description is quoted in reasons and logs: one line of text. */
+static void
+test_err_description(void **state)
+{
+	expect_task_errors(TASK_OK "\n  description = \"two\nlines\";",
+	    "p.conf:5: 'description' in task 't': holds a control character (a newline, a "
+	    "tab, ...)\n");
+	expect_task_errors(TASK_OK "\n  description = \"a\ttab\";",
+	    "p.conf:5: 'description' in task 't': holds a control character (a newline, a "
+	    "tab, ...)\n");
+	task_ok(TASK_OK " description = \"PostgreSQL \\\"maintenance\\\"\";");
+}
+
 static void
 test_err_command(void **state)
 {
@@ -927,6 +940,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_err_names),
 	    cmocka_unit_test(test_login_as_list),
 	    cmocka_unit_test(test_err_command),
+	    cmocka_unit_test(test_err_description),
 	    cmocka_unit_test(test_err_nested_group),
 	    cmocka_unit_test(test_err_listed_twice),
 	    cmocka_unit_test(test_err_when),

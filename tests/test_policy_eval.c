@@ -871,6 +871,18 @@ test_eval_reason(void **state)
 	assert_int_equal(d.result, POLICY_DENY);
 	policy_decision_clear(&d);
 
+	/* A dot or a non-breaking space says nothing: a letter or digit is needed. */
+	r.reason = ".";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "reason", "\".\" holds no letter or digit");
+	policy_decision_clear(&d);
+	r.reason = "\xc2\xa0";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "reason", "holds no letter or digit");
+	policy_decision_clear(&d);
+
 	r.reason = "INC-1";
 	eval_ok(p, &r, AT(MON, 10, 0), &d);
 	assert_int_equal(d.result, POLICY_ISSUE);
@@ -1705,6 +1717,13 @@ test_eval_hand_built(void **state)
 	assert_string_equal(d.principals[0], "eph:hand@x.y.lab.example.com");
 	ASSERT_REASON(&d, POLICY_REASON_ALLOW, "hosts", "host pattern *.Lab.example.com");
 	policy_decision_clear(&d);
+
+	/* A description with a newline (the loader refuses one) stays one line. */
+	task.description = "two\nlines";
+	eval_ok(&p, &r, AT(MON, 10, 0), &d);
+	ASSERT_REASON(&d, POLICY_REASON_ALLOW, "task", "task hand (two?lines)");
+	policy_decision_clear(&d);
+	task.description = NULL;
 
 	r.hosts = ghost;
 	eval_ok(&p, &r, AT(MON, 10, 0), &d);

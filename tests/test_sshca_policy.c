@@ -187,6 +187,20 @@ test_usage_errors(void **state)
 		tu_assert_contains(out, "more than 64 --host");
 		free(out);
 	}
+	/* So are too many approvals, saying what the limit is. */
+	{
+		static char cmd[1025 * 16] = "";
+		int n;
+
+		for (n = 0; n < 1025; n++)
+			strcat(cmd, " --approval b:");
+		rc = run(f, &out,
+		    "%s policy explain -f " EXAMPLE " --as a --task t --host h --groups ''%s",
+		    SSHCA, cmd);
+		assert_int_equal(rc, 2);
+		tu_assert_contains(out, "more than 1024 --approval options");
+		free(out);
+	}
 }
 
 /* ----------------------------------------------------------- check */
@@ -862,6 +876,13 @@ test_explain_text_is_safe(void **state)
 	    1);
 	tu_assert_contains(out, "hosts:           x\\x1b[2Jy\n");
 	assert_null(strchr(out, '\033'));
+	free(out);
+	/* A backslash typed as such is doubled: it cannot pass for an escape. */
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task db-maint "
+	                     "--host 'x\\x1b[2Jy' --at " MONDAY_10),
+	    1);
+	tu_assert_contains(out, "hosts:           x\\\\x1b[2Jy\n");
 	free(out);
 }
 
