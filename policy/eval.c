@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -952,6 +953,18 @@ policy_eval(const struct policy *p, const struct policy_request *req, time_t now
 		const char *why = policy_identity_problem(req->requester);
 		char refs[REFS_TEXT_MAX];
 
+		const struct policy_ref *denied =
+		    refs_find_user(p, t->deny, t->ndeny, req->requester, req->groups, req->ngroups);
+		int by_task = denied != NULL;
+
+		if (denied == NULL)
+			denied = refs_find_user(
+			    p, p->deny, p->ndeny, req->requester, req->groups, req->ngroups);
+		if (denied != NULL)
+			add_reason(&e, POLICY_REASON_DENY, "deny", denied->line,
+			    "%s is refused task %s by %s%s in the deny list of %s", e.who, t->name,
+			    ref_prefix(denied->kind), denied->name,
+			    by_task ? "the task" : "defaults");
 		if (why != NULL)
 			add_reason(&e, POLICY_REASON_DENY, "requesters", t->line,
 			    "requester name \"%s\" %s", e.who, why);
@@ -982,11 +995,14 @@ policy_eval(const struct policy *p, const struct policy_request *req, time_t now
 	reason = req->reason;
 	while (reason != NULL && (*reason == ' ' || *reason == '\t'))
 		reason++;
-	if (t->require_reason || t->break_glass) {
+	if (t->require_reason || t->break_glass || t->reason_re != NULL) {
 		if (reason == NULL || *reason == '\0')
 			add_reason(&e, POLICY_REASON_DENY, "reason", t->line,
-			    "%s requires a reason (a ticket or incident)",
-			    t->break_glass ? "break-glass" : "this task");
+			    "%s requires a reason (a ticket or incident)%s%s%s",
+			    t->break_glass ? "break-glass" : "this task",
+			    t->reason_re != NULL ? " matching \"" : "",
+			    t->reason_re != NULL ? t->reason_pattern : "",
+			    t->reason_re != NULL ? "\"" : "");
 		else if (!has_alnum(reason))
 			/* ".", or a non-breaking space, says nothing. */
 			add_reason(&e, POLICY_REASON_DENY, "reason", t->line,
@@ -994,6 +1010,14 @@ policy_eval(const struct policy *p, const struct policy_request *req, time_t now
 			    "letter or digit",
 			    t->break_glass ? "break-glass" : "this task",
 			    safe(reason, sbuf, sizeof(sbuf)));
+		else if (t->reason_re != NULL &&
+		    regexec(t->reason_re, req->reason, 0, NULL, 0) != 0)
+			add_reason(&e, POLICY_REASON_DENY, "reason", t->line,
+			    "reason \"%s\" does not match the reason_pattern of task %s, \"%s\"",
+			    safe(req->reason, sbuf, sizeof(sbuf)), t->name, t->reason_pattern);
+		else if (t->reason_re != NULL)
+			add_reason(&e, POLICY_REASON_ALLOW, "reason", t->line,
+			    "reason given, matching \"%s\"", t->reason_pattern);
 		else
 			add_reason(&e, POLICY_REASON_ALLOW, "reason", t->line, "reason given");
 	}

@@ -30,6 +30,7 @@ static const struct conf_key top_keys[] = {
 static const struct conf_key defaults_keys[] = {
     {"max_ttl", CONF_DURATION, 0},
     {"pending_timeout", CONF_DURATION, 0},
+    {"deny", CONF_STRING_LIST, 0},
 };
 
 static const struct conf_key hostgroup_keys[] = {
@@ -61,6 +62,8 @@ static const struct conf_key task_keys[] = {
     {"schedule", CONF_STRING_LIST, 0},
     {"when", CONF_GROUP_LIST, 0},
     {"break_glass", CONF_BOOL, 0},
+    {"deny", CONF_STRING_LIST, 0},
+    {"reason_pattern", CONF_STRING, 0},
 };
 
 static const struct conf_key when_keys[] = {
@@ -165,6 +168,11 @@ task_free_fields(struct policy_task *t)
 	refs_free(t->requesters, t->nrequesters);
 	refs_free(t->approvers, t->napprovers);
 	refs_free(t->hosts, t->nhosts);
+	refs_free(t->deny, t->ndeny);
+	free(t->reason_pattern);
+	if (t->reason_re != NULL)
+		regfree(t->reason_re);
+	free(t->reason_re);
 	free(t->login_as);
 	strv_free(t->login_as_list, t->nlogin_as);
 	free(t->source_cidrs);
@@ -200,6 +208,7 @@ policy_free(struct policy *p)
 	for (i = 0; i < p->ntasks; i++)
 		task_free_fields(&p->tasks[i]);
 	free(p->tasks);
+	refs_free(p->deny, p->ndeny);
 	policy_host_index_free(p->host_index);
 	policy_errors_clear(&p->warnings);
 	free(p->file);
@@ -448,6 +457,16 @@ parse_defaults(struct conf *c, struct policy *p, const config_setting_t *root)
 	(void)conf_duration(c, d, "max_ttl", 1, POLICY_MAX_TTL_LIMIT, &p->max_ttl, "in defaults");
 	(void)conf_duration(
 	    c, d, "pending_timeout", 1, POLICY_MAX_TTL_LIMIT, &p->pending_timeout, "in defaults");
+}
+
+/* defaults.deny names groups, so it is read once they are. */
+static void
+parse_defaults_deny(struct conf *c, struct policy *p, const config_setting_t *root)
+{
+	const config_setting_t *s = conf_member(conf_member(root, "defaults"), "deny");
+
+	if (s != NULL && conf_type_ok(s, CONF_STRING_LIST))
+		parse_refs(c, p, s, REFS_PEOPLE, "deny", "in defaults", &p->deny, &p->ndeny);
 }
 
 static int
@@ -903,6 +922,36 @@ has_control(const char *s)
 }
 
 static void
+parse_reason_pattern(
+    struct conf *c, struct policy_task *t, const config_setting_t *ts, const char *where)
+{
+	const char *s = conf_string(ts, "reason_pattern");
+	int line = conf_line(conf_member(ts, "reason_pattern")), e;
+	char why[256];
+
+	if (s == NULL)
+		return;
+	if (*s == '\0' || has_control(s)) {
+		conf_error(c, line, "'reason_pattern' %s: %s", where,
+		    *s == '\0' ? "is empty" : "holds a control character");
+		return;
+	}
+	if ((t->reason_re = xcalloc(c, 1, sizeof(*t->reason_re))) == NULL)
+		return;
+	if ((e = regcomp(t->reason_re, s, REG_EXTENDED | REG_NOSUB)) != 0) {
+		regerror(e, t->reason_re, why, sizeof(why));
+		conf_error(c, line,
+		    "'reason_pattern' %s: '%.*s' is not a valid extended regular "
+		    "expression: %s",
+		    where, CONF_SHOW_MAX, s, why);
+		free(t->reason_re);
+		t->reason_re = NULL;
+		return;
+	}
+	t->reason_pattern = xstrdup(c, s);
+}
+
+static void
 parse_command(struct conf *c, struct policy_task *t, const config_setting_t *ts, const char *where)
 {
 	const char *s = conf_string(ts, "command");
@@ -1071,6 +1120,9 @@ parse_task(struct conf *c, const struct policy *p, struct policy_task *t,
 			    where);
 		t->require_reason = 1;
 	}
+	if ((s = conf_member(ts, "deny")) != NULL && conf_type_ok(s, CONF_STRING_LIST))
+		parse_refs(c, p, s, REFS_PEOPLE, "deny", where, &t->deny, &t->ndeny);
+	parse_reason_pattern(c, t, ts, where);
 	parse_source(c, t, ts, where);
 	parse_command(c, t, ts, where);
 	t->pty = conf_bool(ts, "pty", conf_member(ts, "command") == NULL);
@@ -1154,6 +1206,7 @@ policy_build(struct conf *c, struct policy **out)
 	conf_check_keys(c, root, top_keys, CONF_NKEYS(top_keys), "at top level");
 	parse_defaults(c, p, root);
 	parse_groups(c, p, root);
+	parse_defaults_deny(c, p, root);
 	parse_hostgroups(c, p, root);
 	parse_tasks(c, p, root);
 	if ((r = conf_result(c)) != EPH_OK ||

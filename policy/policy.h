@@ -8,6 +8,7 @@
 #define EPH_POLICY_H
 
 #include <stddef.h>
+#include <regex.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -141,6 +142,14 @@ struct policy_task {
 	 * empty in a policy built by hand: then login_as alone. */
 	char **login_as_list;
 	size_t nlogin_as;
+	/* deny = [ "%contractors", "mallory" ]: requesters refused this
+	 * task whatever else matches (defaults.deny applies as well). */
+	struct policy_ref *deny;
+	size_t ndeny;
+	/* reason_pattern: a POSIX ERE the reason must match, as written,
+	 * and compiled at load (NULL when unset). */
+	char *reason_pattern;
+	regex_t *reason_re;
 };
 
 struct policy_host_index; /* policy/match.h */
@@ -161,6 +170,9 @@ struct policy {
 	/* What loads but is probably not what the author meant, as
 	 * "file:line" messages; policy check prints them. */
 	struct policy_errors warnings;
+	/* defaults.deny: refused every task, whatever else matches. */
+	struct policy_ref *deny;
+	size_t ndeny;
 };
 
 /*

@@ -652,6 +652,42 @@ test_err_names(void **state)
 	free(longname);
 }
 
+/* deny lists resolve like requesters; reason_pattern compiles at load. */
+static void
+test_deny_and_reason_pattern(void **state)
+{
+	struct policy *p;
+	const struct policy_task *t;
+	char *text = NULL;
+
+	if (asprintf(&text,
+	        "defaults = { deny = [ \"%%contractors\", \"@leads\" ]; };\n%s"
+	        "  { %s deny = [ \"mallory\" ]; reason_pattern = \"^(INC|CHG)-[0-9]+ \"; }\n);\n",
+	        HEAD, TASK_OK) < 0)
+		fail_msg("out of memory");
+	p = load_ok(text);
+	free(text);
+	assert_int_equal(p->ndeny, 2);
+	assert_ref(&p->deny[0], POLICY_REF_UNIX_GROUP, "contractors", 1);
+	assert_ref(&p->deny[1], POLICY_REF_GROUP, "leads", 1);
+	t = policy_find_task(p, "t");
+	assert_int_equal(t->ndeny, 1);
+	assert_ref(&t->deny[0], POLICY_REF_NAME, "mallory", 5);
+	assert_string_equal(t->reason_pattern, "^(INC|CHG)-[0-9]+ ");
+	assert_non_null(t->reason_re);
+	policy_free(p);
+
+	expect_errors("defaults = { deny = [ \"@nobody\" ]; };\ntasks = ();\n",
+	    "p.conf:1: 'deny' in defaults: undefined group '@nobody'\n");
+	expect_task_errors(TASK_OK "\n  deny = [ \"a b\" ];",
+	    "p.conf:5: 'deny' in task 't': name 'a b' is not a valid user or group name\n");
+	expect_task_errors(TASK_OK "\n  reason_pattern = \"^(INC\";",
+	    "p.conf:5: 'reason_pattern' in task 't': '^(INC' is not a valid extended regular "
+	    "expression: Unmatched ( or \\(\n"); /* glibc's regerror text */
+	expect_task_errors(TASK_OK "\n  reason_pattern = \"\";",
+	    "p.conf:5: 'reason_pattern' in task 't': is empty\n");
+}
+
 /* A description is quoted in reasons and logs: one line of text. */
 static void
 test_err_description(void **state)
@@ -941,6 +977,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_login_as_list),
 	    cmocka_unit_test(test_err_command),
 	    cmocka_unit_test(test_err_description),
+	    cmocka_unit_test(test_deny_and_reason_pattern),
 	    cmocka_unit_test(test_err_nested_group),
 	    cmocka_unit_test(test_err_listed_twice),
 	    cmocka_unit_test(test_err_when),

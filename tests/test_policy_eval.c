@@ -1238,6 +1238,89 @@ test_eval_identities(void **state)
 	assert_non_null(policy_identity_problem("caf\xc3\xa9"));
 }
 
+static const char deny_policy[] =
+    "defaults = { max_ttl = \"30m\"; deny = [ \"%contractors\" ]; };\n"
+    "groups = { ops = [ \"alice\", \"mallory\", \"%ops\" ]; interns = [ \"ivan\" ]; };\n"
+    "tasks = ( { name = \"t\"; requesters = [ \"@ops\", \"@interns\" ];\n"
+    "  deny = [ \"mallory\", \"@interns\" ];\n"
+    "  reason_pattern = \"^(INC|CHG)-[0-9]+ \";\n"
+    "  hosts = [ \"*.example.com\" ]; login_as = \"root\"; } );\n";
+
+/* A denied requester never gets the task, whatever else matches. */
+static void
+test_eval_deny(void **state)
+{
+	static const char *const h[] = {"web1.example.com"};
+	static const char *const contractors[] = {"ops", "contractors"};
+	struct policy *p = load_text(deny_policy);
+	struct policy_request r = request("alice", "t", h, 1);
+	struct policy_decision d;
+
+	r.reason = "INC-1 disk full";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_int_equal(count_reasons(&d, POLICY_REASON_DENY, "deny"), 0);
+	policy_decision_clear(&d);
+
+	r.requester = "mallory";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "deny",
+	    "mallory is refused task t by mallory in the deny list of the task");
+	assert_int_equal(d.nprincipals, 0);
+	policy_decision_clear(&d);
+
+	r.requester = "ivan";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "deny", "by @interns in the deny list of the task");
+	policy_decision_clear(&d);
+
+	/* defaults.deny, through a Unix group, even for a member of @ops. */
+	r.requester = "carl";
+	r.groups = contractors;
+	r.ngroups = NELEM(contractors);
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_ALLOW, "requesters", "via @ops");
+	ASSERT_REASON(
+	    &d, POLICY_REASON_DENY, "deny", "by %contractors in the deny list of defaults");
+	policy_decision_clear(&d);
+	policy_free(p);
+}
+
+/* reason_pattern: a reason that does not match is a deny quoting it. */
+static void
+test_eval_reason_pattern(void **state)
+{
+	static const char *const h[] = {"web1.example.com"};
+	struct policy *p = load_text(deny_policy);
+	struct policy_request r = request("alice", "t", h, 1);
+	struct policy_decision d;
+
+	r.reason = "CHG-42 rotate certificates";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	ASSERT_REASON(&d, POLICY_REASON_ALLOW, "reason", "matching \"^(INC|CHG)-[0-9]+ \"");
+	policy_decision_clear(&d);
+
+	r.reason = "fixing stuff";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "reason",
+	    "reason \"fixing stuff\" does not match the reason_pattern of task t, "
+	    "\"^(INC|CHG)-[0-9]+ \"");
+	policy_decision_clear(&d);
+
+	/* No reason at all: required by the pattern. */
+	r.reason = NULL;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "reason", "requires a reason");
+	policy_decision_clear(&d);
+	policy_free(p);
+}
+
 static const char login_policy[] =
     "defaults = { max_ttl = \"30m\"; };\n"
     "tasks = ( { name = \"db\"; requesters = [ \"alice\" ];\n"
@@ -1867,6 +1950,8 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_eval_self_approval),
 	    cmocka_unit_test(test_eval_login_as),
 	    cmocka_unit_test(test_eval_identities),
+	    cmocka_unit_test(test_eval_deny),
+	    cmocka_unit_test(test_eval_reason_pattern),
 	    cmocka_unit_test_setup_teardown(test_eval_break_glass, setup_example, teardown_policy),
 	    cmocka_unit_test_setup_teardown(
 	        test_eval_several_hosts, setup_example, teardown_policy),
