@@ -67,6 +67,23 @@ struct policy_group {
 	struct policy_ref *members;
 	size_t nmembers;
 	int line;
+	/* Built by the loader (indexed set) so that membership is one
+	 * search, not a scan: the user members' names, sorted, and the Unix
+	 * groups among the members. Both point into members[]. */
+	int indexed;
+	const char **users;
+	size_t nusers;
+	const char **unix_groups;
+	size_t nunix_groups;
+};
+
+/* approvals = ( { from = [ "@leads" ]; count = 1; }, ... ): every clause
+ * must be met, by distinct people, each counting toward one clause. */
+struct policy_clause {
+	struct policy_ref *from; /* who may approve toward it */
+	size_t nfrom;
+	unsigned count; /* distinct approvals it needs, 1 or more */
+	int line;
 };
 
 /*
@@ -95,6 +112,10 @@ struct policy_when {
 	int approvals; /* -1: not set */
 	uint64_t max_ttl; /* 0: not set */
 	int line;
+	/* approvals as clauses (approvals is then their total): they name
+	 * their own approvers. Empty: approvals from the task's approvers. */
+	struct policy_clause *clauses;
+	size_t nclauses;
 };
 
 /* "Mon-Fri 06:00-22:00", "Sat,Sun 10:00-14:00", "Mon 22:00-06:00"
@@ -150,6 +171,10 @@ struct policy_task {
 	 * and compiled at load (NULL when unset). */
 	char *reason_pattern;
 	regex_t *reason_re;
+	/* approvals as clauses: approvals is then their total, and the
+	 * task has no approvers list of its own. */
+	struct policy_clause *clauses;
+	size_t nclauses;
 };
 
 struct policy_host_index; /* policy/match.h */
@@ -275,6 +300,18 @@ struct policy_reason {
 	int line; /* policy line of the rule, 0 when none */
 };
 
+/* Where one approval clause stands (for the int form: the one clause
+ * "approvals from the approvers"). */
+struct policy_clause_state {
+	char **from; /* as written: "@leads", "carol", "%ops" */
+	size_t nfrom;
+	unsigned required;
+	unsigned valid;
+	char **approvers; /* who counted toward it */
+	size_t napprovers;
+	int line;
+};
+
 struct policy_decision {
 	enum policy_result result;
 	char *task;
@@ -297,6 +334,9 @@ struct policy_decision {
 	uint64_t pending_timeout;
 	struct policy_reason *reasons; /* every rule that applied or refused */
 	size_t nreasons;
+	/* The approval clauses in effect, each with who met it so far. */
+	struct policy_clause_state *clauses;
+	size_t nclauses;
 };
 
 /*

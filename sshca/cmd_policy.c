@@ -194,11 +194,10 @@ put_field(const char *label, const char *value)
 }
 
 static void
-put_list(const char *label, const char *const *v, size_t n)
+put_strv(const char *const *v, size_t n)
 {
 	size_t i;
 
-	printf("%-17s", label);
 	if (n == 0)
 		printf("none");
 	for (i = 0; i < n; i++) {
@@ -206,6 +205,13 @@ put_list(const char *label, const char *const *v, size_t n)
 			printf(", ");
 		put_safe(v[i]);
 	}
+}
+
+static void
+put_list(const char *label, const char *const *v, size_t n)
+{
+	printf("%-17s", label);
+	put_strv(v, n);
 	putchar('\n');
 }
 
@@ -725,6 +731,25 @@ explain_print(const char *policy_path, const struct explain_req *e, const struct
 	    line, sizeof(line), "%u required, %u valid", d->approvals_required, d->approvals_valid);
 	put_field("approvals:", line);
 	put_list("approver_sets:", (const char *const *)d->approver_sets, d->napprover_sets);
+	/* Several clauses: which is met, and which still waits for whom. */
+	for (i = 0; d->nclauses > 1 && i < d->nclauses; i++) {
+		const struct policy_clause_state *c = &d->clauses[i];
+
+		snprintf(line, sizeof(line), "clause %zu:", i + 1);
+		printf("%-17s", line);
+		put_strv((const char *const *)c->from, c->nfrom);
+		printf(": %u of %u", c->valid, c->required);
+		if (c->napprovers > 0) {
+			printf(" (");
+			put_strv((const char *const *)c->approvers, c->napprovers);
+			putchar(')');
+		}
+		if (c->valid < c->required) {
+			printf("; waiting for %u more from ", c->required - c->valid);
+			put_strv((const char *const *)c->from, c->nfrom);
+		}
+		putchar('\n');
+	}
 	put_list("principals:", (const char *const *)d->principals, d->nprincipals);
 	put_field("login_as:", d->login_as);
 	put_field("force-command:", d->force_command);

@@ -1321,6 +1321,155 @@ test_eval_reason_pattern(void **state)
 	policy_free(p);
 }
 
+static const char clause_policy[] =
+    "defaults = { max_ttl = \"30m\"; };\n"
+    "groups = { leads = [ \"carol\", \"dave\" ]; sec = [ \"dave\", \"sam\", \"%security\" ]; };\n"
+    "hostgroups = { prod = { hosts = [ \"p1.example.com\" ]; env = \"prod\"; }; };\n"
+    "tasks = ( { name = \"t\"; requesters = [ \"alice\", \"carol\" ];\n"
+    "  approvals = ( { from = [ \"@leads\" ]; count = 1; },\n"
+    "                { from = [ \"@sec\" ]; count = 1; } );\n"
+    "  when = ( { env = \"prod\"; approvals = ( { from = [ \"@leads\" ]; count = 2; },\n"
+    "                                           { from = [ \"@sec\" ]; } ); } );\n"
+    "  hosts = [ \"*.example.com\" ]; login_as = \"root\"; } );\n";
+
+/* Approvals from several groups at once: every clause met, by distinct
+ * people, each counting toward one clause only. */
+static void
+test_eval_clauses(void **state)
+{
+	static const char *const h[] = {"web1.example.com"};
+	static const char *const prod[] = {"p1.example.com"};
+	static const char *const security[] = {"security"};
+	struct policy *p = load_text(clause_policy);
+	struct policy_request r = request("alice", "t", h, 1);
+	struct policy_decision d;
+	struct policy_approval a[3];
+	const char *why;
+
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING);
+	assert_int_equal(d.approvals_required, 2);
+	assert_int_equal(d.nclauses, 2);
+	assert_int_equal(d.napprover_sets, 2);
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "approvals",
+	    "clause 2 (@sec): 0 of 1 approvals; waiting for 1 more from @sec");
+	policy_decision_clear(&d);
+
+	/* dave is in both: one person meets one clause only. */
+	memset(a, 0, sizeof(a));
+	a[0].user = "dave";
+	r.approvals = a;
+	r.napprovals = 1;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING);
+	assert_int_equal(d.approvals_valid, 1);
+	policy_decision_clear(&d);
+
+	/* dave then sam: dave must take @leads for sam to meet @sec. */
+	a[1].user = "sam";
+	r.napprovals = 2;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_int_equal(d.approvals_valid, 2);
+	assert_int_equal(d.clauses[0].napprovers, 1);
+	assert_string_equal(d.clauses[0].approvers[0], "dave");
+	assert_string_equal(d.clauses[1].approvers[0], "sam");
+	ASSERT_REASON(
+	    &d, POLICY_REASON_ALLOW, "approvals", "approved by sam (via @sec), for clause 2");
+	policy_decision_clear(&d);
+
+	/* Two leads and nobody from security: one clause still waits. */
+	a[0].user = "carol";
+	a[1].user = "dave";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE); /* dave can take @sec */
+	policy_decision_clear(&d);
+	a[1].user = "eve";
+	a[1].groups = security;
+	a[1].ngroups = 1;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	ASSERT_REASON(&d, POLICY_REASON_ALLOW, "approvals", "approved by eve (via @sec)");
+	policy_decision_clear(&d);
+
+	/* The prod context's clauses: 2 leads and one from @sec, all distinct. */
+	r.hosts = prod;
+	a[0].user = "carol";
+	a[1].user = "dave";
+	a[1].groups = NULL;
+	a[1].ngroups = 0;
+	a[2].user = "sam";
+	r.napprovals = 3;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_int_equal(d.approvals_required, 3);
+	policy_decision_clear(&d);
+	r.napprovals = 2;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING);
+	assert_int_equal(d.approvals_valid, 2);
+	policy_decision_clear(&d);
+
+	/* carol asks: she cannot approve her own, and then @leads has only
+	 * dave, so the prod clauses can never be met: deny, not pending. */
+	r.requester = "carol";
+	r.napprovals = 0;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING); /* %security might have people */
+	policy_decision_clear(&d);
+
+	/* An approver of any clause may approve. */
+	a[0].user = "sam";
+	assert_int_equal(policy_may_approve(p, "t", "alice", &a[0], &why), EPH_OK);
+	a[0].user = "carol";
+	assert_int_equal(policy_may_approve(p, "t", "alice", &a[0], &why), EPH_OK);
+	a[0].user = "zed";
+	assert_int_equal(policy_may_approve(p, "t", "alice", &a[0], &why), EPH_ERR_PERM);
+	a[0].groups = security;
+	a[0].ngroups = 1;
+	assert_int_equal(policy_may_approve(p, "t", "alice", &a[0], &why), EPH_OK);
+	policy_free(p);
+}
+
+static const char static_policy[] =
+    "defaults = { max_ttl = \"30m\"; };\n"
+    "groups = { leads = [ \"carol\", \"dave\" ]; };\n"
+    "tasks = ( { name = \"t\"; requesters = [ \"alice\", \"%ops\" ];\n"
+    "  approvers = [ \"@leads\" ]; approvals = 2;\n"
+    "  hosts = [ \"*.example.com\" ]; login_as = \"root\"; } );\n";
+
+/* A requester who is one of too few possible approvers: never approvable,
+ * so a deny that says so rather than a request pending for ever. */
+static void
+test_eval_cannot_be_approved(void **state)
+{
+	static const char *const h[] = {"web1.example.com"};
+	static const char *const ops[] = {"ops"};
+	struct policy_errors errs = {0};
+	struct policy *p = NULL;
+	struct policy_request r = request("alice", "t", h, 1);
+	struct policy_decision d;
+
+	/* Loads, with a warning: a %ops requester could be carol or dave. */
+	assert_int_equal(policy_load_string(static_policy, "s.conf", &p, &errs), EPH_OK);
+	assert_int_equal(p->warnings.n, 1);
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING);
+	policy_decision_clear(&d);
+
+	r.requester = "carol";
+	r.groups = ops;
+	r.ngroups = 1;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "approvals",
+	    "cannot be approved: 2 approvals are needed from people other than carol, and at "
+	    "most 1 of the approvers (@leads) can give them");
+	assert_int_equal(d.nprincipals, 0);
+	policy_decision_clear(&d);
+	policy_free(p);
+}
+
 static const char login_policy[] =
     "defaults = { max_ttl = \"30m\"; };\n"
     "tasks = ( { name = \"db\"; requesters = [ \"alice\" ];\n"
@@ -1751,7 +1900,7 @@ test_eval_hand_built(void **state)
 	struct policy_ref req[] = {{POLICY_REF_NAME, "alice", 0, 3}};
 	struct policy_ref hosts[] = {{POLICY_REF_GROUP, "grp", 0, 4},
 	    {POLICY_REF_GROUP, "ghost", 7, 4}, {POLICY_REF_NAME, "*.Lab.example.com", 0, 4}};
-	struct policy_when when[] = {{"prod", NULL, -1, 7200, 5}};
+	struct policy_when when[] = {{"prod", NULL, -1, 7200, 5, NULL, 0}};
 	struct policy_task task;
 	struct policy p;
 	static const char *const a1[] = {"A1.example.COM"};
@@ -1951,6 +2100,8 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_eval_login_as),
 	    cmocka_unit_test(test_eval_identities),
 	    cmocka_unit_test(test_eval_deny),
+	    cmocka_unit_test(test_eval_clauses),
+	    cmocka_unit_test(test_eval_cannot_be_approved),
 	    cmocka_unit_test(test_eval_reason_pattern),
 	    cmocka_unit_test_setup_teardown(test_eval_break_glass, setup_example, teardown_policy),
 	    cmocka_unit_test_setup_teardown(

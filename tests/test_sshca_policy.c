@@ -863,6 +863,86 @@ test_explain_identities(void **state)
 #undef EXPLAIN_OPS
 }
 
+/* Approvals from several groups at once: explain says which clause still
+ * waits for whom; check reports approvals that can never be given. */
+static void
+test_explain_clauses(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	write_in(f, "pol.conf",
+	    "groups = { leads = [ \"carol\", \"dave\" ]; };\n"
+	    "tasks = ( { name = \"ops\"; requesters = [ \"alice\" ];\n"
+	    "  approvals = ( { from = [ \"@leads\" ]; count = 1; },\n"
+	    "                { from = [ \"%security\" ]; count = 1; } );\n"
+	    "  hosts = [ \"*.example.com\" ]; login_as = \"root\"; } );\n",
+	    0644);
+#define EXPLAIN_OPS "%s policy explain -f pol.conf --task ops --host a.example.com "
+	assert_int_equal(
+	    run(f, &out,
+	        EXPLAIN_OPS "--as alice --groups '' --approval carol: --approval dave:", SSHCA),
+	    0);
+	tu_assert_contains(out, "result:          pending\n");
+	tu_assert_contains(out, "approvals:       2 required, 1 valid\n");
+	tu_assert_contains(out, "clause 1:        @leads: 1 of 1 (carol)\n");
+	tu_assert_contains(
+	    out, "clause 2:        %security: 0 of 1; waiting for 1 more from %security\n");
+	tu_assert_contains(out, "dave's approval is not needed");
+	free(out);
+	assert_int_equal(run(f, &out,
+	                     EXPLAIN_OPS "--as alice --groups '' --approval carol: "
+	                                 "--approval sam:security --json",
+	                     SSHCA),
+	    0);
+	{
+		json_error_t jerr;
+		json_t *root, *cl;
+
+		if ((root = json_loads(out, 0, &jerr)) == NULL)
+			fail_msg("not JSON (%s):\n%s", jerr.text, out);
+		assert_string_equal(json_string_value(jget(root, "result")), "issue");
+		cl = jget(jget(root, "approvals"), "clauses");
+		assert_int_equal(json_array_size(cl), 2);
+		assert_int_equal(json_integer_value(jget(json_array_get(cl, 1), "required")), 1);
+		assert_int_equal(json_integer_value(jget(json_array_get(cl, 1), "valid")), 1);
+		assert_string_equal(
+		    json_string_value(json_array_get(jget(json_array_get(cl, 1), "approvers"), 0)),
+		    "sam");
+		assert_string_equal(
+		    json_string_value(json_array_get(jget(json_array_get(cl, 1), "from"), 0)),
+		    "%security");
+		json_decref(root);
+	}
+	free(out);
+#undef EXPLAIN_OPS
+
+	/* check: an error where membership is static, a warning (exit 0)
+	 * where it depends on a Unix group. */
+	write_in(f, "bad.conf",
+	    "tasks = ( { name = \"t\"; requesters = [ \"alice\" ]; approvers = [ \"alice\", "
+	    "\"bob\" ];\n"
+	    "  approvals = 2; hosts = [ \"h\" ]; login_as = \"u\"; } );\n",
+	    0644);
+	assert_int_equal(run(f, &out, "%s policy check bad.conf", SSHCA), 1);
+	tu_assert_contains(out,
+	    "bad.conf:2: 'approvals' in task 't': alice may request the task "
+	    "and approve it");
+	free(out);
+	write_in(f, "warn.conf",
+	    "tasks = ( { name = \"t\"; requesters = [ \"%ops\" ]; approvers = [ \"alice\", "
+	    "\"bob\" ];\n"
+	    "  approvals = 2; hosts = [ \"h\" ]; login_as = \"u\"; } );\n",
+	    0644);
+	assert_int_equal(run(f, &out, "%s policy check warn.conf", SSHCA), 0);
+	tu_assert_contains(out,
+	    "warn.conf:2: warning: 'approvals' in task 't': a requester through "
+	    "%ops who is also an approver (such as alice) could never get 2 "
+	    "approvals");
+	tu_assert_contains(out, "warn.conf: OK: 1 task, 0 groups, 0 hostgroups, 1 warning\n");
+	free(out);
+}
+
 static void
 test_explain_text_is_safe(void **state)
 {
@@ -1219,6 +1299,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_explain_json, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_login_as, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_identities, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_explain_clauses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_text_is_safe, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_policy_from_config, setup, teardown),
