@@ -12,7 +12,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <libconfig.h>
+
 #include "err.h"
+
 #include "policy.h"
 
 #define NTASKS 1000
@@ -139,6 +142,130 @@ make_policy(void)
 		return NULL;
 	}
 	return text;
+}
+
+/*
+ * A policy near the 8 MiB file cap, in the shape that used to load in
+ * quadratic time: 1,000 tasks naming a 100,000-member group (as
+ * requesters, approvers and approval clauses), the rest hostgroups of
+ * many hosts.
+ */
+#define BIG_TARGET (POLICY_MAX_FILE_SIZE - 64 * 1024)
+#define BIG_MEMBERS (POLICY_MAX_LIST - 1) /* and one Unix group */
+#define BIG_TASKS 1000
+static char *
+make_big_policy(size_t *size)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	unsigned u, t, g, h = 0;
+
+	if ((f = open_memstream(&text, &len)) == NULL)
+		return NULL;
+	fprintf(f, "groups = {\n  leads = [ \"carol\", \"dave\", \"erin\" ];\n  big = [");
+	for (u = 0; u < BIG_MEMBERS; u++)
+		fprintf(f, "%s \"user%06u\"", u > 0 ? "," : "", u);
+	fprintf(f, ", \"%%staff\" ];\n};\ntasks = (\n");
+	for (t = 0; t < BIG_TASKS; t++) {
+		fprintf(f,
+		    "  { name = \"big%04u\"; requesters = [ \"@big\" ]; hosts = [ \"@hg0\" ];\n",
+		    t);
+		if (t % 2 == 0)
+			fprintf(f, "    approvers = [ \"@big\", \"@leads\" ]; approvals = 2;\n");
+		else
+			fprintf(f,
+			    "    approvals = ( { from = [ \"@leads\" ]; }, { from = [ \"@big\" ]; "
+			    "count = 2; } );\n");
+		fprintf(f, "    login_as = [ \"svc\", \"svc%u\" ]; deny = [ \"user%06u\" ]; }%s\n",
+		    t, t, t + 1 < BIG_TASKS ? "," : "");
+	}
+	fprintf(f, ");\nhostgroups = {\n");
+	/* Hostgroups of at most POLICY_MAX_LIST hosts until the file is full. */
+	for (g = 0; (size_t)ftell(f) < BIG_TARGET - 128; g++) {
+		fprintf(f, "  hg%u = { hosts = [ \"h%07u.example.com\"", g, h++);
+		for (u = 1; u < POLICY_MAX_LIST && (size_t)ftell(f) < BIG_TARGET - 128; u++)
+			fprintf(f, ", \"h%07u.example.com\"", h++);
+		fprintf(f, " ]; };\n");
+	}
+	fprintf(f, "};\n");
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	*size = len;
+	return text;
+}
+
+/* libconfig's own parse of the text, best of a few runs: the floor a
+ * loader built on it cannot go under. */
+static double
+libconfig_parse_sec(const char *text)
+{
+	config_t cfg;
+	double t0, best = 0;
+	int i, ok;
+
+	for (i = 0; i < 3; i++) {
+		config_init(&cfg);
+		t0 = now_sec();
+		ok = config_read_string(&cfg, text) == CONFIG_TRUE;
+		t0 = now_sec() - t0;
+		config_destroy(&cfg);
+		if (!ok)
+			return -1;
+		if (i == 0 || t0 < best)
+			best = t0;
+	}
+	return best;
+}
+
+/* Load time of the big policy, best of a few runs, against libconfig's
+ * parse of the same text (printed, never judged). */
+static int
+bench_big_load(void)
+{
+	struct policy_errors errs = {NULL, 0};
+	struct policy *p = NULL;
+	double t0, best = 0, floor;
+	size_t size = 0;
+	char *text;
+	int i, r;
+
+	if ((text = make_big_policy(&size)) == NULL)
+		return -1;
+	if ((floor = libconfig_parse_sec(text)) < 0) {
+		fprintf(stderr, "bench_policy: libconfig cannot parse the big policy\n");
+		free(text);
+		return -1;
+	}
+	for (i = 0; i < 3; i++) {
+		t0 = now_sec();
+		r = policy_load_string(text, "bench-big.conf", &p, &errs);
+		t0 = now_sec() - t0;
+		if (r != EPH_OK) {
+			char *msg = policy_errors_format(&errs);
+
+			fprintf(stderr, "bench_policy: big policy refused:\n%.2000s\n",
+			    msg ? msg : "?");
+			free(msg);
+			policy_errors_clear(&errs);
+			free(text);
+			return -1;
+		}
+		if (i == 0 || t0 < best)
+			best = t0;
+		if (i == 0) {
+			printf("big_policy_bytes %zu\n", size);
+			printf("big_policy_tasks %zu\n", p->ntasks);
+		}
+		policy_free(p);
+		p = NULL;
+	}
+	printf("big_policy_load_ms %.1f\n", best * 1e3);
+	printf("big_policy_libconfig_parse_ms %.1f\n", floor * 1e3);
+	free(text);
+	return 0;
 }
 
 /* Varied requests: mostly plausible, some refused for each reason. */
@@ -323,6 +450,8 @@ main(int argc, char **argv)
 	printf("mix_deny %zu\n", mix[POLICY_DENY]);
 	printf("decisions_per_sec %.0f\n", best_eval);
 	printf("lookup_only_per_sec %.0f\n", best_look);
+	if (bench_big_load() != 0)
+		return 1;
 	/* Keeps the compiler from dropping the measured work. */
 	if (sink == 0)
 		fprintf(stderr, "bench_policy: nothing evaluated\n");

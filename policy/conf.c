@@ -505,6 +505,10 @@ conf_type_ok(const config_setting_t *s, enum conf_type t)
 		return type == CONFIG_TYPE_STRING || type == CONFIG_TYPE_INT ||
 		    type == CONFIG_TYPE_INT64;
 	case CONF_GROUP: return type == CONFIG_TYPE_GROUP;
+	case CONF_STRING_OR_LIST:
+		return type == CONFIG_TYPE_STRING || conf_type_ok(s, CONF_STRING_LIST);
+	case CONF_INT_OR_GROUP_LIST:
+		return conf_type_ok(s, CONF_INT) || conf_type_ok(s, CONF_GROUP_LIST);
 	case CONF_STRING_LIST:
 	case CONF_GROUP_LIST:
 		if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
@@ -532,6 +536,8 @@ conf_type_name(enum conf_type t)
 	case CONF_DURATION: return "a duration";
 	case CONF_GROUP: return "a group";
 	case CONF_GROUP_LIST: return "a list of groups";
+	case CONF_STRING_OR_LIST: return "a string or a list of strings";
+	case CONF_INT_OR_GROUP_LIST: return "an integer or a list of groups";
 	}
 	return "something else";
 }

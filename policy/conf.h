@@ -54,6 +54,8 @@ enum conf_type {
 	CONF_DURATION, /* "10m", "1h30m" (parse_duration), or integer seconds */
 	CONF_GROUP, /* { key = value; ... } */
 	CONF_GROUP_LIST, /* ( { ... }, { ... } ); may be empty */
+	CONF_STRING_OR_LIST, /* "text", or a CONF_STRING_LIST */
+	CONF_INT_OR_GROUP_LIST, /* 42, or a CONF_GROUP_LIST */
 };
 
 struct conf_key {

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +21,6 @@
 #include "match.h"
 #include "policy.h"
 
-/* Approval records looked at per request; far above any task's need. */
-#define EVAL_MAX_APPROVAL_RECORDS 1024
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 /* How much of a list a reason quotes before "...". */
 #define REFS_TEXT_MAX 160
@@ -117,6 +116,35 @@ safe(const char *s, char *buf, size_t len)
 	return buf;
 }
 
+/* Does s hold an ASCII letter or digit? */
+static int
+has_alnum(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9'))
+			return 1;
+	return 0;
+}
+
+/* A description as a reason quotes it: control characters become '?'.
+ * Returns s itself when it has none (the loader's case). */
+static const char *
+safe_desc(const char *s, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			break;
+	if (s[i] == '\0')
+		return s;
+	for (i = 0; s[i] != '\0' && i < len - 1; i++)
+		buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
 /* "@dba, carol, %ops" as in the file, shortened with "..." when long. */
 static void
 refs_text(const struct policy_ref *refs, size_t n, char *buf, size_t len)
@@ -139,6 +167,26 @@ refs_text(const struct policy_ref *refs, size_t n, char *buf, size_t len)
 		snprintf(buf, len, "none");
 }
 
+/* "a, b, c", shortened with "..." like refs_text. */
+static void
+strv_text(const char *const *v, size_t n, char *buf, size_t len)
+{
+	size_t i, used = 0;
+	int w;
+
+	buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		w = snprintf(buf + used, len - used, "%s%s", i > 0 ? ", " : "", v[i]);
+		if (w < 0 || (size_t)w >= len - used) {
+			snprintf(buf + (used < len - 6 ? used : len - 6), 6, ", ...");
+			return;
+		}
+		used += (size_t)w;
+	}
+	if (n == 0)
+		snprintf(buf, len, "none");
+}
+
 static char *
 ref_dup(const struct policy_ref *r)
 {
@@ -149,57 +197,33 @@ ref_dup(const struct policy_ref *r)
 	return s;
 }
 
-static int
-in_list(const char *name, const char *const *v, size_t n)
+const char *
+policy_identity_problem(const char *name)
 {
-	size_t i;
+	const unsigned char *q;
 
-	for (i = 0; i < n; i++)
-		if (v[i] != NULL && strcmp(v[i], name) == 0)
-			return 1;
-	return 0;
-}
-
-/* Does the user, with these Unix groups, fall under ref? A policy group
- * holds users and Unix groups only. */
-static int
-ref_has_user(const struct policy *p, const struct policy_ref *r, const char *user,
-    const char *const *groups, size_t ngroups)
-{
-	const struct policy_group *g;
-	size_t i;
-
-	switch (r->kind) {
-	case POLICY_REF_NAME: return strcmp(r->name, user) == 0;
-	case POLICY_REF_UNIX_GROUP: return in_list(r->name, groups, ngroups);
-	case POLICY_REF_GROUP:
-		if (r->index >= p->ngroups)
-			return 0;
-		g = &p->groups[r->index];
-		if (strcmp(g->name, r->name) != 0)
-			return 0;
-		for (i = 0; i < g->nmembers; i++) {
-			const struct policy_ref *m = &g->members[i];
-
-			if ((m->kind == POLICY_REF_NAME && strcmp(m->name, user) == 0) ||
-			    (m->kind == POLICY_REF_UNIX_GROUP && in_list(m->name, groups, ngroups)))
-				return 1;
-		}
-		return 0;
+	if (name == NULL || *name == '\0')
+		return "is empty";
+	if (strlen(name) > POLICY_MAX_NAME_LEN)
+		return "is too long";
+	for (q = (const unsigned char *)name; *q != '\0'; q++) {
+		if (*q == ':')
+			return "holds ':', which separates the fields of a key id";
+		if (*q <= 0x20 || *q >= 0x7f)
+			return "holds a space, a control character or a non-ASCII byte";
 	}
-	return 0;
+	return NULL;
 }
 
-static const struct policy_ref *
-refs_find_user(const struct policy *p, const struct policy_ref *refs, size_t n, const char *user,
-    const char *const *groups, size_t ngroups)
+/* Are the two the same person? By uid when both were resolved through
+ * NSS, else by exact name. */
+static int
+same_person(const char *a, enum policy_identity aid, uid_t auid, const char *b,
+    enum policy_identity bid, uid_t buid)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (ref_has_user(p, &refs[i], user, groups, ngroups))
-			return &refs[i];
-	return NULL;
+	if (aid == POLICY_ID_RESOLVED && bid == POLICY_ID_RESOLVED)
+		return auid == buid;
+	return strcmp(a, b) == 0;
 }
 
 static int
@@ -229,6 +253,7 @@ ref_hostgroup(const struct policy *p, const struct policy_ref *r)
 struct limits {
 	unsigned approvals;
 	int approvals_line; /* when entry that set them; 0: the task */
+	const struct policy_when *approvals_when; /* that entry; NULL: the task */
 	uint64_t when_max; /* smallest max_ttl of a matching when; 0: none */
 	int when_max_line;
 };
@@ -331,6 +356,7 @@ host_context(struct eval *e, const char *shown, const struct policy_hostgroup *o
 	struct contexts cs;
 	size_t gi, k;
 	int appr = -1, appr_line = 0, max_line = 0;
+	const struct policy_when *appr_when = NULL;
 	uint64_t max = 0;
 
 	memset(&cs, 0, sizeof(cs));
@@ -343,6 +369,7 @@ host_context(struct eval *e, const char *shown, const struct policy_hostgroup *o
 	for (gi = 0; gi < cs.n; gi++) {
 		const struct policy_hostgroup *g = cs.v[gi];
 		int c_appr = -1, c_line = 0, matched = 0;
+		const struct policy_when *c_when = NULL;
 		char via[POLICY_MAX_NAME_LEN + 64];
 
 		if (only != NULL && g != only)
@@ -360,6 +387,7 @@ host_context(struct eval *e, const char *shown, const struct policy_hostgroup *o
 			if (w->approvals >= 0 && w->approvals > c_appr) {
 				c_appr = w->approvals;
 				c_line = w->line;
+				c_when = w;
 			}
 			if (w->max_ttl != 0 && (max == 0 || w->max_ttl < max)) {
 				max = w->max_ttl;
@@ -388,15 +416,18 @@ host_context(struct eval *e, const char *shown, const struct policy_hostgroup *o
 		if (c_appr < 0) {
 			c_appr = (int)t->approvals;
 			c_line = 0;
+			c_when = NULL;
 		}
 		if (c_appr > appr) {
 			appr = c_appr;
 			appr_line = c_line;
+			appr_when = c_when;
 		}
 	}
 	if (appr >= 0) {
 		lim->approvals = (unsigned)appr;
 		lim->approvals_line = appr_line;
+		lim->approvals_when = appr_when;
 	}
 	if (max != 0) {
 		lim->when_max = max;
@@ -531,6 +562,7 @@ eval_hosts(struct eval *e, struct limits *lim)
 		if (nallowed++ == 0 || one.approvals > lim->approvals) {
 			lim->approvals = one.approvals;
 			lim->approvals_line = one.approvals_line;
+			lim->approvals_when = one.approvals_when;
 		}
 		if (one.when_max != 0 && (lim->when_max == 0 || one.when_max < lim->when_max)) {
 			lim->when_max = one.when_max;
@@ -767,80 +799,328 @@ eval_ttl_caps(struct eval *e, time_t now)
 	}
 }
 
+/* The clauses the approvals must meet: those of the when entry that set
+ * the approvals, or the task's own; else one clause, lim->approvals from
+ * the task's approvers. */
+static size_t
+rule_clauses(const struct policy_task *t, const struct limits *lim, struct policy_clause *one,
+    const struct policy_clause **v)
+{
+	const struct policy_when *w = lim->approvals_when;
+
+	if (w != NULL && w->nclauses > 0) {
+		*v = w->clauses;
+		return w->nclauses;
+	}
+	if (w == NULL && t->nclauses > 0) {
+		*v = t->clauses;
+		return t->nclauses;
+	}
+	one->from = t->approvers;
+	one->nfrom = t->napprovers;
+	one->count = lim->approvals;
+	one->line = lim->approvals_line != 0 ? lim->approvals_line : t->line;
+	*v = one;
+	return 1;
+}
+
+/* Every approver set of the clauses, once each, as written. */
+static int
+fill_approver_sets(struct policy_decision *d, const struct policy_clause *cl, size_t ncl)
+{
+	size_t c, i, k, n = 0;
+	char *s;
+
+	for (c = 0; c < ncl; c++)
+		n += cl[c].nfrom;
+	if (n == 0)
+		return EPH_OK;
+	if ((d->approver_sets = calloc(n, sizeof(char *))) == NULL)
+		return EPH_ERR_NOMEM;
+	for (c = 0; c < ncl; c++) {
+		for (i = 0; i < cl[c].nfrom; i++) {
+			if ((s = ref_dup(&cl[c].from[i])) == NULL)
+				return EPH_ERR_NOMEM;
+			for (k = 0; k < d->napprover_sets && strcmp(d->approver_sets[k], s) != 0;
+			     k++)
+				;
+			if (k < d->napprover_sets) {
+				free(s);
+				continue;
+			}
+			d->approver_sets[d->napprover_sets++] = s;
+		}
+	}
+	return EPH_OK;
+}
+
+/* The decision's account of each clause: its sets, need, and who met it. */
+static int
+fill_clause_states(struct policy_decision *d, const struct policy_clause *cl, size_t ncl,
+    const struct policy_approval *const *people, const int *assign, size_t npeople)
+{
+	size_t c, i;
+
+	if ((d->clauses = calloc(ncl, sizeof(*d->clauses))) == NULL)
+		return EPH_ERR_NOMEM;
+	for (c = 0; c < ncl; c++) {
+		struct policy_clause_state *st = &d->clauses[d->nclauses++];
+
+		st->required = cl[c].count;
+		st->line = cl[c].line;
+		if (cl[c].nfrom > 0 && (st->from = calloc(cl[c].nfrom, sizeof(char *))) == NULL)
+			return EPH_ERR_NOMEM;
+		for (i = 0; i < cl[c].nfrom; i++) {
+			if ((st->from[i] = ref_dup(&cl[c].from[i])) == NULL)
+				return EPH_ERR_NOMEM;
+			st->nfrom++;
+		}
+		for (i = 0; i < npeople; i++)
+			if (assign[i] == (int)c)
+				st->valid++;
+		if (st->valid > 0 && (st->approvers = calloc(st->valid, sizeof(char *))) == NULL)
+			return EPH_ERR_NOMEM;
+		for (i = 0; i < npeople; i++) {
+			if (assign[i] != (int)c)
+				continue;
+			if ((st->approvers[st->napprovers] = strdup(people[i]->user)) == NULL)
+				return EPH_ERR_NOMEM;
+			st->napprovers++;
+		}
+	}
+	return EPH_OK;
+}
+
+#define EVAL_STACK_PEOPLE 8
+#define EVAL_STACK_CLAUSES 4
+
+/* Sort the approvals into people who count, assign them to clauses
+ * (policy_approve_match), and say what is still missing. */
 static void
 eval_approvals(struct eval *e, const struct limits *lim)
 {
 	const struct policy_task *t = e->t;
 	const struct policy_request *req = e->req;
 	struct policy_decision *d = e->d;
-	const char **seen = NULL;
-	char refs[REFS_TEXT_MAX], ubuf[SAFE_TEXT_MAX];
-	size_t i, nseen = 0;
+	const struct policy_approval **people = NULL, *people_stack[EVAL_STACK_PEOPLE];
+	unsigned char elig_stack[EVAL_STACK_PEOPLE * EVAL_STACK_CLAUSES];
+	unsigned count_stack[EVAL_STACK_CLAUSES];
+	int assign_stack[EVAL_STACK_PEOPLE];
+	const struct policy_clause *cl;
+	struct policy_clause one;
+	struct policy_approvers_static st;
+	unsigned char *elig = NULL;
+	unsigned *count = NULL;
+	int *assign = NULL;
+	char refs[REFS_TEXT_MAX], crefs[REFS_TEXT_MAX], ubuf[SAFE_TEXT_MAX];
+	size_t i, j, c, ncl, npeople = 0, nfrom = 0;
+	int line = lim->approvals_line != 0 ? lim->approvals_line : t->line, any;
+	long filled, best;
 
-	if (req->napprovals > 0 && (seen = calloc(req->napprovals, sizeof(*seen))) == NULL) {
-		e->nomem = 1;
-		return;
-	}
-	refs_text(t->approvers, t->napprovers, refs, sizeof(refs));
+	ncl = rule_clauses(t, lim, &one, &cl);
+	if (fill_approver_sets(d, cl, ncl) != EPH_OK)
+		goto nomem;
+	for (c = 0; c < ncl; c++)
+		nfrom += cl[c].nfrom;
+	strv_text((const char *const *)d->approver_sets, d->napprover_sets, refs, sizeof(refs));
+	/* A handful of approvals and clauses (the usual) fit on the stack. */
+	if (req->napprovals <= EVAL_STACK_PEOPLE && ncl <= EVAL_STACK_CLAUSES) {
+		people = people_stack;
+		elig = elig_stack;
+		count = count_stack;
+		assign = assign_stack;
+		memset(elig_stack, 0, sizeof(elig_stack));
+	} else if ((people = calloc(req->napprovals + 1, sizeof(*people))) == NULL ||
+	    (elig = calloc(req->napprovals * ncl + 1, 1)) == NULL ||
+	    (count = calloc(ncl, sizeof(*count))) == NULL ||
+	    (assign = calloc(req->napprovals + 1, sizeof(*assign))) == NULL)
+		goto nomem;
+	for (c = 0; c < ncl; c++)
+		count[c] = cl[c].count;
 	for (i = 0; i < req->napprovals; i++) {
 		const struct policy_approval *a = &req->approvals[i];
-		const struct policy_ref *via;
-		const char *user;
+		const char *user, *why;
 
 		if (a->user == NULL || *a->user == '\0')
 			continue;
 		user = safe(a->user, ubuf, sizeof(ubuf));
-		if (strcmp(a->user, req->requester) == 0) {
+		if ((why = policy_identity_problem(a->user)) != NULL) {
+			add_reason(e, POLICY_REASON_NOTE, "approvals", t->line,
+			    "approver name \"%s\" %s; approval ignored", user, why);
+			continue;
+		}
+		if (a->id == POLICY_ID_UNKNOWN) {
+			add_reason(e, POLICY_REASON_NOTE, "approvals", t->line,
+			    "%s is not known to NSS; approval ignored", user);
+			continue;
+		}
+		if (same_person(a->user, a->id, a->uid, req->requester, req->requester_id,
+		        req->requester_uid)) {
 			add_reason(e, POLICY_REASON_NOTE, "approvals", t->line,
 			    "%s cannot approve their own request; approval ignored", user);
 			continue;
 		}
-		if (in_list(a->user, seen, nseen)) {
+		for (j = 0; j < npeople; j++)
+			if (same_person(a->user, a->id, a->uid, people[j]->user, people[j]->id,
+			        people[j]->uid))
+				break;
+		if (j < npeople) {
 			add_reason(e, POLICY_REASON_NOTE, "approvals", t->line,
 			    "%s already approved; the duplicate approval is ignored", user);
 			continue;
 		}
-		via = refs_find_user(
-		    e->p, t->approvers, t->napprovers, a->user, a->groups, a->ngroups);
-		if (via == NULL) {
+		for (c = 0, any = 0; c < ncl; c++) {
+			elig[npeople * ncl + c] =
+			    policy_refs_find_user(e->p, cl[c].from, cl[c].nfrom, a->user, a->groups,
+			        a->ngroups) != NULL;
+			any |= elig[npeople * ncl + c];
+		}
+		if (!any) {
 			add_reason(e, POLICY_REASON_NOTE, "approvals", t->line,
 			    "%s is not an approver of task %s (%s); approval ignored", user,
 			    t->name, refs);
 			continue;
 		}
-		seen[nseen++] = a->user;
-		add_reason(e, POLICY_REASON_ALLOW, "approvals", via->line,
-		    "approved by %s (%s%s%s)", user,
-		    via->kind == POLICY_REF_NAME ? "a named approver" : "via ",
-		    ref_prefix(via->kind), via->kind == POLICY_REF_NAME ? "" : via->name);
+		people[npeople++] = a;
 	}
-	free(seen);
-	d->approvals_valid = (unsigned)nseen;
+	/* One clause: every approver counts (approvals beyond the need are
+	 * still approvals); several: each clause takes what it needs. */
+	if (ncl == 1 && count[0] < npeople)
+		count[0] = (unsigned)npeople;
+	if ((filled = policy_approve_match(elig, npeople, count, ncl, assign)) < 0)
+		goto nomem;
+	for (i = 0; i < npeople; i++) {
+		const struct policy_ref *via;
+		const char *user = safe(people[i]->user, ubuf, sizeof(ubuf));
+
+		if (assign[i] < 0) {
+			add_reason(e, POLICY_REASON_NOTE, "approvals", t->line,
+			    "%s's approval is not needed: what they may approve is already met",
+			    user);
+			continue;
+		}
+		c = (size_t)assign[i];
+		via = policy_refs_find_user(e->p, cl[c].from, cl[c].nfrom, people[i]->user,
+		    people[i]->groups, people[i]->ngroups);
+		if (via == NULL)
+			continue;
+		if (ncl > 1)
+			add_reason(e, POLICY_REASON_ALLOW, "approvals", via->line,
+			    "approved by %s (%s%s%s), for clause %zu", user,
+			    via->kind == POLICY_REF_NAME ? "a named approver" : "via ",
+			    ref_prefix(via->kind), via->kind == POLICY_REF_NAME ? "" : via->name,
+			    c + 1);
+		else
+			add_reason(e, POLICY_REASON_ALLOW, "approvals", via->line,
+			    "approved by %s (%s%s%s)", user,
+			    via->kind == POLICY_REF_NAME ? "a named approver" : "via ",
+			    ref_prefix(via->kind), via->kind == POLICY_REF_NAME ? "" : via->name);
+	}
+	if (fill_clause_states(d, cl, ncl, people, assign, npeople) != EPH_OK)
+		goto nomem;
+	d->approvals_valid = (unsigned)filled;
 	if (t->break_glass) {
 		d->approvals_required = 0;
 		d->break_glass = 1;
 		d->review_required = 1;
-		return; /* said by note_break_glass, once the outcome is known */
+		goto out; /* said by note_break_glass, once the outcome is known */
 	}
 	d->approvals_required = lim->approvals;
-	if (d->approvals_required > 0 && t->napprovers == 0)
+	if (d->approvals_required > 0 && nfrom == 0) {
 		/* Would wait for ever: nobody can give them. */
-		add_reason(e, POLICY_REASON_DENY, "approvals",
-		    lim->approvals_line != 0 ? lim->approvals_line : t->line,
+		add_reason(e, POLICY_REASON_DENY, "approvals", line,
 		    "%u approvals required, but task %s has no approvers", d->approvals_required,
 		    t->name);
-	else if (d->approvals_required == 0)
-		add_reason(e, POLICY_REASON_ALLOW, "approvals",
-		    lim->approvals_line != 0 ? lim->approvals_line : t->line, "no approval needed");
-	else if (d->approvals_valid >= d->approvals_required)
-		add_reason(e, POLICY_REASON_ALLOW, "approvals",
-		    lim->approvals_line != 0 ? lim->approvals_line : t->line,
-		    "%u of %u required approvals", d->approvals_valid, d->approvals_required);
+		goto out;
+	}
+	if (d->approvals_required == 0) {
+		add_reason(e, POLICY_REASON_ALLOW, "approvals", line, "no approval needed");
+		goto out;
+	}
+	for (c = 0; ncl > 1 && c < ncl; c++) {
+		const struct policy_clause_state *cs = &d->clauses[c];
+
+		refs_text(cl[c].from, cl[c].nfrom, crefs, sizeof(crefs));
+		if (cs->valid >= cs->required)
+			add_reason(e, POLICY_REASON_ALLOW, "approvals", cl[c].line,
+			    "clause %zu (%s): %u of %u approvals", c + 1, crefs, cs->valid,
+			    cs->required);
+		else
+			add_reason(e, POLICY_REASON_NOTE, "approvals", cl[c].line,
+			    "clause %zu (%s): %u of %u approvals; waiting for %u more from %s",
+			    c + 1, crefs, cs->valid, cs->required, cs->required - cs->valid, crefs);
+	}
+	if (d->approvals_valid >= d->approvals_required) {
+		add_reason(e, POLICY_REASON_ALLOW, "approvals", line, "%u of %u required approvals",
+		    d->approvals_valid, d->approvals_required);
+		goto out;
+	}
+	/* Pending, unless the people the policy names could never do it. */
+	best = (long)d->approvals_required;
+	if (!policy_clauses_dynamic(e->p, cl, ncl)) {
+		if (policy_approvers_static_build(e->p, cl, ncl, &st) != EPH_OK)
+			goto nomem;
+		best = policy_approvers_static_best(&st, req->requester);
+		policy_approvers_static_free(&st);
+		if (best < 0)
+			goto nomem;
+	}
+	if ((unsigned long)best < d->approvals_required)
+		add_reason(e, POLICY_REASON_DENY, "approvals", line,
+		    "cannot be approved: %u approvals are needed from people other than %s, and "
+		    "at most %ld of the approvers (%s) can give them",
+		    d->approvals_required, e->who, best, refs);
 	else
-		add_reason(e, POLICY_REASON_NOTE, "approvals",
-		    lim->approvals_line != 0 ? lim->approvals_line : t->line,
+		add_reason(e, POLICY_REASON_NOTE, "approvals", line,
 		    "%u of %u required approvals; waiting for %u more from %s", d->approvals_valid,
 		    d->approvals_required, d->approvals_required - d->approvals_valid, refs);
+	goto out;
+nomem:
+	e->nomem = 1;
+out:
+	if (people != people_stack) {
+		free(people);
+		free(elig);
+		free(count);
+		free(assign);
+	}
+}
+
+/* The local account: the one asked for when the task allows it, else
+ * the task's default (its first login_as). */
+static int
+eval_login_as(struct eval *e)
+{
+	const struct policy_task *t = e->t;
+	const char *want = e->req->login_as, *chosen = t->login_as;
+	const char *const *allowed = (const char *const *)t->login_as_list;
+	size_t i, nallowed = t->nlogin_as;
+	char list[REFS_TEXT_MAX], sbuf[SAFE_TEXT_MAX];
+
+	if (nallowed == 0 && t->login_as != NULL) {
+		allowed = (const char *const *)&t->login_as;
+		nallowed = 1;
+	}
+	if (want != NULL) {
+		for (i = 0; i < nallowed && strcmp(allowed[i], want) != 0; i++)
+			;
+		if (i == nallowed) {
+			strv_text(allowed, nallowed, list, sizeof(list));
+			add_reason(e, POLICY_REASON_DENY, "login_as", t->line,
+			    "task %s does not allow logging in as %s (login_as: %s)", t->name,
+			    safe(want, sbuf, sizeof(sbuf)), list);
+			chosen = NULL;
+		} else {
+			chosen = allowed[i];
+			add_reason(e, POLICY_REASON_ALLOW, "login_as", t->line, "logs in as %s%s",
+			    chosen, i == 0 ? " (the task's default)" : "");
+		}
+	} else if (nallowed > 1)
+		add_reason(e, POLICY_REASON_ALLOW, "login_as", t->line,
+		    "logs in as %s (the task's default)", chosen);
+	if ((e->d->login_as = strdup(chosen != NULL ? chosen : "")) == NULL)
+		return EPH_ERR_NOMEM;
+	return EPH_OK;
 }
 
 /* What break-glass does, said only once every rule has been checked: a
@@ -921,7 +1201,6 @@ policy_eval(const struct policy *p, const struct policy_request *req, time_t now
 	const struct policy_task *t;
 	const char *reason;
 	char sbuf[SAFE_TEXT_MAX], whobuf[SAFE_TEXT_MAX];
-	size_t i;
 	int r = EPH_ERR_INVAL;
 
 	if (out != NULL)
@@ -932,7 +1211,7 @@ policy_eval(const struct policy *p, const struct policy_request *req, time_t now
 	    *req->requester == '\0' || req->task == NULL ||
 	    (req->nhosts > 0 && req->hosts == NULL) || (req->ngroups > 0 && req->groups == NULL) ||
 	    (req->napprovals > 0 && req->approvals == NULL) ||
-	    req->napprovals > EVAL_MAX_APPROVAL_RECORDS)
+	    req->napprovals > POLICY_MAX_APPROVAL_RECORDS)
 		goto out;
 	e.p = p;
 	e.req = req;
@@ -950,30 +1229,43 @@ policy_eval(const struct policy *p, const struct policy_request *req, time_t now
 		goto done;
 	}
 	e.t = t;
+	/* The loader refuses control characters in a description; a policy
+	 * built by hand gets them replaced. */
 	add_reason(&e, POLICY_REASON_ALLOW, "task", t->line, "task %s%s%s%s", t->name,
-	    t->description != NULL ? " (" : "", t->description != NULL ? t->description : "",
+	    t->description != NULL ? " (" : "",
+	    t->description != NULL ? safe_desc(t->description, sbuf, sizeof(sbuf)) : "",
 	    t->description != NULL ? ")" : "");
 	d.break_glass = t->break_glass;
 	d.max_logins = t->max_logins;
-	if ((d.login_as = strdup(t->login_as != NULL ? t->login_as : "")) == NULL)
+	if (eval_login_as(&e) != EPH_OK)
 		goto out;
-	if (t->napprovers > 0) {
-		if ((d.approver_sets = calloc(t->napprovers, sizeof(char *))) == NULL)
-			goto out;
-		for (i = 0; i < t->napprovers; i++) {
-			if ((d.approver_sets[i] = ref_dup(&t->approvers[i])) == NULL)
-				goto out;
-			d.napprover_sets++;
-		}
-	}
 
 	/* requesters */
 	{
-		const struct policy_ref *via = refs_find_user(
+		const struct policy_ref *via = policy_refs_find_user(
 		    p, t->requesters, t->nrequesters, req->requester, req->groups, req->ngroups);
+		const char *why = policy_identity_problem(req->requester);
 		char refs[REFS_TEXT_MAX];
 
-		if (via == NULL) {
+		const struct policy_ref *denied = policy_refs_find_user(
+		    p, t->deny, t->ndeny, req->requester, req->groups, req->ngroups);
+		int by_task = denied != NULL;
+
+		if (denied == NULL)
+			denied = policy_refs_find_user(
+			    p, p->deny, p->ndeny, req->requester, req->groups, req->ngroups);
+		if (denied != NULL)
+			add_reason(&e, POLICY_REASON_DENY, "deny", denied->line,
+			    "%s is refused task %s by %s%s in the deny list of %s", e.who, t->name,
+			    ref_prefix(denied->kind), denied->name,
+			    by_task ? "the task" : "defaults");
+		if (why != NULL)
+			add_reason(&e, POLICY_REASON_DENY, "requesters", t->line,
+			    "requester name \"%s\" %s", e.who, why);
+		else if (req->requester_id == POLICY_ID_UNKNOWN)
+			add_reason(&e, POLICY_REASON_DENY, "requesters", t->line,
+			    "requester %s is not known to NSS", e.who);
+		else if (via == NULL) {
 			refs_text(t->requesters, t->nrequesters, refs, sizeof(refs));
 			add_reason(&e, POLICY_REASON_DENY, "requesters",
 			    t->nrequesters > 0 ? t->requesters[0].line : t->line,
@@ -997,11 +1289,29 @@ policy_eval(const struct policy *p, const struct policy_request *req, time_t now
 	reason = req->reason;
 	while (reason != NULL && (*reason == ' ' || *reason == '\t'))
 		reason++;
-	if (t->require_reason || t->break_glass) {
+	if (t->require_reason || t->break_glass || t->reason_re != NULL) {
 		if (reason == NULL || *reason == '\0')
 			add_reason(&e, POLICY_REASON_DENY, "reason", t->line,
-			    "%s requires a reason (a ticket or incident)",
-			    t->break_glass ? "break-glass" : "this task");
+			    "%s requires a reason (a ticket or incident)%s%s%s",
+			    t->break_glass ? "break-glass" : "this task",
+			    t->reason_re != NULL ? " matching \"" : "",
+			    t->reason_re != NULL ? t->reason_pattern : "",
+			    t->reason_re != NULL ? "\"" : "");
+		else if (!has_alnum(reason))
+			/* ".", or a non-breaking space, says nothing. */
+			add_reason(&e, POLICY_REASON_DENY, "reason", t->line,
+			    "%s requires a reason (a ticket or incident); \"%s\" holds no "
+			    "letter or digit",
+			    t->break_glass ? "break-glass" : "this task",
+			    safe(reason, sbuf, sizeof(sbuf)));
+		else if (t->reason_re != NULL &&
+		    regexec(t->reason_re, req->reason, 0, NULL, 0) != 0)
+			add_reason(&e, POLICY_REASON_DENY, "reason", t->line,
+			    "reason \"%s\" does not match the reason_pattern of task %s, \"%s\"",
+			    safe(req->reason, sbuf, sizeof(sbuf)), t->name, t->reason_pattern);
+		else if (t->reason_re != NULL)
+			add_reason(&e, POLICY_REASON_ALLOW, "reason", t->line,
+			    "reason given, matching \"%s\"", t->reason_pattern);
 		else
 			add_reason(&e, POLICY_REASON_ALLOW, "reason", t->line, "reason given");
 	}
@@ -1054,6 +1364,11 @@ policy_decision_clear(struct policy_decision *d)
 		free(d->reasons[i].text);
 	}
 	free(d->reasons);
+	for (i = 0; i < d->nclauses; i++) {
+		policy_strv_free(d->clauses[i].from, d->clauses[i].nfrom);
+		policy_strv_free(d->clauses[i].approvers, d->clauses[i].napprovers);
+	}
+	free(d->clauses);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -1066,6 +1381,39 @@ policy_result_name(enum policy_result r)
 	case POLICY_ISSUE: return "issue";
 	}
 	return "unknown";
+}
+
+static int
+when_has_clauses(const struct policy_task *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nwhen; i++)
+		if (t->when[i].nclauses > 0)
+			return 1;
+	return 0;
+}
+
+/* Approvers of the task, of any of its clauses, or of any when entry's
+ * clauses: which apply depends on the hosts, which are not known here. */
+static int
+may_approve_any(
+    const struct policy *p, const struct policy_task *t, const struct policy_approval *a)
+{
+	size_t i, k;
+
+	if (policy_refs_find_user(p, t->approvers, t->napprovers, a->user, a->groups, a->ngroups))
+		return 1;
+	for (i = 0; i < t->nclauses; i++)
+		if (policy_refs_find_user(
+		        p, t->clauses[i].from, t->clauses[i].nfrom, a->user, a->groups, a->ngroups))
+			return 1;
+	for (k = 0; k < t->nwhen; k++)
+		for (i = 0; i < t->when[k].nclauses; i++)
+			if (policy_refs_find_user(p, t->when[k].clauses[i].from,
+			        t->when[k].clauses[i].nfrom, a->user, a->groups, a->ngroups))
+				return 1;
+	return 0;
 }
 
 int
@@ -1087,16 +1435,24 @@ policy_may_approve(const struct policy *p, const char *task, const char *request
 		*why = "no such task";
 		return EPH_ERR_PERM;
 	}
-	if (t->napprovers == 0) {
+	if (t->napprovers == 0 && t->nclauses == 0 && !when_has_clauses(t)) {
 		*why = "the task has no approvers";
 		return EPH_ERR_PERM;
 	}
-	if (*a->user == '\0' || strcmp(a->user, requester) == 0) {
+	if (policy_identity_problem(a->user) != NULL) {
+		*why = "not a name a key id can hold";
+		return EPH_ERR_PERM;
+	}
+	if (a->id == POLICY_ID_UNKNOWN) {
+		*why = "not known to NSS";
+		return EPH_ERR_PERM;
+	}
+	/* The requester is a canonical name here: compare names. */
+	if (strcmp(a->user, requester) == 0) {
 		*why = "the requester cannot approve their own request";
 		return EPH_ERR_PERM;
 	}
-	if (refs_find_user(p, t->approvers, t->napprovers, a->user, a->groups, a->ngroups) ==
-	    NULL) {
+	if (!may_approve_any(p, t, a)) {
 		*why = "not an approver of this task";
 		return EPH_ERR_PERM;
 	}

@@ -133,6 +133,31 @@ reasons_json(const struct policy_decision *d)
 	return a;
 }
 
+/* Each approval clause: its sets, what it needs, who met it so far. */
+static json_t *
+clauses_json(const struct policy_decision *d)
+{
+	json_t *a, *o;
+	size_t i;
+
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < d->nclauses; i++) {
+		const struct policy_clause_state *c = &d->clauses[i];
+
+		if ((o = json_object()) == NULL || json_array_append_new(a, o) != 0 ||
+		    json_object_set_new(o, "from", jstrv(c->from, c->nfrom)) != 0 ||
+		    json_object_set_new(o, "required", json_integer(c->required)) != 0 ||
+		    json_object_set_new(o, "valid", json_integer(c->valid)) != 0 ||
+		    json_object_set_new(o, "approvers", jstrv(c->approvers, c->napprovers)) != 0 ||
+		    json_object_set_new(o, "line", json_integer(c->line)) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 int
 policy_decision_to_json(const struct policy_decision *d, char **out)
 {
@@ -154,7 +179,8 @@ policy_decision_to_json(const struct policy_decision *d, char **out)
 	    json_object_set_new(approvals, "required", json_integer(d->approvals_required)) != 0 ||
 	    json_object_set_new(approvals, "valid", json_integer(d->approvals_valid)) != 0 ||
 	    json_object_set_new(
-	        approvals, "approver_sets", jstrv(d->approver_sets, d->napprover_sets)) != 0)
+	        approvals, "approver_sets", jstrv(d->approver_sets, d->napprover_sets)) != 0 ||
+	    json_object_set_new(approvals, "clauses", clauses_json(d)) != 0)
 		goto out;
 	/* Critical options as a certificate carries them: only those set. */
 	if ((crit = json_object()) == NULL ||

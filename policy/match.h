@@ -60,4 +60,45 @@ int policy_hostgroup_overlaps_build(struct policy *p, const struct policy_host_i
 int policy_hostgroups_shared(
     const struct policy_hostgroup *a, const struct policy_hostgroup *b, char *buf, size_t len);
 
+/* ------------------------------------------------ approvers (approve.c) */
+
+/* The first ref that the user, with these Unix groups, falls under. */
+const struct policy_ref *policy_refs_find_user(const struct policy *p,
+    const struct policy_ref *refs, size_t n, const char *user, const char *const *groups,
+    size_t ngroups);
+
+/*
+ * Assign people to clauses, each person to at most one clause it is
+ * eligible for (elig[person * nclauses + clause]), clause c taking at
+ * most count[c] people: a maximum matching by augmenting paths, people
+ * taken in order. assign[person] is the clause or -1. Returns how many
+ * slots are filled, or -1 out of memory.
+ */
+long policy_approve_match(
+    const unsigned char *elig, size_t npeople, const unsigned *count, size_t nclauses, int *assign);
+
+/*
+ * The people who could ever approve toward the clauses, from what the
+ * policy names statically (users, and users in policy groups). Each
+ * clause contributes at most total + 1 distinct people: that many always
+ * fill it, whoever else is taken or left out, so feasibility is exact.
+ */
+struct policy_approvers_static {
+	const char **names; /* distinct, point into the policy */
+	size_t n;
+	unsigned char *elig; /* n x nclauses */
+	unsigned *count;
+	size_t nclauses;
+	unsigned total;
+	int dynamic; /* some clause names a Unix group: membership unknown */
+};
+/* Does any clause name a Unix group (directly or in a policy group)? */
+int policy_clauses_dynamic(const struct policy *p, const struct policy_clause *clauses, size_t n);
+int policy_approvers_static_build(const struct policy *p, const struct policy_clause *clauses,
+    size_t nclauses, struct policy_approvers_static *out);
+/* Slots the static approvers other than excluded (NULL: nobody) can fill;
+ * -1 out of memory. */
+long policy_approvers_static_best(const struct policy_approvers_static *s, const char *excluded);
+void policy_approvers_static_free(struct policy_approvers_static *s);
+
 #endif

@@ -91,6 +91,35 @@ group_name(gid_t gid, char **buf, size_t *len, char **name)
 }
 
 int
+policy_identity_resolve(const char *name, char **canon, uid_t *uid)
+{
+	struct passwd pwd;
+	char *pwbuf = NULL;
+	int r;
+
+	if (canon != NULL)
+		*canon = NULL;
+	if (name == NULL || canon == NULL || uid == NULL)
+		return EPH_ERR_INVAL;
+	if (policy_identity_problem(name) != NULL)
+		return EPH_ERR_INVAL;
+	if ((r = lookup_user(name, &pwd, &pwbuf)) != EPH_OK)
+		goto out;
+	/* What NSS calls the account must itself fit in a key id. */
+	r = EPH_ERR_INVAL;
+	if (pwd.pw_name == NULL || policy_identity_problem(pwd.pw_name) != NULL)
+		goto out;
+	r = EPH_ERR_NOMEM;
+	if ((*canon = strdup(pwd.pw_name)) == NULL)
+		goto out;
+	*uid = pwd.pw_uid;
+	r = EPH_OK;
+out:
+	free(pwbuf);
+	return r;
+}
+
+int
 policy_unix_groups(const char *user, char ***groups, size_t *n)
 {
 	struct passwd pwd;

@@ -30,6 +30,7 @@ static const struct conf_key top_keys[] = {
 static const struct conf_key defaults_keys[] = {
     {"max_ttl", CONF_DURATION, 0},
     {"pending_timeout", CONF_DURATION, 0},
+    {"deny", CONF_STRING_LIST, 0},
 };
 
 static const struct conf_key hostgroup_keys[] = {
@@ -44,9 +45,9 @@ static const struct conf_key task_keys[] = {
     /* Missing requesters / hosts get their own message below. */
     {"requesters", CONF_STRING_LIST, 0},
     {"approvers", CONF_STRING_LIST, 0},
-    {"approvals", CONF_INT, 0},
+    {"approvals", CONF_INT_OR_GROUP_LIST, 0},
     {"hosts", CONF_STRING_LIST, 0},
-    {"login_as", CONF_STRING, 1},
+    {"login_as", CONF_STRING_OR_LIST, 1},
     {"default_ttl", CONF_DURATION, 0},
     {"max_ttl", CONF_DURATION, 0},
     {"require_reason", CONF_BOOL, 0},
@@ -62,13 +63,20 @@ static const struct conf_key task_keys[] = {
     {"when", CONF_GROUP_LIST, 0},
     {"break_glass", CONF_BOOL, 0},
     {"valid_until", CONF_STRING, 0},
+    {"deny", CONF_STRING_LIST, 0},
+    {"reason_pattern", CONF_STRING, 0},
 };
 
 static const struct conf_key when_keys[] = {
     {"env", CONF_STRING, 0},
     {"sensitivity", CONF_STRING, 0},
-    {"approvals", CONF_INT, 0},
+    {"approvals", CONF_INT_OR_GROUP_LIST, 0},
     {"max_ttl", CONF_DURATION, 0},
+};
+
+static const struct conf_key clause_keys[] = {
+    {"from", CONF_STRING_LIST, 1},
+    {"count", CONF_INT, 0},
 };
 
 /* What a list of references may hold. */
@@ -157,6 +165,16 @@ strv_free(char **v, size_t n)
 }
 
 static void
+clauses_free(struct policy_clause *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		refs_free(v[i].from, v[i].nfrom);
+	free(v);
+}
+
+static void
 task_free_fields(struct policy_task *t)
 {
 	size_t i;
@@ -166,14 +184,22 @@ task_free_fields(struct policy_task *t)
 	refs_free(t->requesters, t->nrequesters);
 	refs_free(t->approvers, t->napprovers);
 	refs_free(t->hosts, t->nhosts);
+	refs_free(t->deny, t->ndeny);
+	free(t->reason_pattern);
+	if (t->reason_re != NULL)
+		regfree(t->reason_re);
+	free(t->reason_re);
 	free(t->login_as);
+	strv_free(t->login_as_list, t->nlogin_as);
 	free(t->source_cidrs);
 	free(t->command);
 	free(t->schedule);
 	for (i = 0; i < t->nwhen; i++) {
 		free(t->when[i].env);
 		free(t->when[i].sensitivity);
+		clauses_free(t->when[i].clauses, t->when[i].nclauses);
 	}
+	clauses_free(t->clauses, t->nclauses);
 	free(t->when);
 }
 
@@ -187,6 +213,8 @@ policy_free(struct policy *p)
 	for (i = 0; i < p->ngroups; i++) {
 		free(p->groups[i].name);
 		refs_free(p->groups[i].members, p->groups[i].nmembers);
+		free(p->groups[i].users);
+		free(p->groups[i].unix_groups);
 	}
 	free(p->groups);
 	for (i = 0; i < p->nhostgroups; i++) {
@@ -201,6 +229,7 @@ policy_free(struct policy *p)
 	for (i = 0; i < p->ntasks; i++)
 		task_free_fields(&p->tasks[i]);
 	free(p->tasks);
+	refs_free(p->deny, p->ndeny);
 	policy_host_index_free(p->host_index);
 	policy_errors_clear(&p->warnings);
 	free(p->file);
@@ -451,12 +480,44 @@ parse_defaults(struct conf *c, struct policy *p, const config_setting_t *root)
 	    c, d, "pending_timeout", 1, POLICY_MAX_TTL_LIMIT, &p->pending_timeout, "in defaults");
 }
 
+/* defaults.deny names groups, so it is read once they are. */
+static void
+parse_defaults_deny(struct conf *c, struct policy *p, const config_setting_t *root)
+{
+	const config_setting_t *s = conf_member(conf_member(root, "defaults"), "deny");
+
+	if (s != NULL && conf_type_ok(s, CONF_STRING_LIST))
+		parse_refs(c, p, s, REFS_PEOPLE, "deny", "in defaults", &p->deny, &p->ndeny);
+}
+
 static int
 cmp_group(const void *a, const void *b)
 {
 	const struct policy_group *x = a, *y = b;
 
 	return strcmp(x->name, y->name);
+}
+
+static int cmp_str(const void *a, const void *b);
+
+/* Membership in one search: the user members sorted, the Unix groups apart. */
+static void
+group_index(struct conf *c, struct policy_group *g)
+{
+	size_t i;
+
+	if ((g->users = xcalloc(c, g->nmembers, sizeof(*g->users))) == NULL ||
+	    (g->unix_groups = xcalloc(c, g->nmembers, sizeof(*g->unix_groups))) == NULL)
+		return;
+	for (i = 0; i < g->nmembers; i++) {
+		if (g->members[i].kind == POLICY_REF_NAME)
+			g->users[g->nusers++] = g->members[i].name;
+		else if (g->members[i].kind == POLICY_REF_UNIX_GROUP)
+			g->unix_groups[g->nunix_groups++] = g->members[i].name;
+	}
+	if (g->nusers > 1)
+		qsort(g->users, g->nusers, sizeof(*g->users), cmp_str);
+	g->indexed = 1;
 }
 
 static void
@@ -498,6 +559,8 @@ parse_groups(struct conf *c, struct policy *p, const config_setting_t *root)
 	/* libconfig refuses duplicate names, so the sorted names are unique. */
 	if (p->ngroups > 1)
 		qsort(p->groups, p->ngroups, sizeof(*p->groups), cmp_group);
+	for (i = 0; i < (int)p->ngroups && !c->nomem; i++)
+		group_index(c, &p->groups[i]);
 }
 
 static int
@@ -838,6 +901,62 @@ hostgroup_attr_exists(const struct policy *p, const char *value, int sensitivity
 	return 0;
 }
 
+/*
+ * approvals = ( { from = [ "@leads" ]; count = 1; }, ... ) into clauses.
+ * Returns their total count.
+ */
+static unsigned
+parse_clauses(struct conf *c, const struct policy *p, const config_setting_t *list,
+    const char *where, struct policy_clause **out, size_t *nout)
+{
+	char cwhere[WHERE_MAX * 3];
+	unsigned total = 0;
+	int i, n;
+
+	*out = NULL;
+	*nout = 0;
+	n = config_setting_length(list);
+	if (n <= 0) {
+		conf_error(
+		    c, conf_line(list), "'approvals' %s: the list of clauses is empty", where);
+		return 0;
+	}
+	if (n > POLICY_MAX_APPROVALS) {
+		conf_error(c, conf_line(list), "'approvals' %s: more than %d clauses", where,
+		    POLICY_MAX_APPROVALS);
+		return 0;
+	}
+	if ((*out = xcalloc(c, (size_t)n, sizeof(**out))) == NULL)
+		return 0;
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i), *from;
+		struct policy_clause *cl = &(*out)[(*nout)++];
+		int64_t v;
+
+		cl->line = conf_line(e);
+		cl->count = 1;
+		snprintf(cwhere, sizeof(cwhere), "in approval clause %d %s", i + 1, where);
+		conf_check_keys(c, e, clause_keys, CONF_NKEYS(clause_keys), cwhere);
+		if (conf_int(c, e, "count", 1, POLICY_MAX_APPROVALS, &v, cwhere) > 0)
+			cl->count = (unsigned)v;
+		if ((from = conf_member(e, "from")) != NULL &&
+		    conf_type_ok(from, CONF_STRING_LIST)) {
+			if (config_setting_length(from) == 0)
+				conf_error(
+				    c, conf_line(from), "'from' %s: the list is empty", cwhere);
+			else
+				parse_refs(
+				    c, p, from, REFS_PEOPLE, "from", cwhere, &cl->from, &cl->nfrom);
+		}
+		total += cl->count;
+	}
+	if (total > POLICY_MAX_APPROVALS)
+		conf_error(c, conf_line(list),
+		    "'approvals' %s: the clauses need %u approvals; at most %d", where, total,
+		    POLICY_MAX_APPROVALS);
+	return total;
+}
+
 static void
 parse_when(struct conf *c, const struct policy *p, struct policy_task *t,
     const config_setting_t *ws, const char *twhere)
@@ -850,7 +969,7 @@ parse_when(struct conf *c, const struct policy *p, struct policy_task *t,
 	if ((t->when = xcalloc(c, (size_t)n, sizeof(*t->when))) == NULL)
 		return;
 	for (i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(ws, (unsigned)i);
+		const config_setting_t *e = config_setting_get_elem(ws, (unsigned)i), *as;
 		struct policy_when *w = &t->when[t->nwhen++];
 		size_t bad_keys;
 		int64_t v;
@@ -872,6 +991,10 @@ parse_when(struct conf *c, const struct policy *p, struct policy_task *t,
 			    w->sensitivity);
 		if (conf_int(c, e, "approvals", 0, POLICY_MAX_APPROVALS, &v, where) > 0)
 			w->approvals = (int)v;
+		else if ((as = conf_member(e, "approvals")) != NULL &&
+		    conf_type_ok(as, CONF_GROUP_LIST))
+			w->approvals =
+			    (int)parse_clauses(c, p, as, where, &w->clauses, &w->nclauses);
 		(void)conf_duration(c, e, "max_ttl", 1, POLICY_MAX_TTL_LIMIT, &w->max_ttl, where);
 		/* Unless a misspelt key (already reported) was meant to be one. */
 		if (bad_keys == 0 && conf_member(e, "env") == NULL &&
@@ -886,95 +1009,156 @@ parse_when(struct conf *c, const struct policy *p, struct policy_task *t,
 	}
 }
 
-/* Distinct people who could ever approve, or -1 when a Unix group makes
- * that unknowable here. */
-static long
-approver_count(struct conf *c, const struct policy *p, const struct policy_task *t)
+/* A requester the loader cannot enumerate: a Unix group, directly or in
+ * a policy group. */
+static const struct policy_ref *
+dynamic_requester(const struct policy *p, const struct policy_task *t)
 {
-	const char **names;
-	size_t i, j, n = 0, cap = 0, uniq;
+	size_t i, j;
 
-	for (i = 0; i < t->napprovers; i++) {
-		const struct policy_ref *r = &t->approvers[i];
+	for (i = 0; i < t->nrequesters; i++) {
+		const struct policy_ref *r = &t->requesters[i];
 
 		if (r->kind == POLICY_REF_UNIX_GROUP)
-			return -1;
-		if (r->kind == POLICY_REF_NAME) {
-			cap++;
+			return r;
+		if (r->kind != POLICY_REF_GROUP || r->index >= p->ngroups)
 			continue;
-		}
-		if (r->index >= p->ngroups || strcmp(p->groups[r->index].name, r->name) != 0)
-			return -1; /* unresolved: already reported */
-		for (j = 0; j < p->groups[r->index].nmembers; j++) {
-			if (p->groups[r->index].members[j].kind != POLICY_REF_NAME)
-				return -1;
-			cap++;
-		}
-	}
-	if (cap == 0)
-		return 0;
-	if ((names = xcalloc(c, cap, sizeof(*names))) == NULL)
-		return -1;
-	for (i = 0; i < t->napprovers; i++) {
-		const struct policy_ref *r = &t->approvers[i];
-
-		if (r->kind == POLICY_REF_NAME) {
-			names[n++] = r->name;
-			continue;
-		}
 		for (j = 0; j < p->groups[r->index].nmembers; j++)
-			names[n++] = p->groups[r->index].members[j].name;
+			if (p->groups[r->index].members[j].kind == POLICY_REF_UNIX_GROUP)
+				return &p->groups[r->index].members[j];
 	}
-	qsort(names, n, sizeof(*names), cmp_str);
-	for (i = 0, uniq = 0; i < n; i++)
-		if (i == 0 || strcmp(names[i - 1], names[i]) != 0)
-			uniq++;
-	free(names);
-	return (long)uniq;
+	return NULL;
+}
+
+/*
+ * Can the approvals of one rule (the task's, or a when entry's) ever be
+ * given? Where the approvers are named statically: an error when too few
+ * people may approve, or when a requester is one of them and the others
+ * are too few for that requester's own request; a warning when a
+ * requester through a Unix group could be such an approver.
+ */
+static void
+check_rule(struct conf *c, const struct policy *p, const struct policy_task *t,
+    const struct policy_clause *v, size_t nv, int line, const char *what)
+{
+	struct policy_approvers_static s;
+	const struct policy_ref *dyn;
+	long best;
+	size_t i;
+	int pass;
+
+	if (policy_approvers_static_build(p, v, nv, &s) != EPH_OK) {
+		c->nomem = 1;
+		return;
+	}
+	if (s.dynamic || s.total == 0)
+		goto out;
+	if ((best = policy_approvers_static_best(&s, NULL)) < 0)
+		goto nomem;
+	if ((unsigned long)best < s.total) {
+		if (nv == 1)
+			conf_error(c, line, "%s: %u approvals needed but only %ld %s approve", what,
+			    s.total, best, best == 1 ? "person may" : "people may");
+		else
+			conf_error(c, line,
+			    "%s: the clauses need %u distinct approvers, but at most %ld of the "
+			    "people they name can meet them",
+			    what, s.total, best);
+		goto out;
+	}
+	/* Pass 0: requesters named statically (errors); 1: through Unix groups. */
+	dyn = dynamic_requester(p, t);
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < s.n; i++) {
+			int is_req = policy_refs_find_user(p, t->requesters, t->nrequesters,
+			                 s.names[i], NULL, 0) != NULL;
+
+			if ((pass == 0 && !is_req) || (pass == 1 && dyn == NULL))
+				continue;
+			if ((best = policy_approvers_static_best(&s, s.names[i])) < 0)
+				goto nomem;
+			if ((unsigned long)best >= s.total)
+				continue;
+			if (pass == 0)
+				conf_error(c, line,
+				    "%s: %s may request the task and approve it, and cannot "
+				    "approve "
+				    "their own request: it could never get %u approvals (at most "
+				    "%ld "
+				    "from others)",
+				    what, s.names[i], s.total, best);
+			else
+				conf_warn(c, line,
+				    "%s: a requester through %%%s who is also an approver (such as "
+				    "%s) could never get %u approvals (at most %ld from others)",
+				    what, dyn->name, s.names[i], s.total, best);
+			goto out;
+		}
+	}
+	goto out;
+nomem:
+	c->nomem = 1;
+out:
+	policy_approvers_static_free(&s);
 }
 
 static void
 check_approvals(struct conf *c, const struct policy *p, struct policy_task *t,
-    const config_setting_t *ts, const char *where)
+    const config_setting_t *ts, const char *where, size_t errs_before)
 {
 	const config_setting_t *as = conf_member(ts, "approvals");
 	int line = as != NULL ? conf_line(as) : t->line;
-	unsigned most = t->approvals;
-	long people;
+	/* Feasibility means little over sets already reported broken. */
+	int sound = conf_nerrors(c) == errs_before;
+	char what[WHERE_MAX * 2];
+	struct policy_clause one;
 	size_t i;
 
 	for (i = 0; i < t->nwhen; i++) {
-		if (t->when[i].approvals <= 0)
+		const struct policy_when *w = &t->when[i];
+
+		if (w->approvals <= 0)
 			continue;
-		if ((unsigned)t->when[i].approvals > most)
-			most = (unsigned)t->when[i].approvals;
-		if (t->napprovers == 0)
-			conf_error(c, t->when[i].line,
+		if (t->napprovers == 0 && w->nclauses == 0)
+			conf_error(c, w->line,
 			    "'approvals' in when entry %zu %s: "
 			    "approvals need approvers, and the task has none",
 			    i + 1, where);
-		if (t->break_glass)
-			conf_error(c, t->when[i].line,
+		else if (t->break_glass)
+			conf_error(c, w->line,
 			    "'approvals' in when entry %zu %s: "
 			    "a break_glass task issues without approvals",
 			    i + 1, where);
+		else if (sound) {
+			snprintf(
+			    what, sizeof(what), "'approvals' in when entry %zu %s", i + 1, where);
+			one.from = t->approvers;
+			one.nfrom = t->napprovers;
+			one.count = (unsigned)w->approvals;
+			one.line = w->line;
+			check_rule(c, p, t, w->nclauses > 0 ? w->clauses : &one,
+			    w->nclauses > 0 ? w->nclauses : 1, w->line, what);
+		}
 	}
-	if (t->approvals > 0 && t->napprovers == 0)
+	if (t->approvals > 0 && t->napprovers == 0 && t->nclauses == 0)
 		conf_error(c, line,
 		    "'approvals' %s: %u approvals need approvers, and the task "
 		    "has none",
 		    where, t->approvals);
-	if (t->approvals > 0 && t->break_glass)
+	else if (t->approvals > 0 && t->break_glass)
 		conf_error(c, line,
 		    "'approvals' %s: a break_glass task issues without "
 		    "approvals",
 		    where);
-	if (most > 0 && t->napprovers > 0 && (people = approver_count(c, p, t)) >= 0 &&
-	    (unsigned long)people < most)
-		conf_error(c, line,
-		    "'approvals' %s: %u approvals needed but only %ld %s "
-		    "approve",
-		    where, most, people, people == 1 ? "person may" : "people may");
+	else if (t->approvals > 0 && sound) {
+		snprintf(what, sizeof(what), "'approvals' %s", where);
+		one.from = t->approvers;
+		one.nfrom = t->napprovers;
+		one.count = t->approvals;
+		one.line = line;
+		check_rule(c, p, t, t->nclauses > 0 ? t->clauses : &one,
+		    t->nclauses > 0 ? t->nclauses : 1, line, what);
+	}
 }
 
 static void
@@ -1089,6 +1273,45 @@ parse_source(struct conf *c, struct policy_task *t, const config_setting_t *ts, 
 	t->source_cidrs = xstrdup(c, s);
 }
 
+static int
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+static void
+parse_reason_pattern(
+    struct conf *c, struct policy_task *t, const config_setting_t *ts, const char *where)
+{
+	const char *s = conf_string(ts, "reason_pattern");
+	int line = conf_line(conf_member(ts, "reason_pattern")), e;
+	char why[256];
+
+	if (s == NULL)
+		return;
+	if (*s == '\0' || has_control(s)) {
+		conf_error(c, line, "'reason_pattern' %s: %s", where,
+		    *s == '\0' ? "is empty" : "holds a control character");
+		return;
+	}
+	if ((t->reason_re = xcalloc(c, 1, sizeof(*t->reason_re))) == NULL)
+		return;
+	if ((e = regcomp(t->reason_re, s, REG_EXTENDED | REG_NOSUB)) != 0) {
+		regerror(e, t->reason_re, why, sizeof(why));
+		conf_error(c, line,
+		    "'reason_pattern' %s: '%.*s' is not a valid extended regular "
+		    "expression: %s",
+		    where, CONF_SHOW_MAX, s, why);
+		free(t->reason_re);
+		t->reason_re = NULL;
+		return;
+	}
+	t->reason_pattern = xstrdup(c, s);
+}
+
 static void
 parse_command(struct conf *c, struct policy_task *t, const config_setting_t *ts, const char *where)
 {
@@ -1165,6 +1388,52 @@ parse_valid_until(
 	t->valid_until = v;
 }
 
+/* login_as = "postgres"; or [ "postgres", "barman" ]: the first is the
+ * default, a request may name any other. */
+static void
+parse_login_as(struct conf *c, struct policy_task *t, const config_setting_t *s, const char *where)
+{
+	struct host_entry *v;
+	const char *why;
+	size_t i;
+	int n, one = config_setting_type(s) == CONFIG_TYPE_STRING;
+
+	n = one ? 1 : list_len(c, s, "login_as", where);
+	if (n == 0)
+		conf_error(c, conf_line(s), "'login_as' %s: the list is empty", where);
+	if (n <= 0)
+		return;
+	if ((t->login_as_list = xcalloc(c, (size_t)n, sizeof(char *))) == NULL ||
+	    (v = xcalloc(c, (size_t)n, sizeof(*v))) == NULL)
+		return;
+	for (i = 0; i < (size_t)n; i++) {
+		const config_setting_t *e = one ? s : config_setting_get_elem(s, (unsigned)i);
+		const char *name = config_setting_get_string(e);
+		int line = one ? conf_line(s) : conf_elem_line(c, e);
+
+		if ((why = conf_name_problem(name, CONF_NAME_USER)) != NULL) {
+			conf_error(c, line, "'login_as' %s: name '%.*s' %s", where, CONF_SHOW_MAX,
+			    name, why);
+			continue;
+		}
+		if ((t->login_as_list[t->nlogin_as] = xstrdup(c, name)) == NULL)
+			break;
+		v[t->nlogin_as].name = t->login_as_list[t->nlogin_as];
+		v[t->nlogin_as].line = line;
+		t->nlogin_as++;
+	}
+	/* Sorted, a repeat follows the entry it repeats. */
+	if (t->nlogin_as > 1)
+		qsort(v, t->nlogin_as, sizeof(*v), cmp_host_entry);
+	for (i = 1; i < t->nlogin_as; i++)
+		if (strcmp(v[i - 1].name, v[i].name) == 0)
+			conf_error(
+			    c, v[i].line, "'login_as' %s: '%s' is listed twice", where, v[i].name);
+	free(v);
+	if (t->nlogin_as > 0)
+		t->login_as = xstrdup(c, t->login_as_list[0]);
+}
+
 static void
 parse_task(struct conf *c, const struct policy *p, struct policy_task *t,
     const config_setting_t *ts, int num)
@@ -1172,9 +1441,11 @@ parse_task(struct conf *c, const struct policy *p, struct policy_task *t,
 	const config_setting_t *s;
 	char label[WHERE_MAX], where[WHERE_MAX + 8];
 	const char *name, *why;
+	size_t errs_before;
 	int64_t v;
 
 	t->line = conf_line(ts);
+	errs_before = conf_nerrors(c);
 	name = conf_string(ts, "name");
 	if (name != NULL && (why = conf_name_problem(name, CONF_NAME_TOKEN)) != NULL) {
 		conf_error(c, conf_line(conf_member(ts, "name")), "task name '%.*s' %s",
@@ -1189,9 +1460,15 @@ parse_task(struct conf *c, const struct policy *p, struct policy_task *t,
 	conf_check_keys(c, ts, task_keys, CONF_NKEYS(task_keys), where);
 	if (name != NULL && (t->name = xstrdup(c, name)) == NULL)
 		return;
-	if (conf_string(ts, "description") != NULL &&
-	    (t->description = xstrdup(c, conf_string(ts, "description"))) == NULL)
-		return;
+	if ((name = conf_string(ts, "description")) != NULL) {
+		/* It is quoted in reasons, logs and explain: one line. */
+		if (has_control(name))
+			conf_error(c, conf_line(conf_member(ts, "description")),
+			    "'description' %s: holds a control character (a newline, a tab, ...)",
+			    where);
+		else if ((t->description = xstrdup(c, name)) == NULL)
+			return;
+	}
 
 	s = conf_member(ts, "requesters");
 	if (s == NULL)
@@ -1213,13 +1490,8 @@ parse_task(struct conf *c, const struct policy *p, struct policy_task *t,
 	else if (conf_type_ok(s, CONF_STRING_LIST))
 		parse_refs(c, p, s, REFS_HOSTS, "hosts", where, &t->hosts, &t->nhosts);
 
-	if ((name = conf_string(ts, "login_as")) != NULL) {
-		if ((why = conf_name_problem(name, CONF_NAME_USER)) != NULL)
-			conf_error(c, conf_line(conf_member(ts, "login_as")),
-			    "'login_as' %s: name '%.*s' %s", where, CONF_SHOW_MAX, name, why);
-		else if ((t->login_as = xstrdup(c, name)) == NULL)
-			return;
-	}
+	if ((s = conf_member(ts, "login_as")) != NULL && conf_type_ok(s, CONF_STRING_OR_LIST))
+		parse_login_as(c, t, s, where);
 
 	t->break_glass = conf_bool(ts, "break_glass", 0);
 	t->require_reason = conf_bool(ts, "require_reason", 0);
@@ -1230,6 +1502,9 @@ parse_task(struct conf *c, const struct policy *p, struct policy_task *t,
 			    where);
 		t->require_reason = 1;
 	}
+	if ((s = conf_member(ts, "deny")) != NULL && conf_type_ok(s, CONF_STRING_LIST))
+		parse_refs(c, p, s, REFS_PEOPLE, "deny", where, &t->deny, &t->ndeny);
+	parse_reason_pattern(c, t, ts, where);
 	parse_source(c, t, ts, where);
 	parse_command(c, t, ts, where);
 	t->pty = conf_bool(ts, "pty", conf_member(ts, "command") == NULL);
@@ -1255,7 +1530,15 @@ parse_task(struct conf *c, const struct policy *p, struct policy_task *t,
 	t->approvals = (t->napprovers > 0 && !t->break_glass) ? 1 : 0;
 	if (conf_int(c, ts, "approvals", 0, POLICY_MAX_APPROVALS, &v, where) > 0)
 		t->approvals = (unsigned)v;
-	check_approvals(c, p, t, ts, where);
+	else if ((s = conf_member(ts, "approvals")) != NULL && conf_type_ok(s, CONF_GROUP_LIST)) {
+		t->approvals = parse_clauses(c, p, s, where, &t->clauses, &t->nclauses);
+		if (t->napprovers > 0)
+			conf_error(c, conf_line(conf_member(ts, "approvers")),
+			    "'approvers' %s: approvals given as clauses name their approvers in "
+			    "'from'",
+			    where);
+	}
+	check_approvals(c, p, t, ts, where, errs_before);
 	parse_ttls(c, p, t, ts, where);
 }
 
@@ -1321,6 +1604,7 @@ policy_build(struct conf *c, struct policy **out)
 	conf_check_keys(c, root, top_keys, CONF_NKEYS(top_keys), "at top level");
 	parse_defaults(c, p, root);
 	parse_groups(c, p, root);
+	parse_defaults_deny(c, p, root);
 	parse_hostgroups(c, p, root);
 	index_hostgroups(c, p);
 	parse_tasks(c, p, root);

@@ -8,7 +8,9 @@
 #define EPH_POLICY_H
 
 #include <stddef.h>
+#include <regex.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 /* Caps on what a policy may hold; over any of them it is refused. */
@@ -18,6 +20,7 @@
 #define POLICY_MAX_LIST 100000 /* members of any one list */
 #define POLICY_MAX_REQUEST_HOSTS 64
 #define POLICY_MAX_APPROVALS 16 /* approvals a task may require */
+#define POLICY_MAX_APPROVAL_RECORDS 1024 /* approvals one request may carry */
 #define POLICY_MAX_TTL_LIMIT (7u * 86400u) /* no max_ttl may exceed a week */
 
 /* ------------------------------------------------------------ errors */
@@ -64,6 +67,23 @@ struct policy_group {
 	struct policy_ref *members;
 	size_t nmembers;
 	int line;
+	/* Built by the loader (indexed set) so that membership is one
+	 * search, not a scan: the user members' names, sorted, and the Unix
+	 * groups among the members. Both point into members[]. */
+	int indexed;
+	const char **users;
+	size_t nusers;
+	const char **unix_groups;
+	size_t nunix_groups;
+};
+
+/* approvals = ( { from = [ "@leads" ]; count = 1; }, ... ): every clause
+ * must be met, by distinct people, each counting toward one clause. */
+struct policy_clause {
+	struct policy_ref *from; /* who may approve toward it */
+	size_t nfrom;
+	unsigned count; /* distinct approvals it needs, 1 or more */
+	int line;
 };
 
 /*
@@ -100,6 +120,10 @@ struct policy_when {
 	int approvals; /* -1: not set */
 	uint64_t max_ttl; /* 0: not set */
 	int line;
+	/* approvals as clauses (approvals is then their total): they name
+	 * their own approvers. Empty: approvals from the task's approvers. */
+	struct policy_clause *clauses;
+	size_t nclauses;
 };
 
 /* "Mon-Fri 06:00-22:00", "Sat,Sun 10:00-14:00", "Mon 22:00-06:00"
@@ -147,6 +171,22 @@ struct policy_task {
 	 * task denies, and before it no certificate outlives it. 0: none. */
 	time_t valid_until;
 	int valid_until_line;
+	/* Every account the task allows, login_as (the default) first;
+	 * empty in a policy built by hand: then login_as alone. */
+	char **login_as_list;
+	size_t nlogin_as;
+	/* deny = [ "%contractors", "mallory" ]: requesters refused this
+	 * task whatever else matches (defaults.deny applies as well). */
+	struct policy_ref *deny;
+	size_t ndeny;
+	/* reason_pattern: a POSIX ERE the reason must match, as written,
+	 * and compiled at load (NULL when unset). */
+	char *reason_pattern;
+	regex_t *reason_re;
+	/* approvals as clauses: approvals is then their total, and the
+	 * task has no approvers list of its own. */
+	struct policy_clause *clauses;
+	size_t nclauses;
 };
 
 struct policy_host_index; /* policy/match.h */
@@ -167,6 +207,9 @@ struct policy {
 	/* What loads but is probably not what the author meant, as
 	 * "file:line" messages; policy check prints them. */
 	struct policy_errors warnings;
+	/* defaults.deny: refused every task, whatever else matches. */
+	struct policy_ref *deny;
+	size_t ndeny;
 };
 
 /*
@@ -219,11 +262,25 @@ int policy_hostgroup_has(const struct policy_hostgroup *g, const char *host);
 
 /* -------------------------------------------------------- evaluation */
 
+/* How the caller established who someone is (policy_identity_resolve).
+ * Names are raw strings: "Alice", "ALICE" and "alice" can be one account
+ * (SSSD/AD look names up case-insensitively), so the caller resolves
+ * them to the canonical account before anything is compared. */
+enum policy_identity {
+	POLICY_ID_AS_GIVEN = 0, /* not looked up: compared by exact name */
+	POLICY_ID_RESOLVED, /* the canonical NSS name, and uid is valid */
+	POLICY_ID_UNKNOWN, /* NSS does not know the name: never counts */
+};
+
 /* One approval recorded for a request: who, and their Unix groups. */
 struct policy_approval {
 	const char *user;
 	const char *const *groups;
 	size_t ngroups;
+	/* Who user is: with POLICY_ID_RESOLVED, approvals are told apart
+	 * (and from the requester) by uid, else by exact name. */
+	enum policy_identity id;
+	uid_t uid;
 };
 
 /* What is asked. Evaluation does no I/O: the caller looks up Unix groups
@@ -243,6 +300,13 @@ struct policy_request {
 	/* The CA's own cap on any certificate's lifetime (ca.conf max_ttl),
 	 * seconds; 0: none. The TTL is clamped to it, with its own reason. */
 	uint64_t ca_max_ttl;
+	/* The local account asked for: one of the task's login_as; NULL
+	 * for the task's default (the first). */
+	const char *login_as;
+	/* Who the requester is, as for struct policy_approval: requester
+	 * must then be the canonical name. POLICY_ID_UNKNOWN is a deny. */
+	enum policy_identity requester_id;
+	uid_t requester_uid;
 };
 
 enum policy_result {
@@ -265,6 +329,18 @@ struct policy_reason {
 	int line; /* policy line of the rule, 0 when none */
 };
 
+/* Where one approval clause stands (for the int form: the one clause
+ * "approvals from the approvers"). */
+struct policy_clause_state {
+	char **from; /* as written: "@leads", "carol", "%ops" */
+	size_t nfrom;
+	unsigned required;
+	unsigned valid;
+	char **approvers; /* who counted toward it */
+	size_t napprovers;
+	int line;
+};
+
 struct policy_decision {
 	enum policy_result result;
 	char *task;
@@ -276,7 +352,7 @@ struct policy_decision {
 	size_t napprover_sets;
 	char **principals; /* "eph:<task>@<host>" / "eph:<task>@group:<hostgroup>" */
 	size_t nprincipals;
-	char *login_as;
+	char *login_as; /* the account chosen ("" when denied for it) */
 	char *force_command; /* critical option, NULL when none */
 	char *source_address; /* critical option, NULL when none */
 	char **extensions; /* flag extensions, sorted: "permit-pty", ... */
@@ -287,6 +363,9 @@ struct policy_decision {
 	uint64_t pending_timeout;
 	struct policy_reason *reasons; /* every rule that applied or refused */
 	size_t nreasons;
+	/* The approval clauses in effect, each with who met it so far. */
+	struct policy_clause_state *clauses;
+	size_t nclauses;
 };
 
 /*
@@ -321,6 +400,17 @@ const char *policy_result_name(enum policy_result r); /* "deny", "pending", "iss
  * EPH_ERR_PERM with *why (static text) saying why not. */
 int policy_may_approve(const struct policy *p, const char *task, const char *requester,
     const struct policy_approval *a, const char **why);
+
+/* Why name cannot be a requester or approver (it could not appear in a
+ * key id eph:<id>:<requester>:<task>: empty, too long, ':', spaces,
+ * control or non-ASCII bytes), as static text; NULL when it can. */
+const char *policy_identity_problem(const char *name);
+
+/* The canonical account of name through NSS (getpwnam_r): *canon (to
+ * free) and *uid. EPH_ERR_INVAL when policy_identity_problem refuses
+ * the name (or NSS's own name for it), EPH_ERR_NOTFOUND for a name NSS
+ * does not know. */
+int policy_identity_resolve(const char *name, char **canon, uid_t *uid);
 
 /* The user's Unix group names through NSS (getgrouplist), for the
  * requester/approver groups. EPH_ERR_NOTFOUND for an unknown user. */

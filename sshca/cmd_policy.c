@@ -55,7 +55,8 @@ static const struct sshca_cmd policy_explain_cmd = {"policy explain", NULL,
     "[-f POLICY | -c CACONF] --as USER --task TASK\n"
     "                            --host HOST... [--ttl DURATION] [--from ADDR]\n"
     "                            [--at TIME] [--reason TEXT] [--groups G1,G2]\n"
-    "                            [--approval USER[:G1,G2]]... [--json]",
+    "                            [--approval USER[:G1,G2]]... [--login-as USER]\n"
+    "                            [--json]",
     "print the decision the policy makes for a request, with every reason.\n"
     "Exit status: 0 the request is allowed (issued now or once approved),\n"
     "1 denied, 2 no decision could be made (usage error, unreadable policy,\n"
@@ -78,6 +79,8 @@ static const struct sshca_cmd policy_explain_cmd = {"policy explain", NULL,
     "      --approval USER[:G1,G2]\n"
     "                         an approval so far, with the approver's Unix\n"
     "                         groups (default: from NSS; repeatable)\n"
+    "      --login-as USER    the local account asked for (default: the\n"
+    "                         task's first login_as)\n"
     "      --json             print the decision as one JSON object\n"};
 
 enum {
@@ -91,6 +94,7 @@ enum {
 	OPT_GROUPS,
 	OPT_APPROVAL,
 	OPT_JSON,
+	OPT_LOGIN_AS,
 };
 
 /* A list of names as the policy functions take it. */
@@ -165,7 +169,8 @@ strv_from_nss(const char *user, struct strv *s)
 }
 
 /* Policy and user text may hold anything: keep terminal control bytes
- * out of the output. */
+ * out of the output, and a backslash doubled so that "\x1b" typed
+ * literally cannot pass for an escaped byte. */
 static void
 put_safe(const char *s)
 {
@@ -174,6 +179,8 @@ put_safe(const char *s)
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
 		if (*p < 0x20 || *p == 0x7f)
 			printf("\\x%02x", *p);
+		else if (*p == '\\')
+			fputs("\\\\", stdout);
 		else
 			putchar(*p);
 	}
@@ -188,11 +195,10 @@ put_field(const char *label, const char *value)
 }
 
 static void
-put_list(const char *label, const char *const *v, size_t n)
+put_strv(const char *const *v, size_t n)
 {
 	size_t i;
 
-	printf("%-17s", label);
 	if (n == 0)
 		printf("none");
 	for (i = 0; i < n; i++) {
@@ -200,6 +206,13 @@ put_list(const char *label, const char *const *v, size_t n)
 			printf(", ");
 		put_safe(v[i]);
 	}
+}
+
+static void
+put_list(const char *label, const char *const *v, size_t n)
+{
+	printf("%-17s", label);
+	put_strv(v, n);
 	putchar('\n');
 }
 
@@ -412,6 +425,7 @@ struct explain_args {
 	const char **approvals;
 	size_t napprovals;
 	int json;
+	const char *login_as;
 };
 
 static int
@@ -431,11 +445,12 @@ explain_parse(
 	    {"groups", required_argument, NULL, OPT_GROUPS},
 	    {"approval", required_argument, NULL, OPT_APPROVAL},
 	    {"json", no_argument, NULL, OPT_JSON},
+	    {"login-as", required_argument, NULL, OPT_LOGIN_AS},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char **once;
-	const char *once_name = NULL;
+	const char *once_name = NULL, *why;
 	int c;
 
 	opterr = 0;
@@ -452,8 +467,14 @@ explain_parse(
 		case OPT_AT: once = &a->at, once_name = "--at"; break;
 		case OPT_REASON: once = &a->reason, once_name = "--reason"; break;
 		case OPT_GROUPS: once = &a->groups, once_name = "--groups"; break;
-		case OPT_APPROVAL: a->approvals[a->napprovals++] = optarg; break;
+		case OPT_APPROVAL:
+			if (a->napprovals == POLICY_MAX_APPROVAL_RECORDS)
+				return sshca_usage_error(self, "more than %d --approval options",
+				    POLICY_MAX_APPROVAL_RECORDS);
+			a->approvals[a->napprovals++] = optarg;
+			break;
 		case OPT_JSON: a->json = 1; break;
+		case OPT_LOGIN_AS: once = &a->login_as, once_name = "--login-as"; break;
 		case 'h': *help = 1; return SSHCA_EXIT_OK;
 		default: return sshca_bad_option(self, c, argv);
 		}
@@ -464,6 +485,8 @@ explain_parse(
 		return sshca_usage_error(self, "unexpected argument '%s'", argv[optind]);
 	if (a->as == NULL || *a->as == '\0')
 		return sshca_usage_error(self, "--as USER is required");
+	if ((why = policy_identity_problem(a->as)) != NULL)
+		return sshca_usage_error(self, "--as: the user name %s", why);
 	if (a->task == NULL || *a->task == '\0')
 		return sshca_usage_error(self, "--task TASK is required");
 	if (a->nhosts == 0)
@@ -473,6 +496,8 @@ explain_parse(
 		    self, "more than %d --host options", POLICY_MAX_REQUEST_HOSTS);
 	if (a->policy != NULL && a->config != NULL)
 		return sshca_usage_error(self, "give --policy or --config, not both");
+	if (a->login_as != NULL && (*a->login_as == '\0' || !text_ok(a->login_as, 256)))
+		return sshca_usage_error(self, "--login-as: not a user name");
 	if (a->reason != NULL && !text_ok(a->reason, REASON_MAX))
 		return sshca_usage_error(
 		    self, "--reason: more than %d bytes or control characters", REASON_MAX);
@@ -488,6 +513,7 @@ struct explain_req {
 	struct policy_approval *approvals;
 	size_t napprovals;
 	time_t now;
+	char *requester; /* canonical, or as given when NSS is bypassed */
 };
 
 static void
@@ -503,13 +529,14 @@ explain_req_clear(struct explain_req *e)
 	free(e->approver_groups);
 	free(e->approver_names);
 	free(e->approvals);
+	free(e->requester);
 }
 
 /* "USER" (groups from NSS later) or "USER:G1,G2" ("USER:" for none). */
 static int
 parse_approval(const struct sshca_cmd *self, const char *arg, char **user, struct strv *groups)
 {
-	const char *colon = strchr(arg, ':');
+	const char *colon = strchr(arg, ':'), *why;
 	int r;
 
 	*user = colon != NULL ? strndup(arg, (size_t)(colon - arg)) : strdup(arg);
@@ -517,6 +544,8 @@ parse_approval(const struct sshca_cmd *self, const char *arg, char **user, struc
 		return sshca_fail(self, "out of memory");
 	if (**user == '\0')
 		return sshca_usage_error(self, "--approval '%s': no user", arg);
+	if ((why = policy_identity_problem(*user)) != NULL)
+		return sshca_usage_error(self, "--approval: the user name %s", why);
 	if (colon == NULL)
 		return SSHCA_EXIT_OK;
 	if ((r = strv_split(colon + 1, groups)) == EPH_ERR_NOMEM)
@@ -526,18 +555,32 @@ parse_approval(const struct sshca_cmd *self, const char *arg, char **user, struc
 	return SSHCA_EXIT_OK;
 }
 
-/* The groups of an approver given without any, through NSS. */
+/*
+ * Who an approver is: the canonical NSS account (the name in *user is
+ * replaced by it), with its groups from NSS unless the option gave them.
+ * NSS not knowing the name: with groups given ("USER:G1,G2") the name
+ * stands as written; without, the approval is passed on as unknown and
+ * does not count.
+ */
 static int
-approval_groups_from_nss(const struct sshca_cmd *self, const char *user, struct strv *groups)
+approval_identity(const struct sshca_cmd *self, const char *arg, char **user,
+    struct policy_approval *ap, struct strv *groups)
 {
-	int r;
+	char *canon = NULL;
+	int r, given = strchr(arg, ':') != NULL;
 
-	if ((r = strv_from_nss(user, groups)) == EPH_ERR_NOTFOUND)
-		return sshca_fail(self,
-		    "approver '%s' is not known to NSS; give the groups as --approval %s:G1,G2",
-		    user, user);
+	r = policy_identity_resolve(*user, &canon, &ap->uid);
+	if (r == EPH_ERR_NOTFOUND) {
+		ap->id = given ? POLICY_ID_AS_GIVEN : POLICY_ID_UNKNOWN;
+		return SSHCA_EXIT_OK;
+	}
 	if (r != EPH_OK)
-		return sshca_fail(self, "groups of approver '%s': %s", user, sshca_strerror(r));
+		return sshca_fail(self, "approver '%s': %s", *user, sshca_strerror(r));
+	free(*user);
+	*user = canon;
+	ap->id = POLICY_ID_RESOLVED;
+	if (!given && (r = strv_from_nss(*user, groups)) != EPH_OK)
+		return sshca_fail(self, "groups of approver '%s': %s", *user, sshca_strerror(r));
 	return SSHCA_EXIT_OK;
 }
 
@@ -588,26 +631,36 @@ explain_build(const struct sshca_cmd *self, const struct explain_args *a, struct
 	}
 
 	/* NSS only once the whole command line is known to be usable. */
+	r = policy_identity_resolve(a->as, &e->requester, &e->req.requester_uid);
+	if (r == EPH_OK)
+		e->req.requester_id = POLICY_ID_RESOLVED;
+	else if (r == EPH_ERR_NOTFOUND && a->groups != NULL) {
+		/* --groups stands in for NSS: the name as given. */
+		if ((e->requester = strdup(a->as)) == NULL)
+			return sshca_fail(self, "out of memory");
+		e->req.requester_id = POLICY_ID_AS_GIVEN;
+	} else if (r == EPH_ERR_NOTFOUND)
+		return sshca_fail(self,
+		    "user '%s' is not known to NSS; give the groups with --groups G1,G2 "
+		    "(\"\" for none)",
+		    a->as);
+	else
+		return sshca_fail(self, "user '%s': %s", a->as, sshca_strerror(r));
 	if (a->groups == NULL) {
-		if ((r = strv_from_nss(a->as, &e->groups)) == EPH_ERR_NOTFOUND)
-			return sshca_fail(self,
-			    "user '%s' is not known to NSS; give the groups with --groups G1,G2 "
-			    "(\"\" for none)",
-			    a->as);
-		if (r != EPH_OK)
-			return sshca_fail(self, "groups of '%s': %s", a->as, sshca_strerror(r));
+		if ((r = strv_from_nss(e->requester, &e->groups)) != EPH_OK)
+			return sshca_fail(
+			    self, "groups of '%s': %s", e->requester, sshca_strerror(r));
 	}
 	for (i = 0; i < e->napprovals; i++) {
-		if (strchr(a->approvals[i], ':') == NULL &&
-		    (ret = approval_groups_from_nss(
-		         self, e->approver_names[i], &e->approver_groups[i])) != SSHCA_EXIT_OK)
+		if ((ret = approval_identity(self, a->approvals[i], &e->approver_names[i],
+		         &e->approvals[i], &e->approver_groups[i])) != SSHCA_EXIT_OK)
 			return ret;
 		e->approvals[i].user = e->approver_names[i];
 		e->approvals[i].groups = (const char *const *)e->approver_groups[i].v;
 		e->approvals[i].ngroups = e->approver_groups[i].n;
 	}
 
-	e->req.requester = a->as;
+	e->req.requester = e->requester;
 	e->req.groups = (const char *const *)e->groups.v;
 	e->req.ngroups = e->groups.n;
 	e->req.task = a->task;
@@ -618,6 +671,7 @@ explain_build(const struct sshca_cmd *self, const struct explain_args *a, struct
 	e->req.source_address = a->from;
 	e->req.approvals = e->approvals;
 	e->req.napprovals = e->napprovals;
+	e->req.login_as = a->login_as;
 	return SSHCA_EXIT_OK;
 }
 
@@ -647,6 +701,25 @@ explain_print(const char *policy_path, const struct explain_req *e, const struct
 	    line, sizeof(line), "%u required, %u valid", d->approvals_required, d->approvals_valid);
 	put_field("approvals:", line);
 	put_list("approver_sets:", (const char *const *)d->approver_sets, d->napprover_sets);
+	/* Several clauses: which is met, and which still waits for whom. */
+	for (i = 0; d->nclauses > 1 && i < d->nclauses; i++) {
+		const struct policy_clause_state *c = &d->clauses[i];
+
+		snprintf(line, sizeof(line), "clause %zu:", i + 1);
+		printf("%-17s", line);
+		put_strv((const char *const *)c->from, c->nfrom);
+		printf(": %u of %u", c->valid, c->required);
+		if (c->napprovers > 0) {
+			printf(" (");
+			put_strv((const char *const *)c->approvers, c->napprovers);
+			putchar(')');
+		}
+		if (c->valid < c->required) {
+			printf("; waiting for %u more from ", c->required - c->valid);
+			put_strv((const char *const *)c->from, c->nfrom);
+		}
+		putchar('\n');
+	}
 	put_list("principals:", (const char *const *)d->principals, d->nprincipals);
 	put_field("login_as:", d->login_as);
 	put_field("force-command:", d->force_command);

@@ -26,6 +26,11 @@
 #define SUN 6
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+/* An approval by name, groups none, identity as given. */
+#define APPR(user)                                                                                 \
+	{                                                                                          \
+		(user), NULL, 0, POLICY_ID_AS_GIVEN, 0                                             \
+	}
 
 /* ------------------------------------------------------------- helpers */
 
@@ -878,6 +883,18 @@ test_eval_reason(void **state)
 	assert_int_equal(d.result, POLICY_DENY);
 	policy_decision_clear(&d);
 
+	/* A dot or a non-breaking space says nothing: a letter or digit is needed. */
+	r.reason = ".";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "reason", "\".\" holds no letter or digit");
+	policy_decision_clear(&d);
+	r.reason = "\xc2\xa0";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "reason", "holds no letter or digit");
+	policy_decision_clear(&d);
+
 	r.reason = "INC-1";
 	eval_ok(p, &r, AT(MON, 10, 0), &d);
 	assert_int_equal(d.result, POLICY_ISSUE);
@@ -890,7 +907,7 @@ test_eval_schedule(void **state)
 {
 	struct policy *p = *state;
 	struct policy_request r = request("carol", "restart-app", H_APP, 1);
-	static const struct policy_approval ok[] = {{"dave", NULL, 0}};
+	static const struct policy_approval ok[] = {APPR("dave")};
 	struct policy_decision d;
 
 	r.groups = G_OPS;
@@ -1017,11 +1034,10 @@ test_eval_approvals(void **state)
 	struct policy *p = *state;
 	struct policy_request r = request("alice", "db-maint", H_DB01, 1);
 	struct policy_decision d;
-	static const struct policy_approval one[] = {{"carol", NULL, 0}};
-	static const struct policy_approval dup[] = {{"carol", NULL, 0}, {"carol", NULL, 0}};
-	static const struct policy_approval two[] = {{"carol", NULL, 0}, {"dave", NULL, 0}};
-	static const struct policy_approval strangers[] = {
-	    {"eve", NULL, 0}, {"bob", NULL, 0}, {"carol", NULL, 0}};
+	static const struct policy_approval one[] = {APPR("carol")};
+	static const struct policy_approval dup[] = {APPR("carol"), APPR("carol")};
+	static const struct policy_approval two[] = {APPR("carol"), APPR("dave")};
+	static const struct policy_approval strangers[] = {APPR("eve"), APPR("bob"), APPR("carol")};
 
 	/* db01 is prod/high: 2 approvals from @leads. */
 	eval_ok(p, &r, AT(MON, 10, 0), &d);
@@ -1136,6 +1152,374 @@ test_eval_self_approval(void **state)
 	policy_free(p);
 }
 
+/*
+ * Names are raw strings: with SSSD/AD, "Alice" and "ALICE" are alice.
+ * The caller resolves them (policy_identity_resolve) and evaluation
+ * tells people apart by uid then.
+ */
+static void
+test_eval_identities(void **state)
+{
+	static const char *const h[] = {"web1.example.com"};
+	struct policy *p = load_text(self_policy);
+	struct policy_request r = request("carol", "deploy", h, 1);
+	struct policy_decision d;
+	struct policy_approval a[3];
+	char *canon = NULL;
+	uid_t uid = 12345;
+
+	/* Two spellings of one account (uid 1001) count once. */
+	memset(a, 0, sizeof(a));
+	a[0].user = "frank";
+	a[0].id = POLICY_ID_RESOLVED;
+	a[0].uid = 1001;
+	a[1] = a[0];
+	a[1].user = "Frank";
+	r.approvals = a;
+	r.napprovals = 2;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.approvals_valid, 1);
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "approvals", "Frank already approved");
+	policy_decision_clear(&d);
+
+	/* The requester under another spelling is still the requester. */
+	r.requester_id = POLICY_ID_RESOLVED;
+	r.requester_uid = 1001;
+	r.requester = "frank";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.approvals_valid, 0);
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "approvals", "Frank cannot approve their own");
+	policy_decision_clear(&d);
+
+	/* Without uids, names are compared as given. */
+	r.requester_id = POLICY_ID_AS_GIVEN;
+	r.requester = "carol";
+	a[0].id = a[1].id = POLICY_ID_AS_GIVEN;
+	a[1].user = "dave";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.approvals_valid, 2);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	policy_decision_clear(&d);
+
+	/* An approver NSS does not know does not count. */
+	a[1].id = POLICY_ID_UNKNOWN;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.approvals_valid, 1);
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "approvals", "dave is not known to NSS");
+	policy_decision_clear(&d);
+
+	/* Neither do names a key id could not hold. */
+	a[1].id = POLICY_ID_AS_GIVEN;
+	a[1].user = "da ve";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.approvals_valid, 1);
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "approvals", "approver name \"da ve\" holds a space");
+	policy_decision_clear(&d);
+
+	/* A requester NSS does not know, or whose name cannot be in a key id: denied. */
+	r.requester_id = POLICY_ID_UNKNOWN;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "requesters", "carol is not known to NSS");
+	policy_decision_clear(&d);
+	r.requester_id = POLICY_ID_AS_GIVEN;
+	r.requester = "carol:x";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "requesters", "holds ':'");
+	policy_decision_clear(&d);
+	policy_free(p);
+
+	/* The NSS side, on accounts every system has. */
+	assert_int_equal(policy_identity_resolve("root", &canon, &uid), EPH_OK);
+	assert_string_equal(canon, "root");
+	assert_int_equal(uid, 0);
+	free(canon);
+	assert_int_equal(policy_identity_resolve("daemon", &canon, &uid), EPH_OK);
+	assert_string_equal(canon, "daemon");
+	assert_true(uid != 0);
+	free(canon);
+	assert_int_equal(
+	    policy_identity_resolve("no-such-user-ephssh-test", &canon, &uid), EPH_ERR_NOTFOUND);
+	assert_null(canon);
+	assert_int_equal(policy_identity_resolve("root:x", &canon, &uid), EPH_ERR_INVAL);
+	assert_int_equal(policy_identity_resolve("ro ot", &canon, &uid), EPH_ERR_INVAL);
+	assert_int_equal(policy_identity_resolve("", &canon, &uid), EPH_ERR_INVAL);
+	assert_null(policy_identity_problem("svc-backup$"));
+	assert_non_null(policy_identity_problem("a\tb"));
+	assert_non_null(policy_identity_problem("caf\xc3\xa9"));
+}
+
+static const char deny_policy[] =
+    "defaults = { max_ttl = \"30m\"; deny = [ \"%contractors\" ]; };\n"
+    "groups = { ops = [ \"alice\", \"mallory\", \"%ops\" ]; interns = [ \"ivan\" ]; };\n"
+    "tasks = ( { name = \"t\"; requesters = [ \"@ops\", \"@interns\" ];\n"
+    "  deny = [ \"mallory\", \"@interns\" ];\n"
+    "  reason_pattern = \"^(INC|CHG)-[0-9]+ \";\n"
+    "  hosts = [ \"*.example.com\" ]; login_as = \"root\"; } );\n";
+
+/* A denied requester never gets the task, whatever else matches. */
+static void
+test_eval_deny(void **state)
+{
+	static const char *const h[] = {"web1.example.com"};
+	static const char *const contractors[] = {"ops", "contractors"};
+	struct policy *p = load_text(deny_policy);
+	struct policy_request r = request("alice", "t", h, 1);
+	struct policy_decision d;
+
+	r.reason = "INC-1 disk full";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_int_equal(count_reasons(&d, POLICY_REASON_DENY, "deny"), 0);
+	policy_decision_clear(&d);
+
+	r.requester = "mallory";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "deny",
+	    "mallory is refused task t by mallory in the deny list of the task");
+	assert_int_equal(d.nprincipals, 0);
+	policy_decision_clear(&d);
+
+	r.requester = "ivan";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "deny", "by @interns in the deny list of the task");
+	policy_decision_clear(&d);
+
+	/* defaults.deny, through a Unix group, even for a member of @ops. */
+	r.requester = "carl";
+	r.groups = contractors;
+	r.ngroups = NELEM(contractors);
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_ALLOW, "requesters", "via @ops");
+	ASSERT_REASON(
+	    &d, POLICY_REASON_DENY, "deny", "by %contractors in the deny list of defaults");
+	policy_decision_clear(&d);
+	policy_free(p);
+}
+
+/* reason_pattern: a reason that does not match is a deny quoting it. */
+static void
+test_eval_reason_pattern(void **state)
+{
+	static const char *const h[] = {"web1.example.com"};
+	struct policy *p = load_text(deny_policy);
+	struct policy_request r = request("alice", "t", h, 1);
+	struct policy_decision d;
+
+	r.reason = "CHG-42 rotate certificates";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	ASSERT_REASON(&d, POLICY_REASON_ALLOW, "reason", "matching \"^(INC|CHG)-[0-9]+ \"");
+	policy_decision_clear(&d);
+
+	r.reason = "fixing stuff";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "reason",
+	    "reason \"fixing stuff\" does not match the reason_pattern of task t, "
+	    "\"^(INC|CHG)-[0-9]+ \"");
+	policy_decision_clear(&d);
+
+	/* No reason at all: required by the pattern. */
+	r.reason = NULL;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "reason", "requires a reason");
+	policy_decision_clear(&d);
+	policy_free(p);
+}
+
+static const char clause_policy[] =
+    "defaults = { max_ttl = \"30m\"; };\n"
+    "groups = { leads = [ \"carol\", \"dave\" ]; sec = [ \"dave\", \"sam\", \"%security\" ]; };\n"
+    "hostgroups = { prod = { hosts = [ \"p1.example.com\" ]; env = \"prod\"; }; };\n"
+    "tasks = ( { name = \"t\"; requesters = [ \"alice\", \"carol\" ];\n"
+    "  approvals = ( { from = [ \"@leads\" ]; count = 1; },\n"
+    "                { from = [ \"@sec\" ]; count = 1; } );\n"
+    "  when = ( { env = \"prod\"; approvals = ( { from = [ \"@leads\" ]; count = 2; },\n"
+    "                                           { from = [ \"@sec\" ]; } ); } );\n"
+    "  hosts = [ \"*.example.com\" ]; login_as = \"root\"; } );\n";
+
+/* Approvals from several groups at once: every clause met, by distinct
+ * people, each counting toward one clause only. */
+static void
+test_eval_clauses(void **state)
+{
+	static const char *const h[] = {"web1.example.com"};
+	static const char *const prod[] = {"p1.example.com"};
+	static const char *const security[] = {"security"};
+	struct policy *p = load_text(clause_policy);
+	struct policy_request r = request("alice", "t", h, 1);
+	struct policy_decision d;
+	struct policy_approval a[3];
+	const char *why;
+
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING);
+	assert_int_equal(d.approvals_required, 2);
+	assert_int_equal(d.nclauses, 2);
+	assert_int_equal(d.napprover_sets, 2);
+	ASSERT_REASON(&d, POLICY_REASON_NOTE, "approvals",
+	    "clause 2 (@sec): 0 of 1 approvals; waiting for 1 more from @sec");
+	policy_decision_clear(&d);
+
+	/* dave is in both: one person meets one clause only. */
+	memset(a, 0, sizeof(a));
+	a[0].user = "dave";
+	r.approvals = a;
+	r.napprovals = 1;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING);
+	assert_int_equal(d.approvals_valid, 1);
+	policy_decision_clear(&d);
+
+	/* dave then sam: dave must take @leads for sam to meet @sec. */
+	a[1].user = "sam";
+	r.napprovals = 2;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_int_equal(d.approvals_valid, 2);
+	assert_int_equal(d.clauses[0].napprovers, 1);
+	assert_string_equal(d.clauses[0].approvers[0], "dave");
+	assert_string_equal(d.clauses[1].approvers[0], "sam");
+	ASSERT_REASON(
+	    &d, POLICY_REASON_ALLOW, "approvals", "approved by sam (via @sec), for clause 2");
+	policy_decision_clear(&d);
+
+	/* Two leads and nobody from security: one clause still waits. */
+	a[0].user = "carol";
+	a[1].user = "dave";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE); /* dave can take @sec */
+	policy_decision_clear(&d);
+	a[1].user = "eve";
+	a[1].groups = security;
+	a[1].ngroups = 1;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	ASSERT_REASON(&d, POLICY_REASON_ALLOW, "approvals", "approved by eve (via @sec)");
+	policy_decision_clear(&d);
+
+	/* The prod context's clauses: 2 leads and one from @sec, all distinct. */
+	r.hosts = prod;
+	a[0].user = "carol";
+	a[1].user = "dave";
+	a[1].groups = NULL;
+	a[1].ngroups = 0;
+	a[2].user = "sam";
+	r.napprovals = 3;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_int_equal(d.approvals_required, 3);
+	policy_decision_clear(&d);
+	r.napprovals = 2;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING);
+	assert_int_equal(d.approvals_valid, 2);
+	policy_decision_clear(&d);
+
+	/* carol asks: she cannot approve her own, and then @leads has only
+	 * dave, so the prod clauses can never be met: deny, not pending. */
+	r.requester = "carol";
+	r.napprovals = 0;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING); /* %security might have people */
+	policy_decision_clear(&d);
+
+	/* An approver of any clause may approve. */
+	a[0].user = "sam";
+	assert_int_equal(policy_may_approve(p, "t", "alice", &a[0], &why), EPH_OK);
+	a[0].user = "carol";
+	assert_int_equal(policy_may_approve(p, "t", "alice", &a[0], &why), EPH_OK);
+	a[0].user = "zed";
+	assert_int_equal(policy_may_approve(p, "t", "alice", &a[0], &why), EPH_ERR_PERM);
+	a[0].groups = security;
+	a[0].ngroups = 1;
+	assert_int_equal(policy_may_approve(p, "t", "alice", &a[0], &why), EPH_OK);
+	policy_free(p);
+}
+
+static const char static_policy[] =
+    "defaults = { max_ttl = \"30m\"; };\n"
+    "groups = { leads = [ \"carol\", \"dave\" ]; };\n"
+    "tasks = ( { name = \"t\"; requesters = [ \"alice\", \"%ops\" ];\n"
+    "  approvers = [ \"@leads\" ]; approvals = 2;\n"
+    "  hosts = [ \"*.example.com\" ]; login_as = \"root\"; } );\n";
+
+/* A requester who is one of too few possible approvers: never approvable,
+ * so a deny that says so rather than a request pending for ever. */
+static void
+test_eval_cannot_be_approved(void **state)
+{
+	static const char *const h[] = {"web1.example.com"};
+	static const char *const ops[] = {"ops"};
+	struct policy_errors errs = {0};
+	struct policy *p = NULL;
+	struct policy_request r = request("alice", "t", h, 1);
+	struct policy_decision d;
+
+	/* Loads, with a warning: a %ops requester could be carol or dave. */
+	assert_int_equal(policy_load_string(static_policy, "s.conf", &p, &errs), EPH_OK);
+	assert_int_equal(p->warnings.n, 1);
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING);
+	policy_decision_clear(&d);
+
+	r.requester = "carol";
+	r.groups = ops;
+	r.ngroups = 1;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "approvals",
+	    "cannot be approved: 2 approvals are needed from people other than carol, and at "
+	    "most 1 of the approvers (@leads) can give them");
+	assert_int_equal(d.nprincipals, 0);
+	policy_decision_clear(&d);
+	policy_free(p);
+}
+
+static const char login_policy[] =
+    "defaults = { max_ttl = \"30m\"; };\n"
+    "tasks = ( { name = \"db\"; requesters = [ \"alice\" ];\n"
+    "  hosts = [ \"*.example.com\" ]; login_as = [ \"postgres\", \"barman\" ]; } );\n";
+
+/* A request may name any of the task's accounts; the first is the default. */
+static void
+test_eval_login_as(void **state)
+{
+	static const char *const h[] = {"db1.example.com"};
+	struct policy *p = load_text(login_policy);
+	struct policy_request r = request("alice", "db", h, 1);
+	struct policy_decision d;
+
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_string_equal(d.login_as, "postgres");
+	ASSERT_REASON(&d, POLICY_REASON_ALLOW, "login_as", "postgres (the task's default)");
+	policy_decision_clear(&d);
+
+	r.login_as = "barman";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_string_equal(d.login_as, "barman");
+	ASSERT_REASON(&d, POLICY_REASON_ALLOW, "login_as", "logs in as barman");
+	policy_decision_clear(&d);
+
+	r.login_as = "root";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_DENY);
+	assert_string_equal(d.login_as, "");
+	assert_int_equal(d.nprincipals, 0);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "login_as",
+	    "task db does not allow logging in as root (login_as: postgres, barman)");
+	policy_decision_clear(&d);
+	policy_free(p);
+}
+
 static void
 test_eval_break_glass(void **state)
 {
@@ -1143,7 +1527,7 @@ test_eval_break_glass(void **state)
 	struct policy_request r = request("carol", "break-glass", H_DB01, 1);
 	struct policy_decision d;
 	const char *why;
-	struct policy_approval a = {"dave", NULL, 0};
+	struct policy_approval a = APPR("dave");
 
 	r.reason = "INC-9 database down";
 	eval_ok(p, &r, AT(SAT, 3, 0), &d);
@@ -1516,7 +1900,7 @@ test_eval_schedule_window_end(void **state)
 {
 	struct policy *ex = load_example(), *p = load_text(schedule_policy);
 	static const char *const h[] = {"h1.example.com"};
-	static const struct policy_approval ok[] = {{"dave", NULL, 0}};
+	static const struct policy_approval ok[] = {APPR("dave")};
 	struct policy_request r = request("carol", "restart-app", H_APP, 1);
 	struct policy_decision d;
 	static const struct {
@@ -1781,8 +2165,7 @@ static void
 test_eval_deterministic(void **state)
 {
 	struct policy *p = *state;
-	static const struct policy_approval appr[] = {
-	    {"carol", NULL, 0}, {"alice", NULL, 0}, {"eve", NULL, 0}};
+	static const struct policy_approval appr[] = {APPR("carol"), APPR("alice"), APPR("eve")};
 	struct policy_request reqs[3];
 	struct policy_decision a, b;
 	size_t i;
@@ -1872,7 +2255,7 @@ test_eval_hand_built(void **state)
 	struct policy_ref req[] = {{POLICY_REF_NAME, "alice", 0, 3}};
 	struct policy_ref hosts[] = {{POLICY_REF_GROUP, "grp", 0, 4},
 	    {POLICY_REF_GROUP, "ghost", 7, 4}, {POLICY_REF_NAME, "*.Lab.example.com", 0, 4}};
-	struct policy_when when[] = {{"prod", NULL, -1, 7200, 5}};
+	struct policy_when when[] = {{"prod", NULL, -1, 7200, 5, NULL, 0}};
 	struct policy_task task;
 	struct policy p;
 	static const char *const a1[] = {"A1.example.COM"};
@@ -1929,6 +2312,12 @@ test_eval_hand_built(void **state)
 	assert_int_equal(d.result, POLICY_DENY);
 	ASSERT_REASON(&d, POLICY_REASON_DENY, "hosts", "x.y.lab.example.com is not one");
 	policy_decision_clear(&d);
+	/* A description with a newline (the loader refuses one) stays one line. */
+	task.description = "two\nlines";
+	eval_ok(&p, &r, AT(MON, 10, 0), &d);
+	ASSERT_REASON(&d, POLICY_REASON_ALLOW, "task", "task hand (two?lines)");
+	policy_decision_clear(&d);
+	task.description = NULL;
 
 	r.hosts = ghost;
 	eval_ok(&p, &r, AT(MON, 10, 0), &d);
@@ -2072,6 +2461,12 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_eval_source_cidr),
 	    cmocka_unit_test_setup_teardown(test_eval_approvals, setup_example, teardown_policy),
 	    cmocka_unit_test(test_eval_self_approval),
+	    cmocka_unit_test(test_eval_login_as),
+	    cmocka_unit_test(test_eval_identities),
+	    cmocka_unit_test(test_eval_deny),
+	    cmocka_unit_test(test_eval_clauses),
+	    cmocka_unit_test(test_eval_cannot_be_approved),
+	    cmocka_unit_test(test_eval_reason_pattern),
 	    cmocka_unit_test_setup_teardown(test_eval_break_glass, setup_example, teardown_policy),
 	    cmocka_unit_test_setup_teardown(
 	        test_eval_several_hosts, setup_example, teardown_policy),

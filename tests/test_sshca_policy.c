@@ -187,6 +187,20 @@ test_usage_errors(void **state)
 		tu_assert_contains(out, "more than 64 --host");
 		free(out);
 	}
+	/* So are too many approvals, saying what the limit is. */
+	{
+		static char cmd[1025 * 16] = "";
+		int n;
+
+		for (n = 0; n < 1025; n++)
+			strcat(cmd, " --approval b:");
+		rc = run(f, &out,
+		    "%s policy explain -f " EXAMPLE " --as a --task t --host h --groups ''%s",
+		    SSHCA, cmd);
+		assert_int_equal(rc, 2);
+		tu_assert_contains(out, "more than 1024 --approval options");
+		free(out);
+	}
 }
 
 /* ----------------------------------------------------------- check */
@@ -761,16 +775,190 @@ test_explain_json(void **state)
 	assert_int_equal(json_array_size(jget(root, "extensions")), 0);
 	json_decref(root);
 
-	/* Bytes that are not UTF-8 in a name still give valid JSON. */
+	/* Bytes that are not UTF-8 in a name still give valid JSON (a
+	 * requester name cannot hold them: a task name can be asked for). */
 	assert_int_equal(explain(f, &out,
-	                     "--as \"$(printf 'al\\377ice')\" --groups '' --task db-maint "
+	                     "--as alice --groups '' --task \"$(printf 'db\\377maint')\" "
 	                     "--host db01.example.com --at " MONDAY_10 " --json 2>/dev/null"),
 	    1);
 	if ((root = json_loads(out, 0, &jerr)) == NULL)
 		fail_msg("not JSON (%s):\n%s", jerr.text, out);
 	free(out);
-	assert_string_equal(json_string_value(jget(root, "requester")), "al\xef\xbf\xbdice");
+	assert_string_equal(json_string_value(jget(root, "task")), "db\xef\xbf\xbdmaint");
 	json_decref(root);
+}
+
+/* --login-as picks one of the task's accounts; any other is a denial. */
+static void
+test_explain_login_as(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task db-maint --host db-stage.example.com "
+	                     "--from 192.0.2.10 --reason x --at " MONDAY_10),
+	    0);
+	tu_assert_contains(out, "login_as:        postgres\n");
+	free(out);
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task db-maint --host db-stage.example.com "
+	                     "--from 192.0.2.10 --reason x --at " MONDAY_10 " --login-as barman"),
+	    0);
+	tu_assert_contains(out, "result:          issue\n");
+	tu_assert_contains(out, "login_as:        barman\n");
+	tu_assert_contains(out, "  [allow] login_as: logs in as barman");
+	free(out);
+	assert_int_equal(
+	    explain(f, &out,
+	        "--as alice --groups '' --task db-maint --host db-stage.example.com "
+	        "--from 192.0.2.10 --reason x --at " MONDAY_10 " --login-as barman --json"),
+	    0);
+	tu_assert_contains(out, "\"login_as\": \"barman\"");
+	free(out);
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task db-maint --host db-stage.example.com "
+	                     "--from 192.0.2.10 --reason x --at " MONDAY_10 " --login-as root"),
+	    1);
+	tu_assert_contains(out, "result:          deny\n");
+	tu_assert_contains(out,
+	    "  [deny] login_as: task db-maint does not allow logging in as root "
+	    "(login_as: postgres, barman)");
+	free(out);
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task db-maint --host h "
+	                     "--login-as a --login-as b"),
+	    2);
+	free(out);
+}
+
+/* Requester and approvers are resolved through NSS to their accounts
+ * (root, daemon and nobody exist everywhere). */
+static void
+test_explain_identities(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	write_in(f, "pol.conf",
+	    "tasks = ( { name = \"ops\"; requesters = [ \"root\", \"daemon\" ];\n"
+	    "  approvers = [ \"root\", \"daemon\", \"nobody\" ]; approvals = 2;\n"
+	    "  hosts = [ \"*.example.com\" ]; login_as = \"root\"; } );\n",
+	    0644);
+#define EXPLAIN_OPS "%s policy explain -f pol.conf --task ops --host a.example.com "
+	assert_int_equal(
+	    run(f, &out, EXPLAIN_OPS "--as root --approval root --approval daemon", SSHCA), 0);
+	tu_assert_contains(out, "result:          pending\n");
+	tu_assert_contains(out, "approvals:       2 required, 1 valid\n");
+	tu_assert_contains(out, "root cannot approve their own request");
+	free(out);
+	assert_int_equal(
+	    run(f, &out, EXPLAIN_OPS "--as root --approval daemon --approval nobody", SSHCA), 0);
+	tu_assert_contains(out, "result:          issue\n");
+	free(out);
+	/* Unknown to NSS: the approval does not count. */
+	assert_int_equal(
+	    run(f, &out, EXPLAIN_OPS "--as root --approval daemon --approval ROOT-ephssh-x", SSHCA),
+	    0);
+	tu_assert_contains(out, "approvals:       2 required, 1 valid\n");
+	tu_assert_contains(out, "ROOT-ephssh-x is not known to NSS; approval ignored");
+	free(out);
+	/* With --groups, a name NSS does not know stands as written. */
+	assert_int_equal(run(f, &out, EXPLAIN_OPS "--as ROOT-ephssh-x --groups ''", SSHCA), 1);
+	tu_assert_contains(out, "requester:       ROOT-ephssh-x\n");
+	tu_assert_contains(out, "  [deny] requesters: ");
+	free(out);
+	assert_int_equal(run(f, &out, EXPLAIN_OPS "--as ROOT-ephssh-x", SSHCA), 2);
+	tu_assert_contains(out, "not known to NSS");
+	free(out);
+	/* Names a key id cannot hold are refused outright. */
+	assert_int_equal(run(f, &out, EXPLAIN_OPS "--as 'ro:ot' --groups ''", SSHCA), 2);
+	tu_assert_contains(out, "--as: the user name holds ':'");
+	free(out);
+	assert_int_equal(run(f, &out, EXPLAIN_OPS "--as root --approval 'dae mon'", SSHCA), 2);
+	tu_assert_contains(out, "--approval: the user name holds a space");
+	free(out);
+#undef EXPLAIN_OPS
+}
+
+/* Approvals from several groups at once: explain says which clause still
+ * waits for whom; check reports approvals that can never be given. */
+static void
+test_explain_clauses(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+
+	write_in(f, "pol.conf",
+	    "groups = { leads = [ \"carol\", \"dave\" ]; };\n"
+	    "tasks = ( { name = \"ops\"; requesters = [ \"alice\" ];\n"
+	    "  approvals = ( { from = [ \"@leads\" ]; count = 1; },\n"
+	    "                { from = [ \"%security\" ]; count = 1; } );\n"
+	    "  hosts = [ \"*.example.com\" ]; login_as = \"root\"; } );\n",
+	    0644);
+#define EXPLAIN_OPS "%s policy explain -f pol.conf --task ops --host a.example.com "
+	assert_int_equal(
+	    run(f, &out,
+	        EXPLAIN_OPS "--as alice --groups '' --approval carol: --approval dave:", SSHCA),
+	    0);
+	tu_assert_contains(out, "result:          pending\n");
+	tu_assert_contains(out, "approvals:       2 required, 1 valid\n");
+	tu_assert_contains(out, "clause 1:        @leads: 1 of 1 (carol)\n");
+	tu_assert_contains(
+	    out, "clause 2:        %security: 0 of 1; waiting for 1 more from %security\n");
+	tu_assert_contains(out, "dave's approval is not needed");
+	free(out);
+	assert_int_equal(run(f, &out,
+	                     EXPLAIN_OPS "--as alice --groups '' --approval carol: "
+	                                 "--approval sam:security --json",
+	                     SSHCA),
+	    0);
+	{
+		json_error_t jerr;
+		json_t *root, *cl;
+
+		if ((root = json_loads(out, 0, &jerr)) == NULL)
+			fail_msg("not JSON (%s):\n%s", jerr.text, out);
+		assert_string_equal(json_string_value(jget(root, "result")), "issue");
+		cl = jget(jget(root, "approvals"), "clauses");
+		assert_int_equal(json_array_size(cl), 2);
+		assert_int_equal(json_integer_value(jget(json_array_get(cl, 1), "required")), 1);
+		assert_int_equal(json_integer_value(jget(json_array_get(cl, 1), "valid")), 1);
+		assert_string_equal(
+		    json_string_value(json_array_get(jget(json_array_get(cl, 1), "approvers"), 0)),
+		    "sam");
+		assert_string_equal(
+		    json_string_value(json_array_get(jget(json_array_get(cl, 1), "from"), 0)),
+		    "%security");
+		json_decref(root);
+	}
+	free(out);
+#undef EXPLAIN_OPS
+
+	/* check: an error where membership is static, a warning (exit 0)
+	 * where it depends on a Unix group. */
+	write_in(f, "bad.conf",
+	    "tasks = ( { name = \"t\"; requesters = [ \"alice\" ]; approvers = [ \"alice\", "
+	    "\"bob\" ];\n"
+	    "  approvals = 2; hosts = [ \"h\" ]; login_as = \"u\"; } );\n",
+	    0644);
+	assert_int_equal(run(f, &out, "%s policy check bad.conf", SSHCA), 1);
+	tu_assert_contains(out,
+	    "bad.conf:2: 'approvals' in task 't': alice may request the task "
+	    "and approve it");
+	free(out);
+	write_in(f, "warn.conf",
+	    "tasks = ( { name = \"t\"; requesters = [ \"%ops\" ]; approvers = [ \"alice\", "
+	    "\"bob\" ];\n"
+	    "  approvals = 2; hosts = [ \"h\" ]; login_as = \"u\"; } );\n",
+	    0644);
+	assert_int_equal(run(f, &out, "%s policy check warn.conf", SSHCA), 0);
+	tu_assert_contains(out,
+	    "warn.conf:2: warning: 'approvals' in task 't': a requester through "
+	    "%ops who is also an approver (such as alice) could never get 2 "
+	    "approvals");
+	tu_assert_contains(out, "warn.conf: OK: 1 task, 0 groups, 0 hostgroups, 1 warning\n");
+	free(out);
 }
 
 static void
@@ -786,6 +974,13 @@ test_explain_text_is_safe(void **state)
 	    1);
 	tu_assert_contains(out, "hosts:           x\\x1b[2Jy\n");
 	assert_null(strchr(out, '\033'));
+	free(out);
+	/* A backslash typed as such is doubled: it cannot pass for an escape. */
+	assert_int_equal(explain(f, &out,
+	                     "--as alice --groups '' --task db-maint "
+	                     "--host 'x\\x1b[2Jy' --at " MONDAY_10),
+	    1);
+	tu_assert_contains(out, "hosts:           x\\\\x1b[2Jy\n");
 	free(out);
 }
 
@@ -818,11 +1013,12 @@ test_explain_failures(void **state)
 	    2);
 	tu_assert_contains(out, "not known to NSS");
 	free(out);
+	/* An approver NSS does not know is no error: the approval does not count. */
 	assert_int_equal(explain(f, &out,
 	                     "--as alice --groups '' --task db-maint --host db01.example.com "
 	                     "--approval no-such-user-ephssh-test"),
-	    2);
-	tu_assert_contains(out, "not known to NSS");
+	    1);
+	tu_assert_contains(out, "no-such-user-ephssh-test is not known to NSS; approval ignored");
 	free(out);
 	/* A user NSS knows (root) needs no --groups. */
 	assert_int_equal(
@@ -1202,6 +1398,9 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_explain_schedule, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_break_glass, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_json, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_explain_login_as, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_explain_identities, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_explain_clauses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_text_is_safe, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_policy_from_config, setup, teardown),

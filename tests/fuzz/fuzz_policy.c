@@ -14,14 +14,52 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 
+/* Evaluate a request for the task: approvals, clauses and deny lists
+ * run over whatever the input built. */
+static void
+eval_task(const struct policy *p, const struct policy_task *t)
+{
+	static const char *const hosts[] = {"db01.example.com", "h"};
+	static const char *const groups[] = {"ops", "security"};
+	struct policy_approval a[3];
+	struct policy_request r;
+	struct policy_decision d;
+	const char *why;
+
+	memset(a, 0, sizeof(a));
+	a[0].user = "carol";
+	a[1].user = "sam";
+	a[1].groups = groups;
+	a[1].ngroups = 2;
+	a[2].user = "alice";
+	memset(&r, 0, sizeof(r));
+	r.requester = "alice";
+	r.groups = groups;
+	r.ngroups = 1;
+	r.task = t->name;
+	r.hosts = hosts;
+	r.nhosts = 2;
+	r.reason = "INC-1 fuzz";
+	r.source_address = "10.0.0.1";
+	r.approvals = a;
+	r.napprovals = 3;
+	r.login_as = t->nlogin_as > 1 ? t->login_as_list[1] : NULL;
+	if (policy_eval(p, &r, 1704067200, &d) == EPH_OK)
+		policy_decision_clear(&d);
+	(void)policy_may_approve(p, t->name, "alice", &a[1], &why);
+}
+
 static void
 poke_policy(const struct policy *p)
 {
 	size_t i;
 
-	for (i = 0; i < p->ntasks; i++)
+	for (i = 0; i < p->ntasks; i++) {
 		if (policy_find_task(p, p->tasks[i].name) == NULL)
 			abort();
+		if (i < 64)
+			eval_task(p, &p->tasks[i]);
+	}
 	for (i = 0; i < p->ngroups; i++)
 		if (policy_find_group(p, p->groups[i].name) != &p->groups[i])
 			abort();
