@@ -1344,6 +1344,62 @@ static const char clause_policy[] =
     "                                           { from = [ \"@sec\" ]; } ); } );\n"
     "  hosts = [ \"*.example.com\" ]; login_as = \"root\"; } );\n";
 
+/* A host in a prod and a staging hostgroup: the prod context's clauses
+ * hold for it, though staging's entry needs none; the staging host alone
+ * needs none. (Per-context conditions and clause-form when entries.) */
+static const char clause_context_policy[] =
+    "groups = { leads = [ \"carol\", \"dave\" ]; sec = [ \"sam\", \"tom\" ]; };\n"
+    "hostgroups = { prod = { hosts = [ \"both.example.com\" ]; env = \"prod\"; };\n"
+    "  stage = { hosts = [ \"both.example.com\", \"st.example.com\" ]; env = \"staging\"; }; };\n"
+    "tasks = ( { name = \"t\"; requesters = [ \"alice\" ]; approvers = [ \"@leads\" ];\n"
+    "  approvals = 1;\n"
+    "  when = ( { env = \"prod\"; approvals = ( { from = [ \"@leads\" ]; count = 1; },\n"
+    "                                           { from = [ \"@sec\" ]; } ); },\n"
+    "           { env = \"staging\"; approvals = 0; } );\n"
+    "  hosts = [ \"@prod\", \"@stage\" ]; login_as = \"root\"; } );\n";
+
+static void
+test_eval_clauses_per_context(void **state)
+{
+	static const char *const both[] = {"both.example.com"};
+	static const char *const st[] = {"st.example.com"};
+	static const char *const at_stage[] = {"@stage"};
+	struct policy *p = load_text(clause_context_policy);
+	struct policy_request r = request("alice", "t", both, 1);
+	struct policy_approval a[2] = {APPR("carol"), APPR("dave")};
+	struct policy_decision d;
+
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING);
+	assert_int_equal(d.approvals_required, 2);
+	assert_int_equal(d.nclauses, 2);
+	policy_decision_clear(&d);
+	/* Two leads meet the count but not the @sec clause. */
+	r.approvals = a;
+	r.napprovals = 2;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING);
+	policy_decision_clear(&d);
+	a[1].user = "sam";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	policy_decision_clear(&d);
+	/* A request for @stage stands for both.example.com too. */
+	r.hosts = at_stage;
+	r.napprovals = 0;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_PENDING);
+	assert_int_equal(d.nclauses, 2);
+	policy_decision_clear(&d);
+	r.hosts = st;
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_int_equal(d.result, POLICY_ISSUE);
+	assert_int_equal(d.approvals_required, 0);
+	policy_decision_clear(&d);
+	policy_free(p);
+	(void)state;
+}
+
 /* Approvals from several groups at once: every clause met, by distinct
  * people, each counting toward one clause only. */
 static void
@@ -2465,6 +2521,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_eval_identities),
 	    cmocka_unit_test(test_eval_deny),
 	    cmocka_unit_test(test_eval_clauses),
+	    cmocka_unit_test(test_eval_clauses_per_context),
 	    cmocka_unit_test(test_eval_cannot_be_approved),
 	    cmocka_unit_test(test_eval_reason_pattern),
 	    cmocka_unit_test_setup_teardown(test_eval_break_glass, setup_example, teardown_policy),
