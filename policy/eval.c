@@ -145,24 +145,31 @@ safe_desc(const char *s, char *buf, size_t len)
 	return buf;
 }
 
+/* Append ", pre name" to a list text; on overflow end it with ", ..."
+ * (the callers' buffers keep room for it) and return -1. */
+static int
+list_text_add(char *buf, size_t len, size_t *used, size_t i, const char *pre, const char *name)
+{
+	int w = snprintf(buf + *used, len - *used, "%s%s%s", i > 0 ? ", " : "", pre, name);
+
+	if (w < 0 || (size_t)w >= len - *used) {
+		snprintf(buf + (*used < len - 6 ? *used : len - 6), 6, ", ...");
+		return -1;
+	}
+	*used += (size_t)w;
+	return 0;
+}
+
 /* "@dba, carol, %ops" as in the file, shortened with "..." when long. */
 static void
 refs_text(const struct policy_ref *refs, size_t n, char *buf, size_t len)
 {
 	size_t i, used = 0;
-	int w;
 
 	buf[0] = '\0';
-	for (i = 0; i < n; i++) {
-		w = snprintf(buf + used, len - used, "%s%s%s", i > 0 ? ", " : "",
-		    ref_prefix(refs[i].kind), refs[i].name);
-		if (w < 0 || (size_t)w >= len - used) {
-			/* Room for ", ..." is kept by the caller's buffer size. */
-			snprintf(buf + (used < len - 6 ? used : len - 6), 6, ", ...");
+	for (i = 0; i < n; i++)
+		if (list_text_add(buf, len, &used, i, ref_prefix(refs[i].kind), refs[i].name) != 0)
 			return;
-		}
-		used += (size_t)w;
-	}
 	if (n == 0)
 		snprintf(buf, len, "none");
 }
@@ -172,17 +179,11 @@ static void
 strv_text(const char *const *v, size_t n, char *buf, size_t len)
 {
 	size_t i, used = 0;
-	int w;
 
 	buf[0] = '\0';
-	for (i = 0; i < n; i++) {
-		w = snprintf(buf + used, len - used, "%s%s", i > 0 ? ", " : "", v[i]);
-		if (w < 0 || (size_t)w >= len - used) {
-			snprintf(buf + (used < len - 6 ? used : len - 6), 6, ", ...");
+	for (i = 0; i < n; i++)
+		if (list_text_add(buf, len, &used, i, "", v[i]) != 0)
 			return;
-		}
-		used += (size_t)w;
-	}
 	if (n == 0)
 		snprintf(buf, len, "none");
 }
