@@ -67,11 +67,13 @@ show "$SSHCA" policy explain -f "$tmp/policy.conf" --as "$user" --task demo \
 grep -q '^result: *issue' "$tmp/decision" || fail "decision is not 'issue'"
 grep -q '^principals: *eph:demo@localhost$' "$tmp/decision" || fail "unexpected principals"
 grep -q '^ttl: *5m' "$tmp/decision" || fail "TTL was not clamped to the task's 5m"
+login_as=$(sed -n 's/^login_as: *//p' "$tmp/decision")
+[ "$login_as" = "$user" ] || fail "the decision's login_as is '$login_as', not '$user'"
 
 say "A certificate for what the policy decided: task 'demo' on this host, 5 minutes, serial 1"
 show "$SSHCA" sign --key "$tmp/ca" --principals "eph:demo@localhost" --ttl 5m \
 	--serial 1 --key-id "eph:g-1:$user:demo" --no-default-extensions \
-	--grant-id g-1 --task demo --requester "$user" --login-as "$user" --reason "demo login" \
+	--grant-id g-1 --task demo --requester "$user" --login-as "$login_as" --reason "demo login" \
 	--max-logins 1 "$tmp/admin.pub"
 [ -f "$tmp/admin-cert.pub" ] || fail "sshca sign wrote no admin-cert.pub"
 [ "$verbose" -eq 0 ] || "$SSHCA" inspect "$tmp/admin-cert.pub"
