@@ -20,6 +20,7 @@ static const struct conf_key caconf_keys[] = {
     {"revoked_keys", CONF_STRING, 0},
     {"clock_skew", CONF_DURATION, 0},
     {"max_ttl", CONF_DURATION, 0},
+    {"database", CONF_STRING, 0},
 };
 
 void
@@ -31,6 +32,7 @@ caconf_free(struct ca_conf *cc)
 	free(cc->ca_key);
 	free(cc->policy);
 	free(cc->revoked_keys);
+	free(cc->database);
 	free(cc);
 }
 
@@ -96,6 +98,9 @@ caconf_build(struct conf *c, struct ca_conf **out)
 	get_duration(
 	    c, "clock_skew", 0, CACONF_MAX_CLOCK_SKEW, &cc->clock_skew, &cc->clock_skew_line);
 	get_duration(c, "max_ttl", 1, POLICY_MAX_TTL_LIMIT, &cc->max_ttl, &cc->max_ttl_line);
+	if (!get_path(c, "database", &cc->database, &cc->database_line) && !c->nomem &&
+	    cc->database_line == 0 && (cc->database = strdup(CACONF_DEFAULT_DATABASE)) == NULL)
+		c->nomem = 1;
 	/* Overwriting the key or the policy with the KRL would be a disaster
 	 * that a typo can cause. */
 	if (cc->revoked_keys != NULL &&
@@ -136,4 +141,5 @@ caconf_dump(const struct ca_conf *cc, FILE *f)
 	fprintf(f, "revoked_keys %s\n", cc->revoked_keys != NULL ? cc->revoked_keys : "none");
 	fprintf(f, "clock_skew %s\n", skew);
 	fprintf(f, "max_ttl %s\n", ttl);
+	fprintf(f, "database %s\n", cc->database);
 }

@@ -15,6 +15,7 @@
 #define CACONF_DEFAULT_CLOCK_SKEW 60u
 #define CACONF_DEFAULT_MAX_TTL (24u * 3600u)
 #define CACONF_MAX_CLOCK_SKEW 3600u
+#define CACONF_DEFAULT_DATABASE LOCALSTATEDIR "/lib/ephemeral/ca.db"
 
 /*
  * The effective configuration, defaults filled in. The *_line fields give
@@ -29,6 +30,8 @@ struct ca_conf {
 	uint64_t clock_skew; /* seconds a certificate starts before now */
 	uint64_t max_ttl; /* hard cap on any certificate's lifetime */
 	int ca_key_line, policy_line, revoked_keys_line, clock_skew_line, max_ttl_line;
+	char *database; /* absolute path of the store's SQLite file */
+	int database_line;
 };
 
 /*

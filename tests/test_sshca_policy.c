@@ -1245,6 +1245,8 @@ test_check_config_errors(void **state)
 	        "ca.conf:3: unknown key 'colour'"},
 	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nmax_ttl = true;\n", "ca.conf:3: 'max_ttl'"},
 	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nmax_ttl = \"5x\";\n", "ca.conf:3: "},
+	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\ndatabase = \"ca.db\";\n",
+	        "ca.conf:3: 'database' at top level: expected an absolute path"},
 	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nmax_ttl = \"2w\";\n", "ca.conf:3: "},
 	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nmax_ttl = \"0\";\n", "ca.conf:3: "},
 	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nclock_skew = \"2h\";\n", "ca.conf:3: "},
@@ -1332,7 +1334,7 @@ test_check_config_dump(void **state)
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf -T", SSHCA), 0);
 	if (asprintf(&want,
 	        "ca_key %s/ca\npolicy %s/policy.conf\nrevoked_keys none\nclock_skew 1m\n"
-	        "max_ttl 1d\n",
+	        "max_ttl 1d\ndatabase " LOCALSTATEDIR "/lib/ephemeral/ca.db\n",
 	        f->dir, f->dir) < 0)
 		fail_msg("out of memory");
 	assert_string_equal(out, want);
@@ -1340,16 +1342,17 @@ test_check_config_dump(void **state)
 	free(want);
 
 	if (asprintf(&want,
-	        "revoked_keys = \"%s/x.krl\";\nclock_skew = 90;\nmax_ttl = \"1h30m\";\n",
-	        f->dir) < 0)
+	        "revoked_keys = \"%s/x.krl\";\nclock_skew = 90;\nmax_ttl = \"1h30m\";\n"
+	        "database = \"%s/ca.db\";\n",
+	        f->dir, f->dir) < 0)
 		fail_msg("out of memory");
 	write_caconf(f, want);
 	free(want);
 	assert_int_equal(run(f, &out, "%s check-config --config ca.conf --dump", SSHCA), 0);
 	if (asprintf(&want,
 	        "ca_key %s/ca\npolicy %s/policy.conf\nrevoked_keys %s/x.krl\nclock_skew 1m30s\n"
-	        "max_ttl 1h30m\n",
-	        f->dir, f->dir, f->dir) < 0)
+	        "max_ttl 1h30m\ndatabase %s/ca.db\n",
+	        f->dir, f->dir, f->dir, f->dir) < 0)
 		fail_msg("out of memory");
 	assert_string_equal(out, want);
 	free(out);
