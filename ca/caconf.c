@@ -33,6 +33,7 @@ static const struct conf_key caconf_keys[] = {
     {"auditors", CONF_STRING_LIST, 0},
     {"webhooks", CONF_GROUP_LIST, 0},
     {"limits", CONF_GROUP, 0},
+    {"database", CONF_STRING, 0},
 };
 
 static const struct conf_key tls_keys[] = {
@@ -108,6 +109,7 @@ caconf_free(struct ca_conf *cc)
 	for (i = 0; i < cc->nwebhooks; i++)
 		free(cc->webhooks[i].url);
 	free(cc->webhooks);
+	free(cc->database);
 	free(cc);
 }
 
@@ -542,6 +544,9 @@ caconf_build(struct conf *c, struct ca_conf **out)
 	    c, "ca_key_next", cc->ca_key_next, cc->ca_key_next_line, "policy", cc->policy);
 	check_distinct(c, "revoked_keys", cc->revoked_keys, cc->revoked_keys_line, "ca_key_next",
 	    cc->ca_key_next);
+	if (!get_path(c, "database", &cc->database, &cc->database_line) && !c->nomem &&
+	    cc->database_line == 0 && (cc->database = strdup(CACONF_DEFAULT_DATABASE)) == NULL)
+		c->nomem = 1;
 	/* Overwriting the key or the policy with the KRL would be a disaster
 	 * that a typo can cause. */
 	if (cc->revoked_keys != NULL &&
@@ -623,4 +628,5 @@ caconf_dump(const struct ca_conf *cc, FILE *f)
 	fprintf(f, "limits.active_grants %llu\n", (unsigned long long)cc->active_grants);
 	fprintf(
 	    f, "limits.requests_per_minute %llu\n", (unsigned long long)cc->requests_per_minute);
+	fprintf(f, "database %s\n", cc->database);
 }

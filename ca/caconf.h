@@ -60,6 +60,7 @@ struct ca_person {
 	int unix_group;
 	int line;
 };
+#define CACONF_DEFAULT_DATABASE LOCALSTATEDIR "/lib/ephemeral/ca.db"
 
 /*
  * The effective configuration, defaults filled in. The *_line fields give
@@ -91,6 +92,8 @@ struct ca_conf {
 	uint64_t requests_per_minute; /* limits.requests_per_minute, per requester */
 	int ca_key_next_line, socket_line, user_line, login_ttl_line, admins_line, auditors_line,
 	    webhooks_line, limits_line;
+	char *database; /* absolute path of the store's SQLite file */
+	int database_line;
 };
 
 /*

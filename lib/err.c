@@ -33,6 +33,11 @@ eph_strerror(int err)
 	case EPH_ERR_RANGE: return "number out of range";
 	case EPH_ERR_AGENT: return "ssh-agent refused or failed";
 	case EPH_ERR_WEAKKEY: return "key too small or algorithm not allowed";
+	case EPH_ERR_CONFLICT: return "not in the expected state (changed concurrently)";
+	case EPH_ERR_STORE: return "database failure";
+	case EPH_ERR_STORE_FULL: return "database is full or read-only";
+	case EPH_ERR_BUSY: return "database is locked by another process";
+	case EPH_ERR_TAMPERED: return "audit log has been tampered with";
 	}
 	return "unknown error";
 }

@@ -29,6 +29,11 @@ enum {
 	EPH_ERR_RANGE = -23, /* number out of range */
 	EPH_ERR_AGENT = -24, /* ssh-agent refused or failed */
 	EPH_ERR_WEAKKEY = -25, /* key too small or algorithm refused */
+	EPH_ERR_CONFLICT = -26, /* not in the expected state (compare-and-set lost) */
+	EPH_ERR_STORE = -27, /* database failure */
+	EPH_ERR_STORE_FULL = -28, /* database full or read-only */
+	EPH_ERR_BUSY = -29, /* database locked by another process */
+	EPH_ERR_TAMPERED = -30, /* audit chain broken */
 };
 
 /* Human-readable text for an EPH_ERR_* code; never NULL. */

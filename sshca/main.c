@@ -35,6 +35,7 @@ static const struct sshca_cmd *const sshca_cmds[] = {
     &sshca_cmd_inspect,
     &sshca_cmd_policy,
     &sshca_cmd_check_config,
+    &sshca_cmd_audit,
     NULL,
 };
 

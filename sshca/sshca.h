@@ -37,6 +37,7 @@ extern const struct sshca_cmd sshca_cmd_krl;
 extern const struct sshca_cmd sshca_cmd_inspect;
 extern const struct sshca_cmd sshca_cmd_policy;
 extern const struct sshca_cmd sshca_cmd_check_config;
+extern const struct sshca_cmd sshca_cmd_audit;
 
 /* eph_strerror, but for EPH_ERR_IO the errno text ("No such file or
  * directory") and for EPH_ERR_PERM what the file must look like; call

@@ -1245,6 +1245,8 @@ test_check_config_errors(void **state)
 	        "ca.conf:3: unknown key 'colour'"},
 	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nmax_ttl = true;\n", "ca.conf:3: 'max_ttl'"},
 	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nmax_ttl = \"5x\";\n", "ca.conf:3: "},
+	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\ndatabase = \"ca.db\";\n",
+	        "ca.conf:3: 'database' at top level: expected an absolute path"},
 	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nmax_ttl = \"2w\";\n", "ca.conf:3: "},
 	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nmax_ttl = \"0\";\n", "ca.conf:3: "},
 	    {"ca_key = \"/x/ca\";\npolicy = \"/x/p\";\nclock_skew = \"2h\";\n", "ca.conf:3: "},
@@ -1338,7 +1340,8 @@ test_check_config_dump(void **state)
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf -T", SSHCA), 0);
 	if (asprintf(&want,
 	        "ca_key %s/ca\nca_key_next none\npolicy %s/policy.conf\nrevoked_keys none\n"
-	        "clock_skew 1m\nmax_ttl 1d\n" DUMP_DEFAULT_SERVER,
+	        "clock_skew 1m\nmax_ttl 1d\n" DUMP_DEFAULT_SERVER
+	        "database " LOCALSTATEDIR "/lib/ephemeral/ca.db\n",
 	        f->dir, f->dir) < 0)
 		fail_msg("out of memory");
 	assert_string_equal(out, want);
@@ -1346,16 +1349,17 @@ test_check_config_dump(void **state)
 	free(want);
 
 	if (asprintf(&want,
-	        "revoked_keys = \"%s/x.krl\";\nclock_skew = 90;\nmax_ttl = \"1h30m\";\n",
-	        f->dir) < 0)
+	        "revoked_keys = \"%s/x.krl\";\nclock_skew = 90;\nmax_ttl = \"1h30m\";\n"
+	        "database = \"%s/ca.db\";\n",
+	        f->dir, f->dir) < 0)
 		fail_msg("out of memory");
 	write_caconf(f, want);
 	free(want);
 	assert_int_equal(run(f, &out, "%s check-config --config ca.conf --dump", SSHCA), 0);
 	if (asprintf(&want,
 	        "ca_key %s/ca\nca_key_next none\npolicy %s/policy.conf\nrevoked_keys %s/x.krl\n"
-	        "clock_skew 1m30s\nmax_ttl 1h30m\n" DUMP_DEFAULT_SERVER,
-	        f->dir, f->dir, f->dir) < 0)
+	        "clock_skew 1m30s\nmax_ttl 1h30m\n" DUMP_DEFAULT_SERVER "database %s/ca.db\n",
+	        f->dir, f->dir, f->dir, f->dir) < 0)
 		fail_msg("out of memory");
 	assert_string_equal(out, want);
 	free(out);
@@ -1410,7 +1414,8 @@ test_check_config_server_good(void **state)
 	        "login_ttl 1h30m\nadmins alice %%wheel\nauditors %%audit\n"
 	        "webhooks https://hooks.example.com/eph?x=1 pending,denied\n"
 	        "webhooks http://10.0.0.5:8080/ pending,break-glass,revoked,denied\n"
-	        "limits.active_grants 3\nlimits.requests_per_minute 600\n",
+	        "limits.active_grants 3\nlimits.requests_per_minute 600\n"
+	        "database " LOCALSTATEDIR "/lib/ephemeral/ca.db\n",
 	        f->dir, f->dir, f->dir, f->dir, f->dir, f->dir) < 0)
 		fail_msg("out of memory");
 	assert_string_equal(out, want);
