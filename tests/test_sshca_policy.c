@@ -1340,8 +1340,8 @@ test_check_config_dump(void **state)
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf -T", SSHCA), 0);
 	if (asprintf(&want,
 	        "ca_key %s/ca\nca_key_next none\npolicy %s/policy.conf\nrevoked_keys none\n"
-	        "clock_skew 1m\nmax_ttl 1d\n" DUMP_DEFAULT_SERVER
-	        "database " LOCALSTATEDIR "/lib/ephemeral/ca.db\n",
+	        "clock_skew 1m\nmax_ttl 1d\n" DUMP_DEFAULT_SERVER "database " LOCALSTATEDIR
+	        "/lib/ephemeral/ca.db\n",
 	        f->dir, f->dir) < 0)
 		fail_msg("out of memory");
 	assert_string_equal(out, want);
