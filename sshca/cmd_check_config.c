@@ -1,5 +1,5 @@
 /* sshca check-config: validate ca.conf and everything it names (the CA
- * key, the policy, the KRL) before the CA service relies on them, and
+ * keys, the policy, the KRL, the TLS files) before the CA service relies on them, and
  * dump the effective configuration. */
 #include "config.h"
 
@@ -71,53 +71,118 @@ report_errors(struct checker *k, const struct policy_errors *e)
 }
 
 /*
- * The CA key must load, and only its owner may read it: key_load_private
- * refuses it otherwise, but says only "permission"; say which rule.
+ * A CA key (ca_key, ca_key_next) must load, and only its owner may read
+ * it: key_load_private refuses it otherwise, but says only "permission";
+ * say which rule. *loaded: the key, for comparing the two.
  */
 static void
-check_ca_key(struct checker *k, char **summary)
+check_ca_key(struct checker *k, const char *name, const char *path, int line, char **summary,
+    struct key **loaded)
 {
-	const struct ca_conf *cc = k->cc;
 	struct key *key = NULL;
 	struct stat st;
 	char *fp = NULL;
-	int r, line = cc->ca_key_line;
+	int r;
 
-	if (lstat(cc->ca_key, &st) != 0) {
-		report(k, line, "ca_key %s: %s", cc->ca_key, strerror(errno));
+	if (lstat(path, &st) != 0) {
+		report(k, line, "%s %s: %s", name, path, strerror(errno));
 		goto out;
 	}
 	if (S_ISLNK(st.st_mode) || !S_ISREG(st.st_mode)) {
-		report(k, line, "ca_key %s: not a regular file%s", cc->ca_key,
+		report(k, line, "%s %s: not a regular file%s", name, path,
 		    S_ISLNK(st.st_mode) ? " (symbolic links are refused)" : "");
 		goto out;
 	}
 	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		report(k, line, "ca_key %s: owned by uid %lu, not by root or uid %lu", cc->ca_key,
+		report(k, line, "%s %s: owned by uid %lu, not by root or uid %lu", name, path,
 		    (unsigned long)st.st_uid, (unsigned long)geteuid());
 		goto out;
 	}
 	if ((st.st_mode & 077) != 0) {
-		report(k, line, "ca_key %s: mode %04o lets group or others at it; chmod 600 it",
-		    cc->ca_key, (unsigned)(st.st_mode & 07777));
+		report(k, line, "%s %s: mode %04o lets group or others at it; chmod 600 it", name,
+		    path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
-	if ((r = key_load_private(cc->ca_key, &key)) != EPH_OK) {
-		report(k, line, "ca_key %s: cannot load: %s", cc->ca_key,
+	if ((r = key_load_private(path, &key)) != EPH_OK) {
+		report(k, line, "%s %s: cannot load: %s", name, path,
 		    r == EPH_ERR_FORMAT ? "not a PKCS#8 PEM private key" : sshca_strerror(r));
 		goto out;
 	}
 	if ((r = key_fingerprint(key, &fp)) != EPH_OK) {
-		report(k, line, "ca_key %s: fingerprint: %s", cc->ca_key, sshca_strerror(r));
+		report(k, line, "%s %s: fingerprint: %s", name, path, sshca_strerror(r));
 		goto out;
 	}
-	if (asprintf(summary, "CA key %s %s", sshca_key_shortname(key->type), fp) == -1) {
+	if (summary != NULL &&
+	    asprintf(summary, "CA key %s %s", sshca_key_shortname(key->type), fp) == -1) {
 		*summary = NULL;
 		report(k, 0, "out of memory");
 	}
+	*loaded = key;
+	key = NULL;
 out:
 	key_free(key);
 	free(fp);
+}
+
+/* Both CA keys, and the next one must be a different key. */
+static void
+check_ca_keys(struct checker *k, char **summary)
+{
+	const struct ca_conf *cc = k->cc;
+	struct key *cur = NULL, *next = NULL;
+
+	check_ca_key(k, "ca_key", cc->ca_key, cc->ca_key_line, summary, &cur);
+	if (cc->ca_key_next != NULL)
+		check_ca_key(k, "ca_key_next", cc->ca_key_next, cc->ca_key_next_line, NULL, &next);
+	if (cur != NULL && next != NULL && key_equal_public(cur, next))
+		report(k, cc->ca_key_next_line,
+		    "ca_key_next %s: the same key as ca_key; rotation needs a new key (sshca "
+		    "init)",
+		    cc->ca_key_next);
+	key_free(cur);
+	key_free(next);
+}
+
+/*
+ * The TLS files must be regular files; the key readable only by its
+ * owner (root or us). Their contents are the TLS library's to judge.
+ */
+static void
+check_tls_file(struct checker *k, const char *name, const char *path, int line, int secret)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0) {
+		report(k, line, "tls %s %s: %s", name, path, strerror(errno));
+		return;
+	}
+	if (S_ISLNK(st.st_mode) || !S_ISREG(st.st_mode)) {
+		report(k, line, "tls %s %s: not a regular file%s", name, path,
+		    S_ISLNK(st.st_mode) ? " (symbolic links are refused)" : "");
+		return;
+	}
+	if (secret && st.st_uid != 0 && st.st_uid != geteuid()) {
+		report(k, line, "tls %s %s: owned by uid %lu, not by root or uid %lu", name, path,
+		    (unsigned long)st.st_uid, (unsigned long)geteuid());
+		return;
+	}
+	if (secret && (st.st_mode & 077) != 0)
+		report(k, line, "tls %s %s: mode %04o lets group or others at it; chmod 600 it",
+		    name, path, (unsigned)(st.st_mode & 07777));
+	else if (!secret && (st.st_mode & 022) != 0)
+		report(k, line, "tls %s %s: mode %04o lets group or others write it", name, path,
+		    (unsigned)(st.st_mode & 07777));
+}
+
+static void
+check_tls(struct checker *k)
+{
+	const struct ca_tls *t = k->cc->tls;
+
+	if (t == NULL)
+		return;
+	check_tls_file(k, "certificate", t->certificate, t->certificate_line, 0);
+	check_tls_file(k, "key", t->key, t->key_line, 1);
 }
 
 /* The policy must load, and its ceiling must fit under the CA's own. */
@@ -252,9 +317,10 @@ cmd_check_config(const struct sshca_cmd *self, int argc, char **argv)
 	/* Each check runs whatever the others found: one run shows all. */
 	k.cc = cc;
 	k.nerrors = 0;
-	check_ca_key(&k, &key_summary);
+	check_ca_keys(&k, &key_summary);
 	check_policy(&k, &policy_summary);
 	check_krl(&k);
+	check_tls(&k);
 	if (k.nerrors != 0) {
 		sshca_fail(
 		    self, "%s: %zu %s", path, k.nerrors, k.nerrors == 1 ? "error" : "errors");

@@ -1324,6 +1324,12 @@ test_check_config_policy(void **state)
 	free(out);
 }
 
+/* What -T prints for the daemon's keys when ca.conf sets none of them. */
+#define DUMP_DEFAULT_SERVER                                                                        \
+	"socket /run/ephemeral/sshca.sock\nuser _sshca\ntls.listen none\ntls.certificate none\n"   \
+	"tls.key none\nlogin_ttl 8h\nadmins none\nauditors none\nwebhooks none\n"                  \
+	"limits.active_grants 10\nlimits.requests_per_minute 60\n"
+
 static void
 test_check_config_dump(void **state)
 {
@@ -1333,8 +1339,9 @@ test_check_config_dump(void **state)
 	write_caconf(f, "");
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf -T", SSHCA), 0);
 	if (asprintf(&want,
-	        "ca_key %s/ca\npolicy %s/policy.conf\nrevoked_keys none\nclock_skew 1m\n"
-	        "max_ttl 1d\ndatabase " LOCALSTATEDIR "/lib/ephemeral/ca.db\n",
+	        "ca_key %s/ca\nca_key_next none\npolicy %s/policy.conf\nrevoked_keys none\n"
+	        "clock_skew 1m\nmax_ttl 1d\ndatabase " LOCALSTATEDIR
+	        "/lib/ephemeral/ca.db\n" DUMP_DEFAULT_SERVER,
 	        f->dir, f->dir) < 0)
 		fail_msg("out of memory");
 	assert_string_equal(out, want);
@@ -1350,8 +1357,8 @@ test_check_config_dump(void **state)
 	free(want);
 	assert_int_equal(run(f, &out, "%s check-config --config ca.conf --dump", SSHCA), 0);
 	if (asprintf(&want,
-	        "ca_key %s/ca\npolicy %s/policy.conf\nrevoked_keys %s/x.krl\nclock_skew 1m30s\n"
-	        "max_ttl 1h30m\ndatabase %s/ca.db\n",
+	        "ca_key %s/ca\nca_key_next none\npolicy %s/policy.conf\nrevoked_keys %s/x.krl\n"
+	        "clock_skew 1m30s\nmax_ttl 1h30m\ndatabase %s/ca.db\n" DUMP_DEFAULT_SERVER,
 	        f->dir, f->dir, f->dir, f->dir) < 0)
 		fail_msg("out of memory");
 	assert_string_equal(out, want);
@@ -1361,6 +1368,263 @@ test_check_config_dump(void **state)
 	assert_int_equal(run(f, NULL, "chmod 644 ca"), 0);
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf -T 2>/dev/null", SSHCA), 1);
 	assert_string_equal(out, "");
+	free(out);
+}
+
+/* The daemon's keys (socket ... limits, ca_key_next): each set to a good
+ * value shows in -T; each bad value is a file:line error. */
+static void
+test_check_config_server_good(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL, *text = NULL, *want = NULL;
+
+	assert_int_equal(run(f, NULL,
+	                     "%s init --key next >/dev/null && echo cert > tls.crt && chmod 644 "
+	                     "tls.crt && echo key > tls.key && chmod 600 tls.key",
+	                     SSHCA),
+	    0);
+	if (asprintf(&text,
+	        "ca_key_next = \"%s/next\";\n"
+	        "socket = \"%s/sshca.sock\";\n"
+	        "user = \"ca-svc\";\n"
+	        "tls = { listen = \"[::1]:8443\"; certificate = \"%s/tls.crt\"; key = "
+	        "\"%s/tls.key\"; };\n"
+	        "login_ttl = \"90m\";\n"
+	        "admins = [ \"alice\", \"%%wheel\" ];\n"
+	        "auditors = [ \"%%audit\" ];\n"
+	        "webhooks = (\n"
+	        "  { url = \"https://hooks.example.com/eph?x=1\"; events = [ \"denied\", "
+	        "\"pending\" ]; },\n"
+	        "  { url = \"http://10.0.0.5:8080/\"; events = [ \"break-glass\", \"revoked\", "
+	        "\"pending\", \"denied\" ]; }\n"
+	        ");\n"
+	        "limits = { active_grants = 3; requests_per_minute = 600; };\n",
+	        f->dir, f->dir, f->dir, f->dir) < 0)
+		fail_msg("out of memory");
+	write_caconf(f, text);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 0);
+	tu_assert_contains(out, "ca.conf: OK: ");
+	free(out);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf -T", SSHCA), 0);
+	if (asprintf(&want,
+	        "ca_key %s/ca\nca_key_next %s/next\npolicy %s/policy.conf\nrevoked_keys none\n"
+	        "clock_skew 1m\nmax_ttl 1d\ndatabase " LOCALSTATEDIR
+	        "/lib/ephemeral/ca.db\nsocket %s/sshca.sock\nuser ca-svc\n"
+	        "tls.listen [::1]:8443\ntls.certificate %s/tls.crt\ntls.key %s/tls.key\n"
+	        "login_ttl 1h30m\nadmins alice %%wheel\nauditors %%audit\n"
+	        "webhooks https://hooks.example.com/eph?x=1 pending,denied\n"
+	        "webhooks http://10.0.0.5:8080/ pending,break-glass,revoked,denied\n"
+	        "limits.active_grants 3\nlimits.requests_per_minute 600\n",
+	        f->dir, f->dir, f->dir, f->dir, f->dir, f->dir) < 0)
+		fail_msg("out of memory");
+	assert_string_equal(out, want);
+	free(out);
+	free(want);
+	free(text);
+
+	/* Other good listen forms; limits may set one member only. */
+	static const char *const listens[] = {
+	    "127.0.0.1:443", "[::]:1", "ca.example.com:65535", "0.0.0.0:8443"};
+	for (size_t i = 0; i < sizeof(listens) / sizeof(listens[0]); i++) {
+		if (asprintf(&text,
+		        "tls = { listen = \"%s\"; certificate = \"%s/tls.crt\"; key = "
+		        "\"%s/tls.key\"; };\nlimits = { requests_per_minute = 5; };\n",
+		        listens[i], f->dir, f->dir) < 0)
+			fail_msg("out of memory");
+		write_caconf(f, text);
+		free(text);
+		assert_int_equal(run(f, &out, "%s check-config -f ca.conf -T", SSHCA), 0);
+		if (asprintf(&want, "tls.listen %s\n", listens[i]) < 0)
+			fail_msg("out of memory");
+		tu_assert_contains(out, want);
+		tu_assert_contains(out, "limits.active_grants 10\nlimits.requests_per_minute 5\n");
+		free(want);
+		free(out);
+	}
+}
+
+static void
+test_check_config_server_bad(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
+	    /* socket */
+	    {"socket = \"sshca.sock\";\n",
+	        "ca.conf:3: 'socket' at top level: expected an absolute"},
+	    {"socket = 5;\n", "ca.conf:3: 'socket' at top level: expected a string"},
+	    {"socket = \"/run/ephemeral/"
+	     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	     "x"
+	     "xxxxxxxxxxxxxxxxx.sock\";\n",
+	        "ca.conf:3: 'socket' at top level: longer than a socket path may be (107)"},
+	    /* user */
+	    {"user = \"-x\";\n",
+	        "ca.conf:3: 'user' at top level: name '-x' may not start with '-'"},
+	    {"user = \"a b\";\n", "ca.conf:3: 'user' at top level: name 'a b' is not a valid"},
+	    {"user = \"\";\n", "ca.conf:3: 'user' at top level: name '' is empty"},
+	    /* tls */
+	    {"tls = \"0.0.0.0:443\";\n", "ca.conf:3: 'tls' at top level: expected a group"},
+	    {"tls = { listen = \"0.0.0.0:443\"; key = \"/k\"; };\n",
+	        "ca.conf:3: missing 'certificate' in tls"},
+	    {"tls = { listen = \"0.0.0.0:443\"; certificate = \"/c\"; key = \"/k\"; port = 1; };\n",
+	        "ca.conf:3: unknown key 'port' in tls"},
+	    {"tls = {\n listen = \"::1:443\"; certificate = \"/c\"; key = \"/k\"; };\n",
+	        "ca.conf:4: 'listen' in tls: '::1:443': an IPv6 address needs brackets"},
+	    {"tls = { listen = \"[::1]443\"; certificate = \"/c\"; key = \"/k\"; };\n",
+	        "'listen' in tls: '[::1]443': expected ':PORT' after ']'"},
+	    {"tls = { listen = \"[10.0.0.1]:443\"; certificate = \"/c\"; key = \"/k\"; };\n",
+	        "not an IPv6 address inside '[...]'"},
+	    {"tls = { listen = \"[::1:443\"; certificate = \"/c\"; key = \"/k\"; };\n",
+	        "lacks its ']'"},
+	    {"tls = { listen = \"0.0.0.0:0\"; certificate = \"/c\"; key = \"/k\"; };\n",
+	        "the port must be a number from 1 to 65535"},
+	    {"tls = { listen = \"0.0.0.0:65536\"; certificate = \"/c\"; key = \"/k\"; };\n",
+	        "the port must be a number from 1 to 65535"},
+	    {"tls = { listen = \"0.0.0.0:http\"; certificate = \"/c\"; key = \"/k\"; };\n",
+	        "the port must be a number from 1 to 65535"},
+	    {"tls = { listen = \"0.0.0.0\"; certificate = \"/c\"; key = \"/k\"; };\n",
+	        "'listen' in tls: '0.0.0.0': expected ADDR:PORT"},
+	    {"tls = { listen = \"8443\"; certificate = \"/c\"; key = \"/k\"; };\n",
+	        "expected ADDR:PORT"},
+	    {"tls = { listen = \":8443\"; certificate = \"/c\"; key = \"/k\"; };\n",
+	        "the address is empty"},
+	    {"tls = { listen = \"300.1.1.1:8443\"; certificate = \"/c\"; key = \"/k\"; };\n",
+	        "neither an IPv4 address nor a host name"},
+	    {"tls = { listen = \"a_b:8443\"; certificate = \"/c\"; key = \"/k\"; };\n",
+	        "neither an IPv4 address nor a host name"},
+	    {"tls = { listen = \"0.0.0.0:443\"; certificate = \"c.pem\"; key = \"/k\"; };\n",
+	        "ca.conf:3: 'certificate' in tls: expected an absolute path"},
+	    {"tls = { listen = \"0.0.0.0:443\"; certificate = \"/c\"; key = \"/x/ca\"; };\n",
+	        "'key' in tls: the CA key"},
+	    /* login_ttl */
+	    {"login_ttl = \"30s\";\n", "ca.conf:3: "},
+	    {"login_ttl = \"8d\";\n", "ca.conf:3: "},
+	    {"login_ttl = \"8x\";\n", "ca.conf:3: "},
+	    /* admins, auditors */
+	    {"admins = \"alice\";\n",
+	        "ca.conf:3: 'admins' at top level: expected a list of strings"},
+	    {"admins = [ \"alice\",\n \"@leads\" ];\n",
+	        "ca.conf:4: 'admins' at top level: '@leads': policy groups are not known here"},
+	    {"admins = [ \"al ice\" ];\n",
+	        "ca.conf:3: 'admins' at top level: name 'al ice' is not"},
+	    {"auditors = [ \"%\" ];\n", "ca.conf:3: 'auditors' at top level: name '%' is empty"},
+	    {"auditors = [ \"bob\", \"bob\" ];\n",
+	        "'auditors' at top level: 'bob' is listed twice"},
+	    {"auditors = [ 1 ];\n",
+	        "ca.conf:3: 'auditors' at top level: expected a list of strings"},
+	    /* webhooks */
+	    {"webhooks = { url = \"https://x\"; };\n",
+	        "ca.conf:3: 'webhooks' at top level: expected"},
+	    {"webhooks = ( { url = \"https://x/\"; } );\n",
+	        "ca.conf:3: missing 'events' in webhook 1"},
+	    {"webhooks = ( { events = [ \"denied\" ]; } );\n", "missing 'url' in webhook 1"},
+	    {"webhooks = ( { url = \"https://x/\"; events = [ \"denied\" ]; },\n"
+	     " { url = \"ftp://x/\"; events = [ \"denied\" ]; } );\n",
+	        "ca.conf:4: 'url' in webhook 2: 'ftp://x/' must start with https:// or http://"},
+	    {"webhooks = ( { url = \"https:///p\"; events = [ \"denied\" ]; } );\n", "has no host"},
+	    {"webhooks = ( { url = \"https://u:pw@x/\"; events = [ \"denied\" ]; } );\n",
+	        "holds credentials"},
+	    {"webhooks = ( { url = \"https://x/a b\"; events = [ \"denied\" ]; } );\n",
+	        "has spaces, control characters"},
+	    {"webhooks = ( { url = \"https://x/\";\n events = [ \"denied\", \"issued\" ]; } );\n",
+	        "ca.conf:4: 'events' in webhook 1: unknown event 'issued'"},
+	    {"webhooks = ( { url = \"https://x/\"; events = [ \"denied\", \"denied\" ]; } );\n",
+	        "'events' in webhook 1: 'denied' is listed twice"},
+	    {"webhooks = ( { url = \"https://x/\"; events = [ ]; } );\n",
+	        "'events' in webhook 1: empty"},
+	    {"webhooks = ( { url = \"https://x/\"; events = [ \"denied\" ]; secret = \"s\"; } );\n",
+	        "unknown key 'secret' in webhook 1"},
+	    /* limits */
+	    {"limits = { active_grants = 0; };\n", "ca.conf:3: "},
+	    {"limits = { requests_per_minute = -1; };\n", "ca.conf:3: "},
+	    {"limits = { active_grants = 1000001; };\n", "ca.conf:3: "},
+	    {"limits = { active_grants = \"10\"; };\n", "'active_grants' in limits: expected an"},
+	    {"limits = { burst = 10; };\n", "unknown key 'burst' in limits"},
+	    {"limits = 10;\n", "'limits' at top level: expected a group"},
+	    /* ca_key_next */
+	    {"ca_key_next = \"next\";\n", "ca.conf:3: 'ca_key_next' at top level: expected an"},
+	    {"ca_key_next = \"/x/ca\";\n",
+	        "ca.conf:3: 'ca_key_next' at top level: the same file as "
+	        "'ca_key'"},
+	    {"ca_key_next = \"/x/n\";\nrevoked_keys = \"/x/n\";\n",
+	        "ca.conf:4: 'revoked_keys' at top level: the same file as 'ca_key_next'"},
+	};
+	struct fx *f = *state;
+	char *out = NULL, *text = NULL;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (asprintf(&text, "ca_key = \"/x/ca\";\npolicy = \"/x/p\";\n%s", cases[i].text) <
+		    0)
+			fail_msg("out of memory");
+		write_in(f, "ca.conf", text, 0644);
+		free(text);
+		rc = run(f, &out, "%s check-config -f ca.conf", SSHCA);
+		if (rc != 1 || strstr(out, cases[i].want) == NULL || strstr(out, ": OK") != NULL)
+			fail_msg("%s: exit %d, want 1 and \"%s\":\n%s", cases[i].text, rc,
+			    cases[i].want, out);
+		free(out);
+	}
+}
+
+/* What check-config finds in the files the daemon's keys name. */
+static void
+test_check_config_server_files(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL, *text = NULL;
+
+	/* ca_key_next: loaded like ca_key, and a different key. */
+	if (asprintf(&text, "ca_key_next = \"%s/next\";\n", f->dir) < 0)
+		fail_msg("out of memory");
+	write_caconf(f, text);
+	free(text);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
+	tu_assert_contains(out, "ca.conf:3: ca_key_next ");
+	tu_assert_contains(out, "/next: No such file or directory");
+	free(out);
+	assert_int_equal(run(f, NULL, "cp -p ca next"), 0);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
+	tu_assert_contains(out, "/next: the same key as ca_key; rotation needs a new key");
+	free(out);
+	assert_int_equal(run(f, NULL, "rm next && %s init --key next >/dev/null", SSHCA), 0);
+	assert_int_equal(run(f, NULL, "chmod 640 next"), 0);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
+	tu_assert_contains(out, "/next: mode 0640 lets group or others at it");
+	free(out);
+	assert_int_equal(run(f, NULL, "chmod 600 next"), 0);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 0);
+	free(out);
+
+	/* tls: the files exist; the key is secret; the certificate not
+	 * writable by others. */
+	if (asprintf(&text,
+	        "tls = {\n listen = \"127.0.0.1:8443\";\n certificate = \"%s/tls.crt\";\n key = "
+	        "\"%s/tls.key\"; };\n",
+	        f->dir, f->dir) < 0)
+		fail_msg("out of memory");
+	write_caconf(f, text);
+	free(text);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
+	tu_assert_contains(out, "ca.conf:5: tls certificate ");
+	tu_assert_contains(out, "ca.conf:6: tls key ");
+	tu_assert_contains(out, "sshca check-config: ca.conf: 2 errors\n");
+	free(out);
+	assert_int_equal(run(f, NULL,
+	                     "echo c > tls.crt && chmod 666 tls.crt && echo k > tls.key "
+	                     "&& chmod 644 tls.key"),
+	    0);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 1);
+	tu_assert_contains(out, "ca.conf:5: tls certificate ");
+	tu_assert_contains(out, "/tls.crt: mode 0666 lets group or others write it");
+	tu_assert_contains(out, "/tls.key: mode 0644 lets group or others at it; chmod 600 it");
+	free(out);
+	assert_int_equal(run(f, NULL, "chmod 644 tls.crt && chmod 600 tls.key"), 0);
+	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 0);
 	free(out);
 }
 
@@ -1414,6 +1678,9 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_check_config_errors, setup_ca, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_config_policy, setup_ca, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_config_dump, setup_ca, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_config_server_good, setup_ca, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_config_server_bad, setup_ca, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_config_server_files, setup_ca, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_config_example, setup_ca, teardown),
 	};
 
