@@ -204,6 +204,8 @@ workflow_caller_roles(const struct ca_conf *cc, struct workflow_caller *c)
 	c->auditor = person_in(cc->auditors, cc->nauditors, c);
 }
 
+static int text_ok(const char *s, size_t max, int allow_empty);
+
 static int
 caller_valid(const struct workflow_caller *c, struct workflow_reply *r)
 {
@@ -215,6 +217,10 @@ caller_valid(const struct workflow_caller *c, struct workflow_reply *r)
 	}
 	if ((p = policy_identity_problem(c->user)) != NULL) {
 		reply_why(r, "caller name: %s", p);
+		return EPH_ERR_INVAL;
+	}
+	if (c->source_address != NULL && !text_ok(c->source_address, WORKFLOW_MAX_ADDRESS, 0)) {
+		reply_why(r, "caller address: malformed");
 		return EPH_ERR_INVAL;
 	}
 	return EPH_OK;
@@ -1051,6 +1057,7 @@ workflow_policy_generation(struct workflow *w)
 static int
 text_ok(const char *s, size_t max, int allow_empty)
 {
+	json_t *t;
 	size_t i, n;
 
 	if (s == NULL)
@@ -1060,6 +1067,11 @@ text_ok(const char *s, size_t max, int allow_empty)
 	for (i = 0; i < n; i++)
 		if ((unsigned char)s[i] < 0x20 && s[i] != '\t')
 			return 0;
+	/* Everything stored is answered as JSON later: refuse now what
+	 * jansson would refuse then (invalid UTF-8). */
+	if ((t = json_stringn(s, n)) == NULL)
+		return 0;
+	json_decref(t);
 	return 1;
 }
 

@@ -60,6 +60,7 @@
 
 #define WORKFLOW_WHY_MAX 512
 #define WORKFLOW_MAX_TEXT 1024 /* a reason or comment */
+#define WORKFLOW_MAX_ADDRESS 64 /* a caller's IP address text */
 #define WORKFLOW_LIST_MAX 1000 /* requests one list answers */
 #define WORKFLOW_AUDIT_MAX 1000 /* audit records one call answers */
 #define WORKFLOW_ACTOR "sshca" /* the actor of the CA's own events */
@@ -130,7 +131,10 @@ void workflow_close(struct workflow *w);
 /*
  * Reload the policy and the signer's. A policy that does not load keeps
  * the old one in force in both, and returns EPH_ERR_FORMAT (or the
- * file's error) with every file:line error in *why (to free).
+ * file's error) with every file:line error in *why (to free). Should the
+ * signer fail where this copy loaded (the file changed in between), its
+ * error is returned: it keeps its old policy and refuses whatever that
+ * does not issue, so the mismatch can only refuse, never sign more.
  */
 int workflow_reload(struct workflow *w, char **why);
 /* Policy generations loaded so far (1 after open). */

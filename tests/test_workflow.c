@@ -136,14 +136,22 @@ struct fx {
 	struct store *st;
 	struct workflow *w;
 	struct webhook_opts who;
+	int store_log; /* let the store log its records */
 };
+
+/* Lines logged at LOG_ALERT in this process (the store's records when
+ * a test turns its logging on). */
+static char alerts[8192];
 
 static void
 sink(int priority, const char *line, void *ctx)
 {
-	(void)priority;
-	(void)line;
 	(void)ctx;
+	if ((priority & LOG_PRIMASK) == LOG_ALERT &&
+	    strlen(alerts) + strlen(line) + 2 < sizeof(alerts)) {
+		strcat(alerts, line);
+		strcat(alerts, "\n");
+	}
 }
 
 static void
@@ -187,7 +195,7 @@ open_store(struct fx *f)
 	o.database = f->cc->database;
 	o.serial_file = hwm;
 	o.serial_block = 10;
-	o.no_log = 1;
+	o.no_log = !f->store_log;
 	o.clock = fx_clock;
 	if ((r = store_open(&o, &f->st)) != EPH_OK)
 		fail_msg("store_open: %s", eph_strerror(r));
@@ -495,8 +503,13 @@ test_bad_key(void **state)
 	assert_int_equal(workflow_request_create(f->w, &c, &in, &r), EPH_ERR_KEYTYPE);
 	tu_assert_contains(r.why, "public_key: ");
 	free(certline);
-	/* Nor no hosts. */
+	/* Invalid UTF-8 in a reason is refused before anything is stored. */
 	in.public_key = f->user_line;
+	in.reason = "INC-\xff";
+	assert_int_equal(workflow_request_create(f->w, &c, &in, &r), EPH_ERR_INVAL);
+	tu_assert_contains(r.why, "reason");
+	in.reason = NULL;
+	/* Nor no hosts. */
 	in.nhosts = 0;
 	assert_int_equal(workflow_request_create(f->w, &c, &in, &r), EPH_ERR_INVAL);
 	tu_assert_contains(r.why, "hosts");
@@ -898,6 +911,8 @@ test_break_glass(void **state)
 	struct cert *c;
 
 	listener_start(&l, 1);
+	f->store_log = 1;
+	alerts[0] = '\0';
 	snprintf(extra, sizeof(extra),
 	    "webhooks = ( { url = \"http://127.0.0.1:%u/hook\"; events = [ \"break-glass\", "
 	    "\"denied\" ]; } );\n",
@@ -911,6 +926,9 @@ test_break_glass(void **state)
 	assert_true(c->valid_before - (uint64_t)*shared_now <= 300);
 	cert_free(c);
 	assert_true(json_is_true(json_object_get(r.object, "break_glass")));
+	/* Recorded at LOG_ALERT: the request and its issuance. */
+	tu_assert_contains(alerts, id);
+	tu_assert_contains(alerts, "break");
 	rv = json_object_get(r.object, "review");
 	assert_string_equal(json_string_value(json_object_get(rv, "state")), "open");
 	/* The requester cannot close their own review; a non-approver not
