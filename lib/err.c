@@ -38,6 +38,7 @@ eph_strerror(int err)
 	case EPH_ERR_STORE_FULL: return "database is full or read-only";
 	case EPH_ERR_BUSY: return "database is locked by another process";
 	case EPH_ERR_TAMPERED: return "audit log has been tampered with";
+	case EPH_ERR_LIMIT: return "over a limit";
 	}
 	return "unknown error";
 }

@@ -34,6 +34,7 @@ enum {
 	EPH_ERR_STORE_FULL = -28, /* database full or read-only */
 	EPH_ERR_BUSY = -29, /* database locked by another process */
 	EPH_ERR_TAMPERED = -30, /* audit chain broken */
+	EPH_ERR_LIMIT = -31, /* over a per-requester rate or count limit (HTTP 429) */
 };
 
 /* Human-readable text for an EPH_ERR_* code; never NULL. */

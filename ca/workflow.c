@@ -1,0 +1,1735 @@
+/* The workflow engine: requests, approvals, issuance, revocation, review
+ * and visibility over the store, the signer and the policy (workflow.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "buf.h"
+#include "cert.h"
+#include "err.h"
+#include "fileio.h"
+#include "grant.h"
+#include "key.h"
+#include "krl.h"
+#include "log.h"
+#include "policy.h"
+#include "webhook.h"
+#include "workflow.h"
+
+#define KRL_COMMENT "ephssh sshca"
+#define RATE_WINDOW 60 /* seconds of limits.requests_per_minute */
+#define WEBHOOK_DRAIN_MS 1000u
+
+struct workflow {
+	const struct ca_conf *cc;
+	struct store *st;
+	struct signer *sg;
+	workflow_clock_fn clock;
+	void *clock_ctx;
+	workflow_groups_fn groups;
+	void *groups_ctx;
+
+	pthread_mutex_t mu;
+	struct policy *policy;
+	uint64_t generation;
+	struct webhook *wh;
+	struct key **ca; /* CA public keys: the KRL revokes serials of each */
+	size_t nca;
+	/* The KRL as last written, the serials in it, and its version. */
+	uint8_t *krl;
+	size_t krl_len;
+	uint64_t krl_version;
+	uint64_t *krl_serials;
+	size_t nkrl_serials;
+};
+
+/*
+ * Everyone a (re-)evaluation names, with the Unix groups looked up for
+ * them; the same arrays feed policy_eval and the signer. Owns its memory.
+ */
+struct people {
+	char **req_groups;
+	size_t nreq_groups;
+	int req_owned; /* req_groups is ours (else the caller's) */
+	enum policy_identity req_id;
+	struct policy_approval *apps;
+	size_t napps;
+	char ***app_groups; /* per entry of apps, owned (NULL: the caller's) */
+	size_t *napp_groups;
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static int64_t
+wf_now(const struct workflow *w)
+{
+	return w->clock != NULL ? w->clock(w->clock_ctx) : (int64_t)time(NULL);
+}
+
+static void __attribute__((format(printf, 2, 3)))
+reply_why(struct workflow_reply *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(r->why, sizeof(r->why), fmt, ap);
+	va_end(ap);
+}
+
+void
+workflow_reply_clear(struct workflow_reply *r)
+{
+	if (r == NULL)
+		return;
+	json_decref(r->object);
+	r->object = NULL;
+	r->why[0] = '\0';
+}
+
+static int
+default_groups(void *ctx, const char *user, uid_t uid, char ***groups, size_t *n)
+{
+	(void)ctx;
+	(void)uid;
+	return policy_unix_groups(user, groups, n);
+}
+
+static int
+lookup_groups(struct workflow *w, const char *user, uid_t uid, char ***groups, size_t *n)
+{
+	*groups = NULL;
+	*n = 0;
+	if (w->groups != NULL)
+		return w->groups(w->groups_ctx, user, uid, groups, n);
+	return default_groups(NULL, user, uid, groups, n);
+}
+
+static int
+rfc3339(int64_t t, char *out, size_t n)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL || strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+		snprintf(out, n, "%lld", (long long)t);
+		return EPH_ERR_RANGE;
+	}
+	return EPH_OK;
+}
+
+static json_t *
+jtime(int64_t t)
+{
+	char s[40];
+
+	rfc3339(t, s, sizeof(s));
+	return json_string(s);
+}
+
+static json_t *
+jstr_or_null(const char *s)
+{
+	return s != NULL && *s != '\0' ? json_string(s) : json_null();
+}
+
+static json_t *
+jstrv(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		if (json_array_append_new(a, json_string(v[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+/* A compact JSON text of o (consumed); NULL when out of memory. */
+static char *
+json_text(json_t *o)
+{
+	char *s = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	json_decref(o);
+	return s;
+}
+
+static struct policy_approval
+caller_approval(const struct workflow_caller *c)
+{
+	struct policy_approval a;
+
+	memset(&a, 0, sizeof(a));
+	a.user = c->user;
+	a.groups = c->groups;
+	a.ngroups = c->ngroups;
+	a.id = POLICY_ID_RESOLVED;
+	a.uid = c->uid;
+	return a;
+}
+
+static int
+person_in(const struct ca_person *v, size_t n, const struct workflow_caller *c)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		if (!v[i].unix_group) {
+			if (c->user != NULL && strcmp(v[i].name, c->user) == 0)
+				return 1;
+			continue;
+		}
+		for (j = 0; j < c->ngroups; j++)
+			if (c->groups[j] != NULL && strcmp(v[i].name, c->groups[j]) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+void
+workflow_caller_roles(const struct ca_conf *cc, struct workflow_caller *c)
+{
+	c->admin = person_in(cc->admins, cc->nadmins, c);
+	c->auditor = person_in(cc->auditors, cc->nauditors, c);
+}
+
+static int text_ok(const char *s, size_t max, int allow_empty);
+
+static int
+caller_valid(const struct workflow_caller *c, struct workflow_reply *r)
+{
+	const char *p;
+
+	if (c == NULL || c->user == NULL || (c->ngroups > 0 && c->groups == NULL)) {
+		reply_why(r, "no caller");
+		return EPH_ERR_INVAL;
+	}
+	if ((p = policy_identity_problem(c->user)) != NULL) {
+		reply_why(r, "caller name: %s", p);
+		return EPH_ERR_INVAL;
+	}
+	if (c->source_address != NULL && !text_ok(c->source_address, WORKFLOW_MAX_ADDRESS, 0)) {
+		reply_why(r, "caller address: malformed");
+		return EPH_ERR_INVAL;
+	}
+	return EPH_OK;
+}
+
+static int
+is_requester(const struct store_request *rq, const struct workflow_caller *c)
+{
+	return c->uid == rq->requester_uid;
+}
+
+/* May c approve (or review, or deny) rq under the policy in force? */
+static int
+may_approve(const struct workflow *w, const struct store_request *rq,
+    const struct workflow_caller *c, const char **why)
+{
+	struct policy_approval a = caller_approval(c);
+	const char *dummy;
+
+	if (why == NULL)
+		why = &dummy;
+	if (is_requester(rq, c)) {
+		*why = "the requester cannot approve their own request";
+		return 0;
+	}
+	return policy_may_approve(w->policy, rq->task, rq->requester, &a, why) == EPH_OK;
+}
+
+static int
+may_see(const struct workflow *w, const struct store_request *rq, const struct workflow_caller *c)
+{
+	return c->admin || c->auditor || is_requester(rq, c) || may_approve(w, rq, c, NULL);
+}
+
+/* Map the store's answer to what a client is told. */
+static int
+store_fail(struct workflow_reply *r, int e, const struct workflow *w, const char *what)
+{
+	switch (e) {
+	case EPH_ERR_NOTFOUND: reply_why(r, "no such request"); break;
+	case EPH_ERR_CONFLICT: reply_why(r, "%s: the request changed meanwhile", what); break;
+	case EPH_ERR_STORE_FULL:
+	case EPH_ERR_BUSY: reply_why(r, "the CA cannot record anything now; retry later"); break;
+	default:
+		reply_why(r, "%s: %s", what, eph_strerror(e));
+		eph_log(LOG_ERR, NULL, NULL, 0, "workflow: %s: %s (%s)", what, eph_strerror(e),
+		    store_errmsg(w->st));
+		break;
+	}
+	return e;
+}
+
+/* ----------------------------------------------------------- people */
+
+static void
+people_clear(struct people *p)
+{
+	size_t i;
+
+	if (p->req_owned)
+		policy_strv_free(p->req_groups, p->nreq_groups);
+	for (i = 0; i < p->napps; i++) {
+		if (p->app_groups != NULL && p->app_groups[i] != NULL)
+			policy_strv_free(p->app_groups[i], p->napp_groups[i]);
+	}
+	free(p->apps);
+	free(p->app_groups);
+	free(p->napp_groups);
+	memset(p, 0, sizeof(*p));
+}
+
+/*
+ * The requester's groups and every stored approval of rq with current
+ * groups: c's own when c is that person (their groups as authenticated),
+ * else looked up. An approver NSS no longer knows does not count; a
+ * requester it no longer knows is POLICY_ID_UNKNOWN (a deny).
+ */
+static int
+people_build(struct workflow *w, const struct store_request *rq, const struct workflow_caller *c,
+    struct people *p)
+{
+	size_t i;
+	int e;
+
+	memset(p, 0, sizeof(*p));
+	p->req_id = POLICY_ID_RESOLVED;
+	if (c != NULL && is_requester(rq, c)) {
+		p->req_groups = (char **)(uintptr_t)c->groups;
+		p->nreq_groups = c->ngroups;
+	} else {
+		e = lookup_groups(
+		    w, rq->requester, rq->requester_uid, &p->req_groups, &p->nreq_groups);
+		if (e == EPH_ERR_NOTFOUND)
+			p->req_id = POLICY_ID_UNKNOWN;
+		else if (e != EPH_OK)
+			return e;
+		p->req_owned = 1;
+	}
+	if (rq->napprovals == 0)
+		return EPH_OK;
+	if ((p->apps = calloc(rq->napprovals, sizeof(*p->apps))) == NULL ||
+	    (p->app_groups = calloc(rq->napprovals, sizeof(*p->app_groups))) == NULL ||
+	    (p->napp_groups = calloc(rq->napprovals, sizeof(*p->napp_groups))) == NULL) {
+		people_clear(p);
+		return EPH_ERR_NOMEM;
+	}
+	for (i = 0; i < rq->napprovals; i++) {
+		const struct store_approval *sa = &rq->approvals[i];
+		struct policy_approval *a = &p->apps[p->napps];
+
+		a->user = sa->user;
+		a->uid = sa->uid;
+		a->id = POLICY_ID_RESOLVED;
+		if (c != NULL && c->uid == sa->uid) {
+			a->groups = c->groups;
+			a->ngroups = c->ngroups;
+		} else {
+			e = lookup_groups(w, sa->user, sa->uid, &p->app_groups[p->napps],
+			    &p->napp_groups[p->napps]);
+			if (e == EPH_ERR_NOTFOUND)
+				continue;
+			if (e != EPH_OK) {
+				people_clear(p);
+				return e;
+			}
+			a->groups = (const char *const *)p->app_groups[p->napps];
+			a->ngroups = p->napp_groups[p->napps];
+		}
+		p->napps++;
+	}
+	return EPH_OK;
+}
+
+/* ----------------------------------------------------------- evaluation */
+
+static void
+policy_request_fill(const struct workflow *w, const struct store_request *rq,
+    const struct people *p, struct policy_request *pr)
+{
+	memset(pr, 0, sizeof(*pr));
+	pr->requester = rq->requester;
+	pr->groups = (const char *const *)p->req_groups;
+	pr->ngroups = p->nreq_groups;
+	pr->task = rq->task;
+	pr->hosts = (const char *const *)rq->hosts;
+	pr->nhosts = rq->nhosts;
+	pr->ttl = rq->ttl;
+	pr->reason = rq->reason;
+	pr->source_address = rq->source_address;
+	pr->approvals = p->apps;
+	pr->napprovals = p->napps;
+	pr->ca_max_ttl = w->cc->max_ttl;
+	pr->login_as = rq->login_as;
+	pr->requester_id = p->req_id;
+	pr->requester_uid = rq->requester_uid;
+}
+
+static int
+evaluate(struct workflow *w, const struct store_request *rq, const struct people *p,
+    struct policy_decision *d)
+{
+	struct policy_request pr;
+
+	policy_request_fill(w, rq, p, &pr);
+	return policy_eval(w->policy, &pr, (time_t)wf_now(w), d);
+}
+
+/* "text; text" of the deny reasons of d, for an event's reason. */
+static char *
+deny_text(const struct policy_decision *d)
+{
+	struct buf b;
+	size_t i;
+	char *s = NULL;
+	int e = EPH_OK;
+
+	buf_init(&b);
+	for (i = 0; e == EPH_OK && i < d->nreasons; i++) {
+		if (d->reasons[i].kind != POLICY_REASON_DENY)
+			continue;
+		if (b.len > 0)
+			e = buf_put(&b, "; ", 2);
+		if (e == EPH_OK)
+			e = buf_put(&b, d->reasons[i].text, strlen(d->reasons[i].text));
+	}
+	if (e == EPH_OK && b.len == 0)
+		e = buf_put(&b, "denied by the policy", 20);
+	if (e == EPH_OK && (s = malloc(b.len + 1)) != NULL) {
+		memcpy(s, b.d, b.len);
+		s[b.len] = '\0';
+	}
+	buf_free(&b);
+	return s;
+}
+
+/* -------------------------------------------------------------- objects */
+
+static json_t *
+approvals_object(struct workflow *w, const struct store_request *rq, const json_t *dec)
+{
+	const json_t *ap = json_object_get(dec, "approvals");
+	json_t *o = json_object(), *by = json_array(), *from;
+	json_int_t required = json_integer_value(json_object_get(ap, "required"));
+	json_int_t valid;
+	size_t i;
+
+	if (o == NULL || by == NULL)
+		goto fail;
+	from = json_object_get(ap, "approver_sets");
+	for (i = 0; i < rq->napprovals; i++) {
+		const struct store_approval *a = &rq->approvals[i];
+		json_t *e = json_object();
+
+		if (e == NULL || json_array_append_new(by, e) != 0 ||
+		    json_object_set_new(e, "user", json_string(a->user)) != 0 ||
+		    json_object_set_new(e, "at", jtime(a->at)) != 0 ||
+		    json_object_set_new(e, "comment", json_string(a->comment)) != 0)
+			goto fail;
+	}
+	valid = (json_int_t)rq->napprovals < required ? (json_int_t)rq->napprovals : required;
+	if (rq->state == STORE_PENDING && w->policy != NULL) {
+		struct policy_decision d;
+		struct people p;
+
+		memset(&d, 0, sizeof(d));
+		if (people_build(w, rq, NULL, &p) == EPH_OK) {
+			if (evaluate(w, rq, &p, &d) == EPH_OK && d.result != POLICY_DENY) {
+				valid = (json_int_t)d.approvals_valid;
+				required = (json_int_t)d.approvals_required;
+			}
+			policy_decision_clear(&d);
+			people_clear(&p);
+		}
+	}
+	if (json_object_set_new(o, "required", json_integer(required)) != 0 ||
+	    json_object_set_new(o, "valid", json_integer(valid)) != 0 ||
+	    json_object_set_new(o, "from", from != NULL ? json_copy(from) : json_array()) != 0 ||
+	    json_object_set_new(o, "by", by) != 0) {
+		by = NULL;
+		goto fail;
+	}
+	return o;
+fail:
+	json_decref(by);
+	json_decref(o);
+	return NULL;
+}
+
+static json_t *
+reasons_array(const json_t *dec)
+{
+	const json_t *v = json_object_get(dec, "reasons"), *e;
+	json_t *a = json_array();
+	size_t i;
+
+	if (a == NULL || !json_is_array(v))
+		return a;
+	json_array_foreach(v, i, e)
+	{
+		json_t *o = json_object();
+
+		if (o == NULL || json_array_append_new(a, o) != 0 ||
+		    json_object_set(o, "kind", json_object_get(e, "kind")) != 0 ||
+		    json_object_set(o, "rule", json_object_get(e, "rule")) != 0 ||
+		    json_object_set(o, "text", json_object_get(e, "text")) != 0 ||
+		    json_object_set(o, "line", json_object_get(e, "line")) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/* The request object of workflow.h; NULL when out of memory. */
+static json_t *
+request_object(struct workflow *w, const struct store_request *rq)
+{
+	json_t *o = json_object(), *dec = json_loads(rq->decision, 0, NULL);
+	int bad = o == NULL;
+
+	bad = bad || json_object_set_new(o, "id", json_string(rq->id)) != 0 ||
+	    json_object_set_new(o, "state", json_string(store_state_name(rq->state))) != 0 ||
+	    json_object_set_new(o, "task", json_string(rq->task)) != 0 ||
+	    json_object_set_new(o, "hosts", jstrv(rq->hosts, rq->nhosts)) != 0 ||
+	    json_object_set_new(o, "requester", json_string(rq->requester)) != 0 ||
+	    json_object_set_new(o, "reason", jstr_or_null(rq->reason)) != 0 ||
+	    json_object_set_new(o, "created", jtime(rq->created)) != 0 ||
+	    json_object_set_new(o, "expires", jtime(rq->expires)) != 0 ||
+	    json_object_set_new(o, "approvals", approvals_object(w, rq, dec)) != 0 ||
+	    json_object_set_new(o, "reasons", reasons_array(dec)) != 0;
+	if (!bad && rq->serial != 0)
+		bad = json_object_set_new(o, "certificate", json_string(rq->certificate)) != 0 ||
+		    json_object_set_new(o, "serial", json_integer((json_int_t)rq->serial)) != 0 ||
+		    json_object_set_new(o, "valid_after", jtime((int64_t)rq->valid_after)) != 0 ||
+		    json_object_set_new(o, "valid_before", jtime((int64_t)rq->valid_before)) != 0 ||
+		    json_object_set_new(o, "principals", jstrv(rq->principals, rq->nprincipals)) !=
+		        0 ||
+		    json_object_set_new(o, "login_as", jstr_or_null(rq->issued_login_as)) != 0;
+	if (!bad && rq->break_glass) {
+		json_t *rv = json_object();
+
+		bad = json_object_set_new(o, "break_glass", json_true()) != 0 ||
+		    json_object_set_new(o, "review", rv) != 0 ||
+		    json_object_set_new(rv, "state", json_string(store_review_name(rq->review))) !=
+		        0 ||
+		    json_object_set_new(rv, "by", jstr_or_null(rq->review_by)) != 0 ||
+		    json_object_set_new(rv, "at",
+		        rq->review == STORE_REVIEW_CLOSED ? jtime(rq->review_at) : json_null()) !=
+		        0 ||
+		    json_object_set_new(rv, "comment", jstr_or_null(rq->review_comment)) != 0;
+	}
+	json_decref(dec);
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Re-read rq's row and answer its object in r. */
+static int
+reply_request(struct workflow *w, const char *id, struct workflow_reply *r)
+{
+	struct store_request *rq = NULL;
+	int e;
+
+	if ((e = store_get_request(w->st, id, &rq)) != EPH_OK)
+		return store_fail(r, e, w, "read back");
+	json_decref(r->object);
+	if ((r->object = request_object(w, rq)) == NULL)
+		e = EPH_ERR_NOMEM;
+	store_request_free(rq);
+	return e;
+}
+
+/* Queue event for the webhooks with rq's object (best effort: nothing
+ * here fails the caller). */
+static void
+notify(struct workflow *w, enum ca_event event, const struct store_request *rq)
+{
+	json_t *o;
+	char *body;
+
+	if (w->wh == NULL)
+		return;
+	o = json_object();
+	if (o == NULL ||
+	    json_object_set_new(o, "event", json_string(caconf_event_name(event))) != 0 ||
+	    json_object_set_new(o, "time", jtime(wf_now(w))) != 0 ||
+	    json_object_set_new(o, "request", request_object(w, rq)) != 0) {
+		json_decref(o);
+		return;
+	}
+	if ((body = json_text(o)) == NULL)
+		return;
+	if (webhook_post(w->wh, event, body) != EPH_OK)
+		eph_log(LOG_WARNING, NULL, NULL, 0, "webhook %s for %s: not queued",
+		    caconf_event_name(event), rq->id);
+	free(body);
+}
+
+static void
+notify_id(struct workflow *w, enum ca_event event, const char *id)
+{
+	struct store_request *rq = NULL;
+
+	if (w->wh == NULL || store_get_request(w->st, id, &rq) != EPH_OK)
+		return;
+	notify(w, event, rq);
+	store_request_free(rq);
+}
+
+/* ------------------------------------------------------------------ KRL */
+
+static int
+serials_equal(const uint64_t *a, size_t na, const uint64_t *b, size_t nb)
+{
+	return na == nb && (na == 0 || memcmp(a, b, na * sizeof(*a)) == 0);
+}
+
+/* Rebuild the KRL from the store (serials of revoked grants still valid)
+ * and write it atomically when it changed (or always with force). */
+static int
+krl_rebuild(struct workflow *w, int force)
+{
+	struct krl *k = NULL;
+	struct buf b;
+	uint64_t *serials = NULL;
+	size_t n = 0, i, j;
+	int64_t now = wf_now(w);
+	int e;
+
+	buf_init(&b);
+	if ((e = store_krl_serials(w->st, now, &serials, &n)) != EPH_OK)
+		goto out;
+	if (!force && w->krl != NULL && serials_equal(serials, n, w->krl_serials, w->nkrl_serials))
+		goto out;
+	if ((e = krl_new(&k)) != EPH_OK)
+		goto out;
+	krl_set_version(k, w->krl_version + 1);
+	krl_set_generated_date(k, (uint64_t)now);
+	if ((e = krl_set_comment(k, KRL_COMMENT)) != EPH_OK)
+		goto out;
+	for (i = 0; i < w->nca; i++)
+		for (j = 0; j < n; j++)
+			if ((e = krl_add_serial(k, w->ca[i], serials[j])) != EPH_OK)
+				goto out;
+	if ((e = krl_serialize(k, &b)) != EPH_OK)
+		goto out;
+	if (w->cc->revoked_keys != NULL &&
+	    (e = file_write_atomic(w->cc->revoked_keys, b.d, b.len, 0644, 0)) != EPH_OK) {
+		eph_log(LOG_ERR, NULL, NULL, 0, "KRL %s: cannot write: %s", w->cc->revoked_keys,
+		    eph_strerror(e));
+		goto out;
+	}
+	free(w->krl);
+	if ((w->krl = malloc(b.len > 0 ? b.len : 1)) == NULL) {
+		w->krl_len = 0;
+		e = EPH_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(w->krl, b.d, b.len);
+	w->krl_len = b.len;
+	w->krl_version++;
+	free(w->krl_serials);
+	w->krl_serials = serials;
+	w->nkrl_serials = n;
+	serials = NULL;
+	eph_log(LOG_INFO, NULL, NULL, 0, "KRL version %llu: %zu serials",
+	    (unsigned long long)w->krl_version, n);
+	e = EPH_OK;
+out:
+	buf_free(&b);
+	krl_free(k);
+	free(serials);
+	return e;
+}
+
+int
+workflow_krl(struct workflow *w, uint8_t **data, size_t *len, uint64_t *version)
+{
+	int e = EPH_ERR_NOMEM;
+
+	*data = NULL;
+	*len = 0;
+	pthread_mutex_lock(&w->mu);
+	if (w->krl == NULL) {
+		e = EPH_ERR_NOTFOUND;
+		goto out;
+	}
+	if ((*data = malloc(w->krl_len > 0 ? w->krl_len : 1)) == NULL)
+		goto out;
+	memcpy(*data, w->krl, w->krl_len);
+	*len = w->krl_len;
+	if (version != NULL)
+		*version = w->krl_version;
+	e = EPH_OK;
+out:
+	pthread_mutex_unlock(&w->mu);
+	return e;
+}
+
+/* --------------------------------------------------------------- issue */
+
+/*
+ * Sign rq (pending, evaluated to issue with p) and store the certificate.
+ * The request stays pending when the signer refuses (its why in r).
+ */
+static int
+issue(struct workflow *w, const struct store_request *rq, const struct people *p, const char *actor,
+    struct workflow_reply *r)
+{
+	struct signer_request sr;
+	struct signer_result res = {NULL, 0, NULL};
+	struct store_cert sc;
+	struct store_event ev;
+	struct cert *cert = NULL;
+	uint64_t serial = 0;
+	char *details = NULL;
+	json_t *dj;
+	int e;
+
+	if ((e = store_serial_alloc(w->st, &serial)) != EPH_OK)
+		return store_fail(r, e, w, "serial");
+	memset(&sr, 0, sizeof(sr));
+	sr.id = rq->id;
+	sr.task = rq->task;
+	sr.requester = rq->requester;
+	sr.requester_id = p->req_id;
+	sr.requester_uid = rq->requester_uid;
+	sr.groups = (const char *const *)p->req_groups;
+	sr.ngroups = p->nreq_groups;
+	sr.hosts = (const char *const *)rq->hosts;
+	sr.nhosts = rq->nhosts;
+	sr.ttl = rq->ttl;
+	sr.reason = rq->reason;
+	sr.source_address = rq->source_address;
+	sr.login_as = rq->login_as;
+	sr.approvals = p->apps;
+	sr.napprovals = p->napps;
+	sr.public_key = rq->public_key;
+	sr.serial = serial;
+	sr.now = (uint64_t)wf_now(w);
+	if ((e = signer_sign(w->sg, &sr, &res)) != EPH_OK) {
+		reply_why(r, "the signer refused: %s", res.why != NULL ? res.why : eph_strerror(e));
+		eph_log(LOG_ERR, NULL, NULL, 0, "request %s: serial %llu not signed: %s", rq->id,
+		    (unsigned long long)serial, r->why);
+		goto out;
+	}
+	if ((e = cert_parse_line(res.certificate, &cert, NULL)) != EPH_OK) {
+		reply_why(r, "the signer's certificate does not parse");
+		goto out;
+	}
+	memset(&sc, 0, sizeof(sc));
+	sc.serial = serial;
+	sc.certificate = res.certificate;
+	sc.valid_after = cert->valid_after;
+	sc.valid_before = cert->valid_before;
+	sc.principals = (const char *const *)cert->principals;
+	sc.nprincipals = cert->nprincipals;
+	{
+		const struct cert_opt *ext = cert_find_extension(cert, GRANT_EXTENSION);
+		const uint8_t *v;
+		size_t vn;
+		struct grant g;
+
+		memset(&g, 0, sizeof(g));
+		if (ext == NULL || cert_opt_value(ext, &v, &vn) != EPH_OK ||
+		    grant_decode(v, vn, &g) != EPH_OK) {
+			reply_why(r, "the signer's certificate has no grant");
+			e = EPH_ERR_FORMAT;
+			goto out;
+		}
+		dj = json_object();
+		if (dj == NULL ||
+		    json_object_set_new(
+		        dj, "signer_counter", json_integer((json_int_t)res.counter)) != 0 ||
+		    json_object_set_new(dj, "key_id", json_string(cert->key_id)) != 0 ||
+		    json_object_set_new(dj, "approvers", jstrv(g.approvers, g.napprovers)) != 0) {
+			json_decref(dj);
+			grant_clear(&g);
+			e = EPH_ERR_NOMEM;
+			goto out;
+		}
+		/* The store keeps login_as by pointer until store_issue. */
+		sc.login_as = g.login_as;
+		memset(&ev, 0, sizeof(ev));
+		ev.type = AUDIT_ISSUE;
+		ev.actor = actor;
+		ev.priority = rq->break_glass ? LOG_ALERT : 0;
+		if ((details = json_text(dj)) == NULL) {
+			grant_clear(&g);
+			e = EPH_ERR_NOMEM;
+			goto out;
+		}
+		ev.details = details;
+		e = store_issue(w->st, rq->id, &sc, &ev);
+		grant_clear(&g);
+	}
+	if (e != EPH_OK) {
+		/* The certificate is never answered without its record. */
+		store_fail(r, e, w, "issue");
+		goto out;
+	}
+	e = EPH_OK;
+out:
+	cert_free(cert);
+	free(details);
+	signer_result_clear(&res);
+	return e;
+}
+
+/*
+ * Evaluate stored request id with every approval and act: issue, deny
+ * (by the policy in force), or leave pending. The caller (c, may be NULL)
+ * is the actor. Answers the object in r; EPH_ERR_PERM when denied.
+ */
+static int
+settle(
+    struct workflow *w, const char *id, const struct workflow_caller *c, struct workflow_reply *r)
+{
+	struct store_request *rq = NULL;
+	struct policy_decision d;
+	struct people p;
+	struct store_event ev;
+	char *text = NULL, *dj = NULL;
+	int e, denied = 0;
+
+	memset(&d, 0, sizeof(d));
+	memset(&p, 0, sizeof(p));
+	if ((e = store_get_request(w->st, id, &rq)) != EPH_OK)
+		return store_fail(r, e, w, "read");
+	if (rq->state != STORE_PENDING)
+		goto answer;
+	if ((e = people_build(w, rq, c, &p)) != EPH_OK || (e = evaluate(w, rq, &p, &d)) != EPH_OK) {
+		reply_why(r, "evaluation: %s", eph_strerror(e));
+		goto out;
+	}
+	if (d.result == POLICY_ISSUE) {
+		if ((e = issue(w, rq, &p, c != NULL ? c->user : WORKFLOW_ACTOR, r)) != EPH_OK)
+			goto out;
+	} else if (d.result == POLICY_DENY) {
+		if ((text = deny_text(&d)) == NULL ||
+		    (e = policy_decision_to_json(&d, &dj)) != EPH_OK) {
+			e = EPH_ERR_NOMEM;
+			goto out;
+		}
+		memset(&ev, 0, sizeof(ev));
+		ev.type = AUDIT_DENY;
+		ev.actor = WORKFLOW_ACTOR;
+		ev.reason = text;
+		ev.details = dj;
+		if ((e = store_set_state(w->st, id, STORE_PENDING, STORE_DENIED, &ev)) != EPH_OK) {
+			store_fail(r, e, w, "deny");
+			goto out;
+		}
+		denied = 1;
+		reply_why(r, "denied by the policy in force: %s", text);
+	}
+answer:
+	if ((e = reply_request(w, id, r)) != EPH_OK)
+		goto out;
+	if (denied) {
+		notify_id(w, CA_EVENT_DENIED, id);
+		e = EPH_ERR_PERM;
+		goto out;
+	}
+	e = EPH_OK;
+out:
+	free(text);
+	free(dj);
+	policy_decision_clear(&d);
+	people_clear(&p);
+	store_request_free(rq);
+	return e;
+}
+
+/* A pending request past its deadline is expired on touch, so that no
+ * approval lands on it between sweeps. 1 when it was (or is) expired. */
+static int
+expire_if_overdue(struct workflow *w, struct store_request *rq)
+{
+	struct store_event ev;
+
+	if (rq->state != STORE_PENDING || wf_now(w) < rq->expires)
+		return rq->state == STORE_EXPIRED;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = AUDIT_EXPIRE;
+	ev.actor = WORKFLOW_ACTOR;
+	if (store_set_state(w->st, rq->id, STORE_PENDING, STORE_EXPIRED, &ev) == EPH_OK)
+		rq->state = STORE_EXPIRED;
+	return 1;
+}
+
+/* ----------------------------------------------------------- lifecycle */
+
+static int
+load_ca_keys(struct workflow *w)
+{
+	char **lines = NULL;
+	size_t n = 0, i;
+	int e;
+
+	if ((e = signer_pubkeys(w->sg, &lines, &n)) != EPH_OK)
+		return e;
+	if (n == 0 || (w->ca = calloc(n, sizeof(*w->ca))) == NULL) {
+		e = n == 0 ? EPH_ERR_INVAL : EPH_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if ((e = key_parse_public_line(lines[i], &w->ca[i], NULL)) != EPH_OK)
+			goto out;
+		w->nca++;
+	}
+	e = EPH_OK;
+out:
+	for (i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+	return e;
+}
+
+/* The version of the KRL file as it stands (0 when there is none). */
+static int
+krl_file_version(const struct ca_conf *cc, uint64_t *version)
+{
+	struct krl *k = NULL;
+	int e;
+
+	*version = 0;
+	if (cc->revoked_keys == NULL)
+		return EPH_OK;
+	errno = 0;
+	if ((e = krl_load(cc->revoked_keys, &k)) != EPH_OK)
+		return e == EPH_ERR_IO && errno == ENOENT ? EPH_OK : e;
+	*version = krl_version(k);
+	krl_free(k);
+	return EPH_OK;
+}
+
+static void
+workflow_free(struct workflow *w)
+{
+	size_t i;
+
+	if (w == NULL)
+		return;
+	webhook_stop(w->wh, WEBHOOK_DRAIN_MS);
+	policy_free(w->policy);
+	for (i = 0; i < w->nca; i++)
+		key_free(w->ca[i]);
+	free(w->ca);
+	free(w->krl);
+	free(w->krl_serials);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}
+
+int
+workflow_open(const struct workflow_opts *o, struct workflow **out, char **why)
+{
+	struct policy_errors errs = {NULL, 0};
+	struct workflow *w = NULL;
+	int e;
+
+	*out = NULL;
+	if (why != NULL)
+		*why = NULL;
+	if (o == NULL || o->cc == NULL || o->store == NULL || o->signer == NULL ||
+	    o->cc->policy == NULL)
+		return EPH_ERR_INVAL;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return EPH_ERR_NOMEM;
+	if (pthread_mutex_init(&w->mu, NULL) != 0) {
+		free(w);
+		return EPH_ERR_IO;
+	}
+	w->cc = o->cc;
+	w->st = o->store;
+	w->sg = o->signer;
+	w->clock = o->clock;
+	w->clock_ctx = o->clock_ctx;
+	w->groups = o->groups;
+	w->groups_ctx = o->groups_ctx;
+	if ((e = policy_load(o->cc->policy, &w->policy, &errs)) != EPH_OK) {
+		if (why != NULL)
+			*why = policy_errors_format(&errs);
+		goto out;
+	}
+	w->generation = 1;
+	if ((e = load_ca_keys(w)) != EPH_OK) {
+		if (why != NULL)
+			*why = strdup("cannot read the CA public keys from the signer");
+		goto out;
+	}
+	if ((e = krl_file_version(o->cc, &w->krl_version)) != EPH_OK) {
+		if (why != NULL &&
+		    asprintf(why, "%s: %s", o->cc->revoked_keys, eph_strerror(e)) < 0)
+			*why = NULL;
+		goto out;
+	}
+	if ((e = krl_rebuild(w, 1)) != EPH_OK) {
+		if (why != NULL && asprintf(why, "KRL: %s", eph_strerror(e)) < 0)
+			*why = NULL;
+		goto out;
+	}
+	if (o->cc->nwebhooks > 0 &&
+	    (e = webhook_start(o->cc->webhooks, o->cc->nwebhooks, o->webhook, &w->wh)) != EPH_OK) {
+		if (why != NULL)
+			*why = strdup("cannot start the webhooks");
+		goto out;
+	}
+	*out = w;
+	w = NULL;
+	e = EPH_OK;
+out:
+	policy_errors_clear(&errs);
+	workflow_free(w);
+	return e;
+}
+
+void
+workflow_close(struct workflow *w)
+{
+	workflow_free(w);
+}
+
+int
+workflow_reload(struct workflow *w, char **why)
+{
+	struct policy_errors errs = {NULL, 0};
+	struct policy *p = NULL, *old;
+	int e;
+
+	*why = NULL;
+	/* Load outside the lock: requests go on with the old policy meanwhile. */
+	if ((e = policy_load(w->cc->policy, &p, &errs)) != EPH_OK) {
+		*why = policy_errors_format(&errs);
+		policy_errors_clear(&errs);
+		eph_log(LOG_ERR, NULL, NULL, 0, "policy %s not reloaded, the old one stays: %s",
+		    w->cc->policy, *why != NULL ? *why : eph_strerror(e));
+		return e;
+	}
+	policy_errors_clear(&errs);
+	pthread_mutex_lock(&w->mu);
+	old = w->policy;
+	w->policy = p;
+	w->generation++;
+	/* The signer reads the same file: it evaluates what this copy does,
+	 * and refuses anything else, so a race between the two loads only
+	 * ever refuses. */
+	e = signer_reload(w->sg, why);
+	pthread_mutex_unlock(&w->mu);
+	policy_free(old);
+	if (e != EPH_OK)
+		eph_log(LOG_ERR, NULL, NULL, 0, "signer: policy not reloaded: %s",
+		    *why != NULL ? *why : eph_strerror(e));
+	return e;
+}
+
+uint64_t
+workflow_policy_generation(struct workflow *w)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&w->mu);
+	g = w->generation;
+	pthread_mutex_unlock(&w->mu);
+	return g;
+}
+
+/* ------------------------------------------------------------- create */
+
+static int
+text_ok(const char *s, size_t max, int allow_empty)
+{
+	json_t *t;
+	size_t i, n;
+
+	if (s == NULL)
+		return allow_empty;
+	if ((n = strlen(s)) > max || (n == 0 && !allow_empty))
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 && s[i] != '\t')
+			return 0;
+	/* Everything stored is answered as JSON later: refuse now what
+	 * jansson would refuse then (invalid UTF-8). */
+	if ((t = json_stringn(s, n)) == NULL)
+		return 0;
+	json_decref(t);
+	return 1;
+}
+
+static int
+create_validate(const struct workflow_new *in, struct workflow_reply *r)
+{
+	size_t i;
+
+	if (in == NULL || !text_ok(in->task, POLICY_MAX_NAME_LEN, 0)) {
+		reply_why(r, "task: missing or malformed");
+		return EPH_ERR_INVAL;
+	}
+	if (in->nhosts == 0 || in->hosts == NULL) {
+		reply_why(r, "hosts: at least one host");
+		return EPH_ERR_INVAL;
+	}
+	if (in->nhosts > POLICY_MAX_REQUEST_HOSTS) {
+		reply_why(r, "hosts: more than %u", POLICY_MAX_REQUEST_HOSTS);
+		return EPH_ERR_INVAL;
+	}
+	for (i = 0; i < in->nhosts; i++)
+		if (!text_ok(in->hosts[i], POLICY_MAX_NAME_LEN, 0)) {
+			reply_why(r, "hosts: entry %zu is empty or malformed", i + 1);
+			return EPH_ERR_INVAL;
+		}
+	if (!text_ok(in->reason, WORKFLOW_MAX_TEXT, 1)) {
+		reply_why(r, "reason: over %u bytes or with control characters", WORKFLOW_MAX_TEXT);
+		return EPH_ERR_INVAL;
+	}
+	if (in->ttl > POLICY_MAX_TTL_LIMIT) {
+		reply_why(r, "ttl: over a week");
+		return EPH_ERR_INVAL;
+	}
+	if (in->login_as != NULL && !grant_user_name_valid(in->login_as)) {
+		reply_why(r, "login_as: not an account name");
+		return EPH_ERR_INVAL;
+	}
+	if (in->public_key == NULL) {
+		reply_why(r, "public_key: missing");
+		return EPH_ERR_INVAL;
+	}
+	return EPH_OK;
+}
+
+static int
+check_limits(struct workflow *w, const struct workflow_caller *c, struct workflow_reply *r)
+{
+	int64_t now = wf_now(w);
+	uint64_t n = 0;
+	int e;
+
+	if (w->cc->active_grants > 0) {
+		if ((e = store_count_active(w->st, c->user, now, &n)) != EPH_OK)
+			return store_fail(r, e, w, "limits");
+		if (n >= w->cc->active_grants) {
+			reply_why(r, "%llu active grants: the limit is %llu", (unsigned long long)n,
+			    (unsigned long long)w->cc->active_grants);
+			return EPH_ERR_LIMIT;
+		}
+	}
+	if (w->cc->requests_per_minute > 0) {
+		if ((e = store_count_since(w->st, c->user, now - RATE_WINDOW + 1, &n)) != EPH_OK)
+			return store_fail(r, e, w, "limits");
+		if (n >= w->cc->requests_per_minute) {
+			reply_why(r, "%llu requests in the last minute: the limit is %llu",
+			    (unsigned long long)n, (unsigned long long)w->cc->requests_per_minute);
+			return EPH_ERR_LIMIT;
+		}
+	}
+	return EPH_OK;
+}
+
+int
+workflow_request_create(struct workflow *w, const struct workflow_caller *c,
+    const struct workflow_new *in, struct workflow_reply *r)
+{
+	struct store_request rq;
+	struct policy_decision d;
+	struct people p;
+	struct store_event ev;
+	struct key *key = NULL;
+	const char *kwhy = NULL;
+	char *line = NULL, *dj = NULL, *text = NULL;
+	int64_t now;
+	int e;
+
+	memset(&rq, 0, sizeof(rq));
+	memset(&d, 0, sizeof(d));
+	memset(&p, 0, sizeof(p));
+	workflow_reply_clear(r);
+	if ((e = caller_valid(c, r)) != EPH_OK || (e = create_validate(in, r)) != EPH_OK)
+		return e;
+	if ((e = signer_check_user_key(in->public_key, &key, &kwhy)) != EPH_OK) {
+		reply_why(r, "public_key: %s", kwhy != NULL ? kwhy : eph_strerror(e));
+		return e;
+	}
+	/* The key as stored and signed: type and base64, the comment dropped. */
+	if ((e = key_format_public_line(key, NULL, &line)) != EPH_OK)
+		goto out_unlocked;
+	pthread_mutex_lock(&w->mu);
+	now = wf_now(w);
+	if ((e = check_limits(w, c, r)) != EPH_OK)
+		goto out;
+
+	rq.state = STORE_PENDING;
+	rq.task = (char *)(uintptr_t)in->task;
+	rq.hosts = (char **)(uintptr_t)in->hosts;
+	rq.nhosts = in->nhosts;
+	rq.requester = (char *)(uintptr_t)c->user;
+	rq.requester_uid = c->uid;
+	rq.reason = (char *)(uintptr_t)(in->reason != NULL ? in->reason : "");
+	rq.public_key = line;
+	rq.source_address = (char *)(uintptr_t)c->source_address;
+	rq.ttl = in->ttl;
+	rq.login_as = (char *)(uintptr_t)in->login_as;
+	rq.created = now;
+	if ((e = people_build(w, &rq, c, &p)) != EPH_OK ||
+	    (e = evaluate(w, &rq, &p, &d)) != EPH_OK) {
+		reply_why(r, "evaluation: %s", eph_strerror(e));
+		goto out;
+	}
+	if ((e = policy_decision_to_json(&d, &dj)) != EPH_OK)
+		goto out;
+	rq.decision = dj;
+	rq.state = d.result == POLICY_DENY ? STORE_DENIED : STORE_PENDING;
+	rq.break_glass = d.result != POLICY_DENY && d.break_glass;
+	rq.expires =
+	    now + (int64_t)(d.pending_timeout > 0 ? d.pending_timeout : w->policy->pending_timeout);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = rq.break_glass ? AUDIT_BREAK_GLASS : AUDIT_REQUEST;
+	ev.actor = c->user;
+	ev.priority = rq.break_glass ? LOG_ALERT : 0;
+	if (d.result == POLICY_DENY) {
+		if ((text = deny_text(&d)) == NULL) {
+			e = EPH_ERR_NOMEM;
+			goto out;
+		}
+		ev.reason = text;
+	}
+	if ((e = store_put_request(w->st, &rq, &ev)) != EPH_OK) {
+		store_fail(r, e, w, "record");
+		goto out;
+	}
+	if (d.result == POLICY_DENY) {
+		reply_why(r, "denied by the policy: %s", text);
+		if ((e = reply_request(w, rq.id, r)) == EPH_OK) {
+			notify_id(w, CA_EVENT_DENIED, rq.id);
+			e = EPH_ERR_PERM;
+		}
+		goto out;
+	}
+	if (rq.break_glass)
+		notify_id(w, CA_EVENT_BREAK_GLASS, rq.id);
+	if (d.result == POLICY_ISSUE) {
+		/* Issue on the stored request, evaluated again by settle and
+		 * by the signer. */
+		e = settle(w, rq.id, c, r);
+		goto out;
+	}
+	if ((e = reply_request(w, rq.id, r)) != EPH_OK)
+		goto out;
+	notify_id(w, CA_EVENT_PENDING, rq.id);
+	e = EPH_OK;
+out:
+	pthread_mutex_unlock(&w->mu);
+out_unlocked:
+	people_clear(&p);
+	policy_decision_clear(&d);
+	key_free(key);
+	free(line);
+	free(dj);
+	free(text);
+	return e;
+}
+
+/* ---------------------------------------------------- changes by id */
+
+static int
+load_request(
+    struct workflow *w, const char *id, struct store_request **rq, struct workflow_reply *r)
+{
+	int e;
+
+	*rq = NULL;
+	if (id == NULL || strlen(id) != STORE_ID_LEN) {
+		reply_why(r, "no such request");
+		return EPH_ERR_NOTFOUND;
+	}
+	if ((e = store_get_request(w->st, id, rq)) != EPH_OK)
+		return store_fail(r, e, w, "read");
+	return EPH_OK;
+}
+
+/* Load id for an action of c; EPH_ERR_NOTFOUND also for a request c
+ * may not see. */
+static int
+load_visible(struct workflow *w, const struct workflow_caller *c, const char *id,
+    struct store_request **rq, struct workflow_reply *r)
+{
+	int e;
+
+	if ((e = load_request(w, id, rq, r)) != EPH_OK)
+		return e;
+	if (!may_see(w, *rq, c)) {
+		store_request_free(*rq);
+		*rq = NULL;
+		reply_why(r, "no such request");
+		return EPH_ERR_NOTFOUND;
+	}
+	return EPH_OK;
+}
+
+static int
+conflict(struct workflow_reply *r, const struct store_request *rq, const char *what)
+{
+	reply_why(r, "cannot %s a request that is %s", what, store_state_name(rq->state));
+	return EPH_ERR_CONFLICT;
+}
+
+int
+workflow_request_approve(struct workflow *w, const struct workflow_caller *c, const char *id,
+    const char *comment, struct workflow_reply *r)
+{
+	struct store_request *rq = NULL;
+	struct store_event ev;
+	const char *why = NULL;
+	int e;
+
+	workflow_reply_clear(r);
+	if ((e = caller_valid(c, r)) != EPH_OK)
+		return e;
+	if (!text_ok(comment, WORKFLOW_MAX_TEXT, 1)) {
+		reply_why(
+		    r, "comment: over %u bytes or with control characters", WORKFLOW_MAX_TEXT);
+		return EPH_ERR_INVAL;
+	}
+	pthread_mutex_lock(&w->mu);
+	if ((e = load_request(w, id, &rq, r)) != EPH_OK)
+		goto out;
+	if (rq->state == STORE_PENDING && wf_now(w) < rq->expires &&
+	    policy_find_task(w->policy, rq->task) == NULL) {
+		/* A reloaded policy without the task: nobody can approve it
+		 * any more, so the policy in force denies it now. */
+		e = settle(w, rq->id, c, r);
+		if (!may_see(w, rq, c)) {
+			json_decref(r->object);
+			r->object = NULL;
+		}
+		if (e == EPH_OK)
+			e = EPH_ERR_PERM;
+		goto out;
+	}
+	if (!may_see(w, rq, c)) {
+		reply_why(r, "no such request");
+		e = EPH_ERR_NOTFOUND;
+		goto out;
+	}
+	if (is_requester(rq, c)) {
+		reply_why(r, "the requester cannot approve their own request");
+		e = EPH_ERR_PERM;
+		goto out;
+	}
+	if (!may_approve(w, rq, c, &why)) {
+		reply_why(r, "%s may not approve %s: %s", c->user, rq->task, why);
+		e = EPH_ERR_PERM;
+		goto out;
+	}
+	if (rq->state != STORE_PENDING || expire_if_overdue(w, rq)) {
+		e = conflict(r, rq, "approve");
+		goto out;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.type = AUDIT_APPROVE;
+	ev.actor = c->user;
+	ev.reason = comment;
+	e = store_add_approval(
+	    w->st, rq->id, c->user, c->uid, comment != NULL ? comment : "", &ev, NULL);
+	if (e == EPH_ERR_DUPLICATE) {
+		/* The same person twice counts once; nothing changed. */
+		e = reply_request(w, rq->id, r);
+		goto out;
+	}
+	if (e != EPH_OK) {
+		store_fail(r, e, w, "approve");
+		goto out;
+	}
+	e = settle(w, rq->id, c, r);
+out:
+	pthread_mutex_unlock(&w->mu);
+	store_request_free(rq);
+	return e;
+}
+
+int
+workflow_request_deny(struct workflow *w, const struct workflow_caller *c, const char *id,
+    const char *reason, struct workflow_reply *r)
+{
+	struct store_request *rq = NULL;
+	struct store_event ev;
+	const char *why = NULL;
+	int e;
+
+	workflow_reply_clear(r);
+	if ((e = caller_valid(c, r)) != EPH_OK)
+		return e;
+	if (reason == NULL || *reason == '\0' || !text_ok(reason, WORKFLOW_MAX_TEXT, 0)) {
+		reply_why(r, "reason: required, at most %u bytes", WORKFLOW_MAX_TEXT);
+		return EPH_ERR_INVAL;
+	}
+	pthread_mutex_lock(&w->mu);
+	if ((e = load_visible(w, c, id, &rq, r)) != EPH_OK)
+		goto out;
+	if (is_requester(rq, c)) {
+		reply_why(r, "the requester cancels, not denies");
+		e = EPH_ERR_PERM;
+		goto out;
+	}
+	if (!c->admin && !may_approve(w, rq, c, &why)) {
+		reply_why(r, "%s may not deny %s: %s", c->user, rq->task, why);
+		e = EPH_ERR_PERM;
+		goto out;
+	}
+	if (rq->state != STORE_PENDING || expire_if_overdue(w, rq)) {
+		e = conflict(r, rq, "deny");
+		goto out;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.type = AUDIT_DENY;
+	ev.actor = c->user;
+	ev.reason = reason;
+	if ((e = store_set_state(w->st, rq->id, STORE_PENDING, STORE_DENIED, &ev)) != EPH_OK) {
+		store_fail(r, e, w, "deny");
+		goto out;
+	}
+	if ((e = reply_request(w, rq->id, r)) != EPH_OK)
+		goto out;
+	notify_id(w, CA_EVENT_DENIED, rq->id);
+	e = EPH_OK;
+out:
+	pthread_mutex_unlock(&w->mu);
+	store_request_free(rq);
+	return e;
+}
+
+int
+workflow_request_cancel(
+    struct workflow *w, const struct workflow_caller *c, const char *id, struct workflow_reply *r)
+{
+	struct store_request *rq = NULL;
+	struct store_event ev;
+	int e;
+
+	workflow_reply_clear(r);
+	if ((e = caller_valid(c, r)) != EPH_OK)
+		return e;
+	pthread_mutex_lock(&w->mu);
+	if ((e = load_visible(w, c, id, &rq, r)) != EPH_OK)
+		goto out;
+	if (!is_requester(rq, c)) {
+		reply_why(r, "only the requester cancels a request");
+		e = EPH_ERR_PERM;
+		goto out;
+	}
+	if (rq->state != STORE_PENDING || expire_if_overdue(w, rq)) {
+		e = conflict(r, rq, "cancel");
+		goto out;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.type = AUDIT_CANCEL;
+	ev.actor = c->user;
+	if ((e = store_set_state(w->st, rq->id, STORE_PENDING, STORE_CANCELLED, &ev)) != EPH_OK) {
+		store_fail(r, e, w, "cancel");
+		goto out;
+	}
+	e = reply_request(w, rq->id, r);
+out:
+	pthread_mutex_unlock(&w->mu);
+	store_request_free(rq);
+	return e;
+}
+
+int
+workflow_request_revoke(struct workflow *w, const struct workflow_caller *c, const char *id,
+    const char *reason, struct workflow_reply *r)
+{
+	struct store_request *rq = NULL;
+	struct store_event ev;
+	int e;
+
+	workflow_reply_clear(r);
+	if ((e = caller_valid(c, r)) != EPH_OK)
+		return e;
+	if (!text_ok(reason, WORKFLOW_MAX_TEXT, 1)) {
+		reply_why(r, "reason: over %u bytes or with control characters", WORKFLOW_MAX_TEXT);
+		return EPH_ERR_INVAL;
+	}
+	pthread_mutex_lock(&w->mu);
+	if ((e = load_visible(w, c, id, &rq, r)) != EPH_OK)
+		goto out;
+	if (!is_requester(rq, c) && !c->admin && !may_approve(w, rq, c, NULL)) {
+		reply_why(r, "only the requester, an admin or an approver of %s revokes", rq->task);
+		e = EPH_ERR_PERM;
+		goto out;
+	}
+	if (rq->state != STORE_ISSUED) {
+		e = conflict(r, rq, "revoke");
+		goto out;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.type = AUDIT_REVOKE;
+	ev.actor = c->user;
+	ev.reason = reason != NULL && *reason != '\0' ? reason : NULL;
+	if ((e = store_set_state(w->st, rq->id, STORE_ISSUED, STORE_REVOKED, &ev)) != EPH_OK) {
+		store_fail(r, e, w, "revoke");
+		goto out;
+	}
+	notify_id(w, CA_EVENT_REVOKED, rq->id);
+	if ((e = krl_rebuild(w, 0)) != EPH_OK) {
+		reply_why(r, "revoked, but the KRL was not rewritten: %s", eph_strerror(e));
+		goto out;
+	}
+	e = reply_request(w, rq->id, r);
+out:
+	pthread_mutex_unlock(&w->mu);
+	store_request_free(rq);
+	return e;
+}
+
+int
+workflow_request_review(struct workflow *w, const struct workflow_caller *c, const char *id,
+    const char *comment, struct workflow_reply *r)
+{
+	struct store_request *rq = NULL;
+	struct store_event ev;
+	const char *why = NULL;
+	int e;
+
+	workflow_reply_clear(r);
+	if ((e = caller_valid(c, r)) != EPH_OK)
+		return e;
+	if (!text_ok(comment, WORKFLOW_MAX_TEXT, 1)) {
+		reply_why(
+		    r, "comment: over %u bytes or with control characters", WORKFLOW_MAX_TEXT);
+		return EPH_ERR_INVAL;
+	}
+	pthread_mutex_lock(&w->mu);
+	if ((e = load_visible(w, c, id, &rq, r)) != EPH_OK)
+		goto out;
+	if (is_requester(rq, c)) {
+		reply_why(r, "someone other than the requester closes the review");
+		e = EPH_ERR_PERM;
+		goto out;
+	}
+	if (!c->admin && !may_approve(w, rq, c, &why)) {
+		reply_why(r, "%s may not review %s: %s", c->user, rq->task, why);
+		e = EPH_ERR_PERM;
+		goto out;
+	}
+	if (rq->review != STORE_REVIEW_OPEN) {
+		reply_why(r, "no open review");
+		e = EPH_ERR_CONFLICT;
+		goto out;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.type = AUDIT_REVIEW;
+	ev.actor = c->user;
+	ev.reason = comment;
+	if ((e = store_review_close(w->st, rq->id, c->user, comment != NULL ? comment : "", &ev)) !=
+	    EPH_OK) {
+		store_fail(r, e, w, "review");
+		goto out;
+	}
+	e = reply_request(w, rq->id, r);
+out:
+	pthread_mutex_unlock(&w->mu);
+	store_request_free(rq);
+	return e;
+}
+
+/* ------------------------------------------------------------- reading */
+
+int
+workflow_request_get(
+    struct workflow *w, const struct workflow_caller *c, const char *id, struct workflow_reply *r)
+{
+	struct store_request *rq = NULL;
+	int e;
+
+	workflow_reply_clear(r);
+	if ((e = caller_valid(c, r)) != EPH_OK)
+		return e;
+	pthread_mutex_lock(&w->mu);
+	if ((e = load_visible(w, c, id, &rq, r)) != EPH_OK)
+		goto out;
+	if ((r->object = request_object(w, rq)) == NULL) {
+		e = EPH_ERR_NOMEM;
+		goto out;
+	}
+	e = EPH_OK;
+out:
+	pthread_mutex_unlock(&w->mu);
+	store_request_free(rq);
+	return e;
+}
+
+int
+workflow_request_list(struct workflow *w, const struct workflow_caller *c,
+    const struct workflow_query *q, struct workflow_reply *r)
+{
+	struct store_filter f = STORE_FILTER_ANY;
+	struct store_request_list l = {NULL, 0};
+	json_t *o = NULL, *a;
+	size_t i, n = 0;
+	int e;
+
+	workflow_reply_clear(r);
+	if ((e = caller_valid(c, r)) != EPH_OK)
+		return e;
+	if (q != NULL) {
+		if (q->state < -1 || q->state >= (int)STORE_NSTATES) {
+			reply_why(r, "state: unknown");
+			return EPH_ERR_INVAL;
+		}
+		f.state = q->state;
+		f.task = q->task;
+		if (q->mine)
+			f.requester = c->user;
+	}
+	pthread_mutex_lock(&w->mu);
+	if ((e = store_list(w->st, &f, &l)) != EPH_OK) {
+		store_fail(r, e, w, "list");
+		goto out;
+	}
+	e = EPH_ERR_NOMEM;
+	if ((o = json_object()) == NULL || (a = json_array()) == NULL ||
+	    json_object_set_new(o, "requests", a) != 0)
+		goto out;
+	for (i = 0; i < l.n && n < WORKFLOW_LIST_MAX; i++) {
+		const struct store_request *rq = l.v[i];
+		json_t *ro;
+
+		if (q != NULL && q->mine && !is_requester(rq, c))
+			continue;
+		if (!c->admin && !c->auditor && !is_requester(rq, c) &&
+		    !(rq->state == STORE_PENDING && may_approve(w, rq, c, NULL)))
+			continue;
+		if ((ro = request_object(w, rq)) == NULL || json_array_append_new(a, ro) != 0)
+			goto out;
+		n++;
+	}
+	if (i < l.n && json_object_set_new(o, "truncated", json_true()) != 0)
+		goto out;
+	r->object = o;
+	o = NULL;
+	e = EPH_OK;
+out:
+	pthread_mutex_unlock(&w->mu);
+	json_decref(o);
+	store_request_list_free(&l);
+	return e;
+}
+
+int
+workflow_audit(
+    struct workflow *w, const struct workflow_caller *c, uint64_t since, struct workflow_reply *r)
+{
+	struct audit_query q;
+	struct audit_list l = {NULL, 0};
+	json_t *o = NULL, *a;
+	uint64_t next = since;
+	size_t i;
+	int e;
+
+	workflow_reply_clear(r);
+	if ((e = caller_valid(c, r)) != EPH_OK)
+		return e;
+	if (!c->admin && !c->auditor) {
+		reply_why(r, "the audit log is for admins and auditors");
+		return EPH_ERR_PERM;
+	}
+	memset(&q, 0, sizeof(q));
+	q.since_seq = since;
+	q.limit = WORKFLOW_AUDIT_MAX;
+	pthread_mutex_lock(&w->mu);
+	if ((e = store_audit_list(w->st, &q, &l)) != EPH_OK) {
+		store_fail(r, e, w, "audit");
+		goto out;
+	}
+	e = EPH_ERR_NOMEM;
+	if ((o = json_object()) == NULL || (a = json_array()) == NULL ||
+	    json_object_set_new(o, "records", a) != 0)
+		goto out;
+	for (i = 0; i < l.n; i++) {
+		const struct audit_record *ar = &l.v[i];
+		char prev[AUDIT_HASH_HEX + 1], hash[AUDIT_HASH_HEX + 1];
+		json_t *ro = json_object(), *det = json_loads(ar->details, 0, NULL);
+
+		audit_hash_hex(ar->prev, prev);
+		audit_hash_hex(ar->hash, hash);
+		if (ro == NULL || json_array_append_new(a, ro) != 0 ||
+		    json_object_set_new(ro, "seq", json_integer((json_int_t)ar->seq)) != 0 ||
+		    json_object_set_new(ro, "time", jtime(ar->time)) != 0 ||
+		    json_object_set_new(ro, "type", json_string(ar->type)) != 0 ||
+		    json_object_set_new(ro, "request_id", jstr_or_null(ar->request_id)) != 0 ||
+		    json_object_set_new(ro, "serial",
+		        ar->serial != 0 ? json_integer((json_int_t)ar->serial) : json_null()) !=
+		        0 ||
+		    json_object_set_new(ro, "actor", json_string(ar->actor)) != 0 ||
+		    json_object_set_new(
+		        ro, "details", det != NULL ? det : json_string(ar->details)) != 0 ||
+		    json_object_set_new(ro, "prev", json_string(prev)) != 0 ||
+		    json_object_set_new(ro, "hash", json_string(hash)) != 0)
+			goto out;
+		next = ar->seq;
+	}
+	if (json_object_set_new(o, "next", json_integer((json_int_t)next)) != 0)
+		goto out;
+	r->object = o;
+	o = NULL;
+	e = EPH_OK;
+out:
+	pthread_mutex_unlock(&w->mu);
+	json_decref(o);
+	audit_list_free(&l);
+	return e;
+}
+
+/* --------------------------------------------------------------- sweep */
+
+int
+workflow_expire(struct workflow *w, size_t *n)
+{
+	struct store_request_list l = {NULL, 0};
+	struct store_event ev;
+	size_t i, done = 0;
+	int e;
+
+	if (n != NULL)
+		*n = 0;
+	pthread_mutex_lock(&w->mu);
+	if ((e = store_list_overdue(w->st, wf_now(w), &l)) != EPH_OK)
+		goto out;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = AUDIT_EXPIRE;
+	ev.actor = WORKFLOW_ACTOR;
+	for (i = 0; i < l.n; i++) {
+		e = store_set_state(w->st, l.v[i]->id, STORE_PENDING, STORE_EXPIRED, &ev);
+		if (e == EPH_ERR_CONFLICT) /* approved or cancelled meanwhile */
+			continue;
+		if (e != EPH_OK)
+			goto out;
+		done++;
+	}
+	e = krl_rebuild(w, 0);
+out:
+	pthread_mutex_unlock(&w->mu);
+	store_request_list_free(&l);
+	if (n != NULL)
+		*n = done;
+	return e;
+}
