@@ -33,6 +33,11 @@ eph_strerror(int err)
 	case EPH_ERR_RANGE: return "number out of range";
 	case EPH_ERR_AGENT: return "ssh-agent refused or failed";
 	case EPH_ERR_WEAKKEY: return "key too small or algorithm not allowed";
+	case EPH_ERR_FORBIDDEN: return "permission denied";
+	case EPH_ERR_CONFLICT: return "not possible in the current state";
+	case EPH_ERR_LIMIT: return "limit exceeded";
+	case EPH_ERR_UNAVAILABLE: return "service temporarily unavailable";
+	case EPH_ERR_UNAUTHENTICATED: return "authentication required";
 	}
 	return "unknown error";
 }

@@ -29,6 +29,11 @@ enum {
 	EPH_ERR_RANGE = -23, /* number out of range */
 	EPH_ERR_AGENT = -24, /* ssh-agent refused or failed */
 	EPH_ERR_WEAKKEY = -25, /* key too small or algorithm refused */
+	EPH_ERR_FORBIDDEN = -26, /* caller may not do this (HTTP 403) */
+	EPH_ERR_CONFLICT = -27, /* not possible in the item's state (409) */
+	EPH_ERR_LIMIT = -28, /* over a rate or count limit (429) */
+	EPH_ERR_UNAVAILABLE = -29, /* store full or read-only, retry later (503) */
+	EPH_ERR_UNAUTHENTICATED = -30, /* no valid credentials (401) */
 };
 
 /* Human-readable text for an EPH_ERR_* code; never NULL. */
