@@ -154,6 +154,9 @@ elapsed_us(const struct timespec *t0)
 	return us < 0 ? 0 : (uint64_t)us;
 }
 
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 mhd_logger(void *cls, const char *fmt, va_list ap)
 {

@@ -57,10 +57,15 @@ fuzz_body(const uint8_t *d, size_t n)
 		if (in.task == NULL || in.nhosts == 0 || in.nhosts > 64 || in.key == NULL ||
 		    in.public_key == NULL)
 			abort();
-		if (key_parse_public_line(in.public_key, &k, NULL) != EPH_OK)
+		/* OpenSSL's RSA public check runs Miller-Rabin with random
+		 * bases, so a fuzzed modulus with small factors may pass once
+		 * and fail the next time: only other types must parse back. */
+		if (key_parse_public_line(in.public_key, &k, NULL) != EPH_OK) {
+			if (in.key->type != KEY_RSA)
+				abort();
+		} else if (!key_equal_public(k, in.key)) {
 			abort();
-		if (!key_equal_public(k, in.key))
-			abort();
+		}
 		key_free(k);
 		api_request_free(&in);
 	}
