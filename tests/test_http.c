@@ -51,6 +51,7 @@ struct fake {
 	const char *ret_detail;
 	int ret_with_body;
 	uint64_t krl_version;
+	unsigned delay_ms; /* request_get sleeps this long */
 };
 
 static struct fake fake = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -68,6 +69,7 @@ fake_reset(void)
 	fake.ret_detail = NULL;
 	fake.ret_with_body = 0;
 	fake.krl_version = 7;
+	fake.delay_ms = 0;
 	pthread_mutex_unlock(&fake.mu);
 }
 
@@ -113,6 +115,8 @@ static int
 fk_get(void *ctx, const struct ca_caller *c, const char *id, struct ca_reply *r)
 {
 	fake_record("get", c);
+	if (fake.delay_ms > 0)
+		usleep(fake.delay_ms * 1000u);
 	pthread_mutex_lock(&fake.mu);
 	(void)snprintf(fake.id, sizeof(fake.id), "%s", id);
 	pthread_mutex_unlock(&fake.mu);
@@ -1622,6 +1626,131 @@ test_concurrent(void **state)
 	assert_int_equal(fake.calls, 160);
 }
 
+static void
+test_connection_limit(void **state)
+{
+	const char *dir = *state;
+	struct http_config cfg = {0};
+	struct http_server *s = NULL;
+	static const char get[] =
+	    "GET /v1/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	char why[256], out[1024], *p = tu_path(dir, "sock");
+	struct timeval tv = {1, 0};
+	struct resp r;
+	int a, b, c;
+
+	cfg.socket_path = p;
+	cfg.threads = 1;
+	cfg.max_connections = 2;
+	cfg.timeout = 5;
+	assert_int_equal(http_server_open(&cfg, &fake_backend, NULL, &s, why, sizeof(why)), EPH_OK);
+	assert_int_equal(http_server_start(s), EPH_OK);
+	a = raw_connect(p);
+	b = raw_connect(p);
+	/* Both are taken before the third arrives, which waits unserved in
+	 * the listen backlog until a slot is free. */
+	usleep(200000);
+	c = raw_connect(p);
+	assert_int_equal(setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(send(c, get, sizeof(get) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(get) - 1);
+	assert_true(recv(c, out, sizeof(out), 0) < 0);
+	assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+	close(a);
+	close(b);
+	tv.tv_sec = 5;
+	assert_int_equal(setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_true(raw_read_all(c, out, sizeof(out)) > 0);
+	tu_assert_contains(out, "HTTP/1.1 200");
+	close(c);
+	req_full(p, "GET", "/v1/healthz", NULL, NULL, 0, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	http_server_free(s);
+	free(p);
+}
+
+struct slow_get {
+	const char *sock;
+	long status;
+};
+
+static void *
+slow_get_client(void *arg)
+{
+	struct slow_get *g = arg;
+	struct resp r;
+
+	req_full(g->sock, "GET", "/v1/requests/r-00000000000000ff", NULL, NULL, 0, NULL, NULL, &r);
+	g->status = r.rc == CURLE_OK ? r.status : -1;
+	resp_free(&r);
+	return NULL;
+}
+
+static void
+test_graceful_stop(void **state)
+{
+	const char *dir = *state;
+	struct http_config cfg = {0};
+	struct http_server *s = NULL;
+	char why[256], *p = tu_path(dir, "sock");
+	struct slow_get g = {p, 0};
+	struct stat st;
+	pthread_t t;
+
+	cfg.socket_path = p;
+	cfg.threads = 2;
+	assert_int_equal(http_server_open(&cfg, &fake_backend, NULL, &s, why, sizeof(why)), EPH_OK);
+	assert_int_equal(http_server_start(s), EPH_OK);
+	fake.delay_ms = 500;
+	assert_int_equal(pthread_create(&t, NULL, slow_get_client, &g), 0);
+	usleep(200000); /* the request is in the backend */
+	http_server_stop(s, 5);
+	pthread_join(t, NULL);
+	/* The request in flight was answered; nothing is listening now. */
+	assert_int_equal(g.status, 200);
+	assert_int_not_equal(lstat(p, &st), 0);
+	http_server_free(s);
+	free(p);
+}
+
+/* The real curl(1), as an operator would use it. */
+static void
+test_curl_cli(void **state)
+{
+	char *out = NULL, *b;
+	int rc;
+
+	if (access("/usr/bin/curl", X_OK) != 0)
+		skip();
+	rc = tu_run(&out, "curl -sS --unix-socket '%s' http://localhost/v1/healthz", G->sock);
+	assert_int_equal(rc, 0);
+	tu_assert_contains(out, "{\"status\":\"ok\"}");
+	free(out);
+	b = tu_path(G->dir, "body.json");
+	{
+		char *body = create_body(NULL);
+
+		assert_int_equal(tu_write_file(b, body, strlen(body), 0600), 0);
+		free(body);
+	}
+	rc = tu_run(&out,
+	    "curl -sS -w '%%{http_code}' --unix-socket '%s' -H 'Content-Type: application/json' "
+	    "--data-binary @'%s' http://localhost/v1/requests",
+	    G->sock, b);
+	assert_int_equal(rc, 0);
+	tu_assert_contains(out, "\"id\":\"r-0123456789abcdef\"");
+	tu_assert_contains(out, "201");
+	free(out);
+	/* Form-encoded, as curl -d sends by default: 415. */
+	rc = tu_run(&out,
+	    "curl -sS -w '%%{http_code}' --unix-socket '%s' -d @'%s' http://localhost/v1/requests",
+	    G->sock, b);
+	assert_int_equal(rc, 0);
+	tu_assert_contains(out, "415");
+	free(out);
+	free(b);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1650,6 +1779,9 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_socket_path, dir_setup, tu_dir_teardown),
 	    cmocka_unit_test_setup_teardown(test_not_implemented, dir_setup, tu_dir_teardown),
 	    cmocka_unit_test_setup_teardown(test_tls, dir_setup, tu_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_connection_limit, dir_setup, tu_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_graceful_stop, dir_setup, tu_dir_teardown),
+	    cmocka_unit_test_setup(test_curl_cli, test_setup),
 	};
 
 	tu_init(argc, argv);
