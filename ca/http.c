@@ -223,7 +223,9 @@ conn_peercred(struct conn *cn, int fd)
 	struct ucred uc;
 	socklen_t len = sizeof(uc);
 	struct passwd pw, *res = NULL;
-	char pwbuf[4096];
+	char *pwbuf = NULL, *nb;
+	size_t pwlen = 1024;
+	int e;
 
 	cn->caller.uid = (uid_t)-1;
 	cn->caller.gid = (gid_t)-1;
@@ -234,16 +236,29 @@ conn_peercred(struct conn *cn, int fd)
 	cn->caller.uid = uc.uid;
 	cn->caller.gid = uc.gid;
 	cn->caller.pid = uc.pid;
-	if (getpwuid_r(uc.uid, &pw, pwbuf, sizeof(pwbuf), &res) != 0 || res == NULL) {
+	/* NSS entries have no fixed size: grow on ERANGE, up to a cap. */
+	for (;;) {
+		if ((nb = realloc(pwbuf, pwlen)) == NULL) {
+			cn->problem = "out of memory";
+			goto out;
+		}
+		pwbuf = nb;
+		if ((e = getpwuid_r(uc.uid, &pw, pwbuf, pwlen, &res)) != ERANGE || pwlen >= 65536)
+			break;
+		pwlen *= 2;
+	}
+	if (e != 0 || res == NULL) {
 		cn->problem = "the peer's uid has no user name";
-		return;
+		goto out;
 	}
 	if (strlen(pw.pw_name) > API_USER_MAX || policy_identity_problem(pw.pw_name) != NULL) {
 		cn->problem = "the peer's user name is not usable";
-		return;
+		goto out;
 	}
 	memcpy(cn->caller.user, pw.pw_name, strlen(pw.pw_name) + 1);
 	cn->caller.authenticated = 1;
+out:
+	free(pwbuf);
 }
 
 static void
