@@ -796,7 +796,7 @@ out:
 /*
  * Evaluate stored request id with every approval and act: issue, deny
  * (by the policy in force), or leave pending. The caller (c, may be NULL)
- * is the actor. Answers the object in r; EPH_ERR_PERM when denied.
+ * is the actor. Answers the object in r; EPH_ERR_FORBIDDEN when denied.
  */
 static int
 settle(
@@ -845,7 +845,7 @@ answer:
 		goto out;
 	if (denied) {
 		notify_id(w, CA_EVENT_DENIED, id);
-		e = EPH_ERR_PERM;
+		e = EPH_ERR_FORBIDDEN;
 		goto out;
 	}
 	e = EPH_OK;
@@ -1219,7 +1219,7 @@ workflow_request_create(struct workflow *w, const struct workflow_caller *c,
 		reply_why(r, "denied by the policy: %s", text);
 		if ((e = reply_request(w, rq.id, r)) == EPH_OK) {
 			notify_id(w, CA_EVENT_DENIED, rq.id);
-			e = EPH_ERR_PERM;
+			e = EPH_ERR_FORBIDDEN;
 		}
 		goto out;
 	}
@@ -1321,7 +1321,7 @@ workflow_request_approve(struct workflow *w, const struct workflow_caller *c, co
 			r->object = NULL;
 		}
 		if (e == EPH_OK)
-			e = EPH_ERR_PERM;
+			e = EPH_ERR_FORBIDDEN;
 		goto out;
 	}
 	if (!may_see(w, rq, c)) {
@@ -1331,12 +1331,12 @@ workflow_request_approve(struct workflow *w, const struct workflow_caller *c, co
 	}
 	if (is_requester(rq, c)) {
 		reply_why(r, "the requester cannot approve their own request");
-		e = EPH_ERR_PERM;
+		e = EPH_ERR_FORBIDDEN;
 		goto out;
 	}
 	if (!may_approve(w, rq, c, &why)) {
 		reply_why(r, "%s may not approve %s: %s", c->user, rq->task, why);
-		e = EPH_ERR_PERM;
+		e = EPH_ERR_FORBIDDEN;
 		goto out;
 	}
 	if (rq->state != STORE_PENDING || expire_if_overdue(w, rq)) {
@@ -1386,12 +1386,12 @@ workflow_request_deny(struct workflow *w, const struct workflow_caller *c, const
 		goto out;
 	if (is_requester(rq, c)) {
 		reply_why(r, "the requester cancels, not denies");
-		e = EPH_ERR_PERM;
+		e = EPH_ERR_FORBIDDEN;
 		goto out;
 	}
 	if (!c->admin && !may_approve(w, rq, c, &why)) {
 		reply_why(r, "%s may not deny %s: %s", c->user, rq->task, why);
-		e = EPH_ERR_PERM;
+		e = EPH_ERR_FORBIDDEN;
 		goto out;
 	}
 	if (rq->state != STORE_PENDING || expire_if_overdue(w, rq)) {
@@ -1432,7 +1432,7 @@ workflow_request_cancel(
 		goto out;
 	if (!is_requester(rq, c)) {
 		reply_why(r, "only the requester cancels a request");
-		e = EPH_ERR_PERM;
+		e = EPH_ERR_FORBIDDEN;
 		goto out;
 	}
 	if (rq->state != STORE_PENDING || expire_if_overdue(w, rq)) {
@@ -1473,7 +1473,7 @@ workflow_request_revoke(struct workflow *w, const struct workflow_caller *c, con
 		goto out;
 	if (!is_requester(rq, c) && !c->admin && !may_approve(w, rq, c, NULL)) {
 		reply_why(r, "only the requester, an admin or an approver of %s revokes", rq->task);
-		e = EPH_ERR_PERM;
+		e = EPH_ERR_FORBIDDEN;
 		goto out;
 	}
 	if (rq->state != STORE_ISSUED) {
@@ -1522,12 +1522,12 @@ workflow_request_review(struct workflow *w, const struct workflow_caller *c, con
 		goto out;
 	if (is_requester(rq, c)) {
 		reply_why(r, "someone other than the requester closes the review");
-		e = EPH_ERR_PERM;
+		e = EPH_ERR_FORBIDDEN;
 		goto out;
 	}
 	if (!c->admin && !may_approve(w, rq, c, &why)) {
 		reply_why(r, "%s may not review %s: %s", c->user, rq->task, why);
-		e = EPH_ERR_PERM;
+		e = EPH_ERR_FORBIDDEN;
 		goto out;
 	}
 	if (rq->review != STORE_REVIEW_OPEN) {
@@ -1650,7 +1650,7 @@ workflow_audit(
 		return e;
 	if (!c->admin && !c->auditor) {
 		reply_why(r, "the audit log is for admins and auditors");
-		return EPH_ERR_PERM;
+		return EPH_ERR_FORBIDDEN;
 	}
 	memset(&q, 0, sizeof(q));
 	q.since_seq = since;

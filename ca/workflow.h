@@ -23,7 +23,7 @@
  *
  * Errors and their HTTP meaning: EPH_ERR_INVAL / EPH_ERR_FORMAT /
  * EPH_ERR_KEYTYPE / EPH_ERR_WEAKKEY / EPH_ERR_TOOLARGE 400 (why says
- * what), EPH_ERR_PERM 403 (a create the policy denied: 403 with the
+ * what), EPH_ERR_FORBIDDEN 403 (a create the policy denied: 403 with the
  * stored request object), EPH_ERR_NOTFOUND 404 (also a request the caller
  * may not see), EPH_ERR_CONFLICT 409, EPH_ERR_LIMIT 429,
  * EPH_ERR_STORE_FULL / EPH_ERR_BUSY 503, anything else 500.
@@ -166,7 +166,7 @@ struct workflow_new {
  * Create a request: check the key (400 with why), the limits (429), the
  * policy; store it pending or denied (with the decision and reasons);
  * when the policy says issue (no approvals needed, or break-glass), issue
- * at once. EPH_OK with the object (pending or issued); EPH_ERR_PERM with
+ * at once. EPH_OK with the object (pending or issued); EPH_ERR_FORBIDDEN with
  * the stored denied object; webhooks pending / denied / break-glass.
  * Break-glass is stored and signed at LOG_ALERT and opens a review.
  */
@@ -175,11 +175,11 @@ int workflow_request_create(struct workflow *w, const struct workflow_caller *c,
 
 /*
  * Approve (comment may be NULL). EPH_ERR_CONFLICT unless pending (an
- * overdue one is expired first); EPH_ERR_PERM for the requester and for
+ * overdue one is expired first); EPH_ERR_FORBIDDEN for the requester and for
  * anyone the policy does not let approve the task; a second approval by
  * the same uid changes nothing and answers EPH_OK. Then the policy is
  * evaluated with every approval: issue -> issued now; deny (a reloaded
- * policy) -> denied, EPH_ERR_PERM with the object.
+ * policy) -> denied, EPH_ERR_FORBIDDEN with the object.
  */
 int workflow_request_approve(struct workflow *w, const struct workflow_caller *c, const char *id,
     const char *comment, struct workflow_reply *r);

@@ -39,6 +39,8 @@ eph_strerror(int err)
 	case EPH_ERR_BUSY: return "database is locked by another process";
 	case EPH_ERR_TAMPERED: return "audit log has been tampered with";
 	case EPH_ERR_LIMIT: return "over a limit";
+	case EPH_ERR_FORBIDDEN: return "permission denied";
+	case EPH_ERR_UNAUTHENTICATED: return "authentication required";
 	}
 	return "unknown error";
 }

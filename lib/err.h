@@ -35,6 +35,8 @@ enum {
 	EPH_ERR_BUSY = -29, /* database locked by another process */
 	EPH_ERR_TAMPERED = -30, /* audit chain broken */
 	EPH_ERR_LIMIT = -31, /* over a per-requester rate or count limit (HTTP 429) */
+	EPH_ERR_FORBIDDEN = -32, /* the caller may not do this (HTTP 403) */
+	EPH_ERR_UNAUTHENTICATED = -33, /* no valid credentials (HTTP 401) */
 };
 
 /* Human-readable text for an EPH_ERR_* code; never NULL. */

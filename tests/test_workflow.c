@@ -535,12 +535,14 @@ test_two_approvers(void **state)
 	    "@leads");
 	assert_null(json_object_get(r.object, "certificate"));
 	/* Self-approval and non-approvers are refused. */
-	assert_int_equal(act(f, "alice", workflow_request_approve, id, NULL, &r), EPH_ERR_PERM);
+	assert_int_equal(
+	    act(f, "alice", workflow_request_approve, id, NULL, &r), EPH_ERR_FORBIDDEN);
 	tu_assert_contains(r.why, "own request");
 	assert_int_equal(
 	    act(f, "mallory", workflow_request_approve, id, NULL, &r), EPH_ERR_NOTFOUND);
 	/* admin sees it but is no approver of db. */
-	assert_int_equal(act(f, "admin1", workflow_request_approve, id, NULL, &r), EPH_ERR_PERM);
+	assert_int_equal(
+	    act(f, "admin1", workflow_request_approve, id, NULL, &r), EPH_ERR_FORBIDDEN);
 	tu_assert_contains(r.why, "not an approver");
 	/* The same approver twice counts once. */
 	assert_int_equal(act(f, "carol", workflow_request_approve, id, "ok", &r), EPH_OK);
@@ -600,7 +602,7 @@ test_deny_final(void **state)
 	char id[STORE_ID_LEN + 1], *s;
 
 	assert_int_equal(create(f, "alice", "db", "INC-2", &r, id), EPH_OK);
-	assert_int_equal(act(f, "alice", workflow_request_deny, id, "no", &r), EPH_ERR_PERM);
+	assert_int_equal(act(f, "alice", workflow_request_deny, id, "no", &r), EPH_ERR_FORBIDDEN);
 	assert_int_equal(act(f, "mallory", workflow_request_deny, id, "no", &r), EPH_ERR_NOTFOUND);
 	assert_int_equal(act(f, "carol", workflow_request_deny, id, NULL, &r), EPH_ERR_INVAL);
 	assert_int_equal(act(f, "carol", workflow_request_deny, id, "not today", &r), EPH_OK);
@@ -614,7 +616,7 @@ test_deny_final(void **state)
 	assert_string_equal(state_of(&r), "denied");
 	/* A request the policy denies is recorded, answered 403 with its
 	 * reasons: db needs a reason. */
-	assert_int_equal(create(f, "alice", "db", NULL, &r, id), EPH_ERR_PERM);
+	assert_int_equal(create(f, "alice", "db", NULL, &r, id), EPH_ERR_FORBIDDEN);
 	assert_string_equal(state_of(&r), "denied");
 	s = json_dumps(json_object_get(r.object, "reasons"), 0);
 	tu_assert_contains(s, "\"rule\": \"reason\"");
@@ -632,8 +634,8 @@ test_cancel(void **state)
 	char id[STORE_ID_LEN + 1];
 
 	assert_int_equal(create(f, "alice", "db", "INC-4", &r, id), EPH_OK);
-	assert_int_equal(cancel(f, "carol", id, &r), EPH_ERR_PERM);
-	assert_int_equal(cancel(f, "admin1", id, &r), EPH_ERR_PERM);
+	assert_int_equal(cancel(f, "carol", id, &r), EPH_ERR_FORBIDDEN);
+	assert_int_equal(cancel(f, "admin1", id, &r), EPH_ERR_FORBIDDEN);
 	assert_int_equal(cancel(f, "mallory", id, &r), EPH_ERR_NOTFOUND);
 	assert_int_equal(cancel(f, "alice", id, &r), EPH_OK);
 	assert_string_equal(state_of(&r), "cancelled");
@@ -716,7 +718,8 @@ test_reload_wins(void **state)
 	assert_int_equal(act(f, "erin", workflow_request_approve, id1, NULL, &r), EPH_OK);
 	assert_string_equal(state_of(&r), "issued");
 	/* The last approval of a task no longer in the policy denies it. */
-	assert_int_equal(act(f, "dba1", workflow_request_approve, id2, NULL, &r), EPH_ERR_PERM);
+	assert_int_equal(
+	    act(f, "dba1", workflow_request_approve, id2, NULL, &r), EPH_ERR_FORBIDDEN);
 	assert_int_equal(get(f, "alice", id2, &r), EPH_OK);
 	assert_string_equal(state_of(&r), "denied");
 	assert_null(json_object_get(r.object, "certificate"));
@@ -748,7 +751,7 @@ test_revoke(void **state)
 	assert_int_equal(
 	    act(f, "mallory", workflow_request_revoke, id1, "x", &r), EPH_ERR_NOTFOUND);
 	assert_int_equal(act(f, "bob", workflow_request_revoke, id1, "x", &r), EPH_ERR_NOTFOUND);
-	assert_int_equal(act(f, "aud", workflow_request_revoke, id1, "x", &r), EPH_ERR_PERM);
+	assert_int_equal(act(f, "aud", workflow_request_revoke, id1, "x", &r), EPH_ERR_FORBIDDEN);
 	assert_int_equal(act(f, "alice", workflow_request_revoke, id1, "task done", &r), EPH_OK);
 	assert_string_equal(state_of(&r), "revoked");
 	assert_int_equal(act(f, "alice", workflow_request_revoke, id1, NULL, &r), EPH_ERR_CONFLICT);
@@ -919,7 +922,7 @@ test_break_glass(void **state)
 	    l.port);
 	start(f, extra);
 	/* Without a reason: denied (and the denied webhook fires). */
-	assert_int_equal(create(f, "alice", "glass", NULL, &r, id), EPH_ERR_PERM);
+	assert_int_equal(create(f, "alice", "glass", NULL, &r, id), EPH_ERR_FORBIDDEN);
 	/* With one: issued at once, review open. */
 	assert_int_equal(create(f, "alice", "glass", "INC-9 db down", &r, id), EPH_OK);
 	c = issued_cert(f, &r);
@@ -933,7 +936,8 @@ test_break_glass(void **state)
 	assert_string_equal(json_string_value(json_object_get(rv, "state")), "open");
 	/* The requester cannot close their own review; a non-approver not
 	 * either; a lead can, once. */
-	assert_int_equal(act(f, "alice", workflow_request_review, id, "fine", &r), EPH_ERR_PERM);
+	assert_int_equal(
+	    act(f, "alice", workflow_request_review, id, "fine", &r), EPH_ERR_FORBIDDEN);
 	assert_int_equal(
 	    act(f, "mallory", workflow_request_review, id, NULL, &r), EPH_ERR_NOTFOUND);
 	assert_int_equal(act(f, "dave", workflow_request_review, id, "checked", &r), EPH_OK);
@@ -1008,7 +1012,7 @@ test_limits(void **state)
 	for (i = 0; i < 4; i++)
 		assert_int_equal(create(f, "alice", "db", "x", &r, NULL), EPH_OK);
 	for (i = 0; i < 4; i++)
-		assert_int_equal(create(f, "alice", "db", NULL, &r, NULL), EPH_ERR_PERM);
+		assert_int_equal(create(f, "alice", "db", NULL, &r, NULL), EPH_ERR_FORBIDDEN);
 	assert_int_equal(create(f, "alice", "db", "x", &r, NULL), EPH_ERR_LIMIT);
 	tu_assert_contains(r.why, "last minute");
 	*shared_now += 60;
@@ -1068,7 +1072,7 @@ test_unix_socket_source(void **state)
 	in.hosts = hosts;
 	in.nhosts = 1;
 	in.public_key = f->user_line;
-	assert_int_equal(workflow_request_create(f->w, &c, &in, &r), EPH_ERR_PERM);
+	assert_int_equal(workflow_request_create(f->w, &c, &in, &r), EPH_ERR_FORBIDDEN);
 	assert_string_equal(state_of(&r), "denied");
 	s = json_dumps(json_object_get(r.object, "reasons"), 0);
 	tu_assert_contains(s, "\"rule\": \"source_address\"");
@@ -1137,7 +1141,7 @@ test_visibility(void **state)
 	assert_int_equal(get(f, "admin1", id1, &r), EPH_OK);
 	/* The audit log: admins and auditors only. */
 	c = caller(f, "alice", NULL);
-	assert_int_equal(workflow_audit(f->w, &c, 0, &r), EPH_ERR_PERM);
+	assert_int_equal(workflow_audit(f->w, &c, 0, &r), EPH_ERR_FORBIDDEN);
 	c = caller(f, "aud", NULL);
 	assert_int_equal(workflow_audit(f->w, &c, 0, &r), EPH_OK);
 	a = json_object_get(r.object, "records");
