@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pwd.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
@@ -511,6 +513,30 @@ runtime_dir(const char *path, uid_t uid, gid_t gid, int chown_it)
 	return EPH_OK;
 }
 
+/* Is a live daemon holding the pid file? Checked before detaching, so
+ * that "already running" reaches the terminal (the pid file itself is
+ * written, and locked, by the detached process). */
+static int
+pidfile_busy(const char *path, long *holder)
+{
+	char text[32];
+	ssize_t n;
+	int fd, busy = 0;
+
+	*holder = 0;
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+		busy = 1;
+		if ((n = read(fd, text, sizeof(text) - 1)) > 0) {
+			text[n] = '\0';
+			*holder = strtol(text, NULL, 10);
+		}
+	}
+	close(fd);
+	return busy;
+}
+
 /* "<revoked_keys>.serial", or "<database>.serial" when there is no KRL. */
 static char *
 serial_file_path(const struct ca_conf *cc)
@@ -652,6 +678,7 @@ serve_run(const char *caconf_path, const struct serve_opts *o)
 	gid_t gid = getgid();
 	int e, ret = 1, as_root = geteuid() == 0, stopped = 0;
 	pid_t holder = 0;
+	long busy_pid = 0;
 
 	if (o == NULL) {
 		memset(&def, 0, sizeof(def));
@@ -688,6 +715,10 @@ serve_run(const char *caconf_path, const struct serve_opts *o)
 	}
 	/* 2. Detach before anything binds; the original process waits for
 	 * ready_fd and exits 0 or 1 with us. */
+	if ((o->daemonize || o->pid_file != NULL) && pidfile_busy(s.pid_file, &busy_pid)) {
+		serve_log(LOG_ERR, "%s: already running as pid %ld", s.pid_file, busy_pid);
+		goto out;
+	}
 	if (o->daemonize && (e = daemon_detach(&s.ready_fd)) != EPH_OK) {
 		serve_log(LOG_ERR, "cannot detach: %s", eph_strerror(e));
 		goto out;
@@ -698,12 +729,11 @@ serve_run(const char *caconf_path, const struct serve_opts *o)
 		goto out;
 	}
 	if ((e = signer_start(s.cc, NULL, &s.signer, &why)) != EPH_OK) {
-		if (why != NULL && strchr(why, '\n') != NULL) {
+		/* The signer's own words: one line per problem it found. */
+		if (why != NULL && *why != '\0')
+			serve_log_lines(LOG_ERR, "signer: ", why);
+		else
 			serve_log(LOG_ERR, "signer: %s", eph_strerror(e));
-			serve_log_lines(LOG_ERR, "", why);
-		} else {
-			serve_log(LOG_ERR, "signer: %s", why != NULL ? why : eph_strerror(e));
-		}
 		goto out;
 	}
 	if (o->daemonize || o->pid_file != NULL) {
@@ -753,12 +783,12 @@ serve_run(const char *caconf_path, const struct serve_opts *o)
 	so.database = s.cc->database;
 	so.serial_file = serial_file;
 	if ((e = store_open(&so, &s.store)) != EPH_OK) {
-		serve_log(LOG_ERR, "database %s: cannot open it: %s%s%s", s.cc->database,
+		serve_log(LOG_ERR, "database %s: cannot open it as %s: %s", s.cc->database,
+		    as_root ? s.cc->user : "the invoking user",
 		    e == EPH_ERR_PERM ? "it must be a file owned by the CA user, not open to "
-		                        "group or others"
-		                      : eph_strerror(e),
-		    e == EPH_ERR_IO && errno != 0 ? ": " : "",
-		    e == EPH_ERR_IO && errno != 0 ? strerror(errno) : "");
+		                        "group or others, in a directory others cannot write"
+		        : e == EPH_ERR_IO && errno != 0 ? strerror(errno)
+		                                        : eph_strerror(e));
 		goto out;
 	}
 	/* 7. The workflow (and its webhooks). */

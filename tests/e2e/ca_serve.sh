@@ -1,11 +1,14 @@
 #!/bin/sh
 # End to end with the real CA daemon: `sshca serve` on a temporary Unix
 # socket, driven with curl(1) as real Unix users made for the test (a CA
-# account, a requester, two approvers): auto-issue, a two-approval flow
+# account, a requester, two approvers, an outsider): startup refusals
+# (missing user, readable key, writable ca.conf / policy, unopenable
+# database), auto-issue, a two-approval flow
 # with self-approval, non-approver and double approval, revocation and the
 # KRL (ssh-keygen -Q, ETag / 304), break-glass with its review, malformed
 # input, SIGHUP with a broken policy, `sshca audit verify` clean and then
-# detecting a hand-edited row, and SIGTERM exiting 0.
+# detecting a hand-edited row, SIGTERM exiting 0, a restart whose serials
+# go on above the old ones, and the signer's death stopping the daemon.
 #
 # Needs root (useradd, binding as root then dropping to the CA user).
 # Exit 77 (skip) when it cannot run. Removes everything it made.
@@ -15,7 +18,7 @@ SSHCA=${SSHCA:-$(cd "$(dirname "$0")/../.." && pwd)/sshca/sshca}
 SSH_KEYGEN=${SSH_KEYGEN:-ssh-keygen}
 
 if [ "$(id -u)" -ne 0 ]; then echo "skip: needs root (useradd, privilege drop)"; exit 77; fi
-for t in curl jq sqlite3 runuser useradd userdel "$SSH_KEYGEN"; do
+for t in curl jq sqlite3 pgrep runuser useradd userdel "$SSH_KEYGEN"; do
 	command -v "$t" >/dev/null || { echo "skip: no $t"; exit 77; }
 done
 [ -x "$SSHCA" ] || { echo "FAIL: no sshca at $SSHCA (build first)" >&2; exit 1; }
@@ -84,6 +87,32 @@ EOC
 chmod 0644 "$tmp/ca.conf" "$tmp/policy.conf"
 "$SSH_KEYGEN" -q -t ed25519 -N '' -C test -f "$tmp/user"
 pub=$(cut -d' ' -f1-2 "$tmp/user.pub")
+
+# --- startup refusals: each exits 1 with one line saying why
+refused() { # what, pattern: sshca serve must refuse to start
+	if "$SSHCA" serve -f "$tmp/ca.conf" >"$tmp/refused" 2>&1; then
+		fail "sshca serve started with $1"
+	fi
+	grep -q "$2" "$tmp/refused" || fail "$1: unclear refusal: $(cat "$tmp/refused")"
+	[ "$(wc -l <"$tmp/refused")" -eq 1 ] || fail "$1: not one line: $(cat "$tmp/refused")"
+}
+sed "s/^user = .*/user = \"ephnouser$$\";/" "$tmp/ca.conf" >"$tmp/ca.conf.nouser"
+mv "$tmp/ca.conf" "$tmp/ca.conf.good"
+cp "$tmp/ca.conf.nouser" "$tmp/ca.conf"
+refused "a missing user" 'does not exist'
+cp "$tmp/ca.conf.good" "$tmp/ca.conf"
+chmod 0644 "$tmp/ca"
+refused "a CA key others can read" 'unsafe'
+chmod 0600 "$tmp/ca"
+chmod 0666 "$tmp/ca.conf"
+refused "a ca.conf others can write" 'ca.conf: unsafe'
+chmod 0644 "$tmp/ca.conf"
+chmod 0666 "$tmp/policy.conf"
+refused "a policy others can write" 'policy.conf: unsafe'
+chmod 0644 "$tmp/policy.conf"
+chown root: "$tmp/state"
+refused "a database it cannot open" 'database .*cannot open'
+chown "$ca_user:" "$tmp/state"
 
 "$SSHCA" serve -f "$tmp/ca.conf" >"$tmp/serve.log" 2>&1 &
 daemon_pid=$!
@@ -227,5 +256,30 @@ rc=0
 wait "$daemon_pid" || rc=$?
 daemon_pid=""
 [ "$rc" -eq 0 ] || fail "sshca serve exited $rc on SIGTERM"
+[ ! -e "$sock" ] || fail "the socket is left behind after SIGTERM"
+
+# --- restart: serials go on above every earlier one; the signer's death
+# stops the daemon with a non-zero status
+last_serial=$(sqlite3 "$tmp/state/ca.db" "SELECT max(serial) FROM requests;")
+"$SSHCA" serve -f "$tmp/ca.conf" >>"$tmp/serve.log" 2>&1 &
+daemon_pid=$!
+i=0
+until [ -S "$sock" ]; do
+	kill -0 "$daemon_pid" 2>/dev/null || fail "sshca serve did not restart"
+	i=$((i + 1))
+	[ "$i" -lt 100 ] || fail "no socket after restart"
+	sleep 0.1
+done
+api "$req" POST /v1/requests "{\"task\": \"ping\", \"hosts\": [\"web01.example.com\"], \"public_key\": \"$pub\"}"
+expect 201 "after restart"
+[ "$(field .serial)" -gt "$last_serial" ] || fail "serial $(field .serial) not above $last_serial"
+signer=$(pgrep -P "$daemon_pid" | head -n 1)
+[ -n "$signer" ] || fail "no signer process"
+kill -KILL "$signer"
+rc=0
+wait "$daemon_pid" || rc=$?
+daemon_pid=""
+[ "$rc" -ne 0 ] || fail "sshca serve exited 0 when its signer died"
+grep -q 'signer.*gone' "$tmp/serve.log" || fail "the signer's death was not logged"
 [ -z "${KEEP_LOG:-}" ] || cat "$tmp/serve.log" "$tmp/verify"
 echo "ok: sshca serve end to end"
