@@ -36,6 +36,7 @@ static const struct sshca_cmd *const sshca_cmds[] = {
     &sshca_cmd_policy,
     &sshca_cmd_check_config,
     &sshca_cmd_audit,
+    &sshca_cmd_serve,
     NULL,
 };
 
@@ -63,8 +64,9 @@ general_help(FILE *f)
 	size_t i;
 
 	usage_line(f);
-	fprintf(
-	    f, "\nOffline administration of an ephssh SSH certificate authority.\n\nCommands:\n");
+	fprintf(f,
+	    "\nAdministration of an ephssh SSH certificate authority, and its "
+	    "daemon.\n\nCommands:\n");
 	for (i = 0; sshca_cmds[i] != NULL; i++)
 		fprintf(f, "  %-12s %s\n", sshca_cmds[i]->name, sshca_cmds[i]->summary);
 	fprintf(f, "\nRun 'sshca COMMAND --help' for a command's options.\n");

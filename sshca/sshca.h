@@ -38,6 +38,7 @@ extern const struct sshca_cmd sshca_cmd_inspect;
 extern const struct sshca_cmd sshca_cmd_policy;
 extern const struct sshca_cmd sshca_cmd_check_config;
 extern const struct sshca_cmd sshca_cmd_audit;
+extern const struct sshca_cmd sshca_cmd_serve;
 
 /* eph_strerror, but for EPH_ERR_IO the errno text ("No such file or
  * directory") and for EPH_ERR_PERM what the file must look like; call
