@@ -211,8 +211,9 @@ check_policy(struct checker *k, char **summary)
 		    cc->max_ttl_line == 0 ? " (the default)" : "", theirs, cc->policy);
 		goto out;
 	}
-	if (asprintf(summary, "policy %s: %zu tasks, %zu groups, %zu hostgroups", cc->policy,
-	        p->ntasks, p->ngroups, p->nhostgroups) == -1) {
+	if (asprintf(summary, "policy %s: %zu task%s, %zu group%s, %zu hostgroup%s", cc->policy,
+	        p->ntasks, p->ntasks == 1 ? "" : "s", p->ngroups, p->ngroups == 1 ? "" : "s",
+	        p->nhostgroups, p->nhostgroups == 1 ? "" : "s") == -1) {
 		*summary = NULL;
 		report(k, 0, "out of memory");
 	}
