@@ -31,7 +31,7 @@
 #include "store.h"
 #include "util.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define STMT_CACHE 48
 #define SERIAL_MAX ((uint64_t)INT64_MAX)
 #define SERIAL_FILE_MAX 64
@@ -115,6 +115,11 @@ static const char *const migrations[SCHEMA_VERSION] = {
     " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
     " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+    /* 1 -> 2: the active-grants limit is checked on every create; through
+     * requests_requester it read every row the requester ever had (a
+     * table scan growing without end). This covers it with a range over
+     * the unexpired issued grants alone. */
+    "CREATE INDEX requests_active ON requests (requester, state, valid_before);",
 };
 
 /* ------------------------------------------------------------ helpers */
