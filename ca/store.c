@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -202,6 +203,38 @@ store_errmsg(const struct store *st)
 	if (st == NULL || st->db == NULL)
 		return "no database";
 	return sqlite3_errmsg(st->db);
+}
+
+int
+store_health(struct store *st, char *why, size_t len)
+{
+	struct statvfs vfs;
+	uint64_t avail;
+
+	if (why != NULL && len > 0)
+		why[0] = '\0';
+	if (st == NULL || st->db == NULL)
+		return EPH_ERR_INVAL;
+	if (st->read_only || sqlite3_db_readonly(st->db, "main") == 1) {
+		if (why != NULL)
+			snprintf(why, len, "the database %s is read-only", st->path);
+		return EPH_ERR_STORE_FULL;
+	}
+	/* The WAL absorbs a few writes on a full volume: say so before the
+	 * first commit fails, not after. */
+	if (statvfs(st->path, &vfs) != 0) {
+		if (why != NULL)
+			snprintf(why, len, "%s: %s", st->path, strerror(errno));
+		return EPH_ERR_STORE;
+	}
+	avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+	if (avail < STORE_MIN_FREE) {
+		if (why != NULL)
+			snprintf(why, len, "the database's file system has %llu KiB free",
+			    (unsigned long long)(avail / 1024));
+		return EPH_ERR_STORE_FULL;
+	}
+	return EPH_OK;
 }
 
 static int

@@ -102,6 +102,16 @@ struct store;
 int store_open(const struct store_opts *o, struct store **out);
 void store_close(struct store *st);
 
+/* Below this much free space the store reports itself unable to write. */
+#define STORE_MIN_FREE (1024u * 1024u)
+
+/*
+ * Can the store still write? EPH_OK; EPH_ERR_STORE_FULL with why when the
+ * database is read-only or its file system has less than STORE_MIN_FREE
+ * bytes free; EPH_ERR_STORE when that cannot be told. Writes nothing.
+ */
+int store_health(struct store *st, char *why, size_t len);
+
 /* A human sentence about the last backend error of st ("database or disk
  * is full", ...), for logs next to eph_strerror(); never NULL. */
 const char *store_errmsg(const struct store *st);

@@ -1702,6 +1702,29 @@ out:
 /* --------------------------------------------------------------- sweep */
 
 int
+workflow_health(struct workflow *w, char *why, size_t len)
+{
+	struct store_request_list l = {NULL, 0};
+	struct store_filter f = STORE_FILTER_ANY;
+	int e;
+
+	if (why != NULL && len > 0)
+		why[0] = '\0';
+	if (w == NULL)
+		return EPH_ERR_INVAL;
+	f.limit = 1;
+	pthread_mutex_lock(&w->mu);
+	if ((e = store_list(w->st, &f, &l)) != EPH_OK) {
+		if (why != NULL)
+			snprintf(why, len, "the store does not answer: %s", eph_strerror(e));
+	} else
+		e = store_health(w->st, why, len);
+	pthread_mutex_unlock(&w->mu);
+	store_request_list_free(&l);
+	return e;
+}
+
+int
 workflow_expire(struct workflow *w, size_t *n)
 {
 	struct store_request_list l = {NULL, 0};

@@ -234,6 +234,10 @@ int workflow_request_list(struct workflow *w, const struct workflow_caller *c,
 int workflow_audit(
     struct workflow *w, const struct workflow_caller *c, uint64_t since, struct workflow_reply *r);
 
+/* Can the CA serve and write? EPH_OK; else the store's answer
+ * (store_health: read-only, full, or a read that fails) with why. */
+int workflow_health(struct workflow *w, char *why, size_t len);
+
 /* Expire every pending request past its deadline (AUDIT_EXPIRE), and
  * rewrite the KRL when serials in it have expired. *n (may be NULL):
  * requests expired. The daemon calls it every few seconds. */

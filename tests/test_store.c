@@ -246,6 +246,26 @@ test_open_safely(void **state)
 	free(subdb);
 }
 
+/* Health: a writable store on a roomy file system is fine; one opened
+ * read-only (or made read-only) says so without writing anything. */
+static void
+test_health(void **state)
+{
+	struct fx *f = *state;
+	struct store_opts o = fx_opts(f);
+	struct store *ro = NULL;
+	char why[256];
+
+	assert_int_equal(store_health(f->st, why, sizeof(why)), EPH_OK);
+	assert_string_equal(why, "");
+	o.read_only = 1;
+	assert_int_equal(store_open(&o, &ro), EPH_OK);
+	assert_int_equal(store_health(ro, why, sizeof(why)), EPH_ERR_STORE_FULL);
+	tu_assert_contains(why, "is read-only");
+	store_close(ro);
+	assert_int_equal(store_health(NULL, why, sizeof(why)), EPH_ERR_INVAL);
+}
+
 static void
 test_open_pragmas(void **state)
 {
@@ -1229,6 +1249,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_open_safely, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_pragmas, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_health, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_put_get, setup, teardown),
 	    cmocka_unit_test(test_ids_random),
 	    cmocka_unit_test(test_names),

@@ -138,8 +138,11 @@ api "$req" GET "/v1/requests/$some_id"
 expect 200 "a read on a full database"
 curl -sS --unix-socket "$sock" -o /dev/null http://ca/v1/krl || fail "GET /v1/krl on a full database"
 api "$req" GET /v1/healthz
-[ "$status" = 200 ] || [ "$status" = 503 ] || fail "healthz on a full database: $status"
+expect 503 "healthz on a full database"
+grep -q 'free' "$tmp/body" || fail "healthz on a full database does not say why: $(cat "$tmp/body")"
 rm -f "$tmp/db/fill"
+api "$req" GET /v1/healthz
+expect 200 "healthz once space returns"
 [ "$(db "SELECT count(*) FROM audit WHERE type = 'issue';")" = "$issued_before" ] ||
 	fail "an issue record from a full database"
 api "$req" POST /v1/requests "$ping_json"
@@ -159,6 +162,9 @@ for n in $(seq 5); do
 done
 api "$req" GET "/v1/requests/$some_id"
 expect 200 "a read on a read-only database"
+api "$req" GET /v1/healthz
+expect 503 "healthz on a read-only database"
+grep -q 'read-only' "$tmp/body" || fail "healthz on a read-only database does not say why"
 # SQLite made its -wal and -shm with the database's mode meanwhile.
 chmod 0600 "$tmp/db"/ca.db*
 e2e_stop
