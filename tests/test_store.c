@@ -263,7 +263,7 @@ test_open_pragmas(void **state)
 	    sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_version", -1, &s, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(s, 0), 1);
+	assert_int_equal(sqlite3_column_int(s, 0), 2);
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	/* Reopening applies no migration twice. */
