@@ -436,6 +436,10 @@ reexec_under_pam_wrapper(char **argv)
 	setenv("PAM_WRAPPER", "1", 1);
 	setenv("PAM_WRAPPER_SERVICE_DIR", dir, 1);
 	setenv("LD_PRELOAD", PAM_WRAPPER_SO, 1);
+	/* Sanitizers refuse libpam dlopen'd with RTLD_DEEPBIND; pam_wrapper
+	 * 1.1.4 reads the switch under uid_wrapper's name. */
+	setenv("PAM_WRAPPER_DISABLE_DEEPBIND", "1", 1);
+	setenv("UID_WRAPPER_DISABLE_DEEPBIND", "1", 1);
 	/* Under ASan the preload comes first: let it. */
 	old = getenv("ASAN_OPTIONS");
 	if (asprintf(&asan, "%s%sverify_asan_link_order=0", old != NULL ? old : "",
