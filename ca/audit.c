@@ -28,6 +28,9 @@ static const struct {
     [AUDIT_EXPIRE] = {"expire", AUDIT_MSGID_EXPIRE, LOG_INFO},
     [AUDIT_REVIEW] = {"review", AUDIT_MSGID_REVIEW, LOG_INFO},
     [AUDIT_BREAK_GLASS] = {"break_glass", AUDIT_MSGID_BREAK_GLASS, LOG_ALERT},
+    [AUDIT_LOGIN] = {"login", AUDIT_MSGID_LOGIN, LOG_INFO},
+    [AUDIT_LOGIN_FAILED] = {"login_failed", AUDIT_MSGID_LOGIN_FAILED, LOG_WARNING},
+    [AUDIT_LOGOUT] = {"logout", AUDIT_MSGID_LOGOUT, LOG_INFO},
 };
 
 const char *

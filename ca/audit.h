@@ -23,6 +23,9 @@ enum audit_type {
 	AUDIT_EXPIRE, /* pending request passed its deadline */
 	AUDIT_REVIEW, /* break-glass review closed */
 	AUDIT_BREAK_GLASS, /* break-glass request received (issued at once) */
+	AUDIT_LOGIN, /* POST /v1/login accepted: a session opened */
+	AUDIT_LOGIN_FAILED, /* POST /v1/login refused by PAM (or NSS) */
+	AUDIT_LOGOUT, /* POST /v1/logout: a session ended early */
 	AUDIT_NTYPES
 };
 
@@ -40,6 +43,9 @@ enum audit_type {
 #define AUDIT_MSGID_EXPIRE "14d2daf891a4ad709e234e2c591efad2"
 #define AUDIT_MSGID_REVIEW "6f466d148e376c5c6f0ffb8fe93f068f"
 #define AUDIT_MSGID_BREAK_GLASS "627025b82d55a4bb16ef9e0291ca227d"
+#define AUDIT_MSGID_LOGIN "d837e7c3a74ab1bcefae7ab4a90d89b7"
+#define AUDIT_MSGID_LOGIN_FAILED "799b66f7a6cc3b862ffefbfa7b612216"
+#define AUDIT_MSGID_LOGOUT "8d04df655611c360a82b38f373bf4b19"
 
 /* "request", "approve", ... ("unknown" when out of range). */
 const char *audit_type_name(enum audit_type t);
@@ -47,7 +53,8 @@ const char *audit_type_name(enum audit_type t);
 int audit_type_parse(const char *name, enum audit_type *out);
 const char *audit_type_message_id(enum audit_type t);
 /* Default syslog priority of a type: LOG_ALERT for break-glass,
- * LOG_NOTICE for issue/revoke/deny, LOG_INFO otherwise. */
+ * LOG_NOTICE for issue/revoke/deny, LOG_WARNING for a failed login,
+ * LOG_INFO otherwise. */
 int audit_type_priority(enum audit_type t);
 
 /* One audit record as stored. Strings are never NULL once read. */

@@ -26,8 +26,10 @@
 #include "log.h"
 #include "policy.h"
 #include "serve.h"
+#include "session.h"
 #include "signer.h"
 #include "store.h"
+#include "util.h"
 #include "workflow.h"
 
 #define COUNT(b, field) __atomic_fetch_add(&(b)->n.field, 1, __ATOMIC_RELAXED)
@@ -434,6 +436,10 @@ be_metrics(void *ctx, struct buf *o)
 	         LOAD(b, reviews))) != EPH_OK ||
 	    (e = metric(o, "sshca_expired_total", "counter",
 	         "Pending requests expired by the sweep.", NULL, LOAD(b, expired))) != EPH_OK ||
+	    (e = metric(o, "sshca_logins_total", "counter", "TLS logins, by result.",
+	         "result=\"ok\"", LOAD(b, logins))) != EPH_OK ||
+	    (e = metric(o, "sshca_logins_total", NULL, NULL, "result=\"refused\"",
+	         LOAD(b, login_failures))) != EPH_OK ||
 	    (e = metric(o, "sshca_backend_errors_total", "counter",
 	         "Backend calls answered with an error.", NULL, LOAD(b, refused))) != EPH_OK ||
 	    (e = metric(o, "sshca_signer_up", "gauge", "1 while the signer answers.", NULL,
@@ -444,6 +450,84 @@ be_metrics(void *ctx, struct buf *o)
 	         workflow_policy_generation(b->wf))) != EPH_OK)
 		return e;
 	return EPH_OK;
+}
+
+/* POST /v1/login: over TLS only (the Unix socket knows its peers). */
+static int
+be_login(void *ctx, const struct ca_caller *cc, const struct ca_login_input *in, struct ca_reply *r)
+{
+	struct serve_backend *b = ctx;
+	struct session_token tok;
+	struct store_session info;
+	int e;
+
+	memset(&tok, 0, sizeof(tok));
+	if (cc == NULL || cc->via != CA_VIA_TLS) {
+		eph_wipe(in->password, strlen(in->password));
+		ca_reply_detail(r,
+		    "log in over TLS; the Unix socket identifies callers by their "
+		    "peer credentials");
+		COUNT(b, refused);
+		return EPH_ERR_INVAL;
+	}
+	if (b->sessions == NULL) {
+		eph_wipe(in->password, strlen(in->password));
+		ca_reply_detail(r, "sessions are not available");
+		COUNT(b, refused);
+		return EPH_ERR_STORE_FULL;
+	}
+	e = session_login(b->sessions, in->user, in->password, cc->address, &tok, &info, r->detail,
+	    sizeof(r->detail));
+	if (e != EPH_OK) {
+		if (e == EPH_ERR_UNAUTHENTICATED)
+			COUNT(b, login_failures);
+		COUNT(b, refused);
+		goto out;
+	}
+	if ((r->body = json_pack("{s:s, s:s, s:I}", "token", tok.text, "user", info.user, "expires",
+	         (json_int_t)info.expires)) == NULL) {
+		e = EPH_ERR_NOMEM;
+		goto out;
+	}
+	COUNT(b, logins);
+	e = EPH_OK;
+out:
+	session_token_wipe(&tok);
+	return e;
+}
+
+static int
+be_session_check(void *ctx, const char *token, struct ca_caller *c)
+{
+	struct serve_backend *b = ctx;
+	struct store_session info;
+	int e;
+
+	if (b->sessions == NULL)
+		return EPH_ERR_UNAUTHENTICATED;
+	if ((e = session_check(b->sessions, token, &info)) != EPH_OK)
+		return e == EPH_ERR_UNAUTHENTICATED ? e : EPH_ERR_STORE_FULL;
+	if (strlen(info.user) >= sizeof(c->user))
+		return EPH_ERR_UNAUTHENTICATED;
+	memcpy(c->user, info.user, strlen(info.user) + 1);
+	c->uid = info.uid;
+	return EPH_OK;
+}
+
+struct store *
+serve_store_lock(void *ctx)
+{
+	struct serve_backend *b = ctx;
+
+	return workflow_store_lock(b->wf);
+}
+
+void
+serve_store_unlock(void *ctx)
+{
+	struct serve_backend *b = ctx;
+
+	workflow_store_unlock(b->wf);
 }
 
 const struct ca_api_backend serve_api_backend = {
@@ -460,8 +544,8 @@ const struct ca_api_backend serve_api_backend = {
     .audit_since = be_audit_since,
     .health = be_health,
     .metrics = be_metrics,
-    .login = NULL,
-    .session_check = NULL,
+    .login = be_login,
+    .session_check = be_session_check,
 };
 
 /* ------------------------------------------------------------- daemon */
@@ -548,6 +632,7 @@ struct serve_state {
 	struct store *store;
 	struct workflow *wf;
 	struct http_server *http;
+	struct session *sessions;
 	struct serve_backend be;
 	int sigfd;
 	int ready_fd;
@@ -562,6 +647,7 @@ serve_close(struct serve_state *s, unsigned grace)
 		http_server_stop(s->http, grace);
 		http_server_free(s->http);
 	}
+	session_free(s->sessions);
 	if (s->wf != NULL)
 		workflow_close(s->wf);
 	if (s->store != NULL)
@@ -585,6 +671,8 @@ sweep(struct serve_state *s)
 		serve_log(LOG_WARNING, "expiry sweep: %s", eph_strerror(e));
 	while (n-- > 0)
 		COUNT(&s->be, expired);
+	if (s->sessions != NULL && (e = session_purge(s->sessions, NULL)) != EPH_OK)
+		serve_log(LOG_WARNING, "session sweep: %s", eph_strerror(e));
 }
 
 static void
@@ -666,6 +754,7 @@ serve_run(const char *caconf_path, const struct serve_opts *o)
 	struct http_config hc;
 	struct store_opts so;
 	struct workflow_opts wo;
+	struct session_opts sopt;
 	char why1[512], *why = NULL, *text, *serial_file = NULL;
 	uid_t uid = getuid();
 	gid_t gid = getgid();
@@ -795,7 +884,21 @@ serve_run(const char *caconf_path, const struct serve_opts *o)
 		goto out;
 	}
 	s.be.wf = s.wf;
-	/* 8. Serve. */
+	/* 8. TLS logins, through the CA's own PAM service. */
+	if (s.cc->tls != NULL) {
+		memset(&sopt, 0, sizeof(sopt));
+		sopt.service = o->pam_service;
+		sopt.ttl = s.cc->login_ttl;
+		sopt.lock = serve_store_lock;
+		sopt.unlock = serve_store_unlock;
+		sopt.lock_ctx = &s.be;
+		if ((e = session_new(&sopt, &s.sessions)) != EPH_OK) {
+			serve_log(LOG_ERR, "sessions: %s", eph_strerror(e));
+			goto out;
+		}
+		s.be.sessions = s.sessions;
+	}
+	/* 9. Serve. */
 	if ((e = http_server_start(s.http)) != EPH_OK) {
 		serve_log(LOG_ERR, "cannot start serving: %s", eph_strerror(e));
 		goto out;

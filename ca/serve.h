@@ -26,6 +26,9 @@ struct serve_opts {
 	const char *pid_file; /* NULL: SERVE_DEFAULT_PID_FILE (with --daemon only) */
 	unsigned grace; /* 0: SERVE_DEFAULT_GRACE */
 	unsigned sweep_ms; /* 0: SERVE_DEFAULT_SWEEP_MS */
+	/* --pam-service: the PAM service POST /v1/login uses; NULL: "sshca".
+	 * For tests (a private /etc/pam.d file), not for sites. */
+	const char *pam_service;
 };
 
 /* Counters the backend keeps for GET /metrics (updated atomically). */
@@ -40,6 +43,7 @@ struct serve_counters {
 	uint64_t reviews;
 	uint64_t refused; /* any backend call answered with an error */
 	uint64_t expired; /* by the sweep */
+	uint64_t logins, login_failures; /* POST /v1/login */
 };
 
 /* The backend's context: what every struct ca_api_backend member gets. */
@@ -47,12 +51,17 @@ struct serve_backend {
 	const struct ca_conf *cc;
 	struct workflow *wf;
 	struct signer *signer;
+	struct session *sessions; /* TLS logins; NULL: login answers 503 */
 	struct serve_counters n;
 };
 
-/* The members; login and session_check are NULL (501: TLS login is not
- * wired yet, see docs/api.md). */
+/* The members, every one set. */
 extern const struct ca_api_backend serve_api_backend;
+
+/* serve_backend's store lock for struct session_opts (ctx: the
+ * struct serve_backend, once wf is set). */
+struct store *serve_store_lock(void *ctx);
+void serve_store_unlock(void *ctx);
 
 /*
  * Run the daemon with ca.conf at caconf_path until SIGTERM / SIGINT

@@ -32,7 +32,7 @@
 #include "store.h"
 #include "util.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define STMT_CACHE 48
 #define SERIAL_MAX ((uint64_t)INT64_MAX)
 #define SERIAL_FILE_MAX 64
@@ -42,7 +42,7 @@
 struct pending_log {
 	int priority;
 	enum audit_type type;
-	char *fields[16]; /* "NAME=value" pairs split at '=' when sent */
+	char *fields[20]; /* "NAME=value" pairs split at '=' when sent */
 	size_t nfields;
 	char *msg;
 };
@@ -121,6 +121,13 @@ static const char *const migrations[SCHEMA_VERSION] = {
      * table scan growing without end). This covers it with a range over
      * the unexpired issued grants alone. */
     "CREATE INDEX requests_active ON requests (requester, state, valid_before);",
+    /* 2 -> 3: TLS login sessions, by the SHA-256 of their token. */
+    "CREATE TABLE sessions ("
+    " token_hash TEXT PRIMARY KEY,"
+    " user TEXT NOT NULL, uid INTEGER NOT NULL, address TEXT NOT NULL,"
+    " created INTEGER NOT NULL, expires INTEGER NOT NULL,"
+    " revoked INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX sessions_expires ON sessions (expires);",
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -639,6 +646,7 @@ out:
 /* What the log line says beyond the audit record's own fields. */
 struct log_facts {
 	const char *task, *requester, *decision, *hosts, *approvers, *principals;
+	const char *user, *rhost; /* sessions: who logged in, from where */
 	uint64_t valid_before;
 };
 
@@ -748,6 +756,8 @@ audit_append(struct store *st, const struct store_event *ev, const char *request
 	    (r = log_field(p, "EPH_REASON", ev->reason)) != EPH_OK ||
 	    (r = log_field(p, "EPH_ACTOR", actor)) != EPH_OK ||
 	    (r = log_field(p, "EPH_PRINCIPALS", lf->principals)) != EPH_OK ||
+	    (r = log_field(p, "EPH_USER", lf->user)) != EPH_OK ||
+	    (r = log_field(p, "EPH_RHOST", lf->rhost)) != EPH_OK ||
 	    (r = log_field(p, "EPH_VALID_BEFORE", lf->valid_before != 0 ? vb : NULL)) != EPH_OK)
 		goto out;
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)rec.seq);
@@ -1613,6 +1623,219 @@ store_review_close(struct store *st, const char *id, const char *by, const char 
 out:
 	stmt_done(st, s);
 	req_log_free(&l);
+	return op_end(st, mark, r);
+}
+
+/* ----------------------------------------------------------- sessions */
+
+static const char sql_session_put[] =
+    "INSERT INTO sessions (token_hash, user, uid, address, created, expires, revoked)"
+    " VALUES (?, ?, ?, ?, ?, ?, 0)";
+static const char sql_session_get[] =
+    "SELECT user, uid, address, created, expires, revoked FROM sessions WHERE token_hash = ?";
+static const char sql_session_revoke[] =
+    "UPDATE sessions SET revoked = 1 WHERE token_hash = ? AND revoked = 0";
+static const char sql_session_purge[] = "DELETE FROM sessions WHERE expires < ?";
+
+/* What a session's audit record says about it (never the token or its
+ * hash: the hash would let a reader of the log probe for tokens). */
+static json_t *
+session_facts(const char *user, uid_t uid, const char *address, int64_t expires)
+{
+	json_t *f = json_object();
+
+	if (f == NULL || json_object_set_new(f, "user", json_string(user)) != 0 ||
+	    json_object_set_new(f, "uid", json_integer((json_int_t)uid)) != 0 ||
+	    json_object_set_new(f, "address", json_string(address)) != 0 ||
+	    (expires != 0 && json_object_set_new(f, "expires", json_integer(expires)) != 0)) {
+		json_decref(f);
+		return NULL;
+	}
+	return f;
+}
+
+int
+store_put_session(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN],
+    const struct store_session *ss, const struct store_event *ev)
+{
+	struct log_facts lf;
+	sqlite3_stmt *s = NULL;
+	char hex[AUDIT_HASH_HEX + 1];
+	json_t *facts;
+	size_t mark;
+	int r, rc;
+
+	if (hash == NULL || ss == NULL || ev == NULL || !str_ok(ss->user) ||
+	    memchr(ss->address, '\0', sizeof(ss->address)) == NULL)
+		return EPH_ERR_INVAL;
+	memset(&lf, 0, sizeof(lf));
+	audit_hash_hex(hash, hex);
+	if ((r = op_begin(st, &mark)) != EPH_OK)
+		return r;
+	if ((r = stmt(st, sql_session_put, &s)) != EPH_OK || (r = bind_text(s, 1, hex)) != EPH_OK ||
+	    (r = bind_text(s, 2, ss->user)) != EPH_OK ||
+	    (r = bind_i64(s, 3, (int64_t)ss->uid)) != EPH_OK ||
+	    (r = bind_text(s, 4, ss->address)) != EPH_OK ||
+	    (r = bind_i64(s, 5, ss->created)) != EPH_OK ||
+	    (r = bind_i64(s, 6, ss->expires)) != EPH_OK)
+		goto out;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_CONSTRAINT) {
+		r = EPH_ERR_EXISTS;
+		goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		r = sql_err(rc);
+		goto out;
+	}
+	stmt_done(st, s);
+	s = NULL;
+	lf.user = ss->user;
+	lf.rhost = ss->address[0] != '\0' ? ss->address : NULL;
+	lf.decision = "session opened";
+	if ((facts = session_facts(ss->user, ss->uid, ss->address, ss->expires)) == NULL) {
+		r = EPH_ERR_NOMEM;
+		goto out;
+	}
+	r = audit_append(st, ev, NULL, 0, facts, &lf);
+out:
+	stmt_done(st, s);
+	eph_wipe(hex, sizeof(hex));
+	return op_end(st, mark, r);
+}
+
+int
+store_get_session(
+    struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN], struct store_session *out)
+{
+	sqlite3_stmt *s = NULL;
+	char hex[AUDIT_HASH_HEX + 1];
+	const char *u, *a;
+	int r, rc;
+
+	memset(out, 0, sizeof(*out));
+	if (hash == NULL)
+		return EPH_ERR_INVAL;
+	audit_hash_hex(hash, hex);
+	if ((r = stmt(st, sql_session_get, &s)) != EPH_OK || (r = bind_text(s, 1, hex)) != EPH_OK)
+		goto out;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		r = EPH_ERR_NOTFOUND;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		r = sql_err(rc);
+		goto out;
+	}
+	u = (const char *)sqlite3_column_text(s, 0);
+	a = (const char *)sqlite3_column_text(s, 2);
+	r = EPH_ERR_FORMAT;
+	if (u == NULL || a == NULL || strlen(u) >= sizeof(out->user) ||
+	    strlen(a) >= sizeof(out->address))
+		goto out;
+	memcpy(out->user, u, strlen(u) + 1);
+	memcpy(out->address, a, strlen(a) + 1);
+	out->uid = (uid_t)sqlite3_column_int64(s, 1);
+	out->created = sqlite3_column_int64(s, 3);
+	out->expires = sqlite3_column_int64(s, 4);
+	out->revoked = sqlite3_column_int64(s, 5) != 0;
+	r = EPH_OK;
+out:
+	stmt_done(st, s);
+	eph_wipe(hex, sizeof(hex));
+	if (r != EPH_OK)
+		memset(out, 0, sizeof(*out));
+	return r;
+}
+
+int
+store_revoke_session(
+    struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN], const struct store_event *ev)
+{
+	struct store_session ss;
+	struct log_facts lf;
+	sqlite3_stmt *s = NULL;
+	char hex[AUDIT_HASH_HEX + 1];
+	json_t *facts;
+	size_t mark;
+	int r;
+
+	if (hash == NULL || ev == NULL)
+		return EPH_ERR_INVAL;
+	memset(&lf, 0, sizeof(lf));
+	audit_hash_hex(hash, hex);
+	if ((r = op_begin(st, &mark)) != EPH_OK)
+		return r;
+	if ((r = store_get_session(st, hash, &ss)) != EPH_OK)
+		goto out;
+	if ((r = stmt(st, sql_session_revoke, &s)) != EPH_OK ||
+	    (r = bind_text(s, 1, hex)) != EPH_OK || (r = step_done(s)) != EPH_OK)
+		goto out;
+	stmt_done(st, s);
+	s = NULL;
+	if (sqlite3_changes(st->db) == 0) {
+		r = EPH_ERR_NOTFOUND;
+		goto out;
+	}
+	lf.user = ss.user;
+	lf.rhost = ss.address[0] != '\0' ? ss.address : NULL;
+	lf.decision = "session ended";
+	if ((facts = session_facts(ss.user, ss.uid, ss.address, 0)) == NULL) {
+		r = EPH_ERR_NOMEM;
+		goto out;
+	}
+	r = audit_append(st, ev, NULL, 0, facts, &lf);
+out:
+	stmt_done(st, s);
+	eph_wipe(hex, sizeof(hex));
+	return op_end(st, mark, r);
+}
+
+int
+store_purge_sessions(struct store *st, int64_t before, size_t *n)
+{
+	sqlite3_stmt *s = NULL;
+	size_t mark;
+	int r;
+
+	if (n != NULL)
+		*n = 0;
+	if ((r = op_begin(st, &mark)) != EPH_OK)
+		return r;
+	if ((r = stmt(st, sql_session_purge, &s)) != EPH_OK ||
+	    (r = bind_i64(s, 1, before)) != EPH_OK || (r = step_done(s)) != EPH_OK)
+		goto out;
+	if (n != NULL)
+		*n = (size_t)sqlite3_changes(st->db);
+	r = EPH_OK;
+out:
+	stmt_done(st, s);
+	return op_end(st, mark, r);
+}
+
+int
+store_note(struct store *st, const struct store_event *ev, const char *user, const char *rhost)
+{
+	struct log_facts lf;
+	json_t *facts;
+	size_t mark;
+	int r;
+
+	if (ev == NULL || !str_ok(user) || rhost == NULL)
+		return EPH_ERR_INVAL;
+	memset(&lf, 0, sizeof(lf));
+	lf.user = user;
+	lf.rhost = rhost[0] != '\0' ? rhost : NULL;
+	lf.decision = ev->reason;
+	if ((facts = session_facts(user, (uid_t)-1, rhost, 0)) == NULL)
+		return EPH_ERR_NOMEM;
+	json_object_del(facts, "uid");
+	if ((r = op_begin(st, &mark)) != EPH_OK) {
+		json_decref(facts);
+		return r;
+	}
+	r = audit_append(st, ev, NULL, 0, facts, &lf);
 	return op_end(st, mark, r);
 }
 

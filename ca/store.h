@@ -313,6 +313,50 @@ int store_krl_serials(struct store *st, int64_t now, uint64_t **out, size_t *n);
 int store_count_active(struct store *st, const char *requester, int64_t now, uint64_t *n);
 int store_count_since(struct store *st, const char *requester, int64_t since, uint64_t *n);
 
+/* ----------------------------------------------------------- sessions */
+
+/*
+ * TLS login sessions (ca/session.c). The store keeps only the SHA-256 of
+ * a token, never the token itself: a copy of the database opens no
+ * session. Opening, refusing and ending a session are audit events like
+ * any other (AUDIT_LOGIN, AUDIT_LOGIN_FAILED, AUDIT_LOGOUT), committed
+ * with the change; request_id "" in the record.
+ */
+#define STORE_TOKEN_HASH_LEN 32 /* SHA-256 */
+
+struct store_session {
+	char user[257]; /* as NSS spells it */
+	uid_t uid;
+	char address[64]; /* the caller's IP address at login */
+	int64_t created;
+	int64_t expires; /* refused at or after this time */
+	int revoked; /* ended by logout */
+};
+
+/* Store a new session under hash, and its AUDIT_LOGIN record (the store
+ * adds user, uid, address and expiry to the details). EPH_ERR_EXISTS
+ * when the hash is taken (a token collision: mint another). */
+int store_put_session(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN],
+    const struct store_session *s, const struct store_event *ev);
+
+/* The session stored under hash, whatever its expiry or revocation
+ * (the caller decides); EPH_ERR_NOTFOUND when there is none. */
+int store_get_session(
+    struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN], struct store_session *out);
+
+/* End a session early (logout), with its audit record. EPH_ERR_NOTFOUND
+ * when there is no such session or it is already revoked. */
+int store_revoke_session(
+    struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN], const struct store_event *ev);
+
+/* Drop sessions that expired before before (no audit: their end was
+ * known when they were opened); *n (if non-NULL) how many. */
+int store_purge_sessions(struct store *st, int64_t before, size_t *n);
+
+/* An audit record that changes no row (a refused login by user from
+ * rhost, "" when unknown); ev->reason says why. */
+int store_note(struct store *st, const struct store_event *ev, const char *user, const char *rhost);
+
 /* -------------------------------------------------------------- audit */
 
 struct audit_list {

@@ -1052,6 +1052,19 @@ workflow_policy_generation(struct workflow *w)
 	return g;
 }
 
+struct store *
+workflow_store_lock(struct workflow *w)
+{
+	pthread_mutex_lock(&w->mu);
+	return w->st;
+}
+
+void
+workflow_store_unlock(struct workflow *w)
+{
+	pthread_mutex_unlock(&w->mu);
+}
+
 /* ------------------------------------------------------------- create */
 
 static int

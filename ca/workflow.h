@@ -140,6 +140,13 @@ int workflow_reload(struct workflow *w, char **why);
 /* Policy generations loaded so far (1 after open). */
 uint64_t workflow_policy_generation(struct workflow *w);
 
+/* The store under the workflow's lock, for the parts that keep their own
+ * rows in it (TLS sessions, ca/session.c): every workflow_store_lock is
+ * followed by workflow_store_unlock on the same thread, with no other
+ * workflow call in between. */
+struct store *workflow_store_lock(struct workflow *w);
+void workflow_store_unlock(struct workflow *w);
+
 /* ------------------------------------------------------------ replies */
 
 struct workflow_reply {

@@ -13,7 +13,7 @@
 static int cmd_serve(const struct sshca_cmd *self, int argc, char **argv);
 
 const struct sshca_cmd sshca_cmd_serve = {"serve", cmd_serve,
-    "[-f CACONF] [--daemon] [--pid-file FILE]",
+    "[-f CACONF] [--daemon] [--pid-file FILE] [--pam-service NAME]",
     "run the CA daemon: requests, approvals, issuance, revocation, the KRL",
     "  -f, --config CACONF    the CA configuration (default\n"
     "                         " CACONF_DEFAULT_PATH ")\n"
@@ -21,6 +21,8 @@ const struct sshca_cmd sshca_cmd_serve = {"serve", cmd_serve,
     "                         command exits 0 then, 1 when startup fails)\n"
     "  -p, --pid-file FILE    write the daemon's pid here, locked (default\n"
     "                         " SERVE_DEFAULT_PID_FILE " with --daemon)\n"
+    "      --pam-service NAME the PAM service of POST /v1/login (default\n"
+    "                         sshca; for tests with a private service file)\n"
     "Signals: SIGHUP reloads the policy (a broken one keeps the old);\n"
     "SIGTERM or SIGINT finish requests in flight and exit 0.\n"};
 
@@ -31,6 +33,7 @@ cmd_serve(const struct sshca_cmd *self, int argc, char **argv)
 	    {"config", required_argument, NULL, 'f'},
 	    {"daemon", no_argument, NULL, 'd'},
 	    {"pid-file", required_argument, NULL, 'p'},
+	    {"pam-service", required_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -52,6 +55,18 @@ cmd_serve(const struct sshca_cmd *self, int argc, char **argv)
 			if ((r = sshca_opt_once(self, &o.pid_file, "--pid-file", optarg)) !=
 			    SSHCA_EXIT_OK)
 				return r;
+			break;
+		case 'P':
+			if ((r = sshca_opt_once(self, &o.pam_service, "--pam-service", optarg)) !=
+			    SSHCA_EXIT_OK)
+				return r;
+			/* A file name under /etc/pam.d, nothing that walks out of it. */
+			if (optarg[0] == '\0' || optarg[0] == '.' ||
+			    strspn(optarg,
+			        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			        "0123456789._-") != strlen(optarg))
+				return sshca_usage_error(
+				    self, "--pam-service: '%s' is not a PAM service name", optarg);
 			break;
 		case 'h': return sshca_help(self);
 		default: return sshca_bad_option(self, c, argv);

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include <setjmp.h>
 
@@ -20,6 +23,7 @@
 #include "caconf.h"
 #include "err.h"
 #include "serve.h"
+#include "session.h"
 #include "signer.h"
 #include "store.h"
 #include "testutil.h"
@@ -144,9 +148,8 @@ test_backend(void **state)
 	struct buf m;
 	char *hosts[] = {"web01.example.com"}, *text = NULL, id[API_ID_LEN + 1];
 
-	/* TLS login is not wired: the front answers 501 for it. */
-	assert_null(be->login);
-	assert_null(be->session_check);
+	assert_non_null(be->login);
+	assert_non_null(be->session_check);
 
 	caller_me(f, &c);
 	memset(&in, 0, sizeof(in));
@@ -233,11 +236,91 @@ test_backend(void **state)
 	json_decref(r.body);
 }
 
+/* Login and session_check through the adapter: a login over the Unix
+ * socket is refused, without sessions nothing opens, a refused password
+ * is a 401, and a stored session's token makes a TLS caller with the
+ * same powers as the Unix one (PAM itself: tests/test_session.c). */
+static void
+test_login_wiring(void **state)
+{
+	struct fx *f = *state;
+	const struct ca_api_backend *be = &serve_api_backend;
+	static const char token[] =
+	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	struct store_event ev = {AUDIT_LOGIN, NULL, NULL, NULL, 0};
+	struct session_opts so;
+	struct store_session ss;
+	struct ca_login_input lin;
+	struct ca_request_input in;
+	struct ca_caller c;
+	struct ca_reply r;
+	char pw[] = "not the password", *hosts[] = {"web01.example.com"};
+	uint8_t h[STORE_TOKEN_HASH_LEN];
+	unsigned hl = 0;
+
+	lin.user = f->me;
+	lin.password = pw;
+	memset(&r, 0, sizeof(r));
+	caller_me(f, &c);
+	assert_int_equal(be->login(&f->be, &c, &lin, &r), EPH_ERR_INVAL);
+	tu_assert_contains(r.detail, "over TLS");
+	assert_int_equal(pw[0], '\0');
+
+	memset(&c, 0, sizeof(c));
+	c.via = CA_VIA_TLS;
+	c.uid = (uid_t)-1;
+	snprintf(c.address, sizeof(c.address), "192.0.2.9");
+	memset(&r, 0, sizeof(r));
+	snprintf(pw, sizeof(pw), "not the password");
+	assert_int_equal(be->login(&f->be, &c, &lin, &r), EPH_ERR_STORE_FULL);
+	assert_int_equal(be->session_check(&f->be, token, &c), EPH_ERR_UNAUTHENTICATED);
+
+	memset(&so, 0, sizeof(so));
+	so.service = "sshca-ephtest-no-such-service";
+	so.fail_delay_ms = 1;
+	so.lock = serve_store_lock;
+	so.unlock = serve_store_unlock;
+	so.lock_ctx = &f->be;
+	assert_int_equal(session_new(&so, &f->be.sessions), EPH_OK);
+	memset(&r, 0, sizeof(r));
+	snprintf(pw, sizeof(pw), "not the password");
+	assert_int_equal(be->login(&f->be, &c, &lin, &r), EPH_ERR_UNAUTHENTICATED);
+	assert_string_equal(r.detail, "login refused");
+	assert_null(r.body);
+
+	/* A session as a login stores it. */
+	assert_int_equal(be->session_check(&f->be, token, &c), EPH_ERR_UNAUTHENTICATED);
+	memset(&ss, 0, sizeof(ss));
+	snprintf(ss.user, sizeof(ss.user), "%s", f->me);
+	ss.uid = getuid();
+	ss.created = (int64_t)time(NULL);
+	ss.expires = ss.created + 60;
+	assert_int_equal(EVP_Digest(token, strlen(token), h, &hl, EVP_sha256(), NULL), 1);
+	assert_int_equal(store_put_session(f->st, h, &ss, &ev), EPH_OK);
+	assert_int_equal(be->session_check(&f->be, token, &c), EPH_OK);
+	assert_string_equal(c.user, f->me);
+	assert_int_equal(c.uid, getuid());
+	c.authenticated = 1;
+	memset(&in, 0, sizeof(in));
+	in.task = "ping";
+	in.hosts = hosts;
+	in.nhosts = 1;
+	in.public_key = f->pub;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(be->request_create(&f->be, &c, &in, &r), EPH_OK);
+	assert_string_equal(json_string_value(json_object_get(r.body, "state")), "issued");
+	assert_string_equal(json_string_value(json_object_get(r.body, "requester")), f->me);
+	json_decref(r.body);
+	session_free(f->be.sessions);
+	f->be.sessions = NULL;
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_backend, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_login_wiring, setup, teardown),
 	};
 
 	tu_init(argc, argv);

@@ -283,17 +283,18 @@ test_open_pragmas(void **state)
 	    sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_version", -1, &s, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(s, 0), 2);
+	assert_int_equal(sqlite3_column_int(s, 0), 3);
 	sqlite3_finalize(s);
 	/* The active-grants limit is a covered range, not a scan of every
 	 * request the requester ever made (store_count_active's query). */
 	assert_int_equal(sqlite3_prepare_v2(db,
-			     "EXPLAIN QUERY PLAN SELECT count(*) FROM requests WHERE requester = ?1"
-			     " AND state = 'issued' AND valid_before > ?2",
-			     -1, &s, NULL),
+	                     "EXPLAIN QUERY PLAN SELECT count(*) FROM requests WHERE requester = ?1"
+	                     " AND state = 'issued' AND valid_before > ?2",
+	                     -1, &s, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	assert_non_null(strstr((const char *)sqlite3_column_text(s, 3), "COVERING INDEX requests_active"));
+	assert_non_null(
+	    strstr((const char *)sqlite3_column_text(s, 3), "COVERING INDEX requests_active"));
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	/* Reopening applies no migration twice. */
