@@ -22,6 +22,8 @@
 #include "caconf.h"
 #include "daemon.h"
 #include "err.h"
+#include "fileio.h"
+#include "krl.h"
 #include "http.h"
 #include "log.h"
 #include "policy.h"
@@ -550,6 +552,47 @@ const struct ca_api_backend serve_api_backend = {
 
 /* ------------------------------------------------------------- daemon */
 
+/* The highest serial the KRL at path revokes; 0 when there is no KRL yet.
+ * Read as root before the CA user takes over, so the file may be the CA
+ * user's (it writes it) or root's, and nobody else may write it. A KRL
+ * that does not parse stops the start: the hosts refuse it too. */
+static int
+krl_floor(const char *path, uid_t ca_uid, uint64_t *floor)
+{
+	struct krl *k = NULL;
+	struct stat st;
+	struct buf b;
+	int e;
+
+	*floor = 0;
+	buf_init(&b);
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return EPH_OK;
+		serve_log(LOG_ERR, "revoked_keys %s: %s", path, strerror(errno));
+		return EPH_ERR_IO;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != ca_uid) ||
+	    (st.st_mode & 022) != 0) {
+		serve_log(LOG_ERR,
+		    "revoked_keys %s: must be a regular file of root or the CA user that "
+		    "group and others cannot write",
+		    path);
+		return EPH_ERR_PERM;
+	}
+	if ((e = file_read_all(path, KRL_MAX_SIZE, 0, &b)) != EPH_OK ||
+	    (e = krl_parse(b.d, b.len, &k)) != EPH_OK) {
+		serve_log(LOG_ERR, "revoked_keys %s: %s (fix or remove it)", path,
+		    e == EPH_ERR_IO ? strerror(errno) : eph_strerror(e));
+		buf_free(&b);
+		return e;
+	}
+	buf_free(&b);
+	*floor = krl_max_serial(k);
+	krl_free(k);
+	return EPH_OK;
+}
+
 /* The directory part of path into dir ("." when none). */
 static int
 dir_of(const char *path, char *dir, size_t len)
@@ -753,6 +796,7 @@ serve_run(const char *caconf_path, const struct serve_opts *o)
 	struct policy_errors errs = {NULL, 0};
 	struct http_config hc;
 	struct store_opts so;
+	uint64_t krl_max = 0;
 	struct workflow_opts wo;
 	struct session_opts sopt;
 	char why1[512], *why = NULL, *text, *serial_file = NULL;
@@ -852,6 +896,11 @@ serve_run(const char *caconf_path, const struct serve_opts *o)
 		serve_log(LOG_ERR, "listen: %s", why1[0] != '\0' ? why1 : eph_strerror(e));
 		goto out;
 	}
+	/* Serials start above any the KRL already revokes (a CA that lost
+	 * its database and its high-water file must not reuse them). */
+	if (s.cc->revoked_keys != NULL &&
+	    (e = krl_floor(s.cc->revoked_keys, uid, &krl_max)) != EPH_OK)
+		goto out;
 	/* 5. The CA user from here on. */
 	if ((e = daemon_drop_privileges(uid, gid)) != EPH_OK) {
 		serve_log(LOG_ERR, "cannot become %s (uid %ld): %s", s.cc->user, (long)uid,
@@ -864,6 +913,7 @@ serve_run(const char *caconf_path, const struct serve_opts *o)
 	memset(&so, 0, sizeof(so));
 	so.database = s.cc->database;
 	so.serial_file = serial_file;
+	so.serial_floor = krl_max;
 	if ((e = store_open(&so, &s.store)) != EPH_OK) {
 		serve_log(LOG_ERR, "database %s: cannot open it as %s: %s", s.cc->database,
 		    as_root ? s.cc->user : "the invoking user",

@@ -48,6 +48,10 @@ struct workflow {
 	uint64_t krl_version;
 	uint64_t *krl_serials;
 	size_t nkrl_serials;
+	/* Revocations the KRL file had at open that the store cannot account
+	 * for (a restored older database): kept in every KRL written. */
+	struct krl_serial_range *carry;
+	size_t ncarry;
 };
 
 /*
@@ -624,10 +628,15 @@ krl_rebuild(struct workflow *w, int force)
 	krl_set_generated_date(k, (uint64_t)now);
 	if ((e = krl_set_comment(k, KRL_COMMENT)) != EPH_OK)
 		goto out;
-	for (i = 0; i < w->nca; i++)
+	for (i = 0; i < w->nca; i++) {
 		for (j = 0; j < n; j++)
 			if ((e = krl_add_serial(k, w->ca[i], serials[j])) != EPH_OK)
 				goto out;
+		for (j = 0; j < w->ncarry; j++)
+			if ((e = krl_add_serial_range(
+			         k, w->ca[i], w->carry[j].lo, w->carry[j].hi)) != EPH_OK)
+				goto out;
+	}
 	if ((e = krl_serialize(k, &b)) != EPH_OK)
 		goto out;
 	if (w->cc->revoked_keys != NULL &&
@@ -903,22 +912,115 @@ out:
 	return e;
 }
 
-/* The version of the KRL file as it stands (0 when there is none). */
+/* Add [lo, hi] to the carried ranges, merging with the last one. */
 static int
-krl_file_version(const struct ca_conf *cc, uint64_t *version)
+carry_add(struct workflow *w, uint64_t lo, uint64_t hi)
 {
-	struct krl *k = NULL;
+	struct krl_serial_range *v;
+
+	if (w->ncarry > 0 && w->carry[w->ncarry - 1].hi != UINT64_MAX &&
+	    lo <= w->carry[w->ncarry - 1].hi + 1) {
+		if (hi > w->carry[w->ncarry - 1].hi)
+			w->carry[w->ncarry - 1].hi = hi;
+		return EPH_OK;
+	}
+	if ((v = reallocarray(w->carry, w->ncarry + 1, sizeof(*v))) == NULL)
+		return EPH_ERR_NOMEM;
+	w->carry = v;
+	w->carry[w->ncarry].lo = lo;
+	w->carry[w->ncarry].hi = hi;
+	w->ncarry++;
+	return EPH_OK;
+}
+
+/*
+ * Does the store account for serial s being in the KRL? It does when it
+ * has the grant as revoked (it will write it itself) or as expired (it may
+ * be dropped). Anything else -- a serial it never saw, or a grant it has
+ * as still issued -- is a revocation it lost (a restored older database):
+ * dropping it would let a revoked certificate back in.
+ */
+static int
+carry_needed(struct workflow *w, uint64_t s, int64_t now, int *needed)
+{
+	struct store_request *rq = NULL;
 	int e;
 
-	*version = 0;
-	if (cc->revoked_keys == NULL)
+	*needed = 1;
+	if ((e = store_get_by_serial(w->st, s, &rq)) == EPH_ERR_NOTFOUND)
+		return EPH_OK;
+	if (e != EPH_OK)
+		return e;
+	if (rq->state == STORE_REVOKED || (int64_t)rq->valid_before <= now)
+		*needed = 0;
+	else
+		eph_log(LOG_WARNING, NULL, NULL, 0,
+		    "KRL %s revokes serial %llu of %s, which the store has as %s: kept revoked",
+		    w->cc->revoked_keys, (unsigned long long)s, rq->id,
+		    store_state_name(rq->state));
+	store_request_free(rq);
+	return EPH_OK;
+}
+
+/*
+ * The KRL file as it stands: its version (0 when there is none), and the
+ * revocations in it the store cannot account for, which every KRL written
+ * from now on keeps. A range too wide to look at serial by serial (none
+ * the CA writes itself) is kept whole.
+ */
+static int
+krl_file_load(struct workflow *w)
+{
+	struct krl *k = NULL;
+	struct krl_serial_range *v = NULL;
+	int64_t now = wf_now(w);
+	size_t n = 0, i;
+	uint64_t s, first = 0;
+	int e, needed, open_run;
+
+	w->krl_version = 0;
+	if (w->cc->revoked_keys == NULL)
 		return EPH_OK;
 	errno = 0;
-	if ((e = krl_load(cc->revoked_keys, &k)) != EPH_OK)
+	if ((e = krl_load(w->cc->revoked_keys, &k)) != EPH_OK)
 		return e == EPH_ERR_IO && errno == ENOENT ? EPH_OK : e;
-	*version = krl_version(k);
+	w->krl_version = krl_version(k);
+	if ((e = krl_serial_ranges(k, &v, &n)) != EPH_OK)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (v[i].hi - v[i].lo >= WORKFLOW_KRL_CARRY_WIDE) {
+			if ((e = carry_add(w, v[i].lo, v[i].hi)) != EPH_OK)
+				goto out;
+			continue;
+		}
+		open_run = 0;
+		for (s = v[i].lo;; s++) {
+			if ((e = carry_needed(w, s, now, &needed)) != EPH_OK)
+				goto out;
+			if (needed && !open_run) {
+				first = s;
+				open_run = 1;
+			} else if (!needed && open_run) {
+				if ((e = carry_add(w, first, s - 1)) != EPH_OK)
+					goto out;
+				open_run = 0;
+			}
+			if (s == v[i].hi)
+				break;
+		}
+		if (open_run && (e = carry_add(w, first, v[i].hi)) != EPH_OK)
+			goto out;
+	}
+	if (w->ncarry > 0)
+		eph_log(LOG_WARNING, NULL, NULL, 0,
+		    "KRL %s: %zu range(s) of revoked serials the store does not account for are "
+		    "kept (restored an older database?)",
+		    w->cc->revoked_keys, w->ncarry);
+	e = EPH_OK;
+out:
+	free(v);
 	krl_free(k);
-	return EPH_OK;
+	return e;
 }
 
 static void
@@ -935,6 +1037,7 @@ workflow_free(struct workflow *w)
 	free(w->ca);
 	free(w->krl);
 	free(w->krl_serials);
+	free(w->carry);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
 }
@@ -976,7 +1079,7 @@ workflow_open(const struct workflow_opts *o, struct workflow **out, char **why)
 			*why = strdup("cannot read the CA public keys from the signer");
 		goto out;
 	}
-	if ((e = krl_file_version(o->cc, &w->krl_version)) != EPH_OK) {
+	if ((e = krl_file_load(w)) != EPH_OK) {
 		if (why != NULL &&
 		    asprintf(why, "%s: %s", o->cc->revoked_keys, eph_strerror(e)) < 0)
 			*why = NULL;

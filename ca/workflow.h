@@ -64,6 +64,9 @@
 #define WORKFLOW_LIST_MAX 1000 /* requests one list answers */
 #define WORKFLOW_AUDIT_MAX 1000 /* audit records one call answers */
 #define WORKFLOW_ACTOR "sshca" /* the actor of the CA's own events */
+/* A KRL range at least this wide is carried over whole at open rather
+ * than looked up serial by serial (the CA never writes one). */
+#define WORKFLOW_KRL_CARRY_WIDE 65536u
 
 /*
  * Who is calling, as the front authenticated them. user is the canonical
@@ -119,7 +122,9 @@ struct workflow;
 /*
  * Load the policy (ca.conf policy), start the webhooks, read the KRL's
  * version and rewrite it from the store (so a revocation committed just
- * before a crash reaches the KRL). On a policy that does not load:
+ * before a crash reaches the KRL). Serials the old KRL revokes that the
+ * store does not have as revoked or expired (a restored older database)
+ * stay revoked in every KRL written. On a policy that does not load:
  * EPH_ERR_FORMAT (or _IO / _PERM) with every file:line error in *why (to
  * free; may be NULL otherwise).
  */

@@ -120,6 +120,66 @@ ranges_contain(const struct krl_ca *ca, uint64_t serial)
 	return i < ca->nranges && ca->ranges[i].lo <= serial;
 }
 
+uint64_t
+krl_max_serial(const struct krl *k)
+{
+	uint64_t max = 0;
+	size_t i, j;
+
+	if (k == NULL)
+		return 0;
+	/* Ranges are not sorted until krl_parse ends; look at every one. */
+	for (i = 0; i < k->ncas; i++)
+		for (j = 0; j < k->cas[i].nranges; j++)
+			if (k->cas[i].ranges[j].hi > max)
+				max = k->cas[i].ranges[j].hi;
+	return max;
+}
+
+static int
+cmp_range_lo(const void *a, const void *b)
+{
+	const struct krl_serial_range *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : (x->lo > y->lo);
+}
+
+int
+krl_serial_ranges(const struct krl *k, struct krl_serial_range **out, size_t *n)
+{
+	struct krl_serial_range *v = NULL;
+	size_t i, j, total = 0, m = 0;
+
+	if (k == NULL || out == NULL || n == NULL)
+		return EPH_ERR_INVAL;
+	*out = NULL;
+	*n = 0;
+	for (i = 0; i < k->ncas; i++)
+		total += k->cas[i].nranges;
+	if (total == 0)
+		return EPH_OK;
+	if ((v = calloc(total, sizeof(*v))) == NULL)
+		return EPH_ERR_NOMEM;
+	for (i = 0; i < k->ncas; i++)
+		for (j = 0; j < k->cas[i].nranges; j++) {
+			v[m].lo = k->cas[i].ranges[j].lo;
+			v[m].hi = k->cas[i].ranges[j].hi;
+			m++;
+		}
+	qsort(v, m, sizeof(*v), cmp_range_lo);
+	/* Merge overlapping and adjacent ranges of different CAs. */
+	for (i = 1, j = 0; i < m; i++) {
+		if (v[j].hi != UINT64_MAX && v[i].lo <= v[j].hi + 1) {
+			if (v[i].hi > v[j].hi)
+				v[j].hi = v[i].hi;
+		} else
+			v[++j] = v[i];
+	}
+	*out = v;
+	*n = j + 1;
+	return EPH_OK;
+}
+
 /* Insert [lo, hi] keeping the ranges sorted and merged. */
 static int
 ranges_insert(struct krl *k, struct krl_ca *ca, uint64_t lo, uint64_t hi)

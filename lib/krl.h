@@ -76,6 +76,19 @@ int krl_parse(const uint8_t *d, size_t n, struct krl **out);
 /* Read a KRL file (refused when writable by group/other). */
 int krl_load(const char *path, struct krl **out);
 
+/* The highest serial the KRL revokes, under any CA (0 when none): a CA
+ * that lost its state starts its serials above it. */
+uint64_t krl_max_serial(const struct krl *k);
+
+/* An inclusive range of revoked serials. */
+struct krl_serial_range {
+	uint64_t lo, hi;
+};
+
+/* Every serial the KRL revokes, under any CA, as sorted, merged ranges
+ * (*out malloc'd, NULL when *n is 0). */
+int krl_serial_ranges(const struct krl *k, struct krl_serial_range **out, size_t *n);
+
 /* EPH_ERR_REVOKED when the certificate (by serial or key id, for its CA
  * or any CA), its key, or its CA key is revoked; EPH_OK when not. */
 int krl_check_cert(const struct krl *k, const struct cert *c);

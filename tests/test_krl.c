@@ -1549,6 +1549,46 @@ test_truncation_and_corruption(void **state)
 	buf_free(&b);
 }
 
+/* Every revoked serial, over all CAs, merged: what a CA that lost its
+ * database keeps revoked, and starts its serials above. */
+static void
+test_serial_ranges(void **state)
+{
+	struct fx *fx = *state;
+	struct krl_serial_range *v = NULL;
+	struct krl *k, *back;
+	struct buf b;
+	size_t n = 0;
+
+	assert_int_equal(krl_new(&k), EPH_OK);
+	assert_int_equal(krl_max_serial(k), 0);
+	assert_int_equal(krl_serial_ranges(k, &v, &n), EPH_OK);
+	assert_int_equal(n, 0);
+	assert_null(v);
+	assert_int_equal(krl_add_serial_range(k, fx->signer[CA], 5, 100), EPH_OK);
+	assert_int_equal(krl_add_serial(k, fx->signer[CA2], 101), EPH_OK);
+	assert_int_equal(krl_add_serial(k, NULL, 3), EPH_OK);
+	assert_int_equal(krl_add_serial(k, NULL, 500), EPH_OK);
+	assert_int_equal(krl_add_key_id(k, fx->signer[CA], "x"), EPH_OK);
+	assert_int_equal(krl_max_serial(k), 500);
+	/* The same after a round trip through the file format. */
+	buf_init(&b);
+	assert_int_equal(krl_serialize(k, &b), EPH_OK);
+	assert_int_equal(krl_parse(b.d, b.len, &back), EPH_OK);
+	buf_free(&b);
+	assert_int_equal(krl_max_serial(back), 500);
+	assert_int_equal(krl_serial_ranges(back, &v, &n), EPH_OK);
+	assert_int_equal(n, 3);
+	assert_true(v[0].lo == 3 && v[0].hi == 3);
+	assert_true(v[1].lo == 5 && v[1].hi == 101);
+	assert_true(v[2].lo == 500 && v[2].hi == 500);
+	free(v);
+	assert_int_equal(krl_max_serial(NULL), 0);
+	assert_int_equal(krl_serial_ranges(NULL, &v, &n), EPH_ERR_INVAL);
+	krl_free(back);
+	krl_free(k);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1562,6 +1602,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_roundtrip_lib),
 	    cmocka_unit_test(test_roundtrip_keygen),
 	    cmocka_unit_test(test_api),
+	    cmocka_unit_test(test_serial_ranges),
 	    cmocka_unit_test(test_load_checks),
 	    cmocka_unit_test(test_malformed_ca_key),
 	    cmocka_unit_test(test_bad_ca_key_fails_closed),

@@ -1053,6 +1053,78 @@ test_restart(void **state)
 	workflow_reply_clear(&r);
 }
 
+/* A restored older database does not un-revoke: revocations in the KRL
+ * that the store does not have (a grant it has as issued, a serial it
+ * never saw) stay in every KRL written. */
+static void
+test_restored_backup_keeps_revocations(void **state)
+{
+	struct fx *f = *state;
+	struct workflow_reply r = {NULL, ""};
+	char id1[STORE_ID_LEN + 1], id2[STORE_ID_LEN + 1], *out = NULL;
+	char *krl = tu_path(f->dir, "krl"), *certf = tu_path(f->dir, "cert.pub");
+	char *backup = tu_path(f->dir, "backup.db");
+	const char *line;
+
+	TU_REQUIRE_SSH_KEYGEN();
+	assert_int_equal(create(f, "alice", "ping", NULL, &r, id1), EPH_OK);
+	line = json_string_value(json_object_get(r.object, "certificate"));
+	assert_int_equal(tu_write_file(certf, line, strlen(line), 0644), 0);
+	/* The backup: taken while the certificate is still only issued. */
+	workflow_close(f->w);
+	f->w = NULL;
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(tu_run(NULL, "cp '%s' '%s'", f->cc->database, backup), 0);
+	open_store(f);
+	open_workflow(f);
+	assert_int_equal(act(f, "alice", workflow_request_revoke, id1, "lost laptop", &r), EPH_OK);
+	assert_int_equal(tu_run(&out, "%s -Q -f %s %s", tu_ssh_keygen(), krl, certf), 1);
+	free(out);
+	/* Disaster: the database is restored from the backup. */
+	workflow_close(f->w);
+	f->w = NULL;
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(tu_run(NULL, "cp '%s' '%s' && rm -f '%s-wal' '%s-shm'", backup,
+	                     f->cc->database, f->cc->database, f->cc->database),
+	    0);
+	open_store(f);
+	open_workflow(f);
+	{
+		struct workflow_caller c = caller(f, "alice", NULL);
+
+		workflow_reply_clear(&r);
+		assert_int_equal(workflow_request_get(f->w, &c, id1, &r), EPH_OK);
+		assert_string_equal(state_of(&r), "issued");
+	}
+	/* Still revoked, in the file and in what is served, and after the
+	 * next rewrite too. */
+	assert_int_equal(tu_run(&out, "%s -Q -f %s %s", tu_ssh_keygen(), krl, certf), 1);
+	tu_assert_contains(out, "REVOKED");
+	free(out);
+	assert_int_equal(create(f, "bob", "ping", NULL, &r, id2), EPH_OK);
+	assert_int_equal(act(f, "admin1", workflow_request_revoke, id2, NULL, &r), EPH_OK);
+	assert_int_equal(tu_run(&out, "%s -Q -f %s %s", tu_ssh_keygen(), krl, certf), 1);
+	free(out);
+	/* With the database gone altogether, the same. */
+	workflow_close(f->w);
+	f->w = NULL;
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(tu_run(NULL, "rm -f '%s' '%s-wal' '%s-shm'", f->cc->database,
+	                     f->cc->database, f->cc->database),
+	    0);
+	open_store(f);
+	open_workflow(f);
+	assert_int_equal(tu_run(&out, "%s -Q -f %s %s", tu_ssh_keygen(), krl, certf), 1);
+	free(out);
+	workflow_reply_clear(&r);
+	free(krl);
+	free(certf);
+	free(backup);
+}
+
 static void
 test_unix_socket_source(void **state)
 {
@@ -1172,6 +1244,8 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_webhook_queue),
 	    cmocka_unit_test_setup_teardown(test_limits, setup_started, teardown),
 	    cmocka_unit_test_setup_teardown(test_restart, setup_started, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_restored_backup_keeps_revocations, setup_started, teardown),
 	    cmocka_unit_test_setup_teardown(test_unix_socket_source, setup_started, teardown),
 	    cmocka_unit_test_setup_teardown(test_visibility, setup_started, teardown),
 	};

@@ -8,7 +8,8 @@
 # KRL (ssh-keygen -Q, ETag / 304), break-glass with its review, malformed
 # input, SIGHUP with a broken policy, `sshca audit verify` clean and then
 # detecting a hand-edited row, SIGTERM exiting 0, a restart whose serials
-# go on above the old ones, and the signer's death stopping the daemon.
+# go on above the old ones, the signer's death stopping the daemon, and a
+# restart on lost state that keeps the KRL's revocations and serials above them.
 #
 # Needs root (useradd, binding as root then dropping to the CA user).
 # Exit 77 (skip) when it cannot run. Removes everything it made.
@@ -281,5 +282,28 @@ wait "$daemon_pid" || rc=$?
 daemon_pid=""
 [ "$rc" -ne 0 ] || fail "sshca serve exited 0 when its signer died"
 grep -q 'signer.*gone' "$tmp/serve.log" || fail "the signer's death was not logged"
+
+# --- the state lost (database and high-water file), the KRL kept: the
+# revoked certificate stays revoked and new serials start above the KRL's
+rm -f "$tmp/state/ca.db" "$tmp/state/ca.db-wal" "$tmp/state/ca.db-shm" "$tmp/state/krl.serial"
+"$SSHCA" serve -f "$tmp/ca.conf" >>"$tmp/serve.log" 2>&1 &
+daemon_pid=$!
+i=0
+until [ -S "$sock" ]; do
+	kill -0 "$daemon_pid" 2>/dev/null || fail "sshca serve did not start on lost state"
+	i=$((i + 1))
+	[ "$i" -lt 100 ] || fail "no socket after losing the state"
+	sleep 0.1
+done
+api "$req" POST /v1/requests "{\"task\": \"ping\", \"hosts\": [\"web01.example.com\"], \"public_key\": \"$pub\"}"
+expect 201 "after losing the state"
+[ "$(field .serial)" -gt "$ping_serial" ] ||
+	fail "serial $(field .serial) after losing the state is not above the KRL's $ping_serial"
+if "$SSH_KEYGEN" -Q -f "$tmp/krl" "$tmp/ping-cert.pub" >"$tmp/q" 2>&1; then
+	fail "a lost database un-revoked serial $ping_serial: $(cat "$tmp/q")"
+fi
+kill -TERM "$daemon_pid"
+wait "$daemon_pid" || fail "sshca serve exited non-zero on SIGTERM after losing the state"
+daemon_pid=""
 [ -z "${KEEP_LOG:-}" ] || cat "$tmp/serve.log" "$tmp/verify"
 echo "ok: sshca serve end to end"
