@@ -686,12 +686,55 @@ out:
 /* --------------------------------------------------------------- issue */
 
 /*
+ * Is the signer's certificate the one we asked for: signed by one of our
+ * CA keys, a user certificate with our serial, for the stored key, with
+ * exactly the principals of the decision? The signature itself is not
+ * checked: the signer is ours, and a signature checked against the key
+ * inside the certificate would prove nothing about it.
+ */
+static int
+signed_as_asked(const struct workflow *w, const struct store_request *rq,
+    const struct policy_decision *d, uint64_t serial, const struct cert *cert)
+{
+	char *line = NULL;
+	size_t i, j;
+	int e = EPH_ERR_CA_MISMATCH;
+
+	for (i = 0; i < w->nca; i++)
+		if (cert_check_ca(cert, w->ca[i]) == EPH_OK)
+			break;
+	if (i == w->nca)
+		goto out;
+	e = EPH_ERR_FORMAT;
+	if (cert->type != CERT_TYPE_USER || cert->serial != serial ||
+	    cert->nprincipals != d->nprincipals)
+		goto out;
+	for (i = 0; i < d->nprincipals; i++) {
+		for (j = 0; j < cert->nprincipals; j++)
+			if (strcmp(d->principals[i], cert->principals[j]) == 0)
+				break;
+		if (j == cert->nprincipals)
+			goto out;
+	}
+	if ((e = key_format_public_line(cert->key, NULL, &line)) != EPH_OK)
+		goto out;
+	if (strcmp(line, rq->public_key) != 0) {
+		e = EPH_ERR_FORMAT;
+		goto out;
+	}
+	e = EPH_OK;
+out:
+	free(line);
+	return e;
+}
+
+/*
  * Sign rq (pending, evaluated to issue with p) and store the certificate.
  * The request stays pending when the signer refuses (its why in r).
  */
 static int
-issue(struct workflow *w, const struct store_request *rq, const struct people *p, const char *actor,
-    struct workflow_reply *r)
+issue(struct workflow *w, const struct store_request *rq, const struct people *p,
+    const struct policy_decision *d, const char *actor, struct workflow_reply *r)
 {
 	struct signer_request sr;
 	struct signer_result res = {NULL, 0, NULL};
@@ -730,8 +773,14 @@ issue(struct workflow *w, const struct store_request *rq, const struct people *p
 		    (unsigned long long)serial, r->why);
 		goto out;
 	}
-	if ((e = cert_parse_line(res.certificate, &cert, NULL)) != EPH_OK) {
+	if ((e = cert_decode_line(res.certificate, &cert)) != EPH_OK) {
 		reply_why(r, "the signer's certificate does not parse");
+		goto out;
+	}
+	if ((e = signed_as_asked(w, rq, d, serial, cert)) != EPH_OK) {
+		reply_why(r, "the signer's certificate is not the one asked for");
+		eph_log(LOG_ERR, NULL, NULL, 0, "request %s: serial %llu: %s", rq->id,
+		    (unsigned long long)serial, r->why);
 		goto out;
 	}
 	memset(&sc, 0, sizeof(sc));
@@ -749,8 +798,10 @@ issue(struct workflow *w, const struct store_request *rq, const struct people *p
 
 		memset(&g, 0, sizeof(g));
 		if (ext == NULL || cert_opt_value(ext, &v, &vn) != EPH_OK ||
-		    grant_decode(v, vn, &g) != EPH_OK) {
-			reply_why(r, "the signer's certificate has no grant");
+		    grant_decode(v, vn, &g) != EPH_OK || g.id == NULL ||
+		    strcmp(g.id, rq->id) != 0) {
+			grant_clear(&g);
+			reply_why(r, "the signer's certificate has no grant for this request");
 			e = EPH_ERR_FORMAT;
 			goto out;
 		}
@@ -820,7 +871,7 @@ settle(
 		goto out;
 	}
 	if (d.result == POLICY_ISSUE) {
-		if ((e = issue(w, rq, &p, c != NULL ? c->user : WORKFLOW_ACTOR, r)) != EPH_OK)
+		if ((e = issue(w, rq, &p, &d, c != NULL ? c->user : WORKFLOW_ACTOR, r)) != EPH_OK)
 			goto out;
 	} else if (d.result == POLICY_DENY) {
 		if ((text = deny_text(&d)) == NULL ||
