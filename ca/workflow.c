@@ -848,10 +848,12 @@ out:
  * Evaluate stored request id with every approval and act: issue, deny
  * (by the policy in force), or leave pending. The caller (c, may be NULL)
  * is the actor. Answers the object in r; EPH_ERR_FORBIDDEN when denied.
+ * Inside a store group (grouped), the denial's webhook is the caller's,
+ * after store_commit: nobody hears of a decision before it is durable.
  */
 static int
-settle(
-    struct workflow *w, const char *id, const struct workflow_caller *c, struct workflow_reply *r)
+settle(struct workflow *w, const char *id, const struct workflow_caller *c,
+    struct workflow_reply *r, int grouped)
 {
 	struct store_request *rq = NULL;
 	struct policy_decision d;
@@ -895,7 +897,8 @@ answer:
 	if ((e = reply_request(w, id, r)) != EPH_OK)
 		goto out;
 	if (denied) {
-		notify_id(w, CA_EVENT_DENIED, id);
+		if (!grouped)
+			notify_id(w, CA_EVENT_DENIED, id);
 		e = EPH_ERR_FORBIDDEN;
 		goto out;
 	}
@@ -1220,7 +1223,7 @@ workflow_request_create(struct workflow *w, const struct workflow_caller *c,
 	const char *kwhy = NULL;
 	char *line = NULL, *dj = NULL, *text = NULL;
 	int64_t now;
-	int e;
+	int e, ce;
 
 	memset(&rq, 0, sizeof(rq));
 	memset(&d, 0, sizeof(d));
@@ -1275,6 +1278,36 @@ workflow_request_create(struct workflow *w, const struct workflow_caller *c,
 		}
 		ev.reason = text;
 	}
+	if (d.result == POLICY_ISSUE) {
+		/* The request and its issuance share one commit (one fsync).
+		 * Each is a savepoint of its own: a failed issuance leaves the
+		 * request recorded as pending (or denied), never the other way. */
+		if ((e = store_begin(w->st)) != EPH_OK) {
+			store_fail(r, e, w, "record");
+			goto out;
+		}
+		if ((e = store_put_request(w->st, &rq, &ev)) != EPH_OK) {
+			store_rollback(w->st);
+			store_fail(r, e, w, "record");
+			goto out;
+		}
+		/* Issue on the stored request, evaluated again by settle and
+		 * by the signer. */
+		e = settle(w, rq.id, c, r, 1);
+		if ((ce = store_commit(w->st)) != EPH_OK) {
+			/* Neither the request nor its certificate is on record:
+			 * answer neither. */
+			workflow_reply_clear(r);
+			store_fail(r, ce, w, "record");
+			e = ce;
+			goto out;
+		}
+		if (rq.break_glass)
+			notify_id(w, CA_EVENT_BREAK_GLASS, rq.id);
+		if (e == EPH_ERR_FORBIDDEN)
+			notify_id(w, CA_EVENT_DENIED, rq.id);
+		goto out;
+	}
 	if ((e = store_put_request(w->st, &rq, &ev)) != EPH_OK) {
 		store_fail(r, e, w, "record");
 		goto out;
@@ -1289,12 +1322,6 @@ workflow_request_create(struct workflow *w, const struct workflow_caller *c,
 	}
 	if (rq.break_glass)
 		notify_id(w, CA_EVENT_BREAK_GLASS, rq.id);
-	if (d.result == POLICY_ISSUE) {
-		/* Issue on the stored request, evaluated again by settle and
-		 * by the signer. */
-		e = settle(w, rq.id, c, r);
-		goto out;
-	}
 	if ((e = reply_request(w, rq.id, r)) != EPH_OK)
 		goto out;
 	notify_id(w, CA_EVENT_PENDING, rq.id);
@@ -1379,7 +1406,7 @@ workflow_request_approve(struct workflow *w, const struct workflow_caller *c, co
 	    policy_find_task(w->policy, rq->task) == NULL) {
 		/* A reloaded policy without the task: nobody can approve it
 		 * any more, so the policy in force denies it now. */
-		e = settle(w, rq->id, c, r);
+		e = settle(w, rq->id, c, r, 0);
 		if (!may_see(w, rq, c)) {
 			json_decref(r->object);
 			r->object = NULL;
@@ -1422,7 +1449,7 @@ workflow_request_approve(struct workflow *w, const struct workflow_caller *c, co
 		store_fail(r, e, w, "approve");
 		goto out;
 	}
-	e = settle(w, rq->id, c, r);
+	e = settle(w, rq->id, c, r, 0);
 out:
 	pthread_mutex_unlock(&w->mu);
 	store_request_free(rq);
