@@ -1191,7 +1191,8 @@ check_limits(struct workflow *w, const struct workflow_caller *c, struct workflo
 	int e;
 
 	if (w->cc->active_grants > 0) {
-		if ((e = store_count_active(w->st, c->user, now, &n)) != EPH_OK)
+		if ((e = store_count_active(w->st, c->user, now, w->cc->active_grants, &n)) !=
+		    EPH_OK)
 			return store_fail(r, e, w, "limits");
 		if (n >= w->cc->active_grants) {
 			reply_why(r, "%llu active grants: the limit is %llu", (unsigned long long)n,
@@ -1200,7 +1201,8 @@ check_limits(struct workflow *w, const struct workflow_caller *c, struct workflo
 		}
 	}
 	if (w->cc->requests_per_minute > 0) {
-		if ((e = store_count_since(w->st, c->user, now - RATE_WINDOW + 1, &n)) != EPH_OK)
+		if ((e = store_count_since(w->st, c->user, now - RATE_WINDOW + 1,
+		         w->cc->requests_per_minute, &n)) != EPH_OK)
 			return store_fail(r, e, w, "limits");
 		if (n >= w->cc->requests_per_minute) {
 			reply_why(r, "%llu requests in the last minute: the limit is %llu",
