@@ -48,6 +48,23 @@ struct workflow {
 	uint64_t krl_version;
 	uint64_t *krl_serials;
 	size_t nkrl_serials;
+	/* Recent requesters' requests per second of the rate window: the
+	 * store's count walks every request of the window, each time. */
+	struct rate_slot *rates;
+	size_t nrates;
+	uint64_t rate_tick; /* for least-recently-used eviction */
+};
+
+#define RATE_SLOTS 256
+
+/* One requester's requests in each second of the last RATE_WINDOW,
+ * seeded from the store on first sight and counted here after. This
+ * workflow is the only writer of requests. */
+struct rate_slot {
+	char *user;
+	int64_t second[RATE_WINDOW]; /* which second bucket i counts */
+	uint64_t count[RATE_WINDOW];
+	uint64_t used;
 };
 
 /*
@@ -989,6 +1006,9 @@ workflow_free(struct workflow *w)
 	free(w->ca);
 	free(w->krl);
 	free(w->krl_serials);
+	for (i = 0; i < w->nrates; i++)
+		free(w->rates[i].user);
+	free(w->rates);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
 }
@@ -1183,9 +1203,99 @@ create_validate(const struct workflow_new *in, struct workflow_reply *r)
 	return EPH_OK;
 }
 
+static size_t
+rate_bucket(int64_t t)
+{
+	int64_t m = t % RATE_WINDOW;
+
+	return (size_t)(m < 0 ? m + RATE_WINDOW : m);
+}
+
+/* The slot of user, seeded from the store when new (or evicted). */
+static int
+rate_slot_get(struct workflow *w, const char *user, int64_t now, struct rate_slot **out)
+{
+	struct rate_slot *rs = NULL;
+	uint64_t cum[RATE_WINDOW + 1];
+	char *name;
+	size_t i;
+	int e;
+
+	*out = NULL;
+	for (i = 0; i < w->nrates; i++)
+		if (strcmp(w->rates[i].user, user) == 0) {
+			w->rates[i].used = ++w->rate_tick;
+			*out = &w->rates[i];
+			return EPH_OK;
+		}
+	/* cum[k]: requests since now - k; bucket of second now - k holds
+	 * cum[k] - cum[k - 1]. Once per requester, not per request. */
+	cum[0] = 0;
+	for (i = 0; i < RATE_WINDOW; i++)
+		if ((e = store_count_since(w->st, user, now - (int64_t)i, 0, &cum[i + 1])) !=
+		    EPH_OK)
+			return e;
+	if ((name = strdup(user)) == NULL)
+		return EPH_ERR_NOMEM;
+	if (w->rates == NULL && (w->rates = calloc(RATE_SLOTS, sizeof(*w->rates))) == NULL) {
+		free(name);
+		return EPH_ERR_NOMEM;
+	}
+	if (w->nrates < RATE_SLOTS) {
+		rs = &w->rates[w->nrates++];
+	} else {
+		rs = &w->rates[0];
+		for (i = 1; i < w->nrates; i++)
+			if (w->rates[i].used < rs->used)
+				rs = &w->rates[i];
+		free(rs->user);
+	}
+	memset(rs, 0, sizeof(*rs));
+	rs->user = name;
+	for (i = 0; i < RATE_WINDOW; i++) {
+		int64_t t = now - (int64_t)i;
+
+		rs->second[rate_bucket(t)] = t;
+		rs->count[rate_bucket(t)] = cum[i + 1] >= cum[i] ? cum[i + 1] - cum[i] : 0;
+	}
+	rs->used = ++w->rate_tick;
+	*out = rs;
+	return EPH_OK;
+}
+
+static uint64_t
+rate_count(const struct rate_slot *rs, int64_t now)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < RATE_WINDOW; i++)
+		if (rs->second[i] <= now && rs->second[i] > now - RATE_WINDOW)
+			n += rs->count[i];
+	return n;
+}
+
+/* A request of user was recorded at now (or may have been: counting one
+ * too many only refuses early). */
+static void
+rate_note(struct workflow *w, const char *user, int64_t now)
+{
+	struct rate_slot *rs;
+	size_t b = rate_bucket(now);
+
+	if (w->cc->requests_per_minute == 0 || rate_slot_get(w, user, now, &rs) != EPH_OK)
+		return;
+	if (rs->second[b] != now) {
+		rs->second[b] = now;
+		rs->count[b] = 0;
+	}
+	rs->count[b]++;
+}
+
 static int
 check_limits(struct workflow *w, const struct workflow_caller *c, struct workflow_reply *r)
 {
+	struct rate_slot *rs;
 	int64_t now = wf_now(w);
 	uint64_t n = 0;
 	int e;
@@ -1201,9 +1311,9 @@ check_limits(struct workflow *w, const struct workflow_caller *c, struct workflo
 		}
 	}
 	if (w->cc->requests_per_minute > 0) {
-		if ((e = store_count_since(w->st, c->user, now - RATE_WINDOW + 1,
-		         w->cc->requests_per_minute, &n)) != EPH_OK)
+		if ((e = rate_slot_get(w, c->user, now, &rs)) != EPH_OK)
 			return store_fail(r, e, w, "limits");
+		n = rate_count(rs, now);
 		if (n >= w->cc->requests_per_minute) {
 			reply_why(r, "%llu requests in the last minute: the limit is %llu",
 			    (unsigned long long)n, (unsigned long long)w->cc->requests_per_minute);
@@ -1293,6 +1403,7 @@ workflow_request_create(struct workflow *w, const struct workflow_caller *c,
 			store_fail(r, e, w, "record");
 			goto out;
 		}
+		rate_note(w, c->user, now);
 		/* Issue on the stored request, evaluated again by settle and
 		 * by the signer. */
 		e = settle(w, rq.id, c, r, 1);
@@ -1314,6 +1425,7 @@ workflow_request_create(struct workflow *w, const struct workflow_caller *c,
 		store_fail(r, e, w, "record");
 		goto out;
 	}
+	rate_note(w, c->user, now);
 	if (d.result == POLICY_DENY) {
 		reply_why(r, "denied by the policy: %s", text);
 		if ((e = reply_request(w, rq.id, r)) == EPH_OK) {
