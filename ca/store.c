@@ -1146,6 +1146,31 @@ store_count_since(struct store *st, const char *requester, int64_t since, uint64
 	return count_query(st, sql_count_since, requester, since, cap, n);
 }
 
+/* The requests_active index is ordered by valid_before: the first entry. */
+static const char sql_first_expiry[] = "SELECT min(valid_before) FROM requests WHERE requester = ?1"
+                                       " AND state = 'issued' AND valid_before > ?2";
+
+int
+store_first_expiry(struct store *st, const char *requester, int64_t now, int64_t *valid_before)
+{
+	sqlite3_stmt *s = NULL;
+	int r, rc;
+
+	*valid_before = 0;
+	if ((r = stmt(st, sql_first_expiry, &s)) != EPH_OK ||
+	    (r = bind_text(s, 1, requester)) != EPH_OK || (r = bind_i64(s, 2, now)) != EPH_OK)
+		goto out;
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? EPH_ERR_STORE : sql_err(rc);
+		goto out;
+	}
+	*valid_before = sqlite3_column_type(s, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 0);
+	r = EPH_OK;
+out:
+	stmt_done(st, s);
+	return r;
+}
+
 /* ------------------------------------------------------------ changes */
 
 int

@@ -315,6 +315,9 @@ int store_count_active(
     struct store *st, const char *requester, int64_t now, uint64_t cap, uint64_t *n);
 int store_count_since(
     struct store *st, const char *requester, int64_t since, uint64_t cap, uint64_t *n);
+/* The earliest valid_before > now of the requester's issued, unrevoked
+ * grants (0: none): until then store_count_active cannot go down. */
+int store_first_expiry(struct store *st, const char *requester, int64_t now, int64_t *valid_before);
 
 /* ----------------------------------------------------------- sessions */
 

@@ -65,7 +65,15 @@ struct rate_slot {
 	int64_t second[RATE_WINDOW]; /* which second bucket i counts */
 	uint64_t count[RATE_WINDOW];
 	uint64_t used;
+	/* Active grants as the store counted them, kept up by each issuance
+	 * until the first of them expires (or one is revoked): counting
+	 * them is a walk over all of them. */
+	int active_known;
+	uint64_t active;
+	int64_t active_until; /* first valid_before among them; 0: none */
 };
+
+static void active_note(struct workflow *w, const char *user, int64_t valid_before);
 
 /*
  * Everyone a (re-)evaluation names, with the Unix groups looked up for
@@ -848,6 +856,8 @@ issue(struct workflow *w, const struct store_request *rq, const struct people *p
 		e = store_issue(w->st, rq->id, &sc, &ev);
 		grant_clear(&g);
 	}
+	if (e == EPH_OK)
+		active_note(w, rq->requester, (int64_t)sc.valid_before);
 	if (e != EPH_OK) {
 		/* The certificate is never answered without its record. */
 		store_fail(r, e, w, "issue");
@@ -1263,6 +1273,51 @@ rate_slot_get(struct workflow *w, const char *user, int64_t now, struct rate_slo
 	return EPH_OK;
 }
 
+static int
+active_count(struct workflow *w, struct rate_slot *rs, int64_t now, uint64_t *n)
+{
+	int e;
+
+	if (!rs->active_known || (rs->active_until != 0 && now >= rs->active_until)) {
+		rs->active_known = 0;
+		if ((e = store_count_active(w->st, rs->user, now, 0, &rs->active)) != EPH_OK ||
+		    (e = store_first_expiry(w->st, rs->user, now, &rs->active_until)) != EPH_OK)
+			return e;
+		rs->active_known = 1;
+	}
+	*n = rs->active;
+	return EPH_OK;
+}
+
+/* A grant of user valid before valid_before was issued (recorded, or in
+ * a group about to commit: one counted too many only refuses early). */
+static void
+active_note(struct workflow *w, const char *user, int64_t valid_before)
+{
+	size_t i;
+
+	for (i = 0; i < w->nrates; i++) {
+		struct rate_slot *rs = &w->rates[i];
+
+		if (strcmp(rs->user, user) != 0 || !rs->active_known)
+			continue;
+		rs->active++;
+		if (rs->active_until == 0 || valid_before < rs->active_until)
+			rs->active_until = valid_before;
+	}
+}
+
+/* A grant of user was revoked: count again on the next check. */
+static void
+active_forget(struct workflow *w, const char *user)
+{
+	size_t i;
+
+	for (i = 0; i < w->nrates; i++)
+		if (strcmp(w->rates[i].user, user) == 0)
+			w->rates[i].active_known = 0;
+}
+
 static uint64_t
 rate_count(const struct rate_slot *rs, int64_t now)
 {
@@ -1301,8 +1356,8 @@ check_limits(struct workflow *w, const struct workflow_caller *c, struct workflo
 	int e;
 
 	if (w->cc->active_grants > 0) {
-		if ((e = store_count_active(w->st, c->user, now, w->cc->active_grants, &n)) !=
-		    EPH_OK)
+		if ((e = rate_slot_get(w, c->user, now, &rs)) != EPH_OK ||
+		    (e = active_count(w, rs, now, &n)) != EPH_OK)
 			return store_fail(r, e, w, "limits");
 		if (n >= w->cc->active_grants) {
 			reply_why(r, "%llu active grants: the limit is %llu", (unsigned long long)n,
@@ -1689,6 +1744,7 @@ workflow_request_revoke(struct workflow *w, const struct workflow_caller *c, con
 	ev.type = AUDIT_REVOKE;
 	ev.actor = c->user;
 	ev.reason = reason != NULL && *reason != '\0' ? reason : NULL;
+	active_forget(w, rq->requester);
 	if ((e = store_set_state(w->st, rq->id, STORE_ISSUED, STORE_REVOKED, &ev)) != EPH_OK) {
 		store_fail(r, e, w, "revoke");
 		goto out;
