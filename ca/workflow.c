@@ -875,12 +875,14 @@ out:
  * Evaluate stored request id with every approval and act: issue, deny
  * (by the policy in force), or leave pending. The caller (c, may be NULL)
  * is the actor. Answers the object in r; EPH_ERR_FORBIDDEN when denied.
- * Inside a store group (grouped), the denial's webhook is the caller's,
- * after store_commit: nobody hears of a decision before it is durable.
+ * Inside a store group (grouped non-NULL), the denial's webhook is the
+ * caller's, after store_commit: nobody hears of a decision before it is
+ * durable; and so is the answer: the request as stored in *grouped, for
+ * request_object outside the workflow lock.
  */
 static int
 settle(struct workflow *w, const char *id, const struct workflow_caller *c,
-    struct workflow_reply *r, int grouped)
+    struct workflow_reply *r, struct store_request **grouped)
 {
 	struct store_request *rq = NULL;
 	struct policy_decision d;
@@ -921,10 +923,15 @@ settle(struct workflow *w, const char *id, const struct workflow_caller *c,
 		reply_why(r, "denied by the policy in force: %s", text);
 	}
 answer:
-	if ((e = reply_request(w, id, r)) != EPH_OK)
+	if (grouped != NULL) {
+		if ((e = store_get_request(w->st, id, grouped)) != EPH_OK) {
+			store_fail(r, e, w, "read back");
+			goto out;
+		}
+	} else if ((e = reply_request(w, id, r)) != EPH_OK)
 		goto out;
 	if (denied) {
-		if (!grouped)
+		if (grouped == NULL)
 			notify_id(w, CA_EVENT_DENIED, id);
 		e = EPH_ERR_FORBIDDEN;
 		goto out;
@@ -1347,6 +1354,18 @@ rate_note(struct workflow *w, const char *user, int64_t now)
 	rs->count[b]++;
 }
 
+/* r's object from the stored row *rq, which is freed; *e becomes
+ * EPH_ERR_NOMEM when the object cannot be built. */
+static void
+answer_object(struct workflow *w, struct store_request **rq, struct workflow_reply *r, int *e)
+{
+	json_decref(r->object);
+	if ((r->object = request_object(w, *rq)) == NULL)
+		*e = EPH_ERR_NOMEM;
+	store_request_free(*rq);
+	*rq = NULL;
+}
+
 static int
 check_limits(struct workflow *w, const struct workflow_caller *c, struct workflow_reply *r)
 {
@@ -1386,6 +1405,7 @@ workflow_request_create(struct workflow *w, const struct workflow_caller *c,
 	struct policy_decision d;
 	struct people p;
 	struct store_event ev;
+	struct store_request *answer = NULL;
 	struct key *key = NULL;
 	const char *kwhy = NULL;
 	char *line = NULL, *dj = NULL, *text = NULL;
@@ -1461,10 +1481,12 @@ workflow_request_create(struct workflow *w, const struct workflow_caller *c,
 		rate_note(w, c->user, now);
 		/* Issue on the stored request, evaluated again by settle and
 		 * by the signer. */
-		e = settle(w, rq.id, c, r, 1);
+		e = settle(w, rq.id, c, r, &answer);
 		if ((ce = store_commit(w->st)) != EPH_OK) {
 			/* Neither the request nor its certificate is on record:
 			 * answer neither. */
+			store_request_free(answer);
+			answer = NULL;
 			workflow_reply_clear(r);
 			store_fail(r, ce, w, "record");
 			e = ce;
@@ -1496,7 +1518,13 @@ workflow_request_create(struct workflow *w, const struct workflow_caller *c,
 	notify_id(w, CA_EVENT_PENDING, rq.id);
 	e = EPH_OK;
 out:
+	/* A decided request's JSON needs only its row: built outside the
+	 * lock. A pending one's reads the policy in force: under it. */
+	if (answer != NULL && answer->state == STORE_PENDING)
+		answer_object(w, &answer, r, &e);
 	pthread_mutex_unlock(&w->mu);
+	if (answer != NULL)
+		answer_object(w, &answer, r, &e);
 out_unlocked:
 	people_clear(&p);
 	policy_decision_clear(&d);
@@ -1575,7 +1603,7 @@ workflow_request_approve(struct workflow *w, const struct workflow_caller *c, co
 	    policy_find_task(w->policy, rq->task) == NULL) {
 		/* A reloaded policy without the task: nobody can approve it
 		 * any more, so the policy in force denies it now. */
-		e = settle(w, rq->id, c, r, 0);
+		e = settle(w, rq->id, c, r, NULL);
 		if (!may_see(w, rq, c)) {
 			json_decref(r->object);
 			r->object = NULL;
@@ -1618,7 +1646,7 @@ workflow_request_approve(struct workflow *w, const struct workflow_caller *c, co
 		store_fail(r, e, w, "approve");
 		goto out;
 	}
-	e = settle(w, rq->id, c, r, 0);
+	e = settle(w, rq->id, c, r, NULL);
 out:
 	pthread_mutex_unlock(&w->mu);
 	store_request_free(rq);
