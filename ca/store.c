@@ -1102,14 +1102,18 @@ out:
 }
 
 static int
-count_query(struct store *st, const char *sql, const char *requester, int64_t t, uint64_t *n)
+count_query(
+    struct store *st, const char *sql, const char *requester, int64_t t, uint64_t cap, uint64_t *n)
 {
 	sqlite3_stmt *s = NULL;
 	int r, rc;
 
 	*n = 0;
+	if (cap > (uint64_t)INT64_MAX)
+		cap = 0;
 	if ((r = stmt(st, sql, &s)) != EPH_OK || (r = bind_text(s, 1, requester)) != EPH_OK ||
-	    (r = bind_i64(s, 2, t)) != EPH_OK)
+	    (r = bind_i64(s, 2, t)) != EPH_OK ||
+	    (r = bind_i64(s, 3, cap > 0 ? (int64_t)cap : -1)) != EPH_OK)
 		goto out;
 	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
 		r = rc == SQLITE_DONE ? EPH_ERR_STORE : sql_err(rc);
@@ -1122,21 +1126,49 @@ out:
 	return r;
 }
 
-static const char sql_count_active[] = "SELECT count(*) FROM requests WHERE requester = ?1"
-                                       " AND state = 'issued' AND valid_before > ?2";
+/* The inner LIMIT stops the index walk at the cap: a limit check needs
+ * to know "at least cap", not how far beyond. */
+static const char sql_count_active[] =
+    "SELECT count(*) FROM (SELECT 1 FROM requests WHERE requester = ?1"
+    " AND state = 'issued' AND valid_before > ?2 LIMIT ?3)";
 static const char sql_count_since[] =
-    "SELECT count(*) FROM requests WHERE requester = ?1 AND created >= ?2";
+    "SELECT count(*) FROM (SELECT 1 FROM requests WHERE requester = ?1 AND created >= ?2 LIMIT ?3)";
 
 int
-store_count_active(struct store *st, const char *requester, int64_t now, uint64_t *n)
+store_count_active(struct store *st, const char *requester, int64_t now, uint64_t cap, uint64_t *n)
 {
-	return count_query(st, sql_count_active, requester, now, n);
+	return count_query(st, sql_count_active, requester, now, cap, n);
 }
 
 int
-store_count_since(struct store *st, const char *requester, int64_t since, uint64_t *n)
+store_count_since(struct store *st, const char *requester, int64_t since, uint64_t cap, uint64_t *n)
 {
-	return count_query(st, sql_count_since, requester, since, n);
+	return count_query(st, sql_count_since, requester, since, cap, n);
+}
+
+/* The requests_active index is ordered by valid_before: the first entry. */
+static const char sql_first_expiry[] = "SELECT min(valid_before) FROM requests WHERE requester = ?1"
+                                       " AND state = 'issued' AND valid_before > ?2";
+
+int
+store_first_expiry(struct store *st, const char *requester, int64_t now, int64_t *valid_before)
+{
+	sqlite3_stmt *s = NULL;
+	int r, rc;
+
+	*valid_before = 0;
+	if ((r = stmt(st, sql_first_expiry, &s)) != EPH_OK ||
+	    (r = bind_text(s, 1, requester)) != EPH_OK || (r = bind_i64(s, 2, now)) != EPH_OK)
+		goto out;
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? EPH_ERR_STORE : sql_err(rc);
+		goto out;
+	}
+	*valid_before = sqlite3_column_type(s, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 0);
+	r = EPH_OK;
+out:
+	stmt_done(st, s);
+	return r;
 }
 
 /* ------------------------------------------------------------ changes */

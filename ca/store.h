@@ -309,9 +309,15 @@ int store_list_overdue(struct store *st, int64_t now, struct store_request_list 
 int store_krl_serials(struct store *st, int64_t now, uint64_t **out, size_t *n);
 
 /* For per-requester limits: issued, unrevoked grants with valid_before >
- * now; and requests created at or after since. */
-int store_count_active(struct store *st, const char *requester, int64_t now, uint64_t *n);
-int store_count_since(struct store *st, const char *requester, int64_t since, uint64_t *n);
+ * now; and requests created at or after since. Each counts at most cap
+ * (0: all), so a check against a limit costs the limit, not the table. */
+int store_count_active(
+    struct store *st, const char *requester, int64_t now, uint64_t cap, uint64_t *n);
+int store_count_since(
+    struct store *st, const char *requester, int64_t since, uint64_t cap, uint64_t *n);
+/* The earliest valid_before > now of the requester's issued, unrevoked
+ * grants (0: none): until then store_count_active cannot go down. */
+int store_first_expiry(struct store *st, const char *requester, int64_t now, int64_t *valid_before);
 
 /* ----------------------------------------------------------- sessions */
 

@@ -52,7 +52,32 @@ struct workflow {
 	 * for (a restored older database): kept in every KRL written. */
 	struct krl_serial_range *carry;
 	size_t ncarry;
+	/* Recent requesters' requests per second of the rate window: the
+	 * store's count walks every request of the window, each time. */
+	struct rate_slot *rates;
+	size_t nrates;
+	uint64_t rate_tick; /* for least-recently-used eviction */
 };
+
+#define RATE_SLOTS 256
+
+/* One requester's requests in each second of the last RATE_WINDOW,
+ * seeded from the store on first sight and counted here after. This
+ * workflow is the only writer of requests. */
+struct rate_slot {
+	char *user;
+	int64_t second[RATE_WINDOW]; /* which second bucket i counts */
+	uint64_t count[RATE_WINDOW];
+	uint64_t used;
+	/* Active grants as the store counted them, kept up by each issuance
+	 * until the first of them expires (or one is revoked): counting
+	 * them is a walk over all of them. */
+	int active_known;
+	uint64_t active;
+	int64_t active_until; /* first valid_before among them; 0: none */
+};
+
+static void active_note(struct workflow *w, const char *user, int64_t valid_before);
 
 /*
  * Everyone a (re-)evaluation names, with the Unix groups looked up for
@@ -695,12 +720,55 @@ out:
 /* --------------------------------------------------------------- issue */
 
 /*
+ * Is the signer's certificate the one we asked for: signed by one of our
+ * CA keys, a user certificate with our serial, for the stored key, with
+ * exactly the principals of the decision? The signature itself is not
+ * checked: the signer is ours, and a signature checked against the key
+ * inside the certificate would prove nothing about it.
+ */
+static int
+signed_as_asked(const struct workflow *w, const struct store_request *rq,
+    const struct policy_decision *d, uint64_t serial, const struct cert *cert)
+{
+	char *line = NULL;
+	size_t i, j;
+	int e = EPH_ERR_CA_MISMATCH;
+
+	for (i = 0; i < w->nca; i++)
+		if (cert_check_ca(cert, w->ca[i]) == EPH_OK)
+			break;
+	if (i == w->nca)
+		goto out;
+	e = EPH_ERR_FORMAT;
+	if (cert->type != CERT_TYPE_USER || cert->serial != serial ||
+	    cert->nprincipals != d->nprincipals)
+		goto out;
+	for (i = 0; i < d->nprincipals; i++) {
+		for (j = 0; j < cert->nprincipals; j++)
+			if (strcmp(d->principals[i], cert->principals[j]) == 0)
+				break;
+		if (j == cert->nprincipals)
+			goto out;
+	}
+	if ((e = key_format_public_line(cert->key, NULL, &line)) != EPH_OK)
+		goto out;
+	if (strcmp(line, rq->public_key) != 0) {
+		e = EPH_ERR_FORMAT;
+		goto out;
+	}
+	e = EPH_OK;
+out:
+	free(line);
+	return e;
+}
+
+/*
  * Sign rq (pending, evaluated to issue with p) and store the certificate.
  * The request stays pending when the signer refuses (its why in r).
  */
 static int
-issue(struct workflow *w, const struct store_request *rq, const struct people *p, const char *actor,
-    struct workflow_reply *r)
+issue(struct workflow *w, const struct store_request *rq, const struct people *p,
+    const struct policy_decision *d, const char *actor, struct workflow_reply *r)
 {
 	struct signer_request sr;
 	struct signer_result res = {NULL, 0, NULL};
@@ -739,8 +807,14 @@ issue(struct workflow *w, const struct store_request *rq, const struct people *p
 		    (unsigned long long)serial, r->why);
 		goto out;
 	}
-	if ((e = cert_parse_line(res.certificate, &cert, NULL)) != EPH_OK) {
+	if ((e = cert_decode_line(res.certificate, &cert)) != EPH_OK) {
 		reply_why(r, "the signer's certificate does not parse");
+		goto out;
+	}
+	if ((e = signed_as_asked(w, rq, d, serial, cert)) != EPH_OK) {
+		reply_why(r, "the signer's certificate is not the one asked for");
+		eph_log(LOG_ERR, NULL, NULL, 0, "request %s: serial %llu: %s", rq->id,
+		    (unsigned long long)serial, r->why);
 		goto out;
 	}
 	memset(&sc, 0, sizeof(sc));
@@ -758,8 +832,10 @@ issue(struct workflow *w, const struct store_request *rq, const struct people *p
 
 		memset(&g, 0, sizeof(g));
 		if (ext == NULL || cert_opt_value(ext, &v, &vn) != EPH_OK ||
-		    grant_decode(v, vn, &g) != EPH_OK) {
-			reply_why(r, "the signer's certificate has no grant");
+		    grant_decode(v, vn, &g) != EPH_OK || g.id == NULL ||
+		    strcmp(g.id, rq->id) != 0) {
+			grant_clear(&g);
+			reply_why(r, "the signer's certificate has no grant for this request");
 			e = EPH_ERR_FORMAT;
 			goto out;
 		}
@@ -789,6 +865,8 @@ issue(struct workflow *w, const struct store_request *rq, const struct people *p
 		e = store_issue(w->st, rq->id, &sc, &ev);
 		grant_clear(&g);
 	}
+	if (e == EPH_OK)
+		active_note(w, rq->requester, (int64_t)sc.valid_before);
 	if (e != EPH_OK) {
 		/* The certificate is never answered without its record. */
 		store_fail(r, e, w, "issue");
@@ -806,10 +884,14 @@ out:
  * Evaluate stored request id with every approval and act: issue, deny
  * (by the policy in force), or leave pending. The caller (c, may be NULL)
  * is the actor. Answers the object in r; EPH_ERR_FORBIDDEN when denied.
+ * Inside a store group (grouped non-NULL), the denial's webhook is the
+ * caller's, after store_commit: nobody hears of a decision before it is
+ * durable; and so is the answer: the request as stored in *grouped, for
+ * request_object outside the workflow lock.
  */
 static int
-settle(
-    struct workflow *w, const char *id, const struct workflow_caller *c, struct workflow_reply *r)
+settle(struct workflow *w, const char *id, const struct workflow_caller *c,
+    struct workflow_reply *r, struct store_request **grouped)
 {
 	struct store_request *rq = NULL;
 	struct policy_decision d;
@@ -829,7 +911,7 @@ settle(
 		goto out;
 	}
 	if (d.result == POLICY_ISSUE) {
-		if ((e = issue(w, rq, &p, c != NULL ? c->user : WORKFLOW_ACTOR, r)) != EPH_OK)
+		if ((e = issue(w, rq, &p, &d, c != NULL ? c->user : WORKFLOW_ACTOR, r)) != EPH_OK)
 			goto out;
 	} else if (d.result == POLICY_DENY) {
 		if ((text = deny_text(&d)) == NULL ||
@@ -850,10 +932,16 @@ settle(
 		reply_why(r, "denied by the policy in force: %s", text);
 	}
 answer:
-	if ((e = reply_request(w, id, r)) != EPH_OK)
+	if (grouped != NULL) {
+		if ((e = store_get_request(w->st, id, grouped)) != EPH_OK) {
+			store_fail(r, e, w, "read back");
+			goto out;
+		}
+	} else if ((e = reply_request(w, id, r)) != EPH_OK)
 		goto out;
 	if (denied) {
-		notify_id(w, CA_EVENT_DENIED, id);
+		if (grouped == NULL)
+			notify_id(w, CA_EVENT_DENIED, id);
 		e = EPH_ERR_FORBIDDEN;
 		goto out;
 	}
@@ -1038,6 +1126,9 @@ workflow_free(struct workflow *w)
 	free(w->krl);
 	free(w->krl_serials);
 	free(w->carry);
+	for (i = 0; i < w->nrates; i++)
+		free(w->rates[i].user);
+	free(w->rates);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
 }
@@ -1232,15 +1323,163 @@ create_validate(const struct workflow_new *in, struct workflow_reply *r)
 	return EPH_OK;
 }
 
+static size_t
+rate_bucket(int64_t t)
+{
+	int64_t m = t % RATE_WINDOW;
+
+	return (size_t)(m < 0 ? m + RATE_WINDOW : m);
+}
+
+/* The slot of user, seeded from the store when new (or evicted). */
+static int
+rate_slot_get(struct workflow *w, const char *user, int64_t now, struct rate_slot **out)
+{
+	struct rate_slot *rs = NULL;
+	uint64_t cum[RATE_WINDOW + 1];
+	char *name;
+	size_t i;
+	int e;
+
+	*out = NULL;
+	for (i = 0; i < w->nrates; i++)
+		if (strcmp(w->rates[i].user, user) == 0) {
+			w->rates[i].used = ++w->rate_tick;
+			*out = &w->rates[i];
+			return EPH_OK;
+		}
+	/* cum[k]: requests since now - k; bucket of second now - k holds
+	 * cum[k] - cum[k - 1]. Once per requester, not per request. */
+	cum[0] = 0;
+	for (i = 0; i < RATE_WINDOW; i++)
+		if ((e = store_count_since(w->st, user, now - (int64_t)i, 0, &cum[i + 1])) !=
+		    EPH_OK)
+			return e;
+	if ((name = strdup(user)) == NULL)
+		return EPH_ERR_NOMEM;
+	if (w->rates == NULL && (w->rates = calloc(RATE_SLOTS, sizeof(*w->rates))) == NULL) {
+		free(name);
+		return EPH_ERR_NOMEM;
+	}
+	if (w->nrates < RATE_SLOTS) {
+		rs = &w->rates[w->nrates++];
+	} else {
+		rs = &w->rates[0];
+		for (i = 1; i < w->nrates; i++)
+			if (w->rates[i].used < rs->used)
+				rs = &w->rates[i];
+		free(rs->user);
+	}
+	memset(rs, 0, sizeof(*rs));
+	rs->user = name;
+	for (i = 0; i < RATE_WINDOW; i++) {
+		int64_t t = now - (int64_t)i;
+
+		rs->second[rate_bucket(t)] = t;
+		rs->count[rate_bucket(t)] = cum[i + 1] >= cum[i] ? cum[i + 1] - cum[i] : 0;
+	}
+	rs->used = ++w->rate_tick;
+	*out = rs;
+	return EPH_OK;
+}
+
+static int
+active_count(struct workflow *w, struct rate_slot *rs, int64_t now, uint64_t *n)
+{
+	int e;
+
+	if (!rs->active_known || (rs->active_until != 0 && now >= rs->active_until)) {
+		rs->active_known = 0;
+		if ((e = store_count_active(w->st, rs->user, now, 0, &rs->active)) != EPH_OK ||
+		    (e = store_first_expiry(w->st, rs->user, now, &rs->active_until)) != EPH_OK)
+			return e;
+		rs->active_known = 1;
+	}
+	*n = rs->active;
+	return EPH_OK;
+}
+
+/* A grant of user valid before valid_before was issued (recorded, or in
+ * a group about to commit: one counted too many only refuses early). */
+static void
+active_note(struct workflow *w, const char *user, int64_t valid_before)
+{
+	size_t i;
+
+	for (i = 0; i < w->nrates; i++) {
+		struct rate_slot *rs = &w->rates[i];
+
+		if (strcmp(rs->user, user) != 0 || !rs->active_known)
+			continue;
+		rs->active++;
+		if (rs->active_until == 0 || valid_before < rs->active_until)
+			rs->active_until = valid_before;
+	}
+}
+
+/* A grant of user was revoked: count again on the next check. */
+static void
+active_forget(struct workflow *w, const char *user)
+{
+	size_t i;
+
+	for (i = 0; i < w->nrates; i++)
+		if (strcmp(w->rates[i].user, user) == 0)
+			w->rates[i].active_known = 0;
+}
+
+static uint64_t
+rate_count(const struct rate_slot *rs, int64_t now)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < RATE_WINDOW; i++)
+		if (rs->second[i] <= now && rs->second[i] > now - RATE_WINDOW)
+			n += rs->count[i];
+	return n;
+}
+
+/* A request of user was recorded at now (or may have been: counting one
+ * too many only refuses early). */
+static void
+rate_note(struct workflow *w, const char *user, int64_t now)
+{
+	struct rate_slot *rs;
+	size_t b = rate_bucket(now);
+
+	if (w->cc->requests_per_minute == 0 || rate_slot_get(w, user, now, &rs) != EPH_OK)
+		return;
+	if (rs->second[b] != now) {
+		rs->second[b] = now;
+		rs->count[b] = 0;
+	}
+	rs->count[b]++;
+}
+
+/* r's object from the stored row *rq, which is freed; *e becomes
+ * EPH_ERR_NOMEM when the object cannot be built. */
+static void
+answer_object(struct workflow *w, struct store_request **rq, struct workflow_reply *r, int *e)
+{
+	json_decref(r->object);
+	if ((r->object = request_object(w, *rq)) == NULL)
+		*e = EPH_ERR_NOMEM;
+	store_request_free(*rq);
+	*rq = NULL;
+}
+
 static int
 check_limits(struct workflow *w, const struct workflow_caller *c, struct workflow_reply *r)
 {
+	struct rate_slot *rs;
 	int64_t now = wf_now(w);
 	uint64_t n = 0;
 	int e;
 
 	if (w->cc->active_grants > 0) {
-		if ((e = store_count_active(w->st, c->user, now, &n)) != EPH_OK)
+		if ((e = rate_slot_get(w, c->user, now, &rs)) != EPH_OK ||
+		    (e = active_count(w, rs, now, &n)) != EPH_OK)
 			return store_fail(r, e, w, "limits");
 		if (n >= w->cc->active_grants) {
 			reply_why(r, "%llu active grants: the limit is %llu", (unsigned long long)n,
@@ -1249,8 +1488,9 @@ check_limits(struct workflow *w, const struct workflow_caller *c, struct workflo
 		}
 	}
 	if (w->cc->requests_per_minute > 0) {
-		if ((e = store_count_since(w->st, c->user, now - RATE_WINDOW + 1, &n)) != EPH_OK)
+		if ((e = rate_slot_get(w, c->user, now, &rs)) != EPH_OK)
 			return store_fail(r, e, w, "limits");
+		n = rate_count(rs, now);
 		if (n >= w->cc->requests_per_minute) {
 			reply_why(r, "%llu requests in the last minute: the limit is %llu",
 			    (unsigned long long)n, (unsigned long long)w->cc->requests_per_minute);
@@ -1268,11 +1508,12 @@ workflow_request_create(struct workflow *w, const struct workflow_caller *c,
 	struct policy_decision d;
 	struct people p;
 	struct store_event ev;
+	struct store_request *answer = NULL;
 	struct key *key = NULL;
 	const char *kwhy = NULL;
 	char *line = NULL, *dj = NULL, *text = NULL;
 	int64_t now;
-	int e;
+	int e, ce;
 
 	memset(&rq, 0, sizeof(rq));
 	memset(&d, 0, sizeof(d));
@@ -1327,10 +1568,44 @@ workflow_request_create(struct workflow *w, const struct workflow_caller *c,
 		}
 		ev.reason = text;
 	}
+	if (d.result == POLICY_ISSUE) {
+		/* The request and its issuance share one commit (one fsync).
+		 * Each is a savepoint of its own: a failed issuance leaves the
+		 * request recorded as pending (or denied), never the other way. */
+		if ((e = store_begin(w->st)) != EPH_OK) {
+			store_fail(r, e, w, "record");
+			goto out;
+		}
+		if ((e = store_put_request(w->st, &rq, &ev)) != EPH_OK) {
+			store_rollback(w->st);
+			store_fail(r, e, w, "record");
+			goto out;
+		}
+		rate_note(w, c->user, now);
+		/* Issue on the stored request, evaluated again by settle and
+		 * by the signer. */
+		e = settle(w, rq.id, c, r, &answer);
+		if ((ce = store_commit(w->st)) != EPH_OK) {
+			/* Neither the request nor its certificate is on record:
+			 * answer neither. */
+			store_request_free(answer);
+			answer = NULL;
+			workflow_reply_clear(r);
+			store_fail(r, ce, w, "record");
+			e = ce;
+			goto out;
+		}
+		if (rq.break_glass)
+			notify_id(w, CA_EVENT_BREAK_GLASS, rq.id);
+		if (e == EPH_ERR_FORBIDDEN)
+			notify_id(w, CA_EVENT_DENIED, rq.id);
+		goto out;
+	}
 	if ((e = store_put_request(w->st, &rq, &ev)) != EPH_OK) {
 		store_fail(r, e, w, "record");
 		goto out;
 	}
+	rate_note(w, c->user, now);
 	if (d.result == POLICY_DENY) {
 		reply_why(r, "denied by the policy: %s", text);
 		if ((e = reply_request(w, rq.id, r)) == EPH_OK) {
@@ -1341,18 +1616,18 @@ workflow_request_create(struct workflow *w, const struct workflow_caller *c,
 	}
 	if (rq.break_glass)
 		notify_id(w, CA_EVENT_BREAK_GLASS, rq.id);
-	if (d.result == POLICY_ISSUE) {
-		/* Issue on the stored request, evaluated again by settle and
-		 * by the signer. */
-		e = settle(w, rq.id, c, r);
-		goto out;
-	}
 	if ((e = reply_request(w, rq.id, r)) != EPH_OK)
 		goto out;
 	notify_id(w, CA_EVENT_PENDING, rq.id);
 	e = EPH_OK;
 out:
+	/* A decided request's JSON needs only its row: built outside the
+	 * lock. A pending one's reads the policy in force: under it. */
+	if (answer != NULL && answer->state == STORE_PENDING)
+		answer_object(w, &answer, r, &e);
 	pthread_mutex_unlock(&w->mu);
+	if (answer != NULL)
+		answer_object(w, &answer, r, &e);
 out_unlocked:
 	people_clear(&p);
 	policy_decision_clear(&d);
@@ -1431,7 +1706,7 @@ workflow_request_approve(struct workflow *w, const struct workflow_caller *c, co
 	    policy_find_task(w->policy, rq->task) == NULL) {
 		/* A reloaded policy without the task: nobody can approve it
 		 * any more, so the policy in force denies it now. */
-		e = settle(w, rq->id, c, r);
+		e = settle(w, rq->id, c, r, NULL);
 		if (!may_see(w, rq, c)) {
 			json_decref(r->object);
 			r->object = NULL;
@@ -1474,7 +1749,7 @@ workflow_request_approve(struct workflow *w, const struct workflow_caller *c, co
 		store_fail(r, e, w, "approve");
 		goto out;
 	}
-	e = settle(w, rq->id, c, r);
+	e = settle(w, rq->id, c, r, NULL);
 out:
 	pthread_mutex_unlock(&w->mu);
 	store_request_free(rq);
@@ -1600,6 +1875,7 @@ workflow_request_revoke(struct workflow *w, const struct workflow_caller *c, con
 	ev.type = AUDIT_REVOKE;
 	ev.actor = c->user;
 	ev.reason = reason != NULL && *reason != '\0' ? reason : NULL;
+	active_forget(w, rq->requester);
 	if ((e = store_set_state(w->st, rq->id, STORE_ISSUED, STORE_REVOKED, &ev)) != EPH_OK) {
 		store_fail(r, e, w, "revoke");
 		goto out;

@@ -798,8 +798,8 @@ out:
 	return r;
 }
 
-int
-cert_parse(const uint8_t *d, size_t n, struct cert **out)
+static int
+cert_parse_blob(const uint8_t *d, size_t n, int verify, struct cert **out)
 {
 	struct cert *c = NULL;
 	struct buf b, sec, sigb;
@@ -882,7 +882,8 @@ cert_parse(const uint8_t *d, size_t n, struct cert **out)
 		goto out;
 	if ((r = sig_alg_check(c->signature_key->type, salg)) != EPH_OK)
 		goto out;
-	if ((r = key_verify(c->signature_key, sig, siglen, d, signed_len, &valg)) != EPH_OK)
+	if (verify &&
+	    (r = key_verify(c->signature_key, sig, siglen, d, signed_len, &valg)) != EPH_OK)
 		goto out;
 	if ((c->sig_alg = strdup(valg != NULL ? valg : salg)) == NULL) {
 		r = EPH_ERR_NOMEM;
@@ -902,7 +903,13 @@ out:
 }
 
 int
-cert_parse_line(const char *line, struct cert **out, char **comment_out)
+cert_parse(const uint8_t *d, size_t n, struct cert **out)
+{
+	return cert_parse_blob(d, n, 1, out);
+}
+
+static int
+cert_parse_line_blob(const char *line, int verify, struct cert **out, char **comment_out)
 {
 	struct buf blob;
 	char *type = NULL, *comment = NULL;
@@ -924,7 +931,7 @@ cert_parse_line(const char *line, struct cert **out, char **comment_out)
 		r = EPH_ERR_CERTTYPE;
 		goto out;
 	}
-	if ((r = cert_parse(blob.d, blob.len, out)) != EPH_OK)
+	if ((r = cert_parse_blob(blob.d, blob.len, verify, out)) != EPH_OK)
 		goto out;
 	if (comment_out != NULL) {
 		*comment_out = comment;
@@ -936,6 +943,18 @@ out:
 	free(comment);
 	buf_free(&blob);
 	return r;
+}
+
+int
+cert_parse_line(const char *line, struct cert **out, char **comment_out)
+{
+	return cert_parse_line_blob(line, 1, out, comment_out);
+}
+
+int
+cert_decode_line(const char *line, struct cert **out)
+{
+	return cert_parse_line_blob(line, 0, out, NULL);
 }
 
 int

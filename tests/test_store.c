@@ -544,12 +544,19 @@ test_issue_revoke(void **state)
 	c.certificate = NULL;
 	assert_int_equal(store_issue(f->st, d, &c, &ev_issue), EPH_ERR_INVAL);
 
-	assert_int_equal(store_count_active(f->st, "alice", f->now, &n), EPH_OK);
+	assert_int_equal(store_count_active(f->st, "alice", f->now, 0, &n), EPH_OK);
 	assert_int_equal(n, 2);
-	assert_int_equal(store_count_since(f->st, "alice", f->now, &n), EPH_OK);
+	assert_int_equal(store_count_since(f->st, "alice", f->now, 0, &n), EPH_OK);
 	assert_int_equal(n, 2);
-	assert_int_equal(store_count_since(f->st, "alice", f->now + 1, &n), EPH_OK);
+	assert_int_equal(store_count_since(f->st, "alice", f->now + 1, 0, &n), EPH_OK);
 	assert_int_equal(n, 0);
+	/* A cap stops the count: a limit check needs "at least cap". */
+	assert_int_equal(store_count_active(f->st, "alice", f->now, 1, &n), EPH_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_count_since(f->st, "alice", f->now, 1, &n), EPH_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_count_since(f->st, "alice", f->now, 3, &n), EPH_OK);
+	assert_int_equal(n, 2);
 
 	/* Revoked and still valid: in the KRL; once expired: dropped. */
 	assert_int_equal(
@@ -563,7 +570,7 @@ test_issue_revoke(void **state)
 	assert_int_equal(store_krl_serials(f->st, f->now + 600, &krl, &nkrl), EPH_OK);
 	assert_int_equal(nkrl, 0);
 	assert_null(krl);
-	assert_int_equal(store_count_active(f->st, "alice", f->now, &n), EPH_OK);
+	assert_int_equal(store_count_active(f->st, "alice", f->now, 0, &n), EPH_OK);
 	assert_int_equal(n, 1);
 	/* 3 requests, 2 issues, 1 revoke. */
 	assert_verifies(f, 6);

@@ -1000,14 +1000,19 @@ test_limits(void **state)
 {
 	struct fx *f = *state;
 	struct workflow_reply r = {NULL, ""};
+	char id[STORE_ID_LEN + 1];
 	int i;
 
 	/* active_grants = 4 for bob. */
 	for (i = 0; i < 4; i++)
-		assert_int_equal(create(f, "bob", "ping", NULL, &r, NULL), EPH_OK);
+		assert_int_equal(create(f, "bob", "ping", NULL, &r, id), EPH_OK);
 	assert_int_equal(create(f, "bob", "ping", NULL, &r, NULL), EPH_ERR_LIMIT);
 	tu_assert_contains(r.why, "active grants");
 	assert_null(r.object);
+	/* A revoked grant no longer counts (the workflow counts in memory). */
+	assert_int_equal(act(f, "bob", workflow_request_revoke, id, "done", &r), EPH_OK);
+	assert_int_equal(create(f, "bob", "ping", NULL, &r, NULL), EPH_OK);
+	assert_int_equal(create(f, "bob", "ping", NULL, &r, NULL), EPH_ERR_LIMIT);
 	/* requests_per_minute = 8 for alice (denied ones count too). */
 	for (i = 0; i < 4; i++)
 		assert_int_equal(create(f, "alice", "db", "x", &r, NULL), EPH_OK);
