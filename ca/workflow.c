@@ -1682,6 +1682,31 @@ conflict(struct workflow_reply *r, const struct store_request *rq, const char *w
 	return EPH_ERR_CONFLICT;
 }
 
+/* The start of every action on a request: a fresh reply, a valid caller,
+ * and its text (a comment or reason; field NULL: none) checked. */
+static int
+action_begin(const struct workflow_caller *c, const char *text, const char *field, int required,
+    struct workflow_reply *r)
+{
+	int e;
+
+	workflow_reply_clear(r);
+	if ((e = caller_valid(c, r)) != EPH_OK)
+		return e;
+	if (field == NULL)
+		return EPH_OK;
+	if (required && (text == NULL || *text == '\0')) {
+		reply_why(r, "%s: required", field);
+		return EPH_ERR_INVAL;
+	}
+	if (!text_ok(text, WORKFLOW_MAX_TEXT, 1)) {
+		reply_why(
+		    r, "%s: over %u bytes or with control characters", field, WORKFLOW_MAX_TEXT);
+		return EPH_ERR_INVAL;
+	}
+	return EPH_OK;
+}
+
 int
 workflow_request_approve(struct workflow *w, const struct workflow_caller *c, const char *id,
     const char *comment, struct workflow_reply *r)
@@ -1691,14 +1716,8 @@ workflow_request_approve(struct workflow *w, const struct workflow_caller *c, co
 	const char *why = NULL;
 	int e;
 
-	workflow_reply_clear(r);
-	if ((e = caller_valid(c, r)) != EPH_OK)
+	if ((e = action_begin(c, comment, "comment", 0, r)) != EPH_OK)
 		return e;
-	if (!text_ok(comment, WORKFLOW_MAX_TEXT, 1)) {
-		reply_why(
-		    r, "comment: over %u bytes or with control characters", WORKFLOW_MAX_TEXT);
-		return EPH_ERR_INVAL;
-	}
 	pthread_mutex_lock(&w->mu);
 	if ((e = load_request(w, id, &rq, r)) != EPH_OK)
 		goto out;
@@ -1765,13 +1784,8 @@ workflow_request_deny(struct workflow *w, const struct workflow_caller *c, const
 	const char *why = NULL;
 	int e;
 
-	workflow_reply_clear(r);
-	if ((e = caller_valid(c, r)) != EPH_OK)
+	if ((e = action_begin(c, reason, "reason", 1, r)) != EPH_OK)
 		return e;
-	if (reason == NULL || *reason == '\0' || !text_ok(reason, WORKFLOW_MAX_TEXT, 0)) {
-		reply_why(r, "reason: required, at most %u bytes", WORKFLOW_MAX_TEXT);
-		return EPH_ERR_INVAL;
-	}
 	pthread_mutex_lock(&w->mu);
 	if ((e = load_visible(w, c, id, &rq, r)) != EPH_OK)
 		goto out;
@@ -1852,13 +1866,8 @@ workflow_request_revoke(struct workflow *w, const struct workflow_caller *c, con
 	struct store_event ev;
 	int e;
 
-	workflow_reply_clear(r);
-	if ((e = caller_valid(c, r)) != EPH_OK)
+	if ((e = action_begin(c, reason, "reason", 0, r)) != EPH_OK)
 		return e;
-	if (!text_ok(reason, WORKFLOW_MAX_TEXT, 1)) {
-		reply_why(r, "reason: over %u bytes or with control characters", WORKFLOW_MAX_TEXT);
-		return EPH_ERR_INVAL;
-	}
 	pthread_mutex_lock(&w->mu);
 	if ((e = load_visible(w, c, id, &rq, r)) != EPH_OK)
 		goto out;
@@ -1901,14 +1910,8 @@ workflow_request_review(struct workflow *w, const struct workflow_caller *c, con
 	const char *why = NULL;
 	int e;
 
-	workflow_reply_clear(r);
-	if ((e = caller_valid(c, r)) != EPH_OK)
+	if ((e = action_begin(c, comment, "comment", 0, r)) != EPH_OK)
 		return e;
-	if (!text_ok(comment, WORKFLOW_MAX_TEXT, 1)) {
-		reply_why(
-		    r, "comment: over %u bytes or with control characters", WORKFLOW_MAX_TEXT);
-		return EPH_ERR_INVAL;
-	}
 	pthread_mutex_lock(&w->mu);
 	if ((e = load_visible(w, c, id, &rq, r)) != EPH_OK)
 		goto out;

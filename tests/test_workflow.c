@@ -605,6 +605,9 @@ test_deny_final(void **state)
 	assert_int_equal(act(f, "alice", workflow_request_deny, id, "no", &r), EPH_ERR_FORBIDDEN);
 	assert_int_equal(act(f, "mallory", workflow_request_deny, id, "no", &r), EPH_ERR_NOTFOUND);
 	assert_int_equal(act(f, "carol", workflow_request_deny, id, NULL, &r), EPH_ERR_INVAL);
+	assert_string_equal(r.why, "reason: required");
+	assert_int_equal(act(f, "carol", workflow_request_deny, id, "a\nb", &r), EPH_ERR_INVAL);
+	tu_assert_contains(r.why, "control characters");
 	assert_int_equal(act(f, "carol", workflow_request_deny, id, "not today", &r), EPH_OK);
 	assert_string_equal(state_of(&r), "denied");
 	assert_int_equal(act(f, "dave", workflow_request_approve, id, NULL, &r), EPH_ERR_CONFLICT);
