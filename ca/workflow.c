@@ -1775,13 +1775,31 @@ out:
 	return e;
 }
 
+/* Deny and review are for someone other than the requester: an admin, or
+ * anyone who may approve the task. */
+static int
+check_decider(struct workflow *w, const struct store_request *rq, const struct workflow_caller *c,
+    const char *self_why, const char *verb, struct workflow_reply *r)
+{
+	const char *why = NULL;
+
+	if (is_requester(rq, c)) {
+		reply_why(r, "%s", self_why);
+		return EPH_ERR_FORBIDDEN;
+	}
+	if (!c->admin && !may_approve(w, rq, c, &why)) {
+		reply_why(r, "%s may not %s %s: %s", c->user, verb, rq->task, why);
+		return EPH_ERR_FORBIDDEN;
+	}
+	return EPH_OK;
+}
+
 int
 workflow_request_deny(struct workflow *w, const struct workflow_caller *c, const char *id,
     const char *reason, struct workflow_reply *r)
 {
 	struct store_request *rq = NULL;
 	struct store_event ev;
-	const char *why = NULL;
 	int e;
 
 	if ((e = action_begin(c, reason, "reason", 1, r)) != EPH_OK)
@@ -1789,16 +1807,8 @@ workflow_request_deny(struct workflow *w, const struct workflow_caller *c, const
 	pthread_mutex_lock(&w->mu);
 	if ((e = load_visible(w, c, id, &rq, r)) != EPH_OK)
 		goto out;
-	if (is_requester(rq, c)) {
-		reply_why(r, "the requester cancels, not denies");
-		e = EPH_ERR_FORBIDDEN;
+	if ((e = check_decider(w, rq, c, "the requester cancels, not denies", "deny", r)) != EPH_OK)
 		goto out;
-	}
-	if (!c->admin && !may_approve(w, rq, c, &why)) {
-		reply_why(r, "%s may not deny %s: %s", c->user, rq->task, why);
-		e = EPH_ERR_FORBIDDEN;
-		goto out;
-	}
 	if (rq->state != STORE_PENDING || expire_if_overdue(w, rq)) {
 		e = conflict(r, rq, "deny");
 		goto out;
@@ -1907,7 +1917,6 @@ workflow_request_review(struct workflow *w, const struct workflow_caller *c, con
 {
 	struct store_request *rq = NULL;
 	struct store_event ev;
-	const char *why = NULL;
 	int e;
 
 	if ((e = action_begin(c, comment, "comment", 0, r)) != EPH_OK)
@@ -1915,16 +1924,9 @@ workflow_request_review(struct workflow *w, const struct workflow_caller *c, con
 	pthread_mutex_lock(&w->mu);
 	if ((e = load_visible(w, c, id, &rq, r)) != EPH_OK)
 		goto out;
-	if (is_requester(rq, c)) {
-		reply_why(r, "someone other than the requester closes the review");
-		e = EPH_ERR_FORBIDDEN;
+	if ((e = check_decider(w, rq, c, "someone other than the requester closes the review",
+	         "review", r)) != EPH_OK)
 		goto out;
-	}
-	if (!c->admin && !may_approve(w, rq, c, &why)) {
-		reply_why(r, "%s may not review %s: %s", c->user, rq->task, why);
-		e = EPH_ERR_FORBIDDEN;
-		goto out;
-	}
 	if (rq->review != STORE_REVIEW_OPEN) {
 		reply_why(r, "no open review");
 		e = EPH_ERR_CONFLICT;
