@@ -354,30 +354,36 @@ respond(struct MHD_Connection *mc, struct req *rq, unsigned status, const char *
 	return ret;
 }
 
+/* j (consumed) as one compact JSON line ending in '\n'; NULL when out of
+ * memory. */
+static char *
+json_line(json_t *j, size_t *n)
+{
+	char *text = json_dumps(j, JSON_COMPACT), *t2;
+
+	json_decref(j);
+	if (text == NULL)
+		return NULL;
+	*n = strlen(text);
+	/* json_dumps allocates exactly: make room for the newline. */
+	if ((t2 = realloc(text, *n + 2)) == NULL) {
+		free(text);
+		return NULL;
+	}
+	t2[(*n)++] = '\n';
+	t2[*n] = '\0';
+	return t2;
+}
+
 static enum MHD_Result
 respond_json(struct MHD_Connection *mc, struct req *rq, unsigned status, json_t *j)
 {
 	char *text;
 	size_t n;
 
-	text = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	if (text == NULL)
+	if ((text = json_line(j, &n)) == NULL)
 		return MHD_NO;
-	n = strlen(text);
-	/* json_dumps allocates exactly; add the newline in a new buffer. */
-	{
-		char *t2 = realloc(text, n + 2);
-
-		if (t2 == NULL) {
-			free(text);
-			return MHD_NO;
-		}
-		text = t2;
-	}
-	text[n] = '\n';
-	text[n + 1] = '\0';
-	return respond(mc, rq, status, "application/json", text, n + 1, NULL, NULL, 0);
+	return respond(mc, rq, status, "application/json", text, n, NULL, NULL, 0);
 }
 
 /* {"error": TOKEN, "detail": detail}, or body with both added. */
@@ -399,23 +405,9 @@ respond_error_full(struct MHD_Connection *mc, struct req *rq, unsigned status, c
 	if (json_object_get(body, "detail") == NULL)
 		(void)json_object_set_new(body, "detail",
 		    json_string(detail != NULL && *detail != '\0' ? detail : "error"));
-	text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
-	if (text == NULL)
+	if ((text = json_line(body, &n)) == NULL)
 		return MHD_NO;
-	n = strlen(text);
-	{
-		char *t2 = realloc(text, n + 2);
-
-		if (t2 == NULL) {
-			free(text);
-			return MHD_NO;
-		}
-		text = t2;
-	}
-	text[n] = '\n';
-	text[n + 1] = '\0';
-	return respond(mc, rq, status, "application/json", text, n + 1, allow, NULL, close);
+	return respond(mc, rq, status, "application/json", text, n, allow, NULL, close);
 }
 
 static enum MHD_Result
