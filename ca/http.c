@@ -636,7 +636,7 @@ dispatch(struct listener *l, struct conn *cn, struct MHD_Connection *mc, struct 
 	int r = EPH_ERR_INVAL;
 
 	if (!route_implemented(be, rq->route, rq->method))
-		return respond_error(mc, rq, 501, "not implemented yet");
+		return respond_error(mc, rq, 501, "this server does not offer it");
 	if ((status = request_caller(l, cn, mc, api_route_needs_auth(rq->route), &caller, &why)) !=
 	    0)
 		return respond_error(mc, rq, status, why);
