@@ -16,6 +16,7 @@
 #include "err.h"
 #include "fileio.h"
 #include "grant.h"
+#include "group.h"
 #include "key.h"
 #include "krl.h"
 #include "log.h"
@@ -37,7 +38,12 @@ struct workflow {
 	void *groups_ctx;
 
 	pthread_mutex_t mu;
-	struct policy *policy;
+	struct group grp; /* group commit of the store under mu */
+	struct policy *policy; /* in force, under mu: cur->p */
+	/* The policy in force for work outside mu (a create's evaluation),
+	 * under pmu; a reload swaps it, the last holder frees the old. */
+	pthread_mutex_t pmu;
+	struct held_policy *cur;
 	uint64_t generation;
 	struct webhook *wh;
 	struct key **ca; /* CA public keys: the KRL revokes serials of each */
@@ -75,9 +81,17 @@ struct rate_slot {
 	int active_known;
 	uint64_t active;
 	int64_t active_until; /* first valid_before among them; 0: none */
+	/* Issuances being signed outside the lock: counted as active until
+	 * recorded (or given up). */
+	uint64_t inflight;
 };
 
 static void active_note(struct workflow *w, const char *user, int64_t valid_before);
+
+struct held_policy {
+	struct policy *p;
+	unsigned refs; /* under pmu */
+};
 
 /*
  * Everyone a (re-)evaluation names, with the Unix groups looked up for
@@ -408,13 +422,49 @@ policy_request_fill(const struct workflow *w, const struct store_request *rq,
 }
 
 static int
-evaluate(struct workflow *w, const struct store_request *rq, const struct people *p,
-    struct policy_decision *d)
+evaluate_with(const struct policy *pol, struct workflow *w, const struct store_request *rq,
+    const struct people *p, struct policy_decision *d)
 {
 	struct policy_request pr;
 
 	policy_request_fill(w, rq, p, &pr);
-	return policy_eval(w->policy, &pr, (time_t)wf_now(w), d);
+	return policy_eval(pol, &pr, (time_t)wf_now(w), d);
+}
+
+static int
+evaluate(struct workflow *w, const struct store_request *rq, const struct people *p,
+    struct policy_decision *d)
+{
+	return evaluate_with(w->policy, w, rq, p, d);
+}
+
+/* The policy in force, held for use outside mu; policy_put when done. */
+static struct held_policy *
+policy_get(struct workflow *w)
+{
+	struct held_policy *pr;
+
+	pthread_mutex_lock(&w->pmu);
+	pr = w->cur;
+	pr->refs++;
+	pthread_mutex_unlock(&w->pmu);
+	return pr;
+}
+
+static void
+policy_put(struct workflow *w, struct held_policy *pr)
+{
+	unsigned left;
+
+	if (pr == NULL)
+		return;
+	pthread_mutex_lock(&w->pmu);
+	left = --pr->refs;
+	pthread_mutex_unlock(&w->pmu);
+	if (left == 0) {
+		policy_free(pr->p);
+		free(pr);
+	}
 }
 
 /* "text; text" of the deny reasons of d, for an event's reason. */
@@ -585,15 +635,49 @@ reply_request(struct workflow *w, const char *id, struct workflow_reply *r)
 	return e;
 }
 
-/* Queue event for the webhooks with rq's object (best effort: nothing
- * here fails the caller). */
+/* ---------------------------------------------------------- group commit */
+
+static int
+group_begin_cb(void *ctx)
+{
+	struct workflow *w = ctx;
+
+	return store_begin(w->st);
+}
+
+static int
+group_commit_cb(void *ctx)
+{
+	struct workflow *w = ctx;
+	int e = store_commit(w->st);
+
+	if (e != EPH_OK)
+		eph_log(LOG_ERR, NULL, NULL, 0, "workflow: a group of %zu changes not committed: %s (%s)",
+		    w->grp.n, eph_strerror(e), store_errmsg(w->st));
+	return e;
+}
+
+/*
+ * Webhook bodies made under the lock (the request as the caller changed
+ * it) and posted only once that change is durable: nobody hears of a
+ * decision that might still be undone.
+ */
+#define OUTBOX_MAX 3
+
+struct outbox {
+	size_t n;
+	enum ca_event event[OUTBOX_MAX];
+	char *body[OUTBOX_MAX];
+	char id[OUTBOX_MAX][STORE_ID_LEN + 1];
+};
+
 static void
-notify(struct workflow *w, enum ca_event event, const struct store_request *rq)
+notify(struct workflow *w, struct outbox *ob, enum ca_event event, const struct store_request *rq)
 {
 	json_t *o;
 	char *body;
 
-	if (w->wh == NULL)
+	if (w->wh == NULL || ob->n == OUTBOX_MAX)
 		return;
 	o = json_object();
 	if (o == NULL ||
@@ -605,21 +689,76 @@ notify(struct workflow *w, enum ca_event event, const struct store_request *rq)
 	}
 	if ((body = json_text(o)) == NULL)
 		return;
-	if (webhook_post(w->wh, event, body) != EPH_OK)
-		eph_log(LOG_WARNING, NULL, NULL, 0, "webhook %s for %s: not queued",
-		    caconf_event_name(event), rq->id);
-	free(body);
+	ob->event[ob->n] = event;
+	ob->body[ob->n] = body;
+	snprintf(ob->id[ob->n], sizeof(ob->id[ob->n]), "%s", rq->id);
+	ob->n++;
 }
 
 static void
-notify_id(struct workflow *w, enum ca_event event, const char *id)
+notify_id(struct workflow *w, struct outbox *ob, enum ca_event event, const char *id)
 {
 	struct store_request *rq = NULL;
 
 	if (w->wh == NULL || store_get_request(w->st, id, &rq) != EPH_OK)
 		return;
-	notify(w, event, rq);
+	notify(w, ob, event, rq);
 	store_request_free(rq);
+}
+
+/* Post what ob holds when durable, drop it otherwise (best effort:
+ * nothing here fails the caller). */
+static void
+outbox_send(struct workflow *w, struct outbox *ob, int durable)
+{
+	size_t i;
+
+	for (i = 0; i < ob->n; i++) {
+		if (durable && webhook_post(w->wh, ob->event[i], ob->body[i]) != EPH_OK)
+			eph_log(LOG_WARNING, NULL, NULL, 0, "webhook %s for %s: not queued",
+			    caconf_event_name(ob->event[i]), ob->id[i]);
+		free(ob->body[i]);
+	}
+	ob->n = 0;
+}
+
+/* What a caller is told when the commit of its group failed: nothing it
+ * did or read is on record, so none of it is answered. */
+static int
+commit_fail(struct workflow_reply *r, int e)
+{
+	workflow_reply_clear(r);
+	if (e == EPH_ERR_STORE_FULL || e == EPH_ERR_BUSY)
+		reply_why(r, "the CA cannot record anything now; retry later");
+	else
+		reply_why(r, "record: %s", eph_strerror(e));
+	return e;
+}
+
+/*
+ * Leave the lock once what the caller did and saw is durable (group.h);
+ * e is the caller's result, returned unless the commit failed. The
+ * outbox (may be NULL) goes out after a good commit.
+ */
+static int
+wf_unlock(struct workflow *w, struct workflow_reply *r, int e, struct outbox *ob)
+{
+	int ce = group_unlock(&w->grp);
+
+	if (ob != NULL)
+		outbox_send(w, ob, ce == EPH_OK);
+	if (ce != EPH_OK)
+		return commit_fail(r, ce);
+	return e;
+}
+
+/* Take the lock for a change: the change joins the open group (or opens
+ * one; when that fails it commits alone, or fails on its own). */
+static void
+wf_lock_write(struct workflow *w)
+{
+	group_lock(&w->grp);
+	group_join(&w->grp);
 }
 
 /* ------------------------------------------------------------------ KRL */
@@ -700,6 +839,8 @@ workflow_krl(struct workflow *w, uint8_t **data, size_t *len, uint64_t *version)
 
 	*data = NULL;
 	*len = 0;
+	/* Not counted as queued (group.h): the KRL is rebuilt only from
+	 * durable revocations, so there is no group to wait for. */
 	pthread_mutex_lock(&w->mu);
 	if (w->krl == NULL) {
 		e = EPH_ERR_NOTFOUND;
@@ -762,26 +903,37 @@ out:
 	return e;
 }
 
+/* A certificate the signer made for a request, checked, before it is
+ * stored. */
+struct signed_cert {
+	uint64_t serial;
+	struct signer_result res;
+	struct cert *cert;
+};
+
+static void
+signed_cert_clear(struct signed_cert *sc)
+{
+	cert_free(sc->cert);
+	signer_result_clear(&sc->res);
+	memset(sc, 0, sizeof(*sc));
+}
+
 /*
- * Sign rq (pending, evaluated to issue with p) and store the certificate.
- * The request stays pending when the signer refuses (its why in r).
+ * Have the signer sign rq (evaluated to issue with p and d) under serial,
+ * and check that what came back is what was asked. Touches no store and
+ * no workflow state but the immutable: safe outside the lock.
  */
 static int
-issue(struct workflow *w, const struct store_request *rq, const struct people *p,
-    const struct policy_decision *d, const char *actor, struct workflow_reply *r)
+sign_request(struct workflow *w, const struct store_request *rq, const struct people *p,
+    const struct policy_decision *d, uint64_t serial, struct signed_cert *out,
+    struct workflow_reply *r)
 {
 	struct signer_request sr;
-	struct signer_result res = {NULL, 0, NULL};
-	struct store_cert sc;
-	struct store_event ev;
-	struct cert *cert = NULL;
-	uint64_t serial = 0;
-	char *details = NULL;
-	json_t *dj;
 	int e;
 
-	if ((e = store_serial_alloc(w->st, &serial)) != EPH_OK)
-		return store_fail(r, e, w, "serial");
+	memset(out, 0, sizeof(*out));
+	out->serial = serial;
 	memset(&sr, 0, sizeof(sr));
 	sr.id = rq->id;
 	sr.task = rq->task;
@@ -801,97 +953,120 @@ issue(struct workflow *w, const struct store_request *rq, const struct people *p
 	sr.public_key = rq->public_key;
 	sr.serial = serial;
 	sr.now = (uint64_t)wf_now(w);
-	if ((e = signer_sign(w->sg, &sr, &res)) != EPH_OK) {
-		reply_why(r, "the signer refused: %s", res.why != NULL ? res.why : eph_strerror(e));
+	if ((e = signer_sign(w->sg, &sr, &out->res)) != EPH_OK) {
+		reply_why(r, "the signer refused: %s",
+		    out->res.why != NULL ? out->res.why : eph_strerror(e));
 		eph_log(LOG_ERR, NULL, NULL, 0, "request %s: serial %llu not signed: %s", rq->id,
 		    (unsigned long long)serial, r->why);
-		goto out;
+		return e;
 	}
-	if ((e = cert_decode_line(res.certificate, &cert)) != EPH_OK) {
+	if ((e = cert_decode_line(out->res.certificate, &out->cert)) != EPH_OK) {
 		reply_why(r, "the signer's certificate does not parse");
-		goto out;
+		return e;
 	}
-	if ((e = signed_as_asked(w, rq, d, serial, cert)) != EPH_OK) {
+	if ((e = signed_as_asked(w, rq, d, serial, out->cert)) != EPH_OK) {
 		reply_why(r, "the signer's certificate is not the one asked for");
 		eph_log(LOG_ERR, NULL, NULL, 0, "request %s: serial %llu: %s", rq->id,
 		    (unsigned long long)serial, r->why);
+		return e;
+	}
+	return EPH_OK;
+}
+
+/* Store the checked certificate sc of pending request rq with its
+ * audit record. */
+static int
+record_issue(struct workflow *w, const struct store_request *rq, const struct signed_cert *sc,
+    const char *actor, struct workflow_reply *r)
+{
+	const struct cert *cert = sc->cert;
+	const struct cert_opt *ext = cert_find_extension(cert, GRANT_EXTENSION);
+	struct store_cert c;
+	struct store_event ev;
+	struct grant g;
+	const uint8_t *v;
+	size_t vn;
+	char *details = NULL;
+	json_t *dj;
+	int e;
+
+	memset(&g, 0, sizeof(g));
+	if (ext == NULL || cert_opt_value(ext, &v, &vn) != EPH_OK ||
+	    grant_decode(v, vn, &g) != EPH_OK || g.id == NULL || strcmp(g.id, rq->id) != 0) {
+		reply_why(r, "the signer's certificate has no grant for this request");
+		e = EPH_ERR_FORMAT;
 		goto out;
 	}
-	memset(&sc, 0, sizeof(sc));
-	sc.serial = serial;
-	sc.certificate = res.certificate;
-	sc.valid_after = cert->valid_after;
-	sc.valid_before = cert->valid_before;
-	sc.principals = (const char *const *)cert->principals;
-	sc.nprincipals = cert->nprincipals;
-	{
-		const struct cert_opt *ext = cert_find_extension(cert, GRANT_EXTENSION);
-		const uint8_t *v;
-		size_t vn;
-		struct grant g;
-
-		memset(&g, 0, sizeof(g));
-		if (ext == NULL || cert_opt_value(ext, &v, &vn) != EPH_OK ||
-		    grant_decode(v, vn, &g) != EPH_OK || g.id == NULL ||
-		    strcmp(g.id, rq->id) != 0) {
-			grant_clear(&g);
-			reply_why(r, "the signer's certificate has no grant for this request");
-			e = EPH_ERR_FORMAT;
-			goto out;
-		}
-		dj = json_object();
-		if (dj == NULL ||
-		    json_object_set_new(
-		        dj, "signer_counter", json_integer((json_int_t)res.counter)) != 0 ||
-		    json_object_set_new(dj, "key_id", json_string(cert->key_id)) != 0 ||
-		    json_object_set_new(dj, "approvers", jstrv(g.approvers, g.napprovers)) != 0) {
-			json_decref(dj);
-			grant_clear(&g);
-			e = EPH_ERR_NOMEM;
-			goto out;
-		}
-		/* The store keeps login_as by pointer until store_issue. */
-		sc.login_as = g.login_as;
-		memset(&ev, 0, sizeof(ev));
-		ev.type = AUDIT_ISSUE;
-		ev.actor = actor;
-		ev.priority = rq->break_glass ? LOG_ALERT : 0;
-		if ((details = json_text(dj)) == NULL) {
-			grant_clear(&g);
-			e = EPH_ERR_NOMEM;
-			goto out;
-		}
-		ev.details = details;
-		e = store_issue(w->st, rq->id, &sc, &ev);
-		grant_clear(&g);
+	dj = json_object();
+	if (dj == NULL ||
+	    json_object_set_new(dj, "signer_counter", json_integer((json_int_t)sc->res.counter)) !=
+	        0 ||
+	    json_object_set_new(dj, "key_id", json_string(cert->key_id)) != 0 ||
+	    json_object_set_new(dj, "approvers", jstrv(g.approvers, g.napprovers)) != 0) {
+		json_decref(dj);
+		e = EPH_ERR_NOMEM;
+		goto out;
 	}
-	if (e == EPH_OK)
-		active_note(w, rq->requester, (int64_t)sc.valid_before);
-	if (e != EPH_OK) {
+	if ((details = json_text(dj)) == NULL) {
+		e = EPH_ERR_NOMEM;
+		goto out;
+	}
+	memset(&c, 0, sizeof(c));
+	c.serial = sc->serial;
+	c.certificate = sc->res.certificate;
+	c.valid_after = cert->valid_after;
+	c.valid_before = cert->valid_before;
+	c.principals = (const char *const *)cert->principals;
+	c.nprincipals = cert->nprincipals;
+	c.login_as = g.login_as;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = AUDIT_ISSUE;
+	ev.actor = actor;
+	ev.priority = rq->break_glass ? LOG_ALERT : 0;
+	ev.details = details;
+	if ((e = store_issue(w->st, rq->id, &c, &ev)) != EPH_OK) {
 		/* The certificate is never answered without its record. */
 		store_fail(r, e, w, "issue");
 		goto out;
 	}
-	e = EPH_OK;
+	active_note(w, rq->requester, (int64_t)c.valid_before);
 out:
-	cert_free(cert);
+	grant_clear(&g);
 	free(details);
-	signer_result_clear(&res);
+	return e;
+}
+
+/*
+ * Sign rq (pending, evaluated to issue with p) and store the certificate.
+ * The request stays pending when the signer refuses (its why in r).
+ */
+static int
+issue(struct workflow *w, const struct store_request *rq, const struct people *p,
+    const struct policy_decision *d, const char *actor, struct workflow_reply *r)
+{
+	struct signed_cert sc;
+	uint64_t serial = 0;
+	int e;
+
+	memset(&sc, 0, sizeof(sc));
+	if ((e = store_serial_alloc(w->st, &serial)) != EPH_OK)
+		return store_fail(r, e, w, "serial");
+	if ((e = sign_request(w, rq, p, d, serial, &sc, r)) == EPH_OK)
+		e = record_issue(w, rq, &sc, actor, r);
+	signed_cert_clear(&sc);
 	return e;
 }
 
 /*
  * Evaluate stored request id with every approval and act: issue, deny
  * (by the policy in force), or leave pending. The caller (c, may be NULL)
- * is the actor. Answers the object in r; EPH_ERR_FORBIDDEN when denied.
- * Inside a store group (grouped non-NULL), the denial's webhook is the
- * caller's, after store_commit: nobody hears of a decision before it is
- * durable; and so is the answer: the request as stored in *grouped, for
- * request_object outside the workflow lock.
+ * is the actor. Answers the object in r, or (grouped non-NULL) the
+ * request as stored in *grouped, for request_object outside the lock;
+ * EPH_ERR_FORBIDDEN when denied, with the denial's webhook in ob.
  */
 static int
 settle(struct workflow *w, const char *id, const struct workflow_caller *c,
-    struct workflow_reply *r, struct store_request **grouped)
+    struct workflow_reply *r, struct store_request **grouped, struct outbox *ob)
 {
 	struct store_request *rq = NULL;
 	struct policy_decision d;
@@ -940,8 +1115,7 @@ answer:
 	} else if ((e = reply_request(w, id, r)) != EPH_OK)
 		goto out;
 	if (denied) {
-		if (grouped == NULL)
-			notify_id(w, CA_EVENT_DENIED, id);
+		notify_id(w, ob, CA_EVENT_DENIED, id);
 		e = EPH_ERR_FORBIDDEN;
 		goto out;
 	}
@@ -1119,7 +1293,10 @@ workflow_free(struct workflow *w)
 	if (w == NULL)
 		return;
 	webhook_stop(w->wh, WEBHOOK_DRAIN_MS);
-	policy_free(w->policy);
+	if (w->cur != NULL)
+		policy_put(w, w->cur);
+	else
+		policy_free(w->policy);
 	for (i = 0; i < w->nca; i++)
 		key_free(w->ca[i]);
 	free(w->ca);
@@ -1129,6 +1306,8 @@ workflow_free(struct workflow *w)
 	for (i = 0; i < w->nrates; i++)
 		free(w->rates[i].user);
 	free(w->rates);
+	group_destroy(&w->grp);
+	pthread_mutex_destroy(&w->pmu);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
 }
@@ -1152,6 +1331,17 @@ workflow_open(const struct workflow_opts *o, struct workflow **out, char **why)
 		free(w);
 		return EPH_ERR_IO;
 	}
+	if (pthread_mutex_init(&w->pmu, NULL) != 0) {
+		pthread_mutex_destroy(&w->mu);
+		free(w);
+		return EPH_ERR_IO;
+	}
+	if (group_init(&w->grp, &w->mu, 0, group_begin_cb, group_commit_cb, w) != EPH_OK) {
+		pthread_mutex_destroy(&w->pmu);
+		pthread_mutex_destroy(&w->mu);
+		free(w);
+		return EPH_ERR_NOMEM;
+	}
 	w->cc = o->cc;
 	w->st = o->store;
 	w->sg = o->signer;
@@ -1164,6 +1354,12 @@ workflow_open(const struct workflow_opts *o, struct workflow **out, char **why)
 			*why = policy_errors_format(&errs);
 		goto out;
 	}
+	if ((w->cur = calloc(1, sizeof(*w->cur))) == NULL) {
+		e = EPH_ERR_NOMEM;
+		goto out;
+	}
+	w->cur->p = w->policy;
+	w->cur->refs = 1;
 	w->generation = 1;
 	if ((e = load_ca_keys(w)) != EPH_OK) {
 		if (why != NULL)
@@ -1206,7 +1402,8 @@ int
 workflow_reload(struct workflow *w, char **why)
 {
 	struct policy_errors errs = {NULL, 0};
-	struct policy *p = NULL, *old;
+	struct policy *p = NULL;
+	struct held_policy *ref, *old;
 	int e;
 
 	*why = NULL;
@@ -1219,16 +1416,25 @@ workflow_reload(struct workflow *w, char **why)
 		return e;
 	}
 	policy_errors_clear(&errs);
+	if ((ref = calloc(1, sizeof(*ref))) == NULL) {
+		policy_free(p);
+		return EPH_ERR_NOMEM;
+	}
+	ref->p = p;
+	ref->refs = 1;
 	pthread_mutex_lock(&w->mu);
-	old = w->policy;
+	pthread_mutex_lock(&w->pmu);
+	old = w->cur;
+	w->cur = ref;
 	w->policy = p;
+	pthread_mutex_unlock(&w->pmu);
 	w->generation++;
 	/* The signer reads the same file: it evaluates what this copy does,
 	 * and refuses anything else, so a race between the two loads only
 	 * ever refuses. */
 	e = signer_reload(w->sg, why);
 	pthread_mutex_unlock(&w->mu);
-	policy_free(old);
+	policy_put(w, old);
 	if (e != EPH_OK)
 		eph_log(LOG_ERR, NULL, NULL, 0, "signer: policy not reloaded: %s",
 		    *why != NULL ? *why : eph_strerror(e));
@@ -1249,14 +1455,17 @@ workflow_policy_generation(struct workflow *w)
 struct store *
 workflow_store_lock(struct workflow *w)
 {
-	pthread_mutex_lock(&w->mu);
+	group_lock(&w->grp);
+	/* The caller's rows commit one by one, answered at once: none may
+	 * ride in a group still open (its members hear of the commit). */
+	group_flush(&w->grp);
 	return w->st;
 }
 
 void
 workflow_store_unlock(struct workflow *w)
 {
-	pthread_mutex_unlock(&w->mu);
+	group_unlock(&w->grp);
 }
 
 /* ------------------------------------------------------------- create */
@@ -1364,10 +1573,15 @@ rate_slot_get(struct workflow *w, const char *user, int64_t now, struct rate_slo
 	if (w->nrates < RATE_SLOTS) {
 		rs = &w->rates[w->nrates++];
 	} else {
-		rs = &w->rates[0];
-		for (i = 1; i < w->nrates; i++)
-			if (w->rates[i].used < rs->used)
+		/* The least recently used, unless it has issuances in flight. */
+		rs = NULL;
+		for (i = 0; i < w->nrates; i++)
+			if (w->rates[i].inflight == 0 && (rs == NULL || w->rates[i].used < rs->used))
 				rs = &w->rates[i];
+		if (rs == NULL) {
+			free(name);
+			return EPH_ERR_BUSY;
+		}
 		free(rs->user);
 	}
 	memset(rs, 0, sizeof(*rs));
@@ -1415,6 +1629,20 @@ active_note(struct workflow *w, const char *user, int64_t valid_before)
 		if (rs->active_until == 0 || valid_before < rs->active_until)
 			rs->active_until = valid_before;
 	}
+}
+
+/* An issuance of user is being signed (delta 1) or is done (-1). */
+static void
+inflight_add(struct workflow *w, const char *user, int delta)
+{
+	struct rate_slot *rs;
+
+	if (w->cc->active_grants == 0 || rate_slot_get(w, user, wf_now(w), &rs) != EPH_OK)
+		return;
+	if (delta > 0)
+		rs->inflight++;
+	else if (rs->inflight > 0)
+		rs->inflight--;
 }
 
 /* A grant of user was revoked: count again on the next check. */
@@ -1481,6 +1709,7 @@ check_limits(struct workflow *w, const struct workflow_caller *c, struct workflo
 		if ((e = rate_slot_get(w, c->user, now, &rs)) != EPH_OK ||
 		    (e = active_count(w, rs, now, &n)) != EPH_OK)
 			return store_fail(r, e, w, "limits");
+		n += rs->inflight;
 		if (n >= w->cc->active_grants) {
 			reply_why(r, "%llu active grants: the limit is %llu", (unsigned long long)n,
 			    (unsigned long long)w->cc->active_grants);
@@ -1500,6 +1729,65 @@ check_limits(struct workflow *w, const struct workflow_caller *c, struct workflo
 	return EPH_OK;
 }
 
+/*
+ * An issuance at once, its slow parts outside the lock: the limits are
+ * checked and a serial reserved under it, the signer signs without it,
+ * and the request and its certificate join the open group together.
+ * Should the signer refuse because the policy was reloaded meanwhile, the
+ * request is settled again under the lock with the policy now in force.
+ * *locked: the lock is held on return (the record phase was reached).
+ */
+static int
+create_issue(struct workflow *w, const struct workflow_caller *c, struct store_request *rq,
+    const struct people *p, const struct policy_decision *d, const struct held_policy *hp,
+    const struct store_event *ev, struct workflow_reply *r, struct store_request **answer,
+    struct outbox *ob, int *locked)
+{
+	struct signed_cert sc;
+	uint64_t serial = 0;
+	int e, se;
+
+	*locked = 0;
+	memset(&sc, 0, sizeof(sc));
+	if ((e = store_new_id(rq->id)) != EPH_OK)
+		return e;
+	/* Not counted as queued (group.h): nothing here joins a group. */
+	pthread_mutex_lock(&w->mu);
+	if ((e = check_limits(w, c, r)) == EPH_OK &&
+	    (e = store_serial_alloc(w->st, &serial)) != EPH_OK)
+		store_fail(r, e, w, "serial");
+	if (e == EPH_OK) {
+		rate_note(w, c->user, rq->created);
+		inflight_add(w, c->user, 1);
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (e != EPH_OK)
+		return e;
+
+	se = sign_request(w, rq, p, d, serial, &sc, r);
+
+	wf_lock_write(w);
+	*locked = 1;
+	inflight_add(w, c->user, -1);
+	if ((e = store_put_request(w->st, rq, ev)) != EPH_OK) {
+		store_fail(r, e, w, "record");
+		goto out;
+	}
+	if (rq->break_glass)
+		notify_id(w, ob, CA_EVENT_BREAK_GLASS, rq->id);
+	if (se == EPH_OK)
+		e = record_issue(w, rq, &sc, c->user, r);
+	else if (hp->p != w->policy)
+		e = settle(w, rq->id, c, r, answer, ob);
+	else
+		e = se; /* stays pending; the signer's why in r */
+	if (e == EPH_OK && *answer == NULL && (e = store_get_request(w->st, rq->id, answer)) != EPH_OK)
+		store_fail(r, e, w, "read back");
+out:
+	signed_cert_clear(&sc);
+	return e;
+}
+
 int
 workflow_request_create(struct workflow *w, const struct workflow_caller *c,
     const struct workflow_new *in, struct workflow_reply *r)
@@ -1509,11 +1797,13 @@ workflow_request_create(struct workflow *w, const struct workflow_caller *c,
 	struct people p;
 	struct store_event ev;
 	struct store_request *answer = NULL;
+	struct held_policy *hp = NULL;
+	struct outbox ob = {0};
 	struct key *key = NULL;
 	const char *kwhy = NULL;
 	char *line = NULL, *dj = NULL, *text = NULL;
 	int64_t now;
-	int e, ce;
+	int e, ce, locked = 0;
 
 	memset(&rq, 0, sizeof(rq));
 	memset(&d, 0, sizeof(d));
@@ -1528,11 +1818,12 @@ workflow_request_create(struct workflow *w, const struct workflow_caller *c,
 	/* The key as stored and signed: type and base64, the comment dropped. */
 	if ((e = key_format_public_line(key, NULL, &line)) != EPH_OK)
 		goto out_unlocked;
-	pthread_mutex_lock(&w->mu);
-	now = wf_now(w);
-	if ((e = check_limits(w, c, r)) != EPH_OK)
-		goto out;
 
+	/* Evaluated outside the lock, with the policy in force now. The
+	 * caller is the requester: their groups are the caller's, so this
+	 * asks NSS nothing. */
+	hp = policy_get(w);
+	now = wf_now(w);
 	rq.state = STORE_PENDING;
 	rq.task = (char *)(uintptr_t)in->task;
 	rq.hosts = (char **)(uintptr_t)in->hosts;
@@ -1546,17 +1837,17 @@ workflow_request_create(struct workflow *w, const struct workflow_caller *c,
 	rq.login_as = (char *)(uintptr_t)in->login_as;
 	rq.created = now;
 	if ((e = people_build(w, &rq, c, &p)) != EPH_OK ||
-	    (e = evaluate(w, &rq, &p, &d)) != EPH_OK) {
+	    (e = evaluate_with(hp->p, w, &rq, &p, &d)) != EPH_OK) {
 		reply_why(r, "evaluation: %s", eph_strerror(e));
-		goto out;
+		goto out_unlocked;
 	}
 	if ((e = policy_decision_to_json(&d, &dj)) != EPH_OK)
-		goto out;
+		goto out_unlocked;
 	rq.decision = dj;
 	rq.state = d.result == POLICY_DENY ? STORE_DENIED : STORE_PENDING;
 	rq.break_glass = d.result != POLICY_DENY && d.break_glass;
 	rq.expires =
-	    now + (int64_t)(d.pending_timeout > 0 ? d.pending_timeout : w->policy->pending_timeout);
+	    now + (int64_t)(d.pending_timeout > 0 ? d.pending_timeout : hp->p->pending_timeout);
 	memset(&ev, 0, sizeof(ev));
 	ev.type = rq.break_glass ? AUDIT_BREAK_GLASS : AUDIT_REQUEST;
 	ev.actor = c->user;
@@ -1564,71 +1855,56 @@ workflow_request_create(struct workflow *w, const struct workflow_caller *c,
 	if (d.result == POLICY_DENY) {
 		if ((text = deny_text(&d)) == NULL) {
 			e = EPH_ERR_NOMEM;
-			goto out;
+			goto out_unlocked;
 		}
 		ev.reason = text;
 	}
 	if (d.result == POLICY_ISSUE) {
-		/* The request and its issuance share one commit (one fsync).
-		 * Each is a savepoint of its own: a failed issuance leaves the
-		 * request recorded as pending (or denied), never the other way. */
-		if ((e = store_begin(w->st)) != EPH_OK) {
-			store_fail(r, e, w, "record");
-			goto out;
-		}
-		if ((e = store_put_request(w->st, &rq, &ev)) != EPH_OK) {
-			store_rollback(w->st);
-			store_fail(r, e, w, "record");
-			goto out;
-		}
-		rate_note(w, c->user, now);
-		/* Issue on the stored request, evaluated again by settle and
-		 * by the signer. */
-		e = settle(w, rq.id, c, r, &answer);
-		if ((ce = store_commit(w->st)) != EPH_OK) {
-			/* Neither the request nor its certificate is on record:
-			 * answer neither. */
-			store_request_free(answer);
-			answer = NULL;
-			workflow_reply_clear(r);
-			store_fail(r, ce, w, "record");
-			e = ce;
-			goto out;
-		}
-		if (rq.break_glass)
-			notify_id(w, CA_EVENT_BREAK_GLASS, rq.id);
-		if (e == EPH_ERR_FORBIDDEN)
-			notify_id(w, CA_EVENT_DENIED, rq.id);
+		e = create_issue(w, c, &rq, &p, &d, hp, &ev, r, &answer, &ob, &locked);
+		if (!locked)
+			goto out_unlocked;
 		goto out;
 	}
+
+	wf_lock_write(w);
+	if ((e = check_limits(w, c, r)) != EPH_OK)
+		goto out;
 	if ((e = store_put_request(w->st, &rq, &ev)) != EPH_OK) {
 		store_fail(r, e, w, "record");
 		goto out;
 	}
 	rate_note(w, c->user, now);
+	if (rq.break_glass)
+		notify_id(w, &ob, CA_EVENT_BREAK_GLASS, rq.id);
 	if (d.result == POLICY_DENY) {
 		reply_why(r, "denied by the policy: %s", text);
 		if ((e = reply_request(w, rq.id, r)) == EPH_OK) {
-			notify_id(w, CA_EVENT_DENIED, rq.id);
+			notify_id(w, &ob, CA_EVENT_DENIED, rq.id);
 			e = EPH_ERR_FORBIDDEN;
 		}
 		goto out;
 	}
-	if (rq.break_glass)
-		notify_id(w, CA_EVENT_BREAK_GLASS, rq.id);
 	if ((e = reply_request(w, rq.id, r)) != EPH_OK)
 		goto out;
-	notify_id(w, CA_EVENT_PENDING, rq.id);
+	notify_id(w, &ob, CA_EVENT_PENDING, rq.id);
 	e = EPH_OK;
 out:
 	/* A decided request's JSON needs only its row: built outside the
 	 * lock. A pending one's reads the policy in force: under it. */
 	if (answer != NULL && answer->state == STORE_PENDING)
 		answer_object(w, &answer, r, &e);
-	pthread_mutex_unlock(&w->mu);
+	if ((ce = group_unlock(&w->grp)) != EPH_OK) {
+		/* Neither the request nor its certificate is on record:
+		 * answer neither. */
+		store_request_free(answer);
+		answer = NULL;
+		e = commit_fail(r, ce);
+	}
+	outbox_send(w, &ob, ce == EPH_OK);
 	if (answer != NULL)
 		answer_object(w, &answer, r, &e);
 out_unlocked:
+	policy_put(w, hp);
 	people_clear(&p);
 	policy_decision_clear(&d);
 	key_free(key);
@@ -1713,19 +1989,20 @@ workflow_request_approve(struct workflow *w, const struct workflow_caller *c, co
 {
 	struct store_request *rq = NULL;
 	struct store_event ev;
+	struct outbox ob = {0};
 	const char *why = NULL;
 	int e;
 
 	if ((e = action_begin(c, comment, "comment", 0, r)) != EPH_OK)
 		return e;
-	pthread_mutex_lock(&w->mu);
+	wf_lock_write(w);
 	if ((e = load_request(w, id, &rq, r)) != EPH_OK)
 		goto out;
 	if (rq->state == STORE_PENDING && wf_now(w) < rq->expires &&
 	    policy_find_task(w->policy, rq->task) == NULL) {
 		/* A reloaded policy without the task: nobody can approve it
 		 * any more, so the policy in force denies it now. */
-		e = settle(w, rq->id, c, r, NULL);
+		e = settle(w, rq->id, c, r, NULL, &ob);
 		if (!may_see(w, rq, c)) {
 			json_decref(r->object);
 			r->object = NULL;
@@ -1768,9 +2045,9 @@ workflow_request_approve(struct workflow *w, const struct workflow_caller *c, co
 		store_fail(r, e, w, "approve");
 		goto out;
 	}
-	e = settle(w, rq->id, c, r, NULL);
+	e = settle(w, rq->id, c, r, NULL, &ob);
 out:
-	pthread_mutex_unlock(&w->mu);
+	e = wf_unlock(w, r, e, &ob);
 	store_request_free(rq);
 	return e;
 }
@@ -1800,11 +2077,12 @@ workflow_request_deny(struct workflow *w, const struct workflow_caller *c, const
 {
 	struct store_request *rq = NULL;
 	struct store_event ev;
+	struct outbox ob = {0};
 	int e;
 
 	if ((e = action_begin(c, reason, "reason", 1, r)) != EPH_OK)
 		return e;
-	pthread_mutex_lock(&w->mu);
+	wf_lock_write(w);
 	if ((e = load_visible(w, c, id, &rq, r)) != EPH_OK)
 		goto out;
 	if ((e = check_decider(w, rq, c, "the requester cancels, not denies", "deny", r)) != EPH_OK)
@@ -1823,10 +2101,10 @@ workflow_request_deny(struct workflow *w, const struct workflow_caller *c, const
 	}
 	if ((e = reply_request(w, rq->id, r)) != EPH_OK)
 		goto out;
-	notify_id(w, CA_EVENT_DENIED, rq->id);
+	notify_id(w, &ob, CA_EVENT_DENIED, rq->id);
 	e = EPH_OK;
 out:
-	pthread_mutex_unlock(&w->mu);
+	e = wf_unlock(w, r, e, &ob);
 	store_request_free(rq);
 	return e;
 }
@@ -1842,7 +2120,7 @@ workflow_request_cancel(
 	workflow_reply_clear(r);
 	if ((e = caller_valid(c, r)) != EPH_OK)
 		return e;
-	pthread_mutex_lock(&w->mu);
+	wf_lock_write(w);
 	if ((e = load_visible(w, c, id, &rq, r)) != EPH_OK)
 		goto out;
 	if (!is_requester(rq, c)) {
@@ -1863,7 +2141,7 @@ workflow_request_cancel(
 	}
 	e = reply_request(w, rq->id, r);
 out:
-	pthread_mutex_unlock(&w->mu);
+	e = wf_unlock(w, r, e, NULL);
 	store_request_free(rq);
 	return e;
 }
@@ -1874,11 +2152,12 @@ workflow_request_revoke(struct workflow *w, const struct workflow_caller *c, con
 {
 	struct store_request *rq = NULL;
 	struct store_event ev;
+	struct outbox ob = {0};
 	int e;
 
 	if ((e = action_begin(c, reason, "reason", 0, r)) != EPH_OK)
 		return e;
-	pthread_mutex_lock(&w->mu);
+	wf_lock_write(w);
 	if ((e = load_visible(w, c, id, &rq, r)) != EPH_OK)
 		goto out;
 	if (!is_requester(rq, c) && !c->admin && !may_approve(w, rq, c, NULL)) {
@@ -1899,14 +2178,20 @@ workflow_request_revoke(struct workflow *w, const struct workflow_caller *c, con
 		store_fail(r, e, w, "revoke");
 		goto out;
 	}
-	notify_id(w, CA_EVENT_REVOKED, rq->id);
+	notify_id(w, &ob, CA_EVENT_REVOKED, rq->id);
+	/* The revocation is durable before the KRL says so: the KRL never
+	 * names a serial the store could still call issued. */
+	if ((e = group_flush(&w->grp)) != EPH_OK) {
+		commit_fail(r, e);
+		goto out;
+	}
 	if ((e = krl_rebuild(w, 0)) != EPH_OK) {
 		reply_why(r, "revoked, but the KRL was not rewritten: %s", eph_strerror(e));
 		goto out;
 	}
 	e = reply_request(w, rq->id, r);
 out:
-	pthread_mutex_unlock(&w->mu);
+	e = wf_unlock(w, r, e, &ob);
 	store_request_free(rq);
 	return e;
 }
@@ -1921,7 +2206,7 @@ workflow_request_review(struct workflow *w, const struct workflow_caller *c, con
 
 	if ((e = action_begin(c, comment, "comment", 0, r)) != EPH_OK)
 		return e;
-	pthread_mutex_lock(&w->mu);
+	wf_lock_write(w);
 	if ((e = load_visible(w, c, id, &rq, r)) != EPH_OK)
 		goto out;
 	if ((e = check_decider(w, rq, c, "someone other than the requester closes the review",
@@ -1943,7 +2228,7 @@ workflow_request_review(struct workflow *w, const struct workflow_caller *c, con
 	}
 	e = reply_request(w, rq->id, r);
 out:
-	pthread_mutex_unlock(&w->mu);
+	e = wf_unlock(w, r, e, NULL);
 	store_request_free(rq);
 	return e;
 }
@@ -1960,7 +2245,7 @@ workflow_request_get(
 	workflow_reply_clear(r);
 	if ((e = caller_valid(c, r)) != EPH_OK)
 		return e;
-	pthread_mutex_lock(&w->mu);
+	group_lock(&w->grp);
 	if ((e = load_visible(w, c, id, &rq, r)) != EPH_OK)
 		goto out;
 	if ((r->object = request_object(w, rq)) == NULL) {
@@ -1969,7 +2254,7 @@ workflow_request_get(
 	}
 	e = EPH_OK;
 out:
-	pthread_mutex_unlock(&w->mu);
+	e = wf_unlock(w, r, e, NULL);
 	store_request_free(rq);
 	return e;
 }
@@ -1997,7 +2282,7 @@ workflow_request_list(struct workflow *w, const struct workflow_caller *c,
 		if (q->mine)
 			f.requester = c->user;
 	}
-	pthread_mutex_lock(&w->mu);
+	group_lock(&w->grp);
 	if ((e = store_list(w->st, &f, &l)) != EPH_OK) {
 		store_fail(r, e, w, "list");
 		goto out;
@@ -2025,7 +2310,7 @@ workflow_request_list(struct workflow *w, const struct workflow_caller *c,
 	o = NULL;
 	e = EPH_OK;
 out:
-	pthread_mutex_unlock(&w->mu);
+	e = wf_unlock(w, r, e, NULL);
 	json_decref(o);
 	store_request_list_free(&l);
 	return e;
@@ -2052,7 +2337,7 @@ workflow_audit(
 	memset(&q, 0, sizeof(q));
 	q.since_seq = since;
 	q.limit = WORKFLOW_AUDIT_MAX;
-	pthread_mutex_lock(&w->mu);
+	group_lock(&w->grp);
 	if ((e = store_audit_list(w->st, &q, &l)) != EPH_OK) {
 		store_fail(r, e, w, "audit");
 		goto out;
@@ -2090,7 +2375,7 @@ workflow_audit(
 	o = NULL;
 	e = EPH_OK;
 out:
-	pthread_mutex_unlock(&w->mu);
+	e = wf_unlock(w, r, e, NULL);
 	json_decref(o);
 	audit_list_free(&l);
 	return e;
@@ -2103,20 +2388,24 @@ workflow_health(struct workflow *w, char *why, size_t len)
 {
 	struct store_request_list l = {NULL, 0};
 	struct store_filter f = STORE_FILTER_ANY;
-	int e;
+	int e, ce;
 
 	if (why != NULL && len > 0)
 		why[0] = '\0';
 	if (w == NULL)
 		return EPH_ERR_INVAL;
 	f.limit = 1;
-	pthread_mutex_lock(&w->mu);
+	group_lock(&w->grp);
 	if ((e = store_list(w->st, &f, &l)) != EPH_OK) {
 		if (why != NULL)
 			snprintf(why, len, "the store does not answer: %s", eph_strerror(e));
 	} else
 		e = store_health(w->st, why, len);
-	pthread_mutex_unlock(&w->mu);
+	if ((ce = group_unlock(&w->grp)) != EPH_OK && e == EPH_OK) {
+		e = ce;
+		if (why != NULL)
+			snprintf(why, len, "the store cannot commit: %s", eph_strerror(e));
+	}
 	store_request_list_free(&l);
 	return e;
 }
@@ -2127,11 +2416,11 @@ workflow_expire(struct workflow *w, size_t *n)
 	struct store_request_list l = {NULL, 0};
 	struct store_event ev;
 	size_t i, done = 0;
-	int e;
+	int e, ce;
 
 	if (n != NULL)
 		*n = 0;
-	pthread_mutex_lock(&w->mu);
+	wf_lock_write(w);
 	if ((e = store_list_overdue(w->st, wf_now(w), &l)) != EPH_OK)
 		goto out;
 	memset(&ev, 0, sizeof(ev));
@@ -2147,7 +2436,10 @@ workflow_expire(struct workflow *w, size_t *n)
 	}
 	e = krl_rebuild(w, 0);
 out:
-	pthread_mutex_unlock(&w->mu);
+	if ((ce = group_unlock(&w->grp)) != EPH_OK) {
+		e = ce;
+		done = 0;
+	}
 	store_request_list_free(&l);
 	if (n != NULL)
 		*n = done;

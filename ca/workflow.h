@@ -4,8 +4,12 @@
  * certificate from the signer; revocation with the KRL; break-glass with
  * its review; who may see what. No HTTP and no main loop: the daemon
  * calls these functions from its front end (they are thread-safe: one
- * lock serialises them, since one struct store serves one thread at a
- * time).
+ * lock serialises their use of the store, since one struct store serves
+ * one thread at a time; a create's policy evaluation and its signature
+ * happen outside it). Commits are grouped (ca/group.h): a change made
+ * while others wait for the lock shares their commit, and no caller is
+ * answered before the commit that made its change (or what it read)
+ * durable; a failed commit is a 503 for each of them.
  *
  * Rules kept here (each has a test in tests/test_workflow.c):
  *  - A request is evaluated by the policy on creation and again on every
@@ -148,7 +152,8 @@ uint64_t workflow_policy_generation(struct workflow *w);
 /* The store under the workflow's lock, for the parts that keep their own
  * rows in it (TLS sessions, ca/session.c): every workflow_store_lock is
  * followed by workflow_store_unlock on the same thread, with no other
- * workflow call in between. */
+ * workflow call in between. The lock commits any open group first, so
+ * the caller's own changes commit one by one, before it answers. */
 struct store *workflow_store_lock(struct workflow *w);
 void workflow_store_unlock(struct workflow *w);
 
