@@ -6,6 +6,10 @@
  * the same run: certificates signed per second in this process (as
  * bench_sign), and bare SQLite commits per second (INSERT + COMMIT, WAL,
  * synchronous=FULL) on the file system the daemon's database is on.
+ * For each level it also reports the CPU time spent per issuance by the
+ * daemon's network side, by its signer process and by this load
+ * generator (from /proc and getrusage), and the rate those would allow
+ * were every core busy: what bounds the rate when the machine is full.
  * Prints "name value" lines for run-bench.sh; fails only when the
  * daemon cannot be run or answers something but 201 issued.
  *
@@ -25,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -394,6 +399,71 @@ build_requests(size_t n)
 	}
 }
 
+/* ------------------------------------------------------------ CPU use */
+
+/* utime + stime of process pid (all its threads), seconds; -1 unknown. */
+static double
+proc_cpu(pid_t pid)
+{
+	char p[64], text[1024], *s;
+	unsigned long long ut, st;
+	FILE *f;
+	size_t n;
+
+	snprintf(p, sizeof(p), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(p, "r")) == NULL)
+		return -1;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	/* Fields after the command name in parentheses: state is field 3,
+	 * utime 14 and stime 15. */
+	if ((s = strrchr(text, ')')) == NULL ||
+	    sscanf(s + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The daemon's signer: its one child process. */
+static pid_t
+signer_pid(void)
+{
+	char p[64];
+	long pid = -1;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "/proc/%ld/task/%ld/children", (long)daemon_pid, (long)daemon_pid);
+	if ((f = fopen(p, "r")) == NULL)
+		return -1;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = -1;
+	fclose(f);
+	return (pid_t)pid;
+}
+
+static double
+self_cpu(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return -1;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+struct cpu_use {
+	double net, signer, gen;
+};
+
+static void
+cpu_sample(struct cpu_use *u, pid_t sg)
+{
+	u->net = proc_cpu(daemon_pid);
+	u->signer = sg > 0 ? proc_cpu(sg) : -1;
+	u->gen = self_cpu();
+}
+
 /* ------------------------------------------------------- references */
 
 static struct buf grant_value;
@@ -499,6 +569,8 @@ main(int argc, char **argv)
 	struct passwd *pw;
 	char sock[4200], user[256];
 	double elapsed;
+	pid_t sg;
+	long ncpu;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: bench_serve SSHCA [REQUESTS_PER_LEVEL]\n");
@@ -538,12 +610,18 @@ main(int argc, char **argv)
 	daemon_start(sshca, sock);
 	/* Warm-up: the first request pays for the serial block and page cache. */
 	(void)run_level(sock, total, 64, 4, &elapsed);
+	sg = signer_pid();
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	printf("requests_per_level %zu\n", n);
+	printf("cpus %ld\n", ncpu);
 	for (li = 0; li < sizeof(levels) / sizeof(levels[0]); li++) {
 		int c = levels[li];
+		struct cpu_use u0, u1;
 
+		cpu_sample(&u0, sg);
 		done = run_level(sock, first, n, c, &elapsed);
+		cpu_sample(&u1, sg);
 		first += n;
 		qsort(lat, done, sizeof(*lat), cmp_double);
 		printf("c%d_issued %zu\n", c, done);
@@ -552,6 +630,22 @@ main(int argc, char **argv)
 		printf("c%d_p99_ms %.2f\n", c, 1000 * lat[(done * 99) / 100]);
 		if (done < n)
 			printf("c%d_deadline_hit 1\n", c);
+		if (done > 0 && u0.net >= 0 && u1.net >= 0 && u0.signer >= 0 && u1.signer >= 0 &&
+		    u0.gen >= 0 && u1.gen >= 0) {
+			double net = 1000 * (u1.net - u0.net) / (double)done;
+			double sig = 1000 * (u1.signer - u0.signer) / (double)done;
+			double gen = 1000 * (u1.gen - u0.gen) / (double)done;
+			double busy = (u1.net - u0.net + u1.signer - u0.signer + u1.gen - u0.gen) /
+			              elapsed;
+
+			printf("c%d_daemon_cpu_ms %.3f\n", c, net);
+			printf("c%d_signer_cpu_ms %.3f\n", c, sig);
+			printf("c%d_loadgen_cpu_ms %.3f\n", c, gen);
+			printf("c%d_cpus_busy %.2f\n", c, busy);
+			if (net + sig + gen > 0)
+				printf("c%d_cpu_bound_per_sec %.0f\n", c,
+				    1000.0 * (double)ncpu / (net + sig + gen));
+		}
 	}
 	fflush(stdout);
 	cleanup();

@@ -96,4 +96,8 @@ echo "$sout" | awk '
 		}
 		printf "  64 clients vs the aim of 5,000 issuances/s: %.2fx; p99 %s ms vs 20 ms\n",
 		    v["c64_issued_per_sec"] / 5000, v["c64_p99_ms"]
+		if (v["c64_cpu_bound_per_sec"] != "")
+			printf "  64 clients, CPU per issuance: daemon %s ms + signer %s ms + load generator %s ms on %s of %s cores busy: at most %s/s with every core busy\n",
+			    v["c64_daemon_cpu_ms"], v["c64_signer_cpu_ms"], v["c64_loadgen_cpu_ms"],
+			    v["c64_cpus_busy"], v["cpus"], v["c64_cpu_bound_per_sec"]
 	}'
