@@ -589,6 +589,32 @@ route_text(struct listener *l, struct MHD_Connection *mc, struct req *rq)
 	    b.len - 1, NULL, NULL, 0);
 }
 
+/* POST /v1/logout: over TLS the token request_caller accepted (read
+ * again: it was wiped there), over the Unix socket none. */
+static enum MHD_Result
+route_logout(struct listener *l, struct MHD_Connection *mc, struct req *rq,
+    const struct ca_caller *caller, struct ca_reply *rep)
+{
+	char tok[API_MAX_TOKEN + 1];
+	const char *h;
+	int r;
+
+	if (l->via == CA_VIA_UNIX) {
+		r = l->srv->be->logout(l->srv->be_ctx, caller, NULL, rep);
+		return respond_backend(mc, rq, r, rep, 200);
+	}
+	h = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (api_bearer_parse(h, tok, sizeof(tok)) != EPH_OK) {
+		eph_wipe(tok, sizeof(tok));
+		return respond_error(mc, rq, 401, "the session token is unknown or has expired");
+	}
+	r = l->srv->be->logout(l->srv->be_ctx, caller, tok, rep);
+	eph_wipe(tok, sizeof(tok));
+	if (r == EPH_ERR_UNAUTHENTICATED)
+		ca_reply_detail(rep, "the session token is unknown or has expired");
+	return respond_backend(mc, rq, r, rep, 200);
+}
+
 /* Is the backend member for this route set? */
 static int
 route_implemented(const struct ca_api_backend *be, enum api_route route, enum api_method m)
@@ -608,6 +634,7 @@ route_implemented(const struct ca_api_backend *be, enum api_route route, enum ap
 	case API_ROUTE_METRICS: return 1;
 	case API_ROUTE_AUDIT: return be->audit_since != NULL;
 	case API_ROUTE_LOGIN: return be->login != NULL;
+	case API_ROUTE_LOGOUT: return be->logout != NULL && be->session_check != NULL;
 	case API_ROUTE_NONE:
 	case API_ROUTE_COUNT: break;
 	}
@@ -728,6 +755,14 @@ dispatch(struct listener *l, struct conn *cn, struct MHD_Connection *mc, struct 
 		r = be->login(ctx, &caller, &lin, &rep);
 		api_login_free(&lin);
 		ret = respond_backend(mc, rq, r, &rep, 200);
+		break;
+	case API_ROUTE_LOGOUT:
+		if ((r = api_action_parse(body, NULL, 0, &text, detail, sizeof(detail))) !=
+		    EPH_OK) {
+			ret = respond_error(mc, rq, 400, detail);
+			break;
+		}
+		ret = route_logout(l, mc, rq, &caller, &rep);
 		break;
 	case API_ROUTE_NONE:
 	case API_ROUTE_COUNT:

@@ -442,6 +442,8 @@ be_metrics(void *ctx, struct buf *o)
 	         "result=\"ok\"", LOAD(b, logins))) != EPH_OK ||
 	    (e = metric(o, "sshca_logins_total", NULL, NULL, "result=\"refused\"",
 	         LOAD(b, login_failures))) != EPH_OK ||
+	    (e = metric(o, "sshca_logouts_total", "counter", "TLS sessions ended by logout.", NULL,
+	         LOAD(b, logouts))) != EPH_OK ||
 	    (e = metric(o, "sshca_backend_errors_total", "counter",
 	         "Backend calls answered with an error.", NULL, LOAD(b, refused))) != EPH_OK ||
 	    (e = metric(o, "sshca_signer_up", "gauge", "1 while the signer answers.", NULL,
@@ -516,6 +518,36 @@ be_session_check(void *ctx, const char *token, struct ca_caller *c)
 	return EPH_OK;
 }
 
+/* POST /v1/logout: the session of the token the front checked. */
+static int
+be_logout(void *ctx, const struct ca_caller *cc, const char *token, struct ca_reply *r)
+{
+	struct serve_backend *b = ctx;
+	int e;
+
+	if (cc == NULL || cc->via != CA_VIA_TLS || token == NULL) {
+		ca_reply_detail(r,
+		    "there is no session to end on the Unix socket: its callers are known by "
+		    "their peer credentials");
+		COUNT(b, refused);
+		return EPH_ERR_INVAL;
+	}
+	if (b->sessions == NULL) {
+		COUNT(b, refused);
+		return EPH_ERR_UNAUTHENTICATED;
+	}
+	if ((e = session_logout(b->sessions, token)) != EPH_OK) {
+		if (e == EPH_ERR_STORE_FULL)
+			ca_reply_detail(r, "the session store cannot be written");
+		COUNT(b, refused);
+		return e;
+	}
+	if ((r->body = json_pack("{s:b}", "ok", 1)) == NULL)
+		return EPH_ERR_NOMEM;
+	COUNT(b, logouts);
+	return EPH_OK;
+}
+
 struct store *
 serve_store_lock(void *ctx)
 {
@@ -548,6 +580,7 @@ const struct ca_api_backend serve_api_backend = {
     .metrics = be_metrics,
     .login = be_login,
     .session_check = be_session_check,
+    .logout = be_logout,
 };
 
 /* ------------------------------------------------------------- daemon */

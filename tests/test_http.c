@@ -46,6 +46,8 @@ struct fake {
 	uint64_t ttl;
 	char public_key[1024];
 	char login_user[64];
+	char logout_token[64];
+	int logout_token_null;
 	/* What to answer. */
 	int ret;
 	const char *ret_detail;
@@ -70,6 +72,8 @@ fake_reset(void)
 	fake.ret_with_body = 0;
 	fake.krl_version = 7;
 	fake.delay_ms = 0;
+	fake.logout_token[0] = '\0';
+	fake.logout_token_null = 0;
 	pthread_mutex_unlock(&fake.mu);
 }
 
@@ -251,6 +255,23 @@ fk_session(void *ctx, const char *token, struct ca_caller *c)
 	return EPH_OK;
 }
 
+/* As serve.c answers: no session on the Unix socket. */
+static int
+fk_logout(void *ctx, const struct ca_caller *c, const char *token, struct ca_reply *r)
+{
+	fake_record("logout", c);
+	pthread_mutex_lock(&fake.mu);
+	fake.logout_token_null = token == NULL;
+	(void)snprintf(fake.logout_token, sizeof(fake.logout_token), "%s", token ? token : "");
+	pthread_mutex_unlock(&fake.mu);
+	if (token == NULL) {
+		ca_reply_detail(r, "there is no session to end on the Unix socket");
+		return EPH_ERR_INVAL;
+	}
+	r->body = json_pack("{s:b}", "ok", 1);
+	return EPH_OK;
+}
+
 static const struct ca_api_backend fake_backend = {
     .request_create = fk_create,
     .request_get = fk_get,
@@ -267,6 +288,7 @@ static const struct ca_api_backend fake_backend = {
     .metrics = fk_metrics,
     .login = fk_login,
     .session_check = fk_session,
+    .logout = fk_logout,
 };
 
 /* ------------------------------------------------------------ fixtures */
@@ -543,6 +565,11 @@ test_path_parse(void **state)
 	assert_string_equal(api_route_allow(API_ROUTE_KRL), "GET, HEAD");
 	assert_false(api_route_needs_auth(API_ROUTE_KRL));
 	assert_true(api_route_needs_auth(API_ROUTE_AUDIT));
+	assert_int_equal(api_path_parse("/v1/logout", &p, d, sizeof(d)), EPH_OK);
+	assert_int_equal(p.route, API_ROUTE_LOGOUT);
+	assert_string_equal(api_route_allow(API_ROUTE_LOGOUT), "POST");
+	assert_true(api_route_needs_auth(API_ROUTE_LOGOUT));
+	assert_string_equal(api_route_name(API_ROUTE_LOGOUT), "/v1/logout");
 }
 
 static void
@@ -996,6 +1023,16 @@ test_routes(void **state)
 	assert_int_equal(r.status, 200);
 	assert_int_equal(r.len, 0);
 	resp_free(&r);
+	/* The Unix socket has no session to end: the backend says so. */
+	req("POST", "/v1/logout", NULL, &r);
+	expect_error(&r, 400, "bad_request", "no session to end on the Unix socket");
+	assert_string_equal(fake.last, "logout");
+	assert_true(fake.logout_token_null);
+	assert_int_equal(fake.caller.via, CA_VIA_UNIX);
+	resp_free(&r);
+	req("POST", "/v1/logout", "{\"all\": true}", &r);
+	expect_error(&r, 400, "bad_request", "unknown field \"all\"");
+	resp_free(&r);
 }
 
 static void
@@ -1037,6 +1074,10 @@ test_method_errors(void **state)
 	resp_free(&r);
 	req("GET", "/v1/login", NULL, &r);
 	expect_error(&r, 405, "method_not_allowed", NULL);
+	resp_free(&r);
+	req("GET", "/v1/logout", NULL, &r);
+	expect_error(&r, 405, "method_not_allowed", NULL);
+	tu_assert_contains(r.headers, "Allow: POST");
 	resp_free(&r);
 	assert_int_equal(fake.calls, 0);
 }
@@ -1500,6 +1541,9 @@ test_not_implemented(void **state)
 	req_full(p, "GET", "/v1/healthz", NULL, NULL, 0, NULL, NULL, &r);
 	expect_error(&r, 501, "not_implemented", NULL);
 	resp_free(&r);
+	req_full(p, "POST", "/v1/logout", NULL, NULL, 0, NULL, NULL, &r);
+	expect_error(&r, 501, "not_implemented", NULL);
+	resp_free(&r);
 	req_full(p, "GET", "/metrics", NULL, NULL, 0, NULL, NULL, &r);
 	assert_int_equal(r.status, 200);
 	resp_free(&r);
@@ -1574,6 +1618,26 @@ test_tls(void **state)
 	assert_string_equal(jstr(&r, "token"), "good-token");
 	assert_false(fake.caller.authenticated);
 	assert_string_equal(fake.caller.address, "127.0.0.1");
+	resp_free(&r);
+	/* Logout: a token the backend refuses never reaches logout; a good
+	 * one is handed over with the caller it names. */
+	(void)snprintf(url, sizeof(url), "https://127.0.0.1:%u/v1/logout", port);
+	fake_reset();
+	req_full(NULL, "POST", url, NULL, NULL, 0, bad, crt, &r);
+	expect_error(&r, 401, "unauthenticated", "unknown or has expired");
+	resp_free(&r);
+	req_full(NULL, "POST", url, NULL, NULL, 0, NULL, crt, &r);
+	expect_error(&r, 401, "unauthenticated", "Authorization: Bearer");
+	resp_free(&r);
+	assert_int_equal(fake.calls, 0);
+	req_full(NULL, "POST", url, NULL, NULL, 0, good, crt, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(json_is_true(json_object_get(r.json, "ok")));
+	assert_string_equal(fake.last, "logout");
+	assert_false(fake.logout_token_null);
+	assert_string_equal(fake.logout_token, "good-token");
+	assert_int_equal(fake.caller.via, CA_VIA_TLS);
+	assert_string_equal(fake.caller.user, "alice");
 	resp_free(&r);
 	/* Plain HTTP on the TLS port gets nothing useful. */
 	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/krl", port);
