@@ -65,7 +65,14 @@ struct store {
 	} cache[STMT_CACHE];
 	struct pending_log *logs;
 	size_t nlogs, caplogs;
+	/* store_stats; commit_hist is not cumulative. */
+	uint64_t n_commits, n_commit_failures, commit_ns;
+	uint64_t commit_hist[STORE_COMMIT_NBUCKETS];
 };
+
+/* Commit latency bucket bounds in microseconds (the last is +Inf). */
+static const uint64_t commit_le_us[STORE_COMMIT_NBUCKETS - 1] = {
+    500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 250000, 1000000};
 
 static const char *const state_names[STORE_NSTATES] = {
     [STORE_PENDING] = "pending",
@@ -525,6 +532,53 @@ join(char *const *v, size_t n, int *nomem)
 
 /* Each change runs between op_begin and op_end: alone, its own
  * transaction; inside a group, a savepoint that can fail by itself. */
+/* COMMIT, timed into the commit histogram. */
+static int
+commit_timed(struct store *st)
+{
+	struct timespec t0, t1;
+	int64_t ns;
+	size_t b;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = exec(st, "COMMIT");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (r != EPH_OK) {
+		st->n_commit_failures++;
+		return r;
+	}
+	ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
+	if (ns < 0)
+		ns = 0;
+	for (b = 0; b + 1 < STORE_COMMIT_NBUCKETS; b++)
+		if ((uint64_t)ns <= commit_le_us[b] * 1000u)
+			break;
+	st->commit_hist[b]++;
+	st->n_commits++;
+	st->commit_ns += (uint64_t)ns;
+	return EPH_OK;
+}
+
+void
+store_stats(struct store *st, struct store_stats *out)
+{
+	uint64_t cum = 0;
+	size_t b;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL)
+		return;
+	for (b = 0; b < STORE_COMMIT_NBUCKETS; b++) {
+		cum += st->commit_hist[b];
+		out->commit_bucket[b] = cum;
+		out->commit_le_us[b] = b + 1 < STORE_COMMIT_NBUCKETS ? commit_le_us[b] : UINT64_MAX;
+	}
+	out->commits = st->n_commits;
+	out->commit_ns_sum = st->commit_ns;
+	out->commit_failures = st->n_commit_failures;
+}
+
 static int
 op_begin(struct store *st, size_t *mark)
 {
@@ -550,7 +604,7 @@ op_end(struct store *st, size_t mark, int r)
 		}
 		return r;
 	}
-	if (r == EPH_OK && (r = exec(st, "COMMIT")) == EPH_OK) {
+	if (r == EPH_OK && (r = commit_timed(st)) == EPH_OK) {
 		logs_flush(st);
 		return EPH_OK;
 	}
@@ -583,7 +637,7 @@ store_commit(struct store *st)
 	if (!st->batch)
 		return EPH_ERR_INVAL;
 	st->batch = 0;
-	if ((r = exec(st, "COMMIT")) != EPH_OK) {
+	if ((r = commit_timed(st)) != EPH_OK) {
 		if (!sqlite3_get_autocommit(st->db))
 			exec(st, "ROLLBACK");
 		logs_drop(st, 0);

@@ -129,6 +129,26 @@ int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
 
+/*
+ * What the store has done since it was opened, for GET /metrics. The
+ * counters are kept by whoever holds the store (its one thread at a
+ * time): read them under the same lock as every other call.
+ */
+#define STORE_COMMIT_NBUCKETS 11
+struct store_stats {
+	/* Durable commits (a group's, or a change's own) and their latency:
+	 * commit_bucket[i] counts those that took at most commit_le_us[i]
+	 * microseconds (cumulative, as Prometheus has it; the last bound is
+	 * UINT64_MAX, +Inf, and its count is commits). */
+	uint64_t commits;
+	uint64_t commit_le_us[STORE_COMMIT_NBUCKETS];
+	uint64_t commit_bucket[STORE_COMMIT_NBUCKETS];
+	uint64_t commit_ns_sum;
+	uint64_t commit_failures; /* COMMITs that failed: nothing of theirs kept */
+};
+
+void store_stats(struct store *st, struct store_stats *out);
+
 /* ---------------------------------------------------------------- data */
 
 struct store_approval {

@@ -52,6 +52,7 @@ struct fake {
 	int ret;
 	const char *ret_detail;
 	int ret_with_body;
+	const char *ret_error; /* an "error" the body brings itself */
 	uint64_t krl_version;
 	unsigned delay_ms; /* request_get sleeps this long */
 };
@@ -70,6 +71,7 @@ fake_reset(void)
 	fake.ret = EPH_OK;
 	fake.ret_detail = NULL;
 	fake.ret_with_body = 0;
+	fake.ret_error = NULL;
 	fake.krl_version = 7;
 	fake.delay_ms = 0;
 	fake.logout_token[0] = '\0';
@@ -96,6 +98,8 @@ fake_answer(struct ca_reply *r, const char *what, const char *id)
 	if (fake.ret == EPH_OK || fake.ret_with_body)
 		r->body = json_pack(
 		    "{s:s, s:s}", "id", id != NULL ? id : "r-00000000000000aa", "called", what);
+	if (fake.ret_error != NULL && r->body != NULL)
+		(void)json_object_set_new(r->body, "error", json_string(fake.ret_error));
 	return fake.ret;
 }
 
@@ -1477,6 +1481,81 @@ test_metrics(void **state)
 	resp_free(&r);
 }
 
+/* The value of the sample line that starts with key (name and labels), or
+ * 0 when there is none. */
+static unsigned long
+sample(const char *body, const char *key)
+{
+	const char *p = body;
+	size_t n = strlen(key);
+
+	while ((p = strstr(p, key)) != NULL) {
+		if ((p == body || p[-1] == '\n') && p[n] == ' ')
+			return strtoul(p + n + 1, NULL, 10);
+		p += n;
+	}
+	return 0;
+}
+
+/* Error answers counted by their JSON code: from the front (404, 400,
+ * 405, 413), from the backend (503), and a code the front does not know
+ * (a backend body's own) as "other". */
+static void
+test_error_metrics(void **state)
+{
+	static const char *const codes[] = {"not_found", "bad_request", "method_not_allowed",
+	    "unavailable", "body_too_large", "other", "conflict"};
+	static const unsigned long want[] = {1, 2, 1, 1, 0, 1, 0};
+	unsigned long before[7];
+	char key[96];
+	struct resp r;
+	size_t i;
+
+	req("GET", "/metrics", NULL, &r);
+	assert_int_equal(r.status, 200);
+	tu_assert_contains(r.body, "# TYPE sshca_errors_total counter\n");
+	for (i = 0; i < 7; i++) {
+		(void)snprintf(key, sizeof(key), "sshca_errors_total{code=\"%s\"}", codes[i]);
+		/* Every code has its line, zero or not. */
+		tu_assert_contains(r.body, key);
+		before[i] = sample(r.body, key);
+	}
+	resp_free(&r);
+	req("GET", "/v2/nothing", NULL, &r);
+	expect_error(&r, 404, "not_found", NULL);
+	resp_free(&r);
+	req("GET", "/v1/requests/r-12", NULL, &r);
+	expect_error(&r, 400, "bad_request", NULL);
+	resp_free(&r);
+	req("GET", "/v1/healthz?x=1", NULL, &r);
+	expect_error(&r, 400, "bad_request", NULL);
+	resp_free(&r);
+	req("PUT", "/v1/krl", NULL, &r);
+	expect_error(&r, 405, "method_not_allowed", NULL);
+	resp_free(&r);
+	fake.ret = EPH_ERR_STORE_FULL;
+	req("GET", "/v1/healthz", NULL, &r);
+	expect_error(&r, 503, "unavailable", NULL);
+	resp_free(&r);
+	fake.ret = EPH_ERR_CONFLICT;
+	fake.ret_with_body = 1;
+	fake.ret_error = "made_up_by_the_backend";
+	req("POST", "/v1/requests/r-00000000000000ff/approve", "{}", &r);
+	assert_int_equal(r.status, 409);
+	assert_string_equal(jstr(&r, "error"), "made_up_by_the_backend");
+	resp_free(&r);
+	fake_reset();
+	req("GET", "/metrics", NULL, &r);
+	for (i = 0; i < 7; i++) {
+		(void)snprintf(key, sizeof(key), "sshca_errors_total{code=\"%s\"}", codes[i]);
+		if (sample(r.body, key) != before[i] + want[i])
+			fail_msg(
+			    "%s: %lu, expected %lu", key, sample(r.body, key), before[i] + want[i]);
+	}
+	tu_assert_not_contains(r.body, "made_up_by_the_backend");
+	resp_free(&r);
+}
+
 /* ------------------------------------------------- servers of their own */
 
 static void
@@ -1840,6 +1919,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup(test_keepalive, test_setup),
 	    cmocka_unit_test_setup(test_big_headers, test_setup),
 	    cmocka_unit_test_setup(test_metrics, test_setup),
+	    cmocka_unit_test_setup(test_error_metrics, test_setup),
 	    cmocka_unit_test_setup(test_concurrent, test_setup),
 	    cmocka_unit_test_setup_teardown(test_socket_path, dir_setup, tu_dir_teardown),
 	    cmocka_unit_test_setup_teardown(test_not_implemented, dir_setup, tu_dir_teardown),

@@ -228,6 +228,27 @@ test_backend(void **state)
 	tu_assert_contains((const char *)m.d, "\nsshca_signer_signatures_total 1\n");
 	tu_assert_contains((const char *)m.d, "\nsshca_revocations_total 1\n");
 	tu_assert_contains((const char *)m.d, "sshca_requests_created_total{state=\"issued\"} 1\n");
+	/* The store's commits: how many the workflow makes of an issuance
+	 * and a revocation is its business; that they are counted is ours. */
+	tu_assert_contains((const char *)m.d, "# TYPE sshca_store_commit_seconds histogram\n");
+	tu_assert_contains(
+	    (const char *)m.d, "\nsshca_store_commit_seconds_bucket{le=\"0.0005\"} ");
+	tu_assert_contains((const char *)m.d, "\nsshca_store_commit_seconds_bucket{le=\"1\"} ");
+	tu_assert_contains((const char *)m.d, "\nsshca_store_commit_seconds_sum ");
+	tu_assert_contains((const char *)m.d, "\nsshca_store_commit_failures_total 0\n");
+	{
+		const char *inf =
+		    strstr((const char *)m.d, "sshca_store_commit_seconds_bucket{le=\"+Inf\"} ");
+		const char *cnt = strstr((const char *)m.d, "\nsshca_store_commit_seconds_count ");
+		unsigned long long ninf, ncount;
+
+		assert_non_null(inf);
+		assert_non_null(cnt);
+		ninf = strtoull(strchr(inf, '}') + 2, NULL, 10);
+		ncount = strtoull(cnt + strlen("\nsshca_store_commit_seconds_count "), NULL, 10);
+		assert_true(ncount >= 2); /* the issuance's and the revocation's */
+		assert_int_equal(ninf, ncount);
+	}
 	buf_free(&m);
 
 	/* The audit log is for admins and auditors. */

@@ -724,6 +724,72 @@ test_group_commit(void **state)
 	assert_int_equal(store_commit(f->st), EPH_OK);
 }
 
+/* The buckets of one snapshot: cumulative, never decreasing, bounds
+ * ascending to +Inf, whose count is every commit. */
+static void
+assert_histogram(const struct store_stats *ss)
+{
+	size_t b;
+
+	for (b = 0; b + 1 < STORE_COMMIT_NBUCKETS; b++) {
+		assert_true(ss->commit_le_us[b] < ss->commit_le_us[b + 1]);
+		assert_true(ss->commit_bucket[b] <= ss->commit_bucket[b + 1]);
+	}
+	assert_int_equal(ss->commit_le_us[STORE_COMMIT_NBUCKETS - 1], UINT64_MAX);
+	assert_int_equal(ss->commit_bucket[STORE_COMMIT_NBUCKETS - 1], ss->commits);
+}
+
+/* Every durable commit is counted once: a change's own, a group's (one
+ * for all its changes); a failed change, a rolled-back group and reads
+ * count nothing. */
+static void
+test_commit_stats(void **state)
+{
+	struct fx *f = *state;
+	struct store_stats s0, s1, s2;
+	struct store_request *rq = NULL;
+	char a[STORE_ID_LEN + 1], b[STORE_ID_LEN + 1];
+	size_t i;
+
+	store_stats(f->st, &s0);
+	assert_histogram(&s0);
+	put(f, "alice", "db-maint", 0, a);
+	put(f, "bob", "db-maint", 0, b);
+	(void)issue(f, a);
+	store_stats(f->st, &s1);
+	assert_histogram(&s1);
+	assert_int_equal(s1.commits, s0.commits + 3);
+	for (i = 0; i < STORE_COMMIT_NBUCKETS; i++)
+		assert_true(s1.commit_bucket[i] >= s0.commit_bucket[i]);
+	assert_true(s1.commit_ns_sum >= s0.commit_ns_sum);
+	assert_int_equal(s1.commit_failures, 0);
+
+	/* A refused change and a read: no commit. */
+	assert_int_equal(store_set_state(f->st, a, STORE_PENDING, STORE_CANCELLED, &ev_cancel),
+	    EPH_ERR_CONFLICT);
+	assert_int_equal(store_get_request(f->st, b, &rq), EPH_OK);
+	store_request_free(rq);
+	store_stats(f->st, &s2);
+	assert_int_equal(s2.commits, s1.commits);
+
+	/* A group of two changes is one commit; a rolled-back one none. */
+	assert_int_equal(store_begin(f->st), EPH_OK);
+	assert_int_equal(
+	    store_add_approval(f->st, b, "carol", 1002, NULL, &ev_approve, NULL), EPH_OK);
+	assert_int_equal(store_set_state(f->st, b, STORE_PENDING, STORE_DENIED, &ev_deny), EPH_OK);
+	assert_int_equal(store_commit(f->st), EPH_OK);
+	assert_int_equal(store_begin(f->st), EPH_OK);
+	assert_int_equal(
+	    store_set_state(f->st, a, STORE_ISSUED, STORE_REVOKED, &ev_revoke), EPH_OK);
+	store_rollback(f->st);
+	store_stats(f->st, &s2);
+	assert_histogram(&s2);
+	assert_int_equal(s2.commits, s1.commits + 1);
+	assert_int_equal(s2.commit_failures, 0);
+	store_stats(NULL, &s2);
+	assert_int_equal(s2.commits, 0);
+}
+
 /* ---------------------------------------------------------- serials */
 
 static uint64_t
@@ -1262,6 +1328,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_ids_random),
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test_setup_teardown(test_approvals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_commit_stats, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_cas, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_revoke, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_overdue, setup, teardown),
