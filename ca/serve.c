@@ -460,8 +460,13 @@ store_metrics(struct serve_backend *b, struct buf *o)
 	    (e = buf_printf(o, "sshca_store_commit_seconds_count %llu\n",
 	         (unsigned long long)ss.commits)) != EPH_OK)
 		return e;
-	return metric(o, "sshca_store_commit_failures_total", "counter",
-	    "Store commits that failed (nothing of theirs was kept).", NULL, ss.commit_failures);
+	if ((e = metric(o, "sshca_store_commit_failures_total", "counter",
+	         "Store commits that failed (nothing of theirs was kept).", NULL,
+	         ss.commit_failures)) != EPH_OK)
+		return e;
+	return metric(o, "sshca_store_reopens_total", "counter",
+	    "Database connections reopened once a read-only database could be written again.", NULL,
+	    ss.reopens);
 }
 
 static int

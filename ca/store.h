@@ -109,6 +109,15 @@ void store_close(struct store *st);
  * Can the store still write? EPH_OK; EPH_ERR_STORE_FULL with why when the
  * database is read-only or its file system has less than STORE_MIN_FREE
  * bytes free; EPH_ERR_STORE when that cannot be told. Writes nothing.
+ *
+ * Read-only is: opened read_only; or this process may not write the
+ * database or its -wal / -shm (access(2) as the effective user, checked
+ * before every write too, which then fails with EPH_ERR_STORE_FULL and
+ * writes nothing); or SQLite refused a write as read-only. The store
+ * recovers by itself: once the files are writable again, the next write
+ * (or store_health) outside a group reopens the connection the way
+ * store_open does (same file, pragmas, schema check), keeping the serial
+ * state. A database file replaced meanwhile is not reopened (restart).
  */
 int store_health(struct store *st, char *why, size_t len);
 
@@ -145,6 +154,7 @@ struct store_stats {
 	uint64_t commit_bucket[STORE_COMMIT_NBUCKETS];
 	uint64_t commit_ns_sum;
 	uint64_t commit_failures; /* COMMITs that failed: nothing of theirs kept */
+	uint64_t reopens; /* connections reopened once a read-only database was writable */
 };
 
 void store_stats(struct store *st, struct store_stats *out);

@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -790,6 +793,185 @@ test_commit_stats(void **state)
 	assert_int_equal(s2.commits, 0);
 }
 
+/* ------------------------------------------------- read-only recovery */
+
+/* File modes bind only a user that is not root: the scenario runs in a
+ * child as nobody when the tests run as root. It reports the line of its
+ * first failed check (cmocka's asserts belong to the parent). */
+#define RO_CHECK(c)                                                                                \
+	do {                                                                                       \
+		if (!(c))                                                                          \
+			return __LINE__;                                                           \
+	} while (0)
+
+static int
+ro_put(struct store *st)
+{
+	static char *hosts[] = {"db01"};
+	struct store_request rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.state = STORE_PENDING;
+	rq.task = "db-maint";
+	rq.hosts = hosts;
+	rq.nhosts = 1;
+	rq.requester = "alice";
+	rq.requester_uid = 1000;
+	rq.public_key = PUBKEY;
+	rq.decision = DECISION;
+	rq.expires = (int64_t)time(NULL) + 3600;
+	return store_put_request(st, &rq, &ev_request);
+}
+
+static size_t
+ro_count(struct store *st)
+{
+	struct store_filter flt = STORE_FILTER_ANY;
+	struct store_request_list l;
+	size_t n;
+
+	if (store_list(st, &flt, &l) != EPH_OK)
+		return (size_t)-1;
+	n = l.n;
+	store_request_list_free(&l);
+	return n;
+}
+
+/* The database and its -wal and -shm, where they are. */
+static int
+ro_chmod(const char *db, mode_t m)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm"};
+	char p[4096];
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		(void)snprintf(p, sizeof(p), "%s%s", db, suffix[i]);
+		if (chmod(p, m) != 0 && errno != ENOENT)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+ro_scenario(const char *dir)
+{
+	struct store_opts o;
+	struct store *st = NULL;
+	struct store_stats ss;
+	struct audit_chain ch;
+	char db[4096], hwm[4096], moved[4096], why[256];
+	uint64_t s1, s2, s3;
+	int fd;
+
+	(void)snprintf(db, sizeof(db), "%s/ca.db", dir);
+	(void)snprintf(hwm, sizeof(hwm), "%s/ca.db.serial", dir);
+	(void)snprintf(moved, sizeof(moved), "%s/moved.db", dir);
+	memset(&o, 0, sizeof(o));
+	o.database = db;
+	o.serial_file = hwm;
+	o.serial_block = 2;
+	o.no_log = 1;
+	RO_CHECK(store_open(&o, &st) == EPH_OK);
+	RO_CHECK(ro_put(st) == EPH_OK);
+	RO_CHECK(store_serial_alloc(st, &s1) == EPH_OK);
+	store_close(st);
+
+	/* Opened on a file mode 0400: SQLite gives a read-only connection.
+	 * Reads are served, writes refused, nothing written. */
+	RO_CHECK(ro_chmod(db, 0400) == 0);
+	RO_CHECK(store_open(&o, &st) == EPH_OK);
+	RO_CHECK(store_health(st, why, sizeof(why)) == EPH_ERR_STORE_FULL);
+	RO_CHECK(strstr(why, "read-only") != NULL);
+	RO_CHECK(ro_put(st) == EPH_ERR_STORE_FULL);
+	RO_CHECK(store_begin(st) == EPH_ERR_STORE_FULL);
+	RO_CHECK(ro_count(st) == 1);
+	RO_CHECK(store_serial_alloc(st, &s2) == EPH_OK && s2 > s1);
+	/* Writable again: the next write reopens the connection itself. */
+	RO_CHECK(ro_chmod(db, 0600) == 0);
+	RO_CHECK(ro_put(st) == EPH_OK);
+	RO_CHECK(ro_count(st) == 2);
+	store_stats(st, &ss);
+	RO_CHECK(ss.reopens == 1);
+	RO_CHECK(store_health(st, why, sizeof(why)) == EPH_OK);
+	/* The serial state is the handle's: no serial again after the reopen. */
+	RO_CHECK(store_serial_alloc(st, &s3) == EPH_OK && s3 > s2);
+
+	/* Read-only while open: the connection's descriptors could still
+	 * write; the store does not. Then store_health recovers it. */
+	RO_CHECK(ro_chmod(db, 0400) == 0);
+	RO_CHECK(ro_put(st) == EPH_ERR_STORE_FULL);
+	RO_CHECK(store_health(st, why, sizeof(why)) == EPH_ERR_STORE_FULL);
+	RO_CHECK(strstr(why, "read-only") != NULL);
+	RO_CHECK(ro_count(st) == 2);
+	RO_CHECK(ro_chmod(db, 0600) == 0);
+	RO_CHECK(store_health(st, why, sizeof(why)) == EPH_OK);
+	RO_CHECK(ro_put(st) == EPH_OK);
+	RO_CHECK(ro_count(st) == 3);
+	RO_CHECK(store_audit_verify(st, &ch) == EPH_OK && ch.count == 3);
+
+	/* Another file put in its place is not opened: a restart decides. */
+	RO_CHECK(ro_chmod(db, 0400) == 0);
+	RO_CHECK(ro_put(st) == EPH_ERR_STORE_FULL);
+	RO_CHECK(rename(db, moved) == 0);
+	RO_CHECK((fd = open(db, O_RDWR | O_CREAT | O_EXCL, 0600)) >= 0);
+	close(fd);
+	RO_CHECK(ro_chmod(db, 0600) == 0);
+	RO_CHECK(store_health(st, why, sizeof(why)) == EPH_ERR_STORE_FULL);
+	RO_CHECK(strstr(why, "not the file") != NULL);
+	RO_CHECK(ro_put(st) == EPH_ERR_STORE_FULL);
+	RO_CHECK(ro_count(st) == 3);
+	store_stats(st, &ss);
+	RO_CHECK(ss.reopens == 2);
+	store_close(st);
+	return 0;
+}
+
+static void
+test_read_only_recovery(void **state)
+{
+	char *dir = tu_mkdtemp();
+	struct passwd *pw;
+	int status, line = 0, p[2];
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0) {
+		line = ro_scenario(dir);
+		goto out;
+	}
+	if ((pw = getpwnam("nobody")) == NULL) {
+		tu_rmrf(dir);
+		free(dir);
+		skip();
+	}
+	assert_int_equal(chown(dir, pw->pw_uid, pw->pw_gid), 0);
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+			line = -1;
+		else
+			line = ro_scenario(dir);
+		_exit(write(p[1], &line, sizeof(line)) == (ssize_t)sizeof(line) ? 0 : 1);
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &line, sizeof(line)), (ssize_t)sizeof(line));
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (line == -1)
+		fail_msg("read-only recovery: cannot become nobody");
+out:
+	tu_rmrf(dir);
+	free(dir);
+	if (line != 0)
+		fail_msg("read-only recovery%s: the check at line %d failed",
+		    geteuid() == 0 ? " (as nobody)" : "", line);
+}
+
 /* ---------------------------------------------------------- serials */
 
 static uint64_t
@@ -1329,6 +1511,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test_setup_teardown(test_approvals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_stats, setup, teardown),
+	    cmocka_unit_test(test_read_only_recovery),
 	    cmocka_unit_test_setup_teardown(test_state_cas, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_revoke, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_overdue, setup, teardown),
