@@ -60,7 +60,11 @@ static const struct {
     {API_ROUTE_METRICS, "/metrics", 1u << API_METHOD_GET, 0},
     {API_ROUTE_AUDIT, "/v1/audit", 1u << API_METHOD_GET, 1},
     {API_ROUTE_LOGIN, "/v1/login", 1u << API_METHOD_POST, 0},
+    {API_ROUTE_LOGOUT, "/v1/logout", 1u << API_METHOD_POST, 1},
 };
+
+_Static_assert(sizeof(route_table) / sizeof(route_table[0]) == API_ROUTE_COUNT,
+    "route_table has one row per enum api_route, in its order");
 
 /* The actions under /v1/requests/{id}/. */
 static const struct {
@@ -86,6 +90,7 @@ static const struct {
     {"/metrics", API_ROUTE_METRICS},
     {"/v1/audit", API_ROUTE_AUDIT},
     {"/v1/login", API_ROUTE_LOGIN},
+    {"/v1/logout", API_ROUTE_LOGOUT},
 };
 
 unsigned

@@ -182,6 +182,12 @@ struct ca_api_backend {
 	 * c->user/c->uid set (the front sets authenticated), or
 	 * EPH_ERR_UNAUTHENTICATED (401). */
 	int (*session_check)(void *ctx, const char *token, struct ca_caller *c);
+	/* POST /v1/logout: end the caller's session. Over TLS token is the
+	 * bearer token session_check accepted (a secret, as there), c the
+	 * caller it gave; over the Unix socket token is NULL (there is no
+	 * session to end: EPH_ERR_INVAL). EPH_OK ends it (body {"ok": true});
+	 * EPH_ERR_UNAUTHENTICATED when it is no longer live. */
+	int (*logout)(void *ctx, const struct ca_caller *c, const char *token, struct ca_reply *r);
 };
 
 /* -------------------------------------------------------------- routes */
@@ -201,6 +207,7 @@ enum api_route {
 	API_ROUTE_METRICS, /* /metrics: GET */
 	API_ROUTE_AUDIT, /* /v1/audit: GET */
 	API_ROUTE_LOGIN, /* /v1/login: POST */
+	API_ROUTE_LOGOUT, /* /v1/logout: POST */
 	API_ROUTE_COUNT,
 };
 

@@ -40,10 +40,17 @@ static const unsigned metric_statuses[] = {
 static const uint64_t metric_buckets_us[] = {
     500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000};
 #define N_BUCKET (sizeof(metric_buckets_us) / sizeof(metric_buckets_us[0]) + 1)
+/* Error answers are counted by their "error" code: the tokens
+ * api_error_token gives these statuses, and "other" for anything else,
+ * so that no client can make a new label. */
+static const unsigned metric_error_statuses[] = {
+    400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 501, 503};
+#define N_ERROR (sizeof(metric_error_statuses) / sizeof(metric_error_statuses[0]) + 1)
 
 struct http_metrics {
 	uint64_t requests[API_ROUTE_COUNT][N_METHOD][N_STATUS];
 	uint64_t latency[N_BUCKET]; /* not cumulative; summed when printed */
+	uint64_t errors[N_ERROR]; /* error answers by their "error" code */
 	uint64_t latency_sum_us;
 	uint64_t latency_count;
 	uint64_t connections_total;
@@ -61,6 +68,17 @@ status_index(unsigned status)
 		if (metric_statuses[i] == status)
 			return i;
 	return N_STATUS - 1;
+}
+
+static size_t
+error_index(const char *code)
+{
+	size_t i;
+
+	for (i = 0; code != NULL && i + 1 < N_ERROR; i++)
+		if (strcmp(code, api_error_token(metric_error_statuses[i])) == 0)
+			return i;
+	return N_ERROR - 1;
 }
 
 static void
@@ -141,6 +159,7 @@ struct req {
 	enum api_method method;
 	unsigned status;
 	struct buf body;
+	struct http_metrics *m; /* the server's */
 };
 
 static uint64_t
@@ -191,6 +210,7 @@ request_begin(void *cls, const char *uri, struct MHD_Connection *mc)
 		return NULL;
 	clock_gettime(CLOCK_MONOTONIC, &rq->start);
 	buf_init(&rq->body);
+	rq->m = &l->srv->m;
 	__atomic_fetch_add(&l->srv->inflight, 1, __ATOMIC_RELAXED);
 	return rq;
 }
@@ -391,8 +411,9 @@ static enum MHD_Result
 respond_error_full(struct MHD_Connection *mc, struct req *rq, unsigned status, const char *detail,
     json_t *body, const char *allow, int close)
 {
+	enum MHD_Result ret;
 	char *text;
-	size_t n;
+	size_t n, code;
 
 	if (body == NULL || !json_is_object(body)) {
 		json_decref(body);
@@ -405,9 +426,14 @@ respond_error_full(struct MHD_Connection *mc, struct req *rq, unsigned status, c
 	if (json_object_get(body, "detail") == NULL)
 		(void)json_object_set_new(body, "detail",
 		    json_string(detail != NULL && *detail != '\0' ? detail : "error"));
+	/* Every error body is made here: count it by the code it carries. */
+	code = error_index(json_string_value(json_object_get(body, "error")));
 	if ((text = json_line(body, &n)) == NULL)
 		return MHD_NO;
-	return respond(mc, rq, status, "application/json", text, n, allow, NULL, close);
+	ret = respond(mc, rq, status, "application/json", text, n, allow, NULL, close);
+	if (ret == MHD_YES)
+		__atomic_fetch_add(&rq->m->errors[code], 1, __ATOMIC_RELAXED);
+	return ret;
 }
 
 static enum MHD_Result
@@ -589,6 +615,32 @@ route_text(struct listener *l, struct MHD_Connection *mc, struct req *rq)
 	    b.len - 1, NULL, NULL, 0);
 }
 
+/* POST /v1/logout: over TLS the token request_caller accepted (read
+ * again: it was wiped there), over the Unix socket none. */
+static enum MHD_Result
+route_logout(struct listener *l, struct MHD_Connection *mc, struct req *rq,
+    const struct ca_caller *caller, struct ca_reply *rep)
+{
+	char tok[API_MAX_TOKEN + 1];
+	const char *h;
+	int r;
+
+	if (l->via == CA_VIA_UNIX) {
+		r = l->srv->be->logout(l->srv->be_ctx, caller, NULL, rep);
+		return respond_backend(mc, rq, r, rep, 200);
+	}
+	h = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (api_bearer_parse(h, tok, sizeof(tok)) != EPH_OK) {
+		eph_wipe(tok, sizeof(tok));
+		return respond_error(mc, rq, 401, "the session token is unknown or has expired");
+	}
+	r = l->srv->be->logout(l->srv->be_ctx, caller, tok, rep);
+	eph_wipe(tok, sizeof(tok));
+	if (r == EPH_ERR_UNAUTHENTICATED)
+		ca_reply_detail(rep, "the session token is unknown or has expired");
+	return respond_backend(mc, rq, r, rep, 200);
+}
+
 /* Is the backend member for this route set? */
 static int
 route_implemented(const struct ca_api_backend *be, enum api_route route, enum api_method m)
@@ -608,6 +660,7 @@ route_implemented(const struct ca_api_backend *be, enum api_route route, enum ap
 	case API_ROUTE_METRICS: return 1;
 	case API_ROUTE_AUDIT: return be->audit_since != NULL;
 	case API_ROUTE_LOGIN: return be->login != NULL;
+	case API_ROUTE_LOGOUT: return be->logout != NULL && be->session_check != NULL;
 	case API_ROUTE_NONE:
 	case API_ROUTE_COUNT: break;
 	}
@@ -728,6 +781,14 @@ dispatch(struct listener *l, struct conn *cn, struct MHD_Connection *mc, struct 
 		r = be->login(ctx, &caller, &lin, &rep);
 		api_login_free(&lin);
 		ret = respond_backend(mc, rq, r, &rep, 200);
+		break;
+	case API_ROUTE_LOGOUT:
+		if ((r = api_action_parse(body, NULL, 0, &text, detail, sizeof(detail))) !=
+		    EPH_OK) {
+			ret = respond_error(mc, rq, 400, detail);
+			break;
+		}
+		ret = route_logout(l, mc, rq, &caller, &rep);
 		break;
 	case API_ROUTE_NONE:
 	case API_ROUTE_COUNT:
@@ -1271,6 +1332,13 @@ http_server_metrics(struct http_server *s, struct buf *out)
 	    (double)__atomic_load_n(&m->latency_sum_us, __ATOMIC_RELAXED) / 1e6);
 	P("sshca_http_request_duration_seconds_count %llu\n",
 	    (unsigned long long)__atomic_load_n(&m->latency_count, __ATOMIC_RELAXED));
+	P("# HELP sshca_errors_total Error answers (4xx, 5xx) sent, by their JSON \"error\" "
+	  "code.\n");
+	P("# TYPE sshca_errors_total counter\n");
+	for (b = 0; b < N_ERROR; b++)
+		P("sshca_errors_total{code=\"%s\"} %llu\n",
+		    b + 1 < N_ERROR ? api_error_token(metric_error_statuses[b]) : "other",
+		    (unsigned long long)__atomic_load_n(&m->errors[b], __ATOMIC_RELAXED));
 	P("# HELP sshca_http_connections_total Connections accepted.\n");
 	P("# TYPE sshca_http_connections_total counter\n");
 	P("sshca_http_connections_total %llu\n",

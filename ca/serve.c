@@ -409,6 +409,66 @@ metric(struct buf *o, const char *name, const char *type, const char *help, cons
 	return buf_put(o, line, (size_t)n);
 }
 
+static int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return EPH_ERR_TOOLARGE;
+	return buf_put(b, line, (size_t)n);
+}
+
+/* The store's commit latency histogram, read under the workflow's lock
+ * (the store's counters are its holder's). */
+static int
+store_metrics(struct serve_backend *b, struct buf *o)
+{
+	struct store_stats ss;
+	struct store *st;
+	size_t i;
+	int e;
+
+	st = workflow_store_lock(b->wf);
+	store_stats(st, &ss);
+	workflow_store_unlock(b->wf);
+	if ((e = buf_printf(o,
+	         "# HELP sshca_store_commit_seconds Durable store commits (a "
+	         "group's or a single change's), by how long COMMIT took.\n"
+	         "# TYPE sshca_store_commit_seconds histogram\n")) != EPH_OK)
+		return e;
+	for (i = 0; i < STORE_COMMIT_NBUCKETS; i++) {
+		if (i + 1 < STORE_COMMIT_NBUCKETS)
+			e = buf_printf(o, "sshca_store_commit_seconds_bucket{le=\"%g\"} %llu\n",
+			    (double)ss.commit_le_us[i] / 1e6,
+			    (unsigned long long)ss.commit_bucket[i]);
+		else
+			e = buf_printf(o, "sshca_store_commit_seconds_bucket{le=\"+Inf\"} %llu\n",
+			    (unsigned long long)ss.commit_bucket[i]);
+		if (e != EPH_OK)
+			return e;
+	}
+	if ((e = buf_printf(o, "sshca_store_commit_seconds_sum %.6f\n",
+	         (double)ss.commit_ns_sum / 1e9)) != EPH_OK ||
+	    (e = buf_printf(o, "sshca_store_commit_seconds_count %llu\n",
+	         (unsigned long long)ss.commits)) != EPH_OK)
+		return e;
+	if ((e = metric(o, "sshca_store_commit_failures_total", "counter",
+	         "Store commits that failed (nothing of theirs was kept).", NULL,
+	         ss.commit_failures)) != EPH_OK)
+		return e;
+	return metric(o, "sshca_store_reopens_total", "counter",
+	    "Database connections reopened once a read-only database could be written again.", NULL,
+	    ss.reopens);
+}
+
 static int
 be_metrics(void *ctx, struct buf *o)
 {
@@ -442,6 +502,8 @@ be_metrics(void *ctx, struct buf *o)
 	         "result=\"ok\"", LOAD(b, logins))) != EPH_OK ||
 	    (e = metric(o, "sshca_logins_total", NULL, NULL, "result=\"refused\"",
 	         LOAD(b, login_failures))) != EPH_OK ||
+	    (e = metric(o, "sshca_logouts_total", "counter", "TLS sessions ended by logout.", NULL,
+	         LOAD(b, logouts))) != EPH_OK ||
 	    (e = metric(o, "sshca_backend_errors_total", "counter",
 	         "Backend calls answered with an error.", NULL, LOAD(b, refused))) != EPH_OK ||
 	    (e = metric(o, "sshca_signer_up", "gauge", "1 while the signer answers.", NULL,
@@ -449,7 +511,8 @@ be_metrics(void *ctx, struct buf *o)
 	    (e = metric(o, "sshca_signer_signatures_total", "counter",
 	         "Signatures the signer reports (since it started).", NULL, sigs)) != EPH_OK ||
 	    (e = metric(o, "sshca_policy_generation", "gauge", "Policy loads so far.", NULL,
-	         workflow_policy_generation(b->wf))) != EPH_OK)
+	         workflow_policy_generation(b->wf))) != EPH_OK ||
+	    (e = store_metrics(b, o)) != EPH_OK)
 		return e;
 	return EPH_OK;
 }
@@ -516,6 +579,36 @@ be_session_check(void *ctx, const char *token, struct ca_caller *c)
 	return EPH_OK;
 }
 
+/* POST /v1/logout: the session of the token the front checked. */
+static int
+be_logout(void *ctx, const struct ca_caller *cc, const char *token, struct ca_reply *r)
+{
+	struct serve_backend *b = ctx;
+	int e;
+
+	if (cc == NULL || cc->via != CA_VIA_TLS || token == NULL) {
+		ca_reply_detail(r,
+		    "there is no session to end on the Unix socket: its callers are known by "
+		    "their peer credentials");
+		COUNT(b, refused);
+		return EPH_ERR_INVAL;
+	}
+	if (b->sessions == NULL) {
+		COUNT(b, refused);
+		return EPH_ERR_UNAUTHENTICATED;
+	}
+	if ((e = session_logout(b->sessions, token)) != EPH_OK) {
+		if (e == EPH_ERR_STORE_FULL)
+			ca_reply_detail(r, "the session store cannot be written");
+		COUNT(b, refused);
+		return e;
+	}
+	if ((r->body = json_pack("{s:b}", "ok", 1)) == NULL)
+		return EPH_ERR_NOMEM;
+	COUNT(b, logouts);
+	return EPH_OK;
+}
+
 struct store *
 serve_store_lock(void *ctx)
 {
@@ -548,6 +641,7 @@ const struct ca_api_backend serve_api_backend = {
     .metrics = be_metrics,
     .login = be_login,
     .session_check = be_session_check,
+    .logout = be_logout,
 };
 
 /* ------------------------------------------------------------- daemon */

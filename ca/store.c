@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +66,24 @@ struct store {
 	} cache[STMT_CACHE];
 	struct pending_log *logs;
 	size_t nlogs, caplogs;
+	/* store_stats; commit_hist is not cumulative. */
+	uint64_t n_commits, n_commit_failures, commit_ns;
+	uint64_t commit_hist[STORE_COMMIT_NBUCKETS];
+	/* Read-only recovery: the file opened, and while degraded why no
+	 * write is tried (store_writable). */
+	dev_t dev;
+	ino_t ino;
+	int busy_timeout_ms;
+	int degraded;
+	char why[256];
+	uint64_t n_reopens;
 };
+
+/* Commit latency bucket bounds in microseconds (the last is +Inf). */
+static const uint64_t commit_le_us[STORE_COMMIT_NBUCKETS - 1] = {
+    500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 250000, 1000000};
+
+static int store_writable(struct store *st);
 
 static const char *const state_names[STORE_NSTATES] = {
     [STORE_PENDING] = "pending",
@@ -222,8 +240,11 @@ store_health(struct store *st, char *why, size_t len)
 		why[0] = '\0';
 	if (st == NULL || st->db == NULL)
 		return EPH_ERR_INVAL;
-	if (st->read_only || sqlite3_db_readonly(st->db, "main") == 1) {
-		if (why != NULL)
+	/* Outside a group this also recovers a connection left read-only. */
+	if (store_writable(st) != EPH_OK) {
+		if (why != NULL && st->why[0] != '\0')
+			snprintf(why, len, "%s", st->why);
+		else if (why != NULL)
 			snprintf(why, len, "the database %s is read-only", st->path);
 		return EPH_ERR_STORE_FULL;
 	}
@@ -523,14 +544,81 @@ join(char *const *v, size_t n, int *nomem)
 
 /* ------------------------------------------------------- transactions */
 
+/* The last SQLite call failed because the connection cannot write (it was
+ * opened read-only, or its -shm or journal could not be written): the
+ * next write opens it afresh once the files are writable. */
+static void
+note_read_only(struct store *st)
+{
+	if ((sqlite3_extended_errcode(st->db) & 0xff) != SQLITE_READONLY || st->degraded)
+		return;
+	st->degraded = 1;
+	(void)snprintf(st->why, sizeof(st->why), "the database %s is read-only", st->path);
+	if (!st->no_log)
+		(void)eph_log(LOG_ERR, NULL, NULL, 0,
+		    "store: %s: %s; writes are refused until it can be written", st->path,
+		    sqlite3_errmsg(st->db));
+}
+
+/* COMMIT, timed into the commit histogram. */
+static int
+commit_timed(struct store *st)
+{
+	struct timespec t0, t1;
+	int64_t ns;
+	size_t b;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = exec(st, "COMMIT");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (r != EPH_OK) {
+		st->n_commit_failures++;
+		note_read_only(st);
+		return r;
+	}
+	ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
+	if (ns < 0)
+		ns = 0;
+	for (b = 0; b + 1 < STORE_COMMIT_NBUCKETS; b++)
+		if ((uint64_t)ns <= commit_le_us[b] * 1000u)
+			break;
+	st->commit_hist[b]++;
+	st->n_commits++;
+	st->commit_ns += (uint64_t)ns;
+	return EPH_OK;
+}
+
+void
+store_stats(struct store *st, struct store_stats *out)
+{
+	uint64_t cum = 0;
+	size_t b;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL)
+		return;
+	for (b = 0; b < STORE_COMMIT_NBUCKETS; b++) {
+		cum += st->commit_hist[b];
+		out->commit_bucket[b] = cum;
+		out->commit_le_us[b] = b + 1 < STORE_COMMIT_NBUCKETS ? commit_le_us[b] : UINT64_MAX;
+	}
+	out->commits = st->n_commits;
+	out->commit_ns_sum = st->commit_ns;
+	out->commit_failures = st->n_commit_failures;
+	out->reopens = st->n_reopens;
+}
+
 /* Each change runs between op_begin and op_end: alone, its own
  * transaction; inside a group, a savepoint that can fail by itself. */
 static int
 op_begin(struct store *st, size_t *mark)
 {
+	int r;
+
 	*mark = st->nlogs;
-	if (st->read_only)
-		return EPH_ERR_STORE_FULL;
+	if ((r = store_writable(st)) != EPH_OK)
+		return r;
 	return exec(st, st->batch ? "SAVEPOINT op" : "BEGIN IMMEDIATE");
 }
 
@@ -539,6 +627,8 @@ op_end(struct store *st, size_t mark, int r)
 {
 	int rc;
 
+	if (r != EPH_OK)
+		note_read_only(st);
 	if (st->batch) {
 		if (r != EPH_OK) {
 			exec(st, "ROLLBACK TO op");
@@ -550,7 +640,7 @@ op_end(struct store *st, size_t mark, int r)
 		}
 		return r;
 	}
-	if (r == EPH_OK && (r = exec(st, "COMMIT")) == EPH_OK) {
+	if (r == EPH_OK && (r = commit_timed(st)) == EPH_OK) {
 		logs_flush(st);
 		return EPH_OK;
 	}
@@ -567,8 +657,8 @@ store_begin(struct store *st)
 
 	if (st->batch)
 		return EPH_ERR_INVAL;
-	if (st->read_only)
-		return EPH_ERR_STORE_FULL;
+	if ((r = store_writable(st)) != EPH_OK)
+		return r;
 	if ((r = exec(st, "BEGIN IMMEDIATE")) != EPH_OK)
 		return r;
 	st->batch = 1;
@@ -583,7 +673,7 @@ store_commit(struct store *st)
 	if (!st->batch)
 		return EPH_ERR_INVAL;
 	st->batch = 0;
-	if ((r = exec(st, "COMMIT")) != EPH_OK) {
+	if ((r = commit_timed(st)) != EPH_OK) {
 		if (!sqlite3_get_autocommit(st->db))
 			exec(st, "ROLLBACK");
 		logs_drop(st, 0);
@@ -2084,13 +2174,179 @@ check_file(const struct stat *sb, int read_only)
 	return EPH_OK;
 }
 
+/*
+ * Connect st->db to st->path, the file st->dev/st->ino, and set it up:
+ * pragmas and the schema check (migrating it when writable). Used by
+ * store_open and again by store_reconnect, so both take the same path.
+ */
+static int
+db_connect(struct store *st)
+{
+	struct stat after;
+	char pragma[64];
+	int r, rc, flags;
+
+	flags = (st->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+	    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX;
+	if ((rc = sqlite3_open_v2(st->path, &st->db, flags, NULL)) != SQLITE_OK)
+		return rc == SQLITE_CANTOPEN ? EPH_ERR_IO : sql_err(rc);
+	/* The file checked is the file opened. */
+	if (lstat(st->path, &after) != 0 || after.st_dev != st->dev || after.st_ino != st->ino)
+		return EPH_ERR_PERM;
+	snprintf(pragma, sizeof(pragma), "PRAGMA busy_timeout = %d", st->busy_timeout_ms);
+	if ((r = exec(st, pragma)) != EPH_OK ||
+	    (r = exec(st, "PRAGMA trusted_schema = OFF")) != EPH_OK ||
+	    (r = exec(st, "PRAGMA foreign_keys = ON")) != EPH_OK)
+		return r;
+	if (!st->read_only &&
+	    ((r = exec(st, "PRAGMA journal_mode = WAL")) != EPH_OK ||
+	        (r = exec(st, "PRAGMA synchronous = FULL")) != EPH_OK))
+		return r;
+	return migrate(st);
+}
+
+/* May this process write the database, and its -wal and -shm where they
+ * exist (SQLite makes missing ones with the database's mode)? */
+static int
+files_writable(const struct store *st)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm"};
+	char p[PATH_MAX];
+	size_t i;
+	int n;
+
+	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		n = snprintf(p, sizeof(p), "%s%s", st->path, suffix[i]);
+		if (n < 0 || (size_t)n >= sizeof(p))
+			return 0;
+		if (faccessat(AT_FDCWD, p, W_OK, AT_EACCESS) != 0 && (i == 0 || errno != ENOENT))
+			return 0;
+	}
+	return 1;
+}
+
+/* The statement cache, emptied into saved (for a reconnect). */
+struct stmt_cache {
+	const char *sql[STMT_CACHE];
+	sqlite3_stmt *stmt[STMT_CACHE];
+	size_t n;
+};
+
+static void
+cache_take(struct store *st, struct stmt_cache *c)
+{
+	size_t i;
+
+	for (c->n = 0, i = 0; i < STMT_CACHE && st->cache[i].sql != NULL; i++, c->n++) {
+		c->sql[i] = st->cache[i].sql;
+		c->stmt[i] = st->cache[i].stmt;
+	}
+	memset(st->cache, 0, sizeof(st->cache));
+}
+
+static void
+cache_finalize(struct stmt_cache *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		sqlite3_finalize(c->stmt[i]);
+	c->n = 0;
+}
+
+/*
+ * Replace the connection with a new one to the same file, set up as
+ * store_open sets it up; the old one stays when that fails. The serial
+ * state is the handle's and stays as it is: the next serial never goes
+ * back. Never inside a group.
+ */
+static int
+store_reconnect(struct store *st)
+{
+	struct stmt_cache old_cache, new_cache;
+	sqlite3 *old = st->db;
+	struct stat sb;
+	size_t i;
+	int r;
+
+	if (st->batch)
+		return EPH_ERR_INVAL;
+	/* Only the file opened at the start, and only while it is safe. */
+	if (lstat(st->path, &sb) != 0 || sb.st_dev != st->dev || sb.st_ino != st->ino) {
+		(void)snprintf(st->why, sizeof(st->why),
+		    "the database %s is not the file sshca opened; restart it", st->path);
+		return EPH_ERR_PERM;
+	}
+	if ((r = check_file(&sb, 0)) != EPH_OK) {
+		(void)snprintf(st->why, sizeof(st->why),
+		    "the database %s is not safe to open (its owner or mode)", st->path);
+		return r;
+	}
+	cache_take(st, &old_cache);
+	st->db = NULL;
+	if ((r = db_connect(st)) != EPH_OK) {
+		(void)snprintf(st->why, sizeof(st->why), "the database %s cannot be reopened: %s",
+		    st->path, st->db != NULL ? sqlite3_errmsg(st->db) : eph_strerror(r));
+		cache_take(st, &new_cache);
+		cache_finalize(&new_cache);
+		sqlite3_close(st->db);
+		st->db = old;
+		for (i = 0; i < old_cache.n; i++) {
+			st->cache[i].sql = old_cache.sql[i];
+			st->cache[i].stmt = old_cache.stmt[i];
+		}
+		return r;
+	}
+	cache_finalize(&old_cache);
+	sqlite3_close(old);
+	st->n_reopens++;
+	return EPH_OK;
+}
+
+/*
+ * Before every write outside a group (and in store_health): fail closed
+ * while this process may not write the database files (an open
+ * connection would go on writing through its descriptors after a chmod),
+ * and once it may again, reopen a connection SQLite opened or left
+ * read-only. Inside a group only the check: the group keeps its
+ * connection.
+ */
+static int
+store_writable(struct store *st)
+{
+	if (st->read_only)
+		return EPH_ERR_STORE_FULL;
+	if (!files_writable(st)) {
+		if (!st->degraded && !st->no_log)
+			(void)eph_log(LOG_ERR, NULL, NULL, 0,
+			    "store: %s cannot be written (%s); writes are refused until it can",
+			    st->path, strerror(errno));
+		if (!st->degraded)
+			(void)snprintf(
+			    st->why, sizeof(st->why), "the database %s is read-only", st->path);
+		st->degraded = 1;
+		return EPH_ERR_STORE_FULL;
+	}
+	if (st->batch || (!st->degraded && sqlite3_db_readonly(st->db, "main") != 1))
+		return EPH_OK;
+	if (store_reconnect(st) != EPH_OK) {
+		st->degraded = 1;
+		return EPH_ERR_STORE_FULL;
+	}
+	st->degraded = 0;
+	st->why[0] = '\0';
+	if (!st->no_log)
+		(void)eph_log(LOG_NOTICE, NULL, NULL, 0,
+		    "store: %s can be written again: reopened, writes resume", st->path);
+	return EPH_OK;
+}
+
 int
 store_open(const struct store_opts *o, struct store **out)
 {
 	struct store *st = NULL;
-	struct stat before, after;
-	char pragma[64];
-	int fd, r, rc, flags;
+	struct stat before;
+	int fd, r;
 
 	*out = NULL;
 	if (o == NULL || !str_ok(o->database) || (!o->read_only && !str_ok(o->serial_file)))
@@ -2118,32 +2374,13 @@ store_open(const struct store_opts *o, struct store **out)
 		goto out;
 	st->read_only = o->read_only;
 	st->no_log = o->no_log;
+	st->dev = before.st_dev;
+	st->ino = before.st_ino;
+	st->busy_timeout_ms = o->busy_timeout_ms > 0 ? o->busy_timeout_ms : STORE_BUSY_TIMEOUT_MS;
 	st->clock = o->clock;
 	st->clock_ctx = o->clock_ctx;
 	st->serial_block = o->serial_block != 0 ? o->serial_block : STORE_SERIAL_BLOCK;
-	flags = (o->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
-	    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX;
-	if ((rc = sqlite3_open_v2(o->database, &st->db, flags, NULL)) != SQLITE_OK) {
-		r = rc == SQLITE_CANTOPEN ? EPH_ERR_IO : sql_err(rc);
-		goto out;
-	}
-	/* The file checked is the file opened. */
-	if (lstat(o->database, &after) != 0 || after.st_dev != before.st_dev ||
-	    after.st_ino != before.st_ino) {
-		r = EPH_ERR_PERM;
-		goto out;
-	}
-	snprintf(pragma, sizeof(pragma), "PRAGMA busy_timeout = %d",
-	    o->busy_timeout_ms > 0 ? o->busy_timeout_ms : STORE_BUSY_TIMEOUT_MS);
-	if ((r = exec(st, pragma)) != EPH_OK ||
-	    (r = exec(st, "PRAGMA trusted_schema = OFF")) != EPH_OK ||
-	    (r = exec(st, "PRAGMA foreign_keys = ON")) != EPH_OK)
-		goto out;
-	if (!o->read_only &&
-	    ((r = exec(st, "PRAGMA journal_mode = WAL")) != EPH_OK ||
-	        (r = exec(st, "PRAGMA synchronous = FULL")) != EPH_OK))
-		goto out;
-	if ((r = migrate(st)) != EPH_OK)
+	if ((r = db_connect(st)) != EPH_OK)
 		goto out;
 	if (!o->read_only && (r = serial_init(st, o->serial_floor)) != EPH_OK)
 		goto out;

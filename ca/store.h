@@ -109,6 +109,15 @@ void store_close(struct store *st);
  * Can the store still write? EPH_OK; EPH_ERR_STORE_FULL with why when the
  * database is read-only or its file system has less than STORE_MIN_FREE
  * bytes free; EPH_ERR_STORE when that cannot be told. Writes nothing.
+ *
+ * Read-only is: opened read_only; or this process may not write the
+ * database or its -wal / -shm (access(2) as the effective user, checked
+ * before every write too, which then fails with EPH_ERR_STORE_FULL and
+ * writes nothing); or SQLite refused a write as read-only. The store
+ * recovers by itself: once the files are writable again, the next write
+ * (or store_health) outside a group reopens the connection the way
+ * store_open does (same file, pragmas, schema check), keeping the serial
+ * state. A database file replaced meanwhile is not reopened (restart).
  */
 int store_health(struct store *st, char *why, size_t len);
 
@@ -128,6 +137,27 @@ const char *store_errmsg(const struct store *st);
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
+
+/*
+ * What the store has done since it was opened, for GET /metrics. The
+ * counters are kept by whoever holds the store (its one thread at a
+ * time): read them under the same lock as every other call.
+ */
+#define STORE_COMMIT_NBUCKETS 11
+struct store_stats {
+	/* Durable commits (a group's, or a change's own) and their latency:
+	 * commit_bucket[i] counts those that took at most commit_le_us[i]
+	 * microseconds (cumulative, as Prometheus has it; the last bound is
+	 * UINT64_MAX, +Inf, and its count is commits). */
+	uint64_t commits;
+	uint64_t commit_le_us[STORE_COMMIT_NBUCKETS];
+	uint64_t commit_bucket[STORE_COMMIT_NBUCKETS];
+	uint64_t commit_ns_sum;
+	uint64_t commit_failures; /* COMMITs that failed: nothing of theirs kept */
+	uint64_t reopens; /* connections reopened once a read-only database was writable */
+};
+
+void store_stats(struct store *st, struct store_stats *out);
 
 /* ---------------------------------------------------------------- data */
 

@@ -46,10 +46,13 @@ struct fake {
 	uint64_t ttl;
 	char public_key[1024];
 	char login_user[64];
+	char logout_token[64];
+	int logout_token_null;
 	/* What to answer. */
 	int ret;
 	const char *ret_detail;
 	int ret_with_body;
+	const char *ret_error; /* an "error" the body brings itself */
 	uint64_t krl_version;
 	unsigned delay_ms; /* request_get sleeps this long */
 };
@@ -68,8 +71,11 @@ fake_reset(void)
 	fake.ret = EPH_OK;
 	fake.ret_detail = NULL;
 	fake.ret_with_body = 0;
+	fake.ret_error = NULL;
 	fake.krl_version = 7;
 	fake.delay_ms = 0;
+	fake.logout_token[0] = '\0';
+	fake.logout_token_null = 0;
 	pthread_mutex_unlock(&fake.mu);
 }
 
@@ -92,6 +98,8 @@ fake_answer(struct ca_reply *r, const char *what, const char *id)
 	if (fake.ret == EPH_OK || fake.ret_with_body)
 		r->body = json_pack(
 		    "{s:s, s:s}", "id", id != NULL ? id : "r-00000000000000aa", "called", what);
+	if (fake.ret_error != NULL && r->body != NULL)
+		(void)json_object_set_new(r->body, "error", json_string(fake.ret_error));
 	return fake.ret;
 }
 
@@ -251,6 +259,23 @@ fk_session(void *ctx, const char *token, struct ca_caller *c)
 	return EPH_OK;
 }
 
+/* As serve.c answers: no session on the Unix socket. */
+static int
+fk_logout(void *ctx, const struct ca_caller *c, const char *token, struct ca_reply *r)
+{
+	fake_record("logout", c);
+	pthread_mutex_lock(&fake.mu);
+	fake.logout_token_null = token == NULL;
+	(void)snprintf(fake.logout_token, sizeof(fake.logout_token), "%s", token ? token : "");
+	pthread_mutex_unlock(&fake.mu);
+	if (token == NULL) {
+		ca_reply_detail(r, "there is no session to end on the Unix socket");
+		return EPH_ERR_INVAL;
+	}
+	r->body = json_pack("{s:b}", "ok", 1);
+	return EPH_OK;
+}
+
 static const struct ca_api_backend fake_backend = {
     .request_create = fk_create,
     .request_get = fk_get,
@@ -267,6 +292,7 @@ static const struct ca_api_backend fake_backend = {
     .metrics = fk_metrics,
     .login = fk_login,
     .session_check = fk_session,
+    .logout = fk_logout,
 };
 
 /* ------------------------------------------------------------ fixtures */
@@ -543,6 +569,11 @@ test_path_parse(void **state)
 	assert_string_equal(api_route_allow(API_ROUTE_KRL), "GET, HEAD");
 	assert_false(api_route_needs_auth(API_ROUTE_KRL));
 	assert_true(api_route_needs_auth(API_ROUTE_AUDIT));
+	assert_int_equal(api_path_parse("/v1/logout", &p, d, sizeof(d)), EPH_OK);
+	assert_int_equal(p.route, API_ROUTE_LOGOUT);
+	assert_string_equal(api_route_allow(API_ROUTE_LOGOUT), "POST");
+	assert_true(api_route_needs_auth(API_ROUTE_LOGOUT));
+	assert_string_equal(api_route_name(API_ROUTE_LOGOUT), "/v1/logout");
 }
 
 static void
@@ -996,6 +1027,16 @@ test_routes(void **state)
 	assert_int_equal(r.status, 200);
 	assert_int_equal(r.len, 0);
 	resp_free(&r);
+	/* The Unix socket has no session to end: the backend says so. */
+	req("POST", "/v1/logout", NULL, &r);
+	expect_error(&r, 400, "bad_request", "no session to end on the Unix socket");
+	assert_string_equal(fake.last, "logout");
+	assert_true(fake.logout_token_null);
+	assert_int_equal(fake.caller.via, CA_VIA_UNIX);
+	resp_free(&r);
+	req("POST", "/v1/logout", "{\"all\": true}", &r);
+	expect_error(&r, 400, "bad_request", "unknown field \"all\"");
+	resp_free(&r);
 }
 
 static void
@@ -1037,6 +1078,10 @@ test_method_errors(void **state)
 	resp_free(&r);
 	req("GET", "/v1/login", NULL, &r);
 	expect_error(&r, 405, "method_not_allowed", NULL);
+	resp_free(&r);
+	req("GET", "/v1/logout", NULL, &r);
+	expect_error(&r, 405, "method_not_allowed", NULL);
+	tu_assert_contains(r.headers, "Allow: POST");
 	resp_free(&r);
 	assert_int_equal(fake.calls, 0);
 }
@@ -1436,6 +1481,81 @@ test_metrics(void **state)
 	resp_free(&r);
 }
 
+/* The value of the sample line that starts with key (name and labels), or
+ * 0 when there is none. */
+static unsigned long
+sample(const char *body, const char *key)
+{
+	const char *p = body;
+	size_t n = strlen(key);
+
+	while ((p = strstr(p, key)) != NULL) {
+		if ((p == body || p[-1] == '\n') && p[n] == ' ')
+			return strtoul(p + n + 1, NULL, 10);
+		p += n;
+	}
+	return 0;
+}
+
+/* Error answers counted by their JSON code: from the front (404, 400,
+ * 405, 413), from the backend (503), and a code the front does not know
+ * (a backend body's own) as "other". */
+static void
+test_error_metrics(void **state)
+{
+	static const char *const codes[] = {"not_found", "bad_request", "method_not_allowed",
+	    "unavailable", "body_too_large", "other", "conflict"};
+	static const unsigned long want[] = {1, 2, 1, 1, 0, 1, 0};
+	unsigned long before[7];
+	char key[96];
+	struct resp r;
+	size_t i;
+
+	req("GET", "/metrics", NULL, &r);
+	assert_int_equal(r.status, 200);
+	tu_assert_contains(r.body, "# TYPE sshca_errors_total counter\n");
+	for (i = 0; i < 7; i++) {
+		(void)snprintf(key, sizeof(key), "sshca_errors_total{code=\"%s\"}", codes[i]);
+		/* Every code has its line, zero or not. */
+		tu_assert_contains(r.body, key);
+		before[i] = sample(r.body, key);
+	}
+	resp_free(&r);
+	req("GET", "/v2/nothing", NULL, &r);
+	expect_error(&r, 404, "not_found", NULL);
+	resp_free(&r);
+	req("GET", "/v1/requests/r-12", NULL, &r);
+	expect_error(&r, 400, "bad_request", NULL);
+	resp_free(&r);
+	req("GET", "/v1/healthz?x=1", NULL, &r);
+	expect_error(&r, 400, "bad_request", NULL);
+	resp_free(&r);
+	req("PUT", "/v1/krl", NULL, &r);
+	expect_error(&r, 405, "method_not_allowed", NULL);
+	resp_free(&r);
+	fake.ret = EPH_ERR_STORE_FULL;
+	req("GET", "/v1/healthz", NULL, &r);
+	expect_error(&r, 503, "unavailable", NULL);
+	resp_free(&r);
+	fake.ret = EPH_ERR_CONFLICT;
+	fake.ret_with_body = 1;
+	fake.ret_error = "made_up_by_the_backend";
+	req("POST", "/v1/requests/r-00000000000000ff/approve", "{}", &r);
+	assert_int_equal(r.status, 409);
+	assert_string_equal(jstr(&r, "error"), "made_up_by_the_backend");
+	resp_free(&r);
+	fake_reset();
+	req("GET", "/metrics", NULL, &r);
+	for (i = 0; i < 7; i++) {
+		(void)snprintf(key, sizeof(key), "sshca_errors_total{code=\"%s\"}", codes[i]);
+		if (sample(r.body, key) != before[i] + want[i])
+			fail_msg(
+			    "%s: %lu, expected %lu", key, sample(r.body, key), before[i] + want[i]);
+	}
+	tu_assert_not_contains(r.body, "made_up_by_the_backend");
+	resp_free(&r);
+}
+
 /* ------------------------------------------------- servers of their own */
 
 static void
@@ -1498,6 +1618,9 @@ test_not_implemented(void **state)
 	assert_int_equal(http_server_open(&cfg, &empty, NULL, &s, why, sizeof(why)), EPH_OK);
 	assert_int_equal(http_server_start(s), EPH_OK);
 	req_full(p, "GET", "/v1/healthz", NULL, NULL, 0, NULL, NULL, &r);
+	expect_error(&r, 501, "not_implemented", NULL);
+	resp_free(&r);
+	req_full(p, "POST", "/v1/logout", NULL, NULL, 0, NULL, NULL, &r);
 	expect_error(&r, 501, "not_implemented", NULL);
 	resp_free(&r);
 	req_full(p, "GET", "/metrics", NULL, NULL, 0, NULL, NULL, &r);
@@ -1574,6 +1697,26 @@ test_tls(void **state)
 	assert_string_equal(jstr(&r, "token"), "good-token");
 	assert_false(fake.caller.authenticated);
 	assert_string_equal(fake.caller.address, "127.0.0.1");
+	resp_free(&r);
+	/* Logout: a token the backend refuses never reaches logout; a good
+	 * one is handed over with the caller it names. */
+	(void)snprintf(url, sizeof(url), "https://127.0.0.1:%u/v1/logout", port);
+	fake_reset();
+	req_full(NULL, "POST", url, NULL, NULL, 0, bad, crt, &r);
+	expect_error(&r, 401, "unauthenticated", "unknown or has expired");
+	resp_free(&r);
+	req_full(NULL, "POST", url, NULL, NULL, 0, NULL, crt, &r);
+	expect_error(&r, 401, "unauthenticated", "Authorization: Bearer");
+	resp_free(&r);
+	assert_int_equal(fake.calls, 0);
+	req_full(NULL, "POST", url, NULL, NULL, 0, good, crt, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(json_is_true(json_object_get(r.json, "ok")));
+	assert_string_equal(fake.last, "logout");
+	assert_false(fake.logout_token_null);
+	assert_string_equal(fake.logout_token, "good-token");
+	assert_int_equal(fake.caller.via, CA_VIA_TLS);
+	assert_string_equal(fake.caller.user, "alice");
 	resp_free(&r);
 	/* Plain HTTP on the TLS port gets nothing useful. */
 	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/krl", port);
@@ -1776,6 +1919,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup(test_keepalive, test_setup),
 	    cmocka_unit_test_setup(test_big_headers, test_setup),
 	    cmocka_unit_test_setup(test_metrics, test_setup),
+	    cmocka_unit_test_setup(test_error_metrics, test_setup),
 	    cmocka_unit_test_setup(test_concurrent, test_setup),
 	    cmocka_unit_test_setup_teardown(test_socket_path, dir_setup, tu_dir_teardown),
 	    cmocka_unit_test_setup_teardown(test_not_implemented, dir_setup, tu_dir_teardown),

@@ -228,6 +228,27 @@ test_backend(void **state)
 	tu_assert_contains((const char *)m.d, "\nsshca_signer_signatures_total 1\n");
 	tu_assert_contains((const char *)m.d, "\nsshca_revocations_total 1\n");
 	tu_assert_contains((const char *)m.d, "sshca_requests_created_total{state=\"issued\"} 1\n");
+	/* The store's commits: how many the workflow makes of an issuance
+	 * and a revocation is its business; that they are counted is ours. */
+	tu_assert_contains((const char *)m.d, "# TYPE sshca_store_commit_seconds histogram\n");
+	tu_assert_contains(
+	    (const char *)m.d, "\nsshca_store_commit_seconds_bucket{le=\"0.0005\"} ");
+	tu_assert_contains((const char *)m.d, "\nsshca_store_commit_seconds_bucket{le=\"1\"} ");
+	tu_assert_contains((const char *)m.d, "\nsshca_store_commit_seconds_sum ");
+	tu_assert_contains((const char *)m.d, "\nsshca_store_commit_failures_total 0\n");
+	{
+		const char *inf =
+		    strstr((const char *)m.d, "sshca_store_commit_seconds_bucket{le=\"+Inf\"} ");
+		const char *cnt = strstr((const char *)m.d, "\nsshca_store_commit_seconds_count ");
+		unsigned long long ninf, ncount;
+
+		assert_non_null(inf);
+		assert_non_null(cnt);
+		ninf = strtoull(strchr(inf, '}') + 2, NULL, 10);
+		ncount = strtoull(cnt + strlen("\nsshca_store_commit_seconds_count "), NULL, 10);
+		assert_true(ncount >= 2); /* the issuance's and the revocation's */
+		assert_int_equal(ninf, ncount);
+	}
 	buf_free(&m);
 
 	/* The audit log is for admins and auditors. */
@@ -315,12 +336,90 @@ test_login_wiring(void **state)
 	f->be.sessions = NULL;
 }
 
+/* Logout through the adapter: refused on the Unix socket, ends a TLS
+ * session once (its token is then refused, a second logout too), and
+ * leaves a logout record in the audit chain. */
+static void
+test_logout(void **state)
+{
+	struct fx *f = *state;
+	const struct ca_api_backend *be = &serve_api_backend;
+	static const char token[] =
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	struct store_event ev = {AUDIT_LOGIN, NULL, NULL, NULL, 0};
+	struct audit_query aq = {NULL, 0, 0, 0};
+	struct audit_list al = {NULL, 0};
+	struct audit_chain ch;
+	struct session_opts so;
+	struct store_session ss;
+	struct ca_caller c;
+	struct ca_reply r;
+	struct buf m;
+	uint8_t h[STORE_TOKEN_HASH_LEN];
+	unsigned hl = 0;
+	size_t i, nlogout = 0;
+
+	assert_non_null(be->logout);
+	caller_me(f, &c);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(be->logout(&f->be, &c, NULL, &r), EPH_ERR_INVAL);
+	tu_assert_contains(r.detail, "no session to end on the Unix socket");
+	assert_null(r.body);
+
+	memset(&so, 0, sizeof(so));
+	so.service = "sshca-ephtest-no-such-service";
+	so.lock = serve_store_lock;
+	so.unlock = serve_store_unlock;
+	so.lock_ctx = &f->be;
+	assert_int_equal(session_new(&so, &f->be.sessions), EPH_OK);
+	memset(&ss, 0, sizeof(ss));
+	snprintf(ss.user, sizeof(ss.user), "%s", f->me);
+	ss.uid = getuid();
+	ss.created = (int64_t)time(NULL);
+	ss.expires = ss.created + 60;
+	assert_int_equal(EVP_Digest(token, strlen(token), h, &hl, EVP_sha256(), NULL), 1);
+	assert_int_equal(store_put_session(f->st, h, &ss, &ev), EPH_OK);
+
+	memset(&c, 0, sizeof(c));
+	c.via = CA_VIA_TLS;
+	assert_int_equal(be->session_check(&f->be, token, &c), EPH_OK);
+	c.authenticated = 1;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(be->logout(&f->be, &c, token, &r), EPH_OK);
+	assert_true(json_is_true(json_object_get(r.body, "ok")));
+	json_decref(r.body);
+	/* Ended: the token opens nothing, and cannot end it again. */
+	assert_int_equal(be->session_check(&f->be, token, &c), EPH_ERR_UNAUTHENTICATED);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(be->logout(&f->be, &c, token, &r), EPH_ERR_UNAUTHENTICATED);
+	json_decref(r.body);
+
+	assert_int_equal(store_audit_list(f->st, &aq, &al), EPH_OK);
+	for (i = 0; i < al.n; i++)
+		if (strcmp(al.v[i].type, "logout") == 0) {
+			nlogout++;
+			assert_string_equal(al.v[i].actor, f->me);
+		}
+	assert_int_equal(nlogout, 1);
+	audit_list_free(&al);
+	assert_int_equal(store_audit_verify(f->st, &ch), EPH_OK);
+
+	buf_init(&m);
+	assert_int_equal(be->metrics(&f->be, &m), EPH_OK);
+	assert_int_equal(buf_put(&m, "", 1), EPH_OK);
+	tu_assert_contains((const char *)m.d, "\nsshca_logouts_total 1\n");
+	buf_free(&m);
+	session_free(f->be.sessions);
+	f->be.sessions = NULL;
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_backend, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_login_wiring, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_logout, setup, teardown),
 	};
 
 	tu_init(argc, argv);

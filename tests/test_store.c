@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -724,6 +727,251 @@ test_group_commit(void **state)
 	assert_int_equal(store_commit(f->st), EPH_OK);
 }
 
+/* The buckets of one snapshot: cumulative, never decreasing, bounds
+ * ascending to +Inf, whose count is every commit. */
+static void
+assert_histogram(const struct store_stats *ss)
+{
+	size_t b;
+
+	for (b = 0; b + 1 < STORE_COMMIT_NBUCKETS; b++) {
+		assert_true(ss->commit_le_us[b] < ss->commit_le_us[b + 1]);
+		assert_true(ss->commit_bucket[b] <= ss->commit_bucket[b + 1]);
+	}
+	assert_int_equal(ss->commit_le_us[STORE_COMMIT_NBUCKETS - 1], UINT64_MAX);
+	assert_int_equal(ss->commit_bucket[STORE_COMMIT_NBUCKETS - 1], ss->commits);
+}
+
+/* Every durable commit is counted once: a change's own, a group's (one
+ * for all its changes); a failed change, a rolled-back group and reads
+ * count nothing. */
+static void
+test_commit_stats(void **state)
+{
+	struct fx *f = *state;
+	struct store_stats s0, s1, s2;
+	struct store_request *rq = NULL;
+	char a[STORE_ID_LEN + 1], b[STORE_ID_LEN + 1];
+	size_t i;
+
+	store_stats(f->st, &s0);
+	assert_histogram(&s0);
+	put(f, "alice", "db-maint", 0, a);
+	put(f, "bob", "db-maint", 0, b);
+	(void)issue(f, a);
+	store_stats(f->st, &s1);
+	assert_histogram(&s1);
+	assert_int_equal(s1.commits, s0.commits + 3);
+	for (i = 0; i < STORE_COMMIT_NBUCKETS; i++)
+		assert_true(s1.commit_bucket[i] >= s0.commit_bucket[i]);
+	assert_true(s1.commit_ns_sum >= s0.commit_ns_sum);
+	assert_int_equal(s1.commit_failures, 0);
+
+	/* A refused change and a read: no commit. */
+	assert_int_equal(store_set_state(f->st, a, STORE_PENDING, STORE_CANCELLED, &ev_cancel),
+	    EPH_ERR_CONFLICT);
+	assert_int_equal(store_get_request(f->st, b, &rq), EPH_OK);
+	store_request_free(rq);
+	store_stats(f->st, &s2);
+	assert_int_equal(s2.commits, s1.commits);
+
+	/* A group of two changes is one commit; a rolled-back one none. */
+	assert_int_equal(store_begin(f->st), EPH_OK);
+	assert_int_equal(
+	    store_add_approval(f->st, b, "carol", 1002, NULL, &ev_approve, NULL), EPH_OK);
+	assert_int_equal(store_set_state(f->st, b, STORE_PENDING, STORE_DENIED, &ev_deny), EPH_OK);
+	assert_int_equal(store_commit(f->st), EPH_OK);
+	assert_int_equal(store_begin(f->st), EPH_OK);
+	assert_int_equal(
+	    store_set_state(f->st, a, STORE_ISSUED, STORE_REVOKED, &ev_revoke), EPH_OK);
+	store_rollback(f->st);
+	store_stats(f->st, &s2);
+	assert_histogram(&s2);
+	assert_int_equal(s2.commits, s1.commits + 1);
+	assert_int_equal(s2.commit_failures, 0);
+	store_stats(NULL, &s2);
+	assert_int_equal(s2.commits, 0);
+}
+
+/* ------------------------------------------------- read-only recovery */
+
+/* File modes bind only a user that is not root: the scenario runs in a
+ * child as nobody when the tests run as root. It reports the line of its
+ * first failed check (cmocka's asserts belong to the parent). */
+#define RO_CHECK(c)                                                                                \
+	do {                                                                                       \
+		if (!(c))                                                                          \
+			return __LINE__;                                                           \
+	} while (0)
+
+static int
+ro_put(struct store *st)
+{
+	static char *hosts[] = {"db01"};
+	struct store_request rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.state = STORE_PENDING;
+	rq.task = "db-maint";
+	rq.hosts = hosts;
+	rq.nhosts = 1;
+	rq.requester = "alice";
+	rq.requester_uid = 1000;
+	rq.public_key = PUBKEY;
+	rq.decision = DECISION;
+	rq.expires = (int64_t)time(NULL) + 3600;
+	return store_put_request(st, &rq, &ev_request);
+}
+
+static size_t
+ro_count(struct store *st)
+{
+	struct store_filter flt = STORE_FILTER_ANY;
+	struct store_request_list l;
+	size_t n;
+
+	if (store_list(st, &flt, &l) != EPH_OK)
+		return (size_t)-1;
+	n = l.n;
+	store_request_list_free(&l);
+	return n;
+}
+
+/* The database and its -wal and -shm, where they are. */
+static int
+ro_chmod(const char *db, mode_t m)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm"};
+	char p[4096];
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		(void)snprintf(p, sizeof(p), "%s%s", db, suffix[i]);
+		if (chmod(p, m) != 0 && errno != ENOENT)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+ro_scenario(const char *dir)
+{
+	struct store_opts o;
+	struct store *st = NULL;
+	struct store_stats ss;
+	struct audit_chain ch;
+	char db[4096], hwm[4096], moved[4096], why[256];
+	uint64_t s1, s2, s3;
+	int fd;
+
+	(void)snprintf(db, sizeof(db), "%s/ca.db", dir);
+	(void)snprintf(hwm, sizeof(hwm), "%s/ca.db.serial", dir);
+	(void)snprintf(moved, sizeof(moved), "%s/moved.db", dir);
+	memset(&o, 0, sizeof(o));
+	o.database = db;
+	o.serial_file = hwm;
+	o.serial_block = 2;
+	o.no_log = 1;
+	RO_CHECK(store_open(&o, &st) == EPH_OK);
+	RO_CHECK(ro_put(st) == EPH_OK);
+	RO_CHECK(store_serial_alloc(st, &s1) == EPH_OK);
+	store_close(st);
+
+	/* Opened on a file mode 0400: SQLite gives a read-only connection.
+	 * Reads are served, writes refused, nothing written. */
+	RO_CHECK(ro_chmod(db, 0400) == 0);
+	RO_CHECK(store_open(&o, &st) == EPH_OK);
+	RO_CHECK(store_health(st, why, sizeof(why)) == EPH_ERR_STORE_FULL);
+	RO_CHECK(strstr(why, "read-only") != NULL);
+	RO_CHECK(ro_put(st) == EPH_ERR_STORE_FULL);
+	RO_CHECK(store_begin(st) == EPH_ERR_STORE_FULL);
+	RO_CHECK(ro_count(st) == 1);
+	RO_CHECK(store_serial_alloc(st, &s2) == EPH_OK && s2 > s1);
+	/* Writable again: the next write reopens the connection itself. */
+	RO_CHECK(ro_chmod(db, 0600) == 0);
+	RO_CHECK(ro_put(st) == EPH_OK);
+	RO_CHECK(ro_count(st) == 2);
+	store_stats(st, &ss);
+	RO_CHECK(ss.reopens == 1);
+	RO_CHECK(store_health(st, why, sizeof(why)) == EPH_OK);
+	/* The serial state is the handle's: no serial again after the reopen. */
+	RO_CHECK(store_serial_alloc(st, &s3) == EPH_OK && s3 > s2);
+
+	/* Read-only while open: the connection's descriptors could still
+	 * write; the store does not. Then store_health recovers it. */
+	RO_CHECK(ro_chmod(db, 0400) == 0);
+	RO_CHECK(ro_put(st) == EPH_ERR_STORE_FULL);
+	RO_CHECK(store_health(st, why, sizeof(why)) == EPH_ERR_STORE_FULL);
+	RO_CHECK(strstr(why, "read-only") != NULL);
+	RO_CHECK(ro_count(st) == 2);
+	RO_CHECK(ro_chmod(db, 0600) == 0);
+	RO_CHECK(store_health(st, why, sizeof(why)) == EPH_OK);
+	RO_CHECK(ro_put(st) == EPH_OK);
+	RO_CHECK(ro_count(st) == 3);
+	RO_CHECK(store_audit_verify(st, &ch) == EPH_OK && ch.count == 3);
+
+	/* Another file put in its place is not opened: a restart decides. */
+	RO_CHECK(ro_chmod(db, 0400) == 0);
+	RO_CHECK(ro_put(st) == EPH_ERR_STORE_FULL);
+	RO_CHECK(rename(db, moved) == 0);
+	RO_CHECK((fd = open(db, O_RDWR | O_CREAT | O_EXCL, 0600)) >= 0);
+	close(fd);
+	RO_CHECK(ro_chmod(db, 0600) == 0);
+	RO_CHECK(store_health(st, why, sizeof(why)) == EPH_ERR_STORE_FULL);
+	RO_CHECK(strstr(why, "not the file") != NULL);
+	RO_CHECK(ro_put(st) == EPH_ERR_STORE_FULL);
+	RO_CHECK(ro_count(st) == 3);
+	store_stats(st, &ss);
+	RO_CHECK(ss.reopens == 2);
+	store_close(st);
+	return 0;
+}
+
+static void
+test_read_only_recovery(void **state)
+{
+	char *dir = tu_mkdtemp();
+	struct passwd *pw;
+	int status, line = 0, p[2];
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0) {
+		line = ro_scenario(dir);
+		goto out;
+	}
+	if ((pw = getpwnam("nobody")) == NULL) {
+		tu_rmrf(dir);
+		free(dir);
+		skip();
+	}
+	assert_int_equal(chown(dir, pw->pw_uid, pw->pw_gid), 0);
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+			line = -1;
+		else
+			line = ro_scenario(dir);
+		_exit(write(p[1], &line, sizeof(line)) == (ssize_t)sizeof(line) ? 0 : 1);
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &line, sizeof(line)), (ssize_t)sizeof(line));
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (line == -1)
+		fail_msg("read-only recovery: cannot become nobody");
+out:
+	tu_rmrf(dir);
+	free(dir);
+	if (line != 0)
+		fail_msg("read-only recovery%s: the check at line %d failed",
+		    geteuid() == 0 ? " (as nobody)" : "", line);
+}
+
 /* ---------------------------------------------------------- serials */
 
 static uint64_t
@@ -1262,6 +1510,8 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_ids_random),
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test_setup_teardown(test_approvals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_commit_stats, setup, teardown),
+	    cmocka_unit_test(test_read_only_recovery),
 	    cmocka_unit_test_setup_teardown(test_state_cas, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_revoke, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_overdue, setup, teardown),

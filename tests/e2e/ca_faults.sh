@@ -4,8 +4,9 @@
 # has its issue record, the audit chain is intact, no serial repeats, new
 # serials go on above every earlier one), and a database on a tiny tmpfs
 # that is filled (503 with a JSON error, nothing issued, reads still
-# served, and issuance again once space returns) or made read-only (503
-# likewise, and issuance again once it is writable).
+# served, and issuance again once space returns) or made read-only, at
+# the start or while the daemon runs (503 likewise, nothing issued, and
+# issuance again once it is writable, by the same daemon: no restart).
 #
 # Needs root (useradd, privilege drop, a private mount namespace for the
 # tmpfs). Exit 77 (skip) when it cannot run. Removes everything it made.
@@ -147,32 +148,57 @@ expect 200 "healthz once space returns"
 	fail "an issue record from a full database"
 api "$req" POST /v1/requests "$ping_json"
 expect 201 "issuance once space returns"
+# A full database is not a read-only one: nothing was reopened.
+curl -sS --unix-socket "$sock" http://ca/metrics >"$tmp/metrics" || fail "GET /metrics"
+grep -q '^sshca_store_reopens_total 0$' "$tmp/metrics" ||
+	fail "the full database was reopened: $(grep reopens "$tmp/metrics")"
 audit_verify "after the full database"
 
-# --- a read-only database (the CA user cannot write it)
+# --- a read-only database (the CA user cannot write it) from the start
 e2e_stop
 issued_before=$(db "SELECT count(*) FROM audit WHERE type = 'issue';")
 chmod 0400 "$tmp/db/ca.db"
 e2e_start
-for n in $(seq 5); do
-	api "$req" POST /v1/requests "$ping_json"
-	expect 503 "request $n on a read-only database"
-	expect_error_json "request $n on a read-only database"
-	! grep -q 'ssh-ed25519-cert' "$tmp/body" || fail "a certificate from a read-only database"
-done
-api "$req" GET "/v1/requests/$some_id"
-expect 200 "a read on a read-only database"
-api "$req" GET /v1/healthz
-expect 503 "healthz on a read-only database"
-grep -q 'read-only' "$tmp/body" || fail "healthz on a read-only database does not say why"
-# SQLite made its -wal and -shm with the database's mode meanwhile.
+ro_pid=$daemon_pid
+read_only_refused() {
+	for n in $(seq 5); do
+		api "$req" POST /v1/requests "$ping_json"
+		expect 503 "request $n on a read-only database ($1)"
+		expect_error_json "request $n on a read-only database ($1)"
+		! grep -q 'ssh-ed25519-cert' "$tmp/body" || fail "a certificate from a read-only database ($1)"
+	done
+	api "$req" GET "/v1/requests/$some_id"
+	expect 200 "a read on a read-only database ($1)"
+	api "$req" GET /v1/healthz
+	expect 503 "healthz on a read-only database ($1)"
+	grep -q 'read-only' "$tmp/body" || fail "healthz on a read-only database ($1) does not say why"
+	[ "$(db "SELECT count(*) FROM audit WHERE type = 'issue';")" = "$issued_before" ] ||
+		fail "an issue record from a read-only database ($1)"
+}
+read_only_refused "from the start"
+# Writable again (SQLite made its -wal and -shm with the database's mode
+# meanwhile): the same daemon reopens the database by itself.
 chmod 0600 "$tmp/db"/ca.db*
-e2e_stop
-[ "$(db "SELECT count(*) FROM audit WHERE type = 'issue';")" = "$issued_before" ] ||
-	fail "an issue record from a read-only database"
-e2e_start
 api "$req" POST /v1/requests "$ping_json"
-expect 201 "issuance once the database is writable"
+expect 201 "issuance once the database is writable, without a restart"
+[ "$daemon_pid" = "$ro_pid" ] && kill -0 "$daemon_pid" || fail "the daemon was restarted"
+api "$req" GET /v1/healthz
+expect 200 "healthz once the database is writable"
+curl -sS --unix-socket "$sock" http://ca/metrics >"$tmp/metrics" || fail "GET /metrics"
+grep -q '^sshca_store_reopens_total 1$' "$tmp/metrics" ||
+	fail "no reopen counted: $(grep reopens "$tmp/metrics")"
+
+# --- read-only while the daemon runs: its open descriptors could still
+# write, the store refuses to; healthz says why; then it recovers.
+issued_before=$(db "SELECT count(*) FROM audit WHERE type = 'issue';")
+chmod 0400 "$tmp/db"/ca.db*
+read_only_refused "while running"
+chmod 0600 "$tmp/db"/ca.db*
+api "$req" GET /v1/healthz
+expect 200 "healthz once the database is writable again"
+api "$req" POST /v1/requests "$ping_json"
+expect 201 "issuance once the database is writable again"
+[ "$daemon_pid" = "$ro_pid" ] || fail "the daemon was restarted"
 audit_verify "at the end"
 e2e_stop
 echo "ok: sshca serve faults ($ngot certificates received before kill -9)"

@@ -7,7 +7,9 @@
 # token issues a certificate with POST /v1/requests as the Unix caller
 # would; a wrong password, an unknown user, a bad or missing token are
 # 401s; the database holds only the token's SHA-256; the login and the
-# refusals are in the audit chain, which verifies.
+# refusals are in the audit chain, which verifies; POST /v1/logout ends
+# the session (the same token is then a 401 on every route) with a logout
+# record in the chain.
 #
 # pam_matrix rather than pam_unix: the daemon runs PAM as its
 # unprivileged CA user, and pam_unix checks no one's password but the
@@ -199,8 +201,33 @@ fi
 [ "$(sqlite3 "$tmp/state/ca.db" "SELECT count(*) FROM audit WHERE type = 'login_failed'")" = 2 ] ||
 	fail "refused logins not audited"
 
+# --- logout ends the session: the same token is then refused everywhere
+tls POST /v1/logout "" "$token"
+expect 200 "logout"
+[ "$(field .ok)" = true ] || fail "logout answered $(cat "$tmp/body")"
+tls GET "/v1/requests/$id" "" "$token"
+expect 401 "GET a request with a logged-out token"
+[ "$(field .error)" = unauthenticated ] || fail "no unauthenticated error after logout"
+tls POST /v1/requests "{\"task\": \"ping\", \"hosts\": [\"web01.example.com\"], \"public_key\": \"$pub\"}" "$token"
+expect 401 "a request with a logged-out token"
+tls GET "/v1/audit?since=0" "" "$token"
+expect 401 "the audit log with a logged-out token"
+tls POST /v1/logout "" "$token"
+expect 401 "a second logout of the same token"
+[ "$(sqlite3 "$tmp/state/ca.db" "SELECT count(*) FROM audit WHERE type = 'logout' AND actor = '$req'")" = 1 ] ||
+	fail "no logout audit record for $req"
+[ "$(sqlite3 "$tmp/state/ca.db" "SELECT revoked FROM sessions WHERE token_hash = '$hash'")" = 1 ] ||
+	fail "the session row is not marked ended"
+# The Unix socket has no session to end.
+out=$(curl -sS --unix-socket "$sock" -X POST -w '\n%{http_code}' http://ca/v1/logout) ||
+	fail "curl POST /v1/logout on the Unix socket"
+status=$(printf '%s\n' "$out" | tail -n 1)
+printf '%s\n' "$out" | sed '$d' >"$tmp/body"
+expect 400 "logout on the Unix socket"
+grep -q 'no session to end' "$tmp/body" || fail "logout on the Unix socket does not say why"
+
 kill -TERM "$daemon_pid"
 wait "$daemon_pid" || fail "SIGTERM: exit status $?"
 daemon_pid=""
 "$SSHCA" audit verify -f "$tmp/ca.conf" >"$tmp/verify" 2>&1 || fail "audit verify: $(cat "$tmp/verify")"
-echo "ok: TLS login, bearer issuance, 401s, hash-only storage, audit"
+echo "ok: TLS login, bearer issuance, 401s, hash-only storage, logout, audit"
