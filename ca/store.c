@@ -2314,8 +2314,21 @@ store_reconnect(struct store *st)
 static int
 store_writable(struct store *st)
 {
+	struct statvfs vfs;
+
 	if (st->read_only)
 		return EPH_ERR_STORE_FULL;
+	/* A volume nearly full is refused before SQLite tries: the WAL
+	 * would absorb some writes and fail others, at random. */
+	if (statvfs(st->path, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize < STORE_MIN_FREE) {
+		(void)snprintf(st->why, sizeof(st->why),
+		    "the database's file system has %llu KiB free",
+		    (unsigned long long)((uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize / 1024));
+		return EPH_ERR_STORE_FULL;
+	}
+	if (!st->degraded)
+		st->why[0] = '\0';
 	if (!files_writable(st)) {
 		if (!st->degraded && !st->no_log)
 			(void)eph_log(LOG_ERR, NULL, NULL, 0,

@@ -102,7 +102,8 @@ struct store;
 int store_open(const struct store_opts *o, struct store **out);
 void store_close(struct store *st);
 
-/* Below this much free space the store reports itself unable to write. */
+/* Below this much free space the store refuses to write (EPH_ERR_STORE_FULL)
+ * and reports itself unable to. */
 #define STORE_MIN_FREE (1024u * 1024u)
 
 /*
