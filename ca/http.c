@@ -98,23 +98,6 @@ metrics_count(struct http_metrics *m, enum api_route route, enum api_method meth
 	__atomic_fetch_add(&m->latency_count, 1, __ATOMIC_RELAXED);
 }
 
-static int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-buf_printf(struct buf *b, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return EPH_ERR_TOOLARGE;
-	return buf_put(b, line, (size_t)n);
-}
-
 /* ----------------------------------------------------------- the server */
 
 struct http_server;

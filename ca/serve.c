@@ -409,23 +409,6 @@ metric(struct buf *o, const char *name, const char *type, const char *help, cons
 	return buf_put(o, line, (size_t)n);
 }
 
-static int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-buf_printf(struct buf *b, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return EPH_ERR_TOOLARGE;
-	return buf_put(b, line, (size_t)n);
-}
-
 /* The store's commit latency histogram, read under the workflow's lock
  * (the store's counters are its holder's). */
 static int

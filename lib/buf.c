@@ -1,6 +1,8 @@
 /* Bounds-checked SSH wire buffer. */
 #include "config.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,6 +102,21 @@ buf_put(struct buf *b, const void *d, size_t n)
 	memcpy(b->d + b->len, d, n);
 	b->len += n;
 	return EPH_OK;
+}
+
+int
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return EPH_ERR_TOOLARGE;
+	return buf_put(b, line, (size_t)n);
 }
 
 int

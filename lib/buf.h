@@ -37,6 +37,9 @@ const uint8_t *buf_ptr(const struct buf *b); /* at the read offset */
 int buf_reserve(struct buf *b, size_t n);
 
 int buf_put(struct buf *b, const void *d, size_t n);
+/* Append formatted text (no NUL), at most 511 bytes of it: EPH_ERR_TOOLARGE
+ * when the text would be longer (nothing appended). */
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_put_u8(struct buf *b, uint8_t v);
 int buf_put_u32(struct buf *b, uint32_t v);
 int buf_put_u64(struct buf *b, uint64_t v);

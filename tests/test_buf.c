@@ -10,6 +10,26 @@
 
 #include "testutil.h"
 
+/* Formatted text appends without a NUL; too long appends nothing. */
+static void
+test_printf(void **state)
+{
+	struct buf b;
+	char big[600];
+
+	(void)state;
+	buf_init(&b);
+	assert_int_equal(buf_printf(&b, "%s %d", "a", 42), EPH_OK);
+	assert_int_equal(buf_printf(&b, "|%s", "x"), EPH_OK);
+	assert_int_equal(b.len, 6);
+	assert_memory_equal(b.d, "a 42|x", 6);
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(buf_printf(&b, "%s", big), EPH_ERR_TOOLARGE);
+	assert_int_equal(b.len, 6);
+	buf_free(&b);
+}
+
 static void
 test_put_get_roundtrip(void **state)
 {
@@ -219,6 +239,7 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_printf),
 	    cmocka_unit_test(test_put_get_roundtrip),
 	    cmocka_unit_test(test_bounds),
 	    cmocka_unit_test(test_expect_and_sub),
