@@ -1192,6 +1192,75 @@ strip_issuance(struct policy_decision *d)
 	d->review_required = 0;
 }
 
+/* Edit distance of a and b (insert, delete, substitute, swap of two
+ * neighbours), or max + 1 when it is more than max. Three rows of the
+ * table are enough: the swap looks two rows back. */
+static size_t
+edit_distance(const char *a, const char *b, size_t max)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j;
+	size_t rows[3][POLICY_MAX_NAME_LEN + 1];
+	size_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2], *t;
+
+	if (la > POLICY_MAX_NAME_LEN || lb > POLICY_MAX_NAME_LEN ||
+	    (la > lb ? la - lb : lb - la) > max)
+		return max + 1;
+	for (j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t v = prev[j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (prev[j] + 1 < v)
+				v = prev[j] + 1;
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    prev2[j - 2] + 1 < v)
+				v = prev2[j - 2] + 1;
+			cur[j] = v;
+		}
+		t = prev2;
+		prev2 = prev;
+		prev = cur;
+		cur = t;
+	}
+	return prev[lb] > max ? max + 1 : prev[lb];
+}
+
+/*
+ * For a task name that does not exist: the nearest task this requester
+ * may ask for (within a third of the name's length, at least 1, at most
+ * 3 edits), so a typo gets its correction and nobody learns the names of
+ * tasks they cannot use. NULL when none is near.
+ */
+static const struct policy_task *
+closest_task(const struct policy *p, const struct policy_request *req)
+{
+	const struct policy_task *best = NULL;
+	size_t n = strlen(req->task), max = n / 3, i, bestd;
+
+	if (max < 1)
+		max = 1;
+	if (max > 3)
+		max = 3;
+	bestd = max + 1;
+	for (i = 0; i < p->ntasks; i++) {
+		const struct policy_task *t = &p->tasks[i];
+		size_t dist = edit_distance(req->task, t->name, max);
+
+		if (dist >= bestd)
+			continue;
+		if (policy_refs_find_user(p, t->requesters, t->nrequesters, req->requester,
+		        req->groups, req->ngroups) == NULL)
+			continue;
+		best = t;
+		bestd = dist;
+	}
+	return best;
+}
+
 int
 policy_eval(const struct policy *p, const struct policy_request *req, time_t now,
     struct policy_decision *out)
@@ -1225,8 +1294,11 @@ policy_eval(const struct policy *p, const struct policy_request *req, time_t now
 		goto out;
 
 	if ((t = find_task(p, req->task)) == NULL) {
-		add_reason(&e, POLICY_REASON_DENY, "task", 0, "no task named \"%s\"",
-		    safe(req->task, sbuf, sizeof(sbuf)));
+		const struct policy_task *near = closest_task(p, req);
+
+		add_reason(&e, POLICY_REASON_DENY, "task", 0, "no task named \"%s\"%s%s%s",
+		    safe(req->task, sbuf, sizeof(sbuf)), near != NULL ? " (did you mean " : "",
+		    near != NULL ? near->name : "", near != NULL ? "?)" : "");
 		goto done;
 	}
 	e.t = t;

@@ -618,6 +618,30 @@ test_eval_unknown_task(void **state)
 	assert_null(d.principals);
 	policy_decision_clear(&d);
 
+	/* A typo gets the nearest task the requester may ask for... */
+	r.task = "db-maitn";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	ASSERT_REASON(
+	    &d, POLICY_REASON_DENY, "task", "no task named \"db-maitn\" (did you mean db-maint?)");
+	policy_decision_clear(&d);
+	r.task = "dbmaint";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	ASSERT_REASON(&d, POLICY_REASON_DENY, "task", "(did you mean db-maint?)");
+	policy_decision_clear(&d);
+	/* ...but not one they may not (the name stays unknown to them)... */
+	r.requester = "mallory";
+	r.task = "db-maitn";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_null(strstr(d.reasons[0].text, "did you mean"));
+	policy_decision_clear(&d);
+	/* ...and nothing for a name far from every task. */
+	r.requester = "alice";
+	r.task = "zzzzzzzz";
+	eval_ok(p, &r, AT(MON, 10, 0), &d);
+	assert_null(strstr(d.reasons[0].text, "did you mean"));
+	policy_decision_clear(&d);
+	r.task = "no-such-task";
+
 	/* Request text lands in logs: only printable ASCII, and bounded. */
 	{
 		char longname[400];
