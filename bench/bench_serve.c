@@ -375,7 +375,8 @@ build_requests(size_t n)
 	int len;
 
 	if ((reqs = calloc(n, sizeof(*reqs))) == NULL ||
-	    (reqlens = calloc(n, sizeof(*reqlens))) == NULL || (lat = calloc(n, sizeof(*lat))) == NULL)
+	    (reqlens = calloc(n, sizeof(*reqlens))) == NULL ||
+	    (lat = calloc(n, sizeof(*lat))) == NULL)
 		die("out of memory");
 	for (i = 0; i < n; i++) {
 		if (key_generate(KEY_ED25519, 0, &k) != EPH_OK ||
@@ -449,7 +450,7 @@ self_cpu(void)
 	if (getrusage(RUSAGE_SELF, &ru) != 0)
 		return -1;
 	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 struct cpu_use {
@@ -500,7 +501,8 @@ sign_rate(void)
 		if ((c->key_id = strdup("eph:r-0123456789abcdef:root:bench")) == NULL ||
 		    cert_set_key(c, user) != EPH_OK ||
 		    cert_add_principal(c, "eph:bench@web01.example.com") != EPH_OK ||
-		    cert_add_extension(c, GRANT_EXTENSION, grant_value.d, grant_value.len) != EPH_OK ||
+		    cert_add_extension(c, GRANT_EXTENSION, grant_value.d, grant_value.len) !=
+		        EPH_OK ||
 		    cert_sign(c, ca, NULL) != EPH_OK)
 			die("cert_sign failed");
 		cert_free(c);
@@ -545,8 +547,8 @@ sqlite_rate(void)
 	t0 = now_sec();
 	do {
 		sq(db, "BEGIN");
-		sqlite3_bind_text(ins, 1, "ssh-ed25519-cert-v01@openssh.com AAAA bench row", -1,
-		    SQLITE_STATIC);
+		sqlite3_bind_text(
+		    ins, 1, "ssh-ed25519-cert-v01@openssh.com AAAA bench row", -1, SQLITE_STATIC);
 		if (sqlite3_step(ins) != SQLITE_DONE)
 			die("sqlite insert");
 		sqlite3_reset(ins);
@@ -635,8 +637,8 @@ main(int argc, char **argv)
 			double net = 1000 * (u1.net - u0.net) / (double)done;
 			double sig = 1000 * (u1.signer - u0.signer) / (double)done;
 			double gen = 1000 * (u1.gen - u0.gen) / (double)done;
-			double busy = (u1.net - u0.net + u1.signer - u0.signer + u1.gen - u0.gen) /
-			              elapsed;
+			double busy =
+			    (u1.net - u0.net + u1.signer - u0.signer + u1.gen - u0.gen) / elapsed;
 
 			printf("c%d_daemon_cpu_ms %.3f\n", c, net);
 			printf("c%d_signer_cpu_ms %.3f\n", c, sig);

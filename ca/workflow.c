@@ -652,8 +652,9 @@ group_commit_cb(void *ctx)
 	int e = store_commit(w->st);
 
 	if (e != EPH_OK)
-		eph_log(LOG_ERR, NULL, NULL, 0, "workflow: a group of %zu changes not committed: %s (%s)",
-		    w->grp.n, eph_strerror(e), store_errmsg(w->st));
+		eph_log(LOG_ERR, NULL, NULL, 0,
+		    "workflow: a group of %zu changes not committed: %s (%s)", w->grp.n,
+		    eph_strerror(e), store_errmsg(w->st));
 	return e;
 }
 
@@ -1576,7 +1577,8 @@ rate_slot_get(struct workflow *w, const char *user, int64_t now, struct rate_slo
 		/* The least recently used, unless it has issuances in flight. */
 		rs = NULL;
 		for (i = 0; i < w->nrates; i++)
-			if (w->rates[i].inflight == 0 && (rs == NULL || w->rates[i].used < rs->used))
+			if (w->rates[i].inflight == 0 &&
+			    (rs == NULL || w->rates[i].used < rs->used))
 				rs = &w->rates[i];
 		if (rs == NULL) {
 			free(name);
@@ -1781,7 +1783,8 @@ create_issue(struct workflow *w, const struct workflow_caller *c, struct store_r
 		e = settle(w, rq->id, c, r, answer, ob);
 	else
 		e = se; /* stays pending; the signer's why in r */
-	if (e == EPH_OK && *answer == NULL && (e = store_get_request(w->st, rq->id, answer)) != EPH_OK)
+	if (e == EPH_OK && *answer == NULL &&
+	    (e = store_get_request(w->st, rq->id, answer)) != EPH_OK)
 		store_fail(r, e, w, "read back");
 out:
 	signed_cert_clear(&sc);
