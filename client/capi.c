@@ -212,6 +212,58 @@ classify(struct capi *a, CURLcode cc, const char *errbuf, struct capi_result *re
 	return o;
 }
 
+/* Does s hold a C0 or C1 control character or DEL (as UTF-8)? */
+static int
+has_control(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f || (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			return 1;
+	return 0;
+}
+
+/*
+ * Replace control characters in every string of v with '?': nothing the
+ * CA (or whoever answers in its place) sends can drive the user's
+ * terminal when a command prints it. --json output escapes them anyway.
+ */
+static int
+defang(json_t *v, int depth)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	if (depth > 32)
+		return -1;
+	if (json_is_string(v) && has_control(json_string_value(v))) {
+		char *c = strdup(json_string_value(v));
+		unsigned char *p;
+		int r;
+
+		if (c == NULL)
+			return -1;
+		for (p = (unsigned char *)c; *p != '\0'; p++) {
+			if (*p < 0x20 || *p == 0x7f)
+				*p = '?';
+			else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+				p[0] = '?';
+				p[1] = '?';
+			}
+		}
+		r = json_string_set(v, c);
+		free(c);
+		return r;
+	}
+	if (json_is_array(v))
+		json_array_foreach(v, i, x) if (defang(x, depth + 1) != 0) return -1;
+	if (json_is_object(v))
+		json_object_foreach(v, k, x) if (defang(x, depth + 1) != 0) return -1;
+	return 0;
+}
+
 int
 capi_call(struct capi *a, const char *method, const char *path, const json_t *body,
     struct capi_result *res)
@@ -315,7 +367,7 @@ capi_call(struct capi *a, const char *method, const char *path, const json_t *bo
 		json_error_t je;
 
 		res->body = json_loadb((const char *)s.b.d, s.b.len, JSON_REJECT_DUPLICATES, &je);
-		if (res->body == NULL || !json_is_object(res->body)) {
+		if (res->body == NULL || !json_is_object(res->body) || defang(res->body, 0) != 0) {
 			json_decref(res->body);
 			res->body = NULL;
 			res->outcome = CAPI_BAD_ANSWER;
