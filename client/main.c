@@ -19,6 +19,8 @@
 
 /* In the order people meet them. */
 static const struct ephssh_cmd *const cmds[] = {
+    &ephssh_cmd_request,
+    &ephssh_cmd_fetch,
     &ephssh_cmd_show,
     NULL,
 };
