@@ -51,6 +51,10 @@ struct ephssh_cmd {
 };
 
 extern const struct ephssh_cmd ephssh_cmd_show;
+extern const struct ephssh_cmd ephssh_cmd_request;
+extern const struct ephssh_cmd ephssh_cmd_fetch;
+extern const struct ephssh_cmd ephssh_cmd_done;
+extern const struct ephssh_cmd ephssh_cmd_status;
 
 /*
  * getopt_long over the command's own options (shortopts/longopts, which

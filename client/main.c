@@ -19,6 +19,10 @@
 
 /* In the order people meet them. */
 static const struct ephssh_cmd *const cmds[] = {
+    &ephssh_cmd_request,
+    &ephssh_cmd_fetch,
+    &ephssh_cmd_status,
+    &ephssh_cmd_done,
     &ephssh_cmd_show,
     NULL,
 };
