@@ -99,9 +99,11 @@ print_denial(struct ephssh *e, const json_t *o)
 		ephssh_error(e, EPHSSH_EXIT_FAIL, "%s was denied", id ? id : "the request");
 }
 
-/* A denial because the policy has no such task: the CA names no other
- * tasks, so there is no closest name to offer. */
-static int
+/* A denial because the policy has no such task: its reason's text, which
+ * names the nearest task this requester may ask for when one is near
+ * ("no task named \"dbmaint\" (did you mean db-maint?)"); NULL when the
+ * denial is for something else. */
+static const char *
 unknown_task(const json_t *o)
 {
 	const json_t *rs = json_object_get(o, "reasons"), *v;
@@ -114,9 +116,9 @@ unknown_task(const json_t *o)
 
 		if (kind != NULL && strcmp(kind, "deny") == 0 && rule != NULL &&
 		    strcmp(rule, "task") == 0 && text != NULL && strncmp(text, "no task", 7) == 0)
-			return 1;
+			return text;
 	}
-	return 0;
+	return NULL;
 }
 
 /* "1 more approval from @leads" */
@@ -560,7 +562,7 @@ cmd_request(const struct ephssh_cmd *self, struct ephssh *e, int argc, char **ar
 	struct capi_result res;
 	struct key *k = NULL;
 	json_t *hosts = json_array(), *body = NULL, *o = NULL;
-	const char *reason = NULL, *login_as = NULL, *task;
+	const char *reason = NULL, *login_as = NULL, *task, *notask;
 	char *pub = NULL, why[512], ttl[32];
 	int c, rc = EPHSSH_EXIT_OK, no_wait = 0, ttl_flag = 0;
 
@@ -655,9 +657,12 @@ cmd_request(const struct ephssh_cmd *self, struct ephssh *e, int argc, char **ar
 		    "%s", res.detail[0] ? res.detail : "the CA's answer holds no request");
 		goto out;
 	}
-	if (is_state(o, "denied") && unknown_task(o)) {
-		rc = ephssh_error(
-		    e, EPHSSH_EXIT_FAIL, "unknown task '%s' (%s)", task, jstr(o, "id"));
+	if (is_state(o, "denied") && (notask = unknown_task(o)) != NULL) {
+		const char *near = strstr(notask, "(did you mean ");
+
+		rc = ephssh_error(e, EPHSSH_EXIT_FAIL, "unknown task '%s'%s%.*s (%s)", task,
+		    near != NULL ? ": " : "", near != NULL ? (int)(strlen(near) - 2) : 0,
+		    near != NULL ? near + 1 : "", jstr(o, "id"));
 		if (e->json)
 			(void)print_result(e, o, 0, NULL, NULL, NULL);
 		goto out;

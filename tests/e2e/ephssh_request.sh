@@ -196,6 +196,11 @@ grep -q 'denied by policy' "$tmp/err" && grep -q 'db09.example.com' "$tmp/err" |
 rc=0
 E request nosuch --host db01.example.com >"$tmp/out" 2>"$tmp/err" || rc=$?
 [ "$rc" -eq 1 ] && grep -q "unknown task 'nosuch'" "$tmp/err" || fail "unknown task: $rc $(cat "$tmp/err")"
+# A typo: the policy names the nearest task this requester may ask for.
+rc=0
+E request dv --host db01.example.com >"$tmp/out" 2>"$tmp/err" || rc=$?
+[ "$rc" -eq 1 ] && grep -q "unknown task 'dv': did you mean db? (r-" "$tmp/err" ||
+	fail "typo: $rc $(cat "$tmp/err")"
 
 # --- denied while waiting
 E request db --host db01.example.com >"$tmp/out" 2>"$tmp/err" &
