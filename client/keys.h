@@ -58,10 +58,6 @@ int keys_agent_remove(struct agent *a, const struct cert *c, int *removed);
 /* Does the agent's list (from agent_list) hold the certificate blob? */
 int keys_listed(const struct agent_identity *ids, size_t n, const uint8_t *blob, size_t len);
 
-/* k as an unencrypted "OPENSSH PRIVATE KEY" file (what ssh -i reads), to
- * out (a buf: wiped when freed). */
-int keys_format_openssh(const struct key *k, const char *comment, struct buf *out);
-
 /*
  * DIR for --write: made 0700 when missing (its parent must exist);
  * refused (EPH_ERR_PERM, why) when it is not a directory, not ours, or

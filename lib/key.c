@@ -14,6 +14,7 @@
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 
 #include "b64.h"
 #include "err.h"
@@ -1237,5 +1238,68 @@ out:
 	/* A secure-memory BIO wipes its buffer when freed. */
 	BIO_free(bio);
 	ERR_clear_error();
+	return r;
+}
+
+/* ------------------------------------------- OpenSSH private key file */
+
+#define OPENSSH_MAGIC "openssh-key-v1"
+#define OPENSSH_BLOCK 8 /* the padding block of an unencrypted key */
+#define OPENSSH_LINE 70 /* ssh-keygen's line length */
+
+int
+key_format_private_openssh(const struct key *k, const char *comment, struct buf *out)
+{
+	struct buf blob, priv, whole;
+	uint32_t check = 0;
+	char *text = NULL;
+	size_t i, n;
+	uint8_t pad;
+	int r;
+
+	buf_init(&blob);
+	buf_init(&priv);
+	buf_init(&whole);
+	/* The check word only tells a wrong passphrase; any value serves. */
+	if (RAND_bytes((unsigned char *)&check, sizeof(check)) != 1) {
+		r = EPH_ERR_CRYPTO;
+		goto out;
+	}
+	if ((r = key_put_public(k, &blob)) != EPH_OK)
+		goto out;
+	if ((r = buf_put_u32(&priv, check)) != EPH_OK ||
+	    (r = buf_put_u32(&priv, check)) != EPH_OK ||
+	    (r = buf_put_cstring(&priv, key_type_name(k->type))) != EPH_OK ||
+	    (r = key_put_private_fields(k, &priv, 0)) != EPH_OK ||
+	    (r = buf_put_cstring(&priv, comment != NULL ? comment : "")) != EPH_OK)
+		goto out;
+	for (pad = 1; priv.len % OPENSSH_BLOCK != 0; pad++)
+		if ((r = buf_put_u8(&priv, pad)) != EPH_OK)
+			goto out;
+	if ((r = buf_put(&whole, OPENSSH_MAGIC, sizeof(OPENSSH_MAGIC))) != EPH_OK ||
+	    (r = buf_put_cstring(&whole, "none")) != EPH_OK ||
+	    (r = buf_put_cstring(&whole, "none")) != EPH_OK ||
+	    (r = buf_put_string(&whole, NULL, 0)) != EPH_OK ||
+	    (r = buf_put_u32(&whole, 1)) != EPH_OK ||
+	    (r = buf_put_stringb(&whole, &blob)) != EPH_OK ||
+	    (r = buf_put_stringb(&whole, &priv)) != EPH_OK)
+		goto out;
+	r = EPH_ERR_NOMEM;
+	if ((text = b64_encode(whole.d, whole.len)) == NULL)
+		goto out;
+	if ((r = buf_put(out, "-----BEGIN OPENSSH PRIVATE KEY-----\n", 36)) != EPH_OK)
+		goto out;
+	n = strlen(text);
+	for (i = 0; i < n; i += OPENSSH_LINE)
+		if ((r = buf_put(out, text + i, n - i < OPENSSH_LINE ? n - i : OPENSSH_LINE)) !=
+		        EPH_OK ||
+		    (r = buf_put_u8(out, '\n')) != EPH_OK)
+			goto out;
+	r = buf_put(out, "-----END OPENSSH PRIVATE KEY-----\n", 34);
+out:
+	eph_free_secret_str(text);
+	buf_free(&blob);
+	buf_free(&priv);
+	buf_free(&whole);
 	return r;
 }

@@ -134,5 +134,9 @@ int key_load_public(const char *path, struct key **out, char **comment_out);
 int key_load_private(const char *path, struct key **out);
 /* PKCS#8 PEM, mode 0600, written atomically; EPH_ERR_EXISTS if present. */
 int key_save_private(const struct key *k, const char *path);
+/* k as an unencrypted "OPENSSH PRIVATE KEY" file (openssh-key-v1, what
+ * ssh -i and ssh-keygen -y read; OpenSSH 9.2 reads no PKCS#8 Ed25519
+ * key), appended to out (a buf: wiped when freed). */
+int key_format_private_openssh(const struct key *k, const char *comment, struct buf *out);
 
 #endif

@@ -545,7 +545,7 @@ test_openssh_format(void **state)
 
 	(void)fx;
 	buf_init(&b);
-	assert_int_equal(keys_format_openssh(fx->k, "c", &b), EPH_OK);
+	assert_int_equal(key_format_private_openssh(fx->k, "c", &b), EPH_OK);
 	text = calloc(1, b.len + 1);
 	assert_non_null(text);
 	memcpy(text, b.d, b.len);
