@@ -51,6 +51,12 @@ struct ephssh_cmd {
 };
 
 extern const struct ephssh_cmd ephssh_cmd_show;
+/* cmd_decide.c */
+extern const struct ephssh_cmd ephssh_cmd_approve;
+extern const struct ephssh_cmd ephssh_cmd_deny;
+extern const struct ephssh_cmd ephssh_cmd_cancel;
+extern const struct ephssh_cmd ephssh_cmd_review;
+extern const struct ephssh_cmd ephssh_cmd_revoke;
 
 /*
  * getopt_long over the command's own options (shortopts/longopts, which

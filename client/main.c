@@ -19,7 +19,12 @@
 
 /* In the order people meet them. */
 static const struct ephssh_cmd *const cmds[] = {
+    &ephssh_cmd_approve,
+    &ephssh_cmd_deny,
+    &ephssh_cmd_cancel,
+    &ephssh_cmd_review,
     &ephssh_cmd_show,
+    &ephssh_cmd_revoke,
     NULL,
 };
 
