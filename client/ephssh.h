@@ -51,12 +51,13 @@ struct ephssh_cmd {
 };
 
 extern const struct ephssh_cmd ephssh_cmd_show;
-/* cmd_decide.c */
+/* cmd_decide.c, cmd_list.c */
 extern const struct ephssh_cmd ephssh_cmd_approve;
 extern const struct ephssh_cmd ephssh_cmd_deny;
 extern const struct ephssh_cmd ephssh_cmd_cancel;
 extern const struct ephssh_cmd ephssh_cmd_review;
 extern const struct ephssh_cmd ephssh_cmd_revoke;
+extern const struct ephssh_cmd ephssh_cmd_list;
 
 /*
  * getopt_long over the command's own options (shortopts/longopts, which

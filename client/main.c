@@ -23,6 +23,7 @@ static const struct ephssh_cmd *const cmds[] = {
     &ephssh_cmd_deny,
     &ephssh_cmd_cancel,
     &ephssh_cmd_review,
+    &ephssh_cmd_list,
     &ephssh_cmd_show,
     &ephssh_cmd_revoke,
     NULL,
