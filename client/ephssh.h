@@ -51,13 +51,15 @@ struct ephssh_cmd {
 };
 
 extern const struct ephssh_cmd ephssh_cmd_show;
-/* cmd_decide.c, cmd_list.c */
+/* cmd_decide.c, cmd_list.c, cmd_login.c */
 extern const struct ephssh_cmd ephssh_cmd_approve;
 extern const struct ephssh_cmd ephssh_cmd_deny;
 extern const struct ephssh_cmd ephssh_cmd_cancel;
 extern const struct ephssh_cmd ephssh_cmd_review;
 extern const struct ephssh_cmd ephssh_cmd_revoke;
 extern const struct ephssh_cmd ephssh_cmd_list;
+extern const struct ephssh_cmd ephssh_cmd_login;
+extern const struct ephssh_cmd ephssh_cmd_logout;
 
 /*
  * getopt_long over the command's own options (shortopts/longopts, which

@@ -26,6 +26,8 @@ static const struct ephssh_cmd *const cmds[] = {
     &ephssh_cmd_list,
     &ephssh_cmd_show,
     &ephssh_cmd_revoke,
+    &ephssh_cmd_login,
+    &ephssh_cmd_logout,
     NULL,
 };
 
