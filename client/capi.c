@@ -396,7 +396,10 @@ local:
 out:
 	curl_slist_free_all(hdrs);
 	free(url);
-	free(text);
+	/* A login's body holds a password, its answer a token. */
+	eph_free_secret_str(text);
+	if (s.b.d != NULL)
+		eph_wipe(s.b.d, s.b.len);
 	buf_free(&s.b);
 	return r;
 }

@@ -55,6 +55,15 @@ extern const struct ephssh_cmd ephssh_cmd_request;
 extern const struct ephssh_cmd ephssh_cmd_fetch;
 extern const struct ephssh_cmd ephssh_cmd_done;
 extern const struct ephssh_cmd ephssh_cmd_status;
+/* cmd_decide.c, cmd_list.c, cmd_login.c */
+extern const struct ephssh_cmd ephssh_cmd_approve;
+extern const struct ephssh_cmd ephssh_cmd_deny;
+extern const struct ephssh_cmd ephssh_cmd_cancel;
+extern const struct ephssh_cmd ephssh_cmd_review;
+extern const struct ephssh_cmd ephssh_cmd_revoke;
+extern const struct ephssh_cmd ephssh_cmd_list;
+extern const struct ephssh_cmd ephssh_cmd_login;
+extern const struct ephssh_cmd ephssh_cmd_logout;
 
 /*
  * getopt_long over the command's own options (shortopts/longopts, which

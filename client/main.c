@@ -23,7 +23,15 @@ static const struct ephssh_cmd *const cmds[] = {
     &ephssh_cmd_fetch,
     &ephssh_cmd_status,
     &ephssh_cmd_done,
+    &ephssh_cmd_list,
     &ephssh_cmd_show,
+    &ephssh_cmd_approve,
+    &ephssh_cmd_deny,
+    &ephssh_cmd_cancel,
+    &ephssh_cmd_review,
+    &ephssh_cmd_revoke,
+    &ephssh_cmd_login,
+    &ephssh_cmd_logout,
     NULL,
 };
 
