@@ -203,7 +203,12 @@ ephssh_getopt(const struct ephssh_cmd *cmd, struct ephssh *e, int argc, char **a
 		for (i = 0; i < NCOMMON; i++)
 			merged[n++] = common_long[i];
 		memset(&merged[n], 0, sizeof(merged[n]));
-		snprintf(shorts, sizeof(shorts), ":h%s", shortopts != NULL ? shortopts : "");
+		/* A leading '+' (stop at the first operand: a command's own
+		 * arguments follow, as after ssh's HOST) must open the string. */
+		if (shortopts != NULL && shortopts[0] == '+')
+			snprintf(shorts, sizeof(shorts), "+:h%s", shortopts + 1);
+		else
+			snprintf(shorts, sizeof(shorts), ":h%s", shortopts != NULL ? shortopts : "");
 		built_for = longopts;
 	}
 	for (;;) {
