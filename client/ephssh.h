@@ -51,6 +51,7 @@ struct ephssh_cmd {
 };
 
 extern const struct ephssh_cmd ephssh_cmd_show;
+extern const struct ephssh_cmd ephssh_cmd_ssh;
 
 /*
  * getopt_long over the command's own options (shortopts/longopts, which

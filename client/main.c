@@ -20,6 +20,7 @@
 /* In the order people meet them. */
 static const struct ephssh_cmd *const cmds[] = {
     &ephssh_cmd_show,
+    &ephssh_cmd_ssh,
     NULL,
 };
 
