@@ -297,8 +297,7 @@ onekey_answer(struct onekey *ok, struct buf *body, struct buf *reply)
 		ok->refused = 1;
 		r = buf_put_u8(reply, SSH_AGENT_FAILURE);
 	} else if ((r = buf_put_u8(reply, SSH2_AGENT_SIGN_RESPONSE)) == EPH_OK) {
-		buf_init_view(body, sig.d, sig.len);
-		r = buf_put_stringb(reply, body);
+		r = buf_put_string(reply, sig.d, sig.len);
 	}
 	buf_free(&sig);
 	return r;
@@ -309,10 +308,9 @@ onekey_serve(void *arg)
 {
 	struct onekey *ok = arg;
 	struct buf body, reply;
-	uint8_t hdr[4];
+	uint8_t hdr[4], *msg = NULL;
 	uint32_t n;
 
-	buf_init(&body);
 	buf_init(&reply);
 	/* Until libssh's end is shut: a framing error ends it too (libssh
 	 * then sees a dead agent and fails the authentication). */
@@ -321,12 +319,11 @@ onekey_serve(void *arg)
 		    hdr[3];
 		if (n == 0 || n > AGENT_MAX_MSG)
 			break;
-		buf_reset(&body);
+		free(msg);
 		buf_reset(&reply);
-		if (buf_reserve(&body, n) != EPH_OK || read_full(ok->fd, body.d, n) != 0)
+		if ((msg = malloc(n)) == NULL || read_full(ok->fd, msg, n) != 0)
 			break;
-		body.len = n;
-		body.off = 0;
+		buf_init_view(&body, msg, n);
 		if (buf_put_u32(&reply, 0) != EPH_OK || onekey_answer(ok, &body, &reply) != EPH_OK)
 			break;
 		n = (uint32_t)(reply.len - 4);
@@ -337,7 +334,7 @@ onekey_serve(void *arg)
 		if (write_full(ok->fd, reply.d, reply.len) != 0)
 			break;
 	}
-	buf_free(&body);
+	free(msg); /* what libssh asked: to be signed, no secret */
 	buf_free(&reply);
 	return NULL;
 }
