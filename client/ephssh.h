@@ -64,10 +64,13 @@ extern const struct ephssh_cmd ephssh_cmd_revoke;
 extern const struct ephssh_cmd ephssh_cmd_list;
 extern const struct ephssh_cmd ephssh_cmd_login;
 extern const struct ephssh_cmd ephssh_cmd_logout;
+extern const struct ephssh_cmd ephssh_cmd_ssh;
 
 /*
  * getopt_long over the command's own options (shortopts/longopts, which
- * must not use the values below) plus the common ones, which it handles
+ * must not use the values below; a leading '+' stops at the first
+ * operand, for commands whose operands take options of their own, like
+ * ssh's remote command) plus the common ones, which it handles
  * itself: -h/--help (prints the command's help, returns EPHSSH_GETOPT_DONE
  * with *rc = 0), --version (likewise), --json, --config FILE, --ca URL.
  * Returns the next option of the command's own, -1 at the end (optind

@@ -25,6 +25,7 @@ static const struct ephssh_cmd *const cmds[] = {
     &ephssh_cmd_done,
     &ephssh_cmd_list,
     &ephssh_cmd_show,
+    &ephssh_cmd_ssh,
     &ephssh_cmd_approve,
     &ephssh_cmd_deny,
     &ephssh_cmd_cancel,
@@ -215,7 +216,12 @@ ephssh_getopt(const struct ephssh_cmd *cmd, struct ephssh *e, int argc, char **a
 		for (i = 0; i < NCOMMON; i++)
 			merged[n++] = common_long[i];
 		memset(&merged[n], 0, sizeof(merged[n]));
-		snprintf(shorts, sizeof(shorts), ":h%s", shortopts != NULL ? shortopts : "");
+		/* A leading '+' (stop at the first operand: a command's own
+		 * arguments follow, as after ssh's HOST) must open the string. */
+		if (shortopts != NULL && shortopts[0] == '+')
+			snprintf(shorts, sizeof(shorts), "+:h%s", shortopts + 1);
+		else
+			snprintf(shorts, sizeof(shorts), ":h%s", shortopts != NULL ? shortopts : "");
 		built_for = longopts;
 	}
 	for (;;) {
