@@ -173,9 +173,7 @@ classify(struct capi *a, CURLcode cc, const char *errbuf, struct capi_result *re
 	case CURLE_OPERATION_TIMEDOUT:
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-		o = CAPI_UNREACHABLE;
-		break;
+	case CURLE_GOT_NOTHING: o = CAPI_UNREACHABLE; break;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
@@ -185,28 +183,20 @@ classify(struct capi *a, CURLcode cc, const char *errbuf, struct capi_result *re
 	case CURLE_SSL_CRL_BADFILE:
 	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
 	case CURLE_SSL_INVALIDCERTSTATUS:
-	case CURLE_USE_SSL_FAILED:
-		o = CAPI_TLS;
-		break;
+	case CURLE_USE_SSL_FAILED: o = CAPI_TLS; break;
 	case CURLE_WRITE_ERROR:
 	case CURLE_WEIRD_SERVER_REPLY:
 	case CURLE_HTTP2:
 	case CURLE_PARTIAL_FILE:
-	case CURLE_BAD_CONTENT_ENCODING:
-		o = CAPI_BAD_ANSWER;
-		break;
-	case CURLE_OUT_OF_MEMORY:
-		o = CAPI_LOCAL;
-		break;
-	default:
-		o = CAPI_UNREACHABLE;
-		break;
+	case CURLE_BAD_CONTENT_ENCODING: o = CAPI_BAD_ANSWER; break;
+	case CURLE_OUT_OF_MEMORY: o = CAPI_LOCAL; break;
+	default: o = CAPI_UNREACHABLE; break;
 	}
 	if (o == CAPI_TLS)
 		snprintf(res->why, sizeof(res->why), "TLS with %s failed: %s", a->address, what);
 	else if (o == CAPI_UNREACHABLE)
-		snprintf(res->why, sizeof(res->why), "cannot reach the CA at %s: %s", a->address,
-		    what);
+		snprintf(
+		    res->why, sizeof(res->why), "cannot reach the CA at %s: %s", a->address, what);
 	else
 		snprintf(res->why, sizeof(res->why), "%s: %s", a->address, what);
 	return o;
@@ -335,15 +325,16 @@ capi_call(struct capi *a, const char *method, const char *path, const json_t *bo
 		    curl_easy_setopt(a->c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) !=
 		        CURLE_OK)
 			goto local;
-		if (a->bundle != NULL && curl_easy_setopt(a->c, CURLOPT_CAINFO, a->bundle) != CURLE_OK)
+		if (a->bundle != NULL &&
+		    curl_easy_setopt(a->c, CURLOPT_CAINFO, a->bundle) != CURLE_OK)
 			goto local;
 	}
 	if (strcmp(method, "POST") == 0) {
 		if (curl_easy_setopt(a->c, CURLOPT_POST, 1L) != CURLE_OK ||
 		    curl_easy_setopt(a->c, CURLOPT_POSTFIELDS, text != NULL ? text : "") !=
 		        CURLE_OK ||
-		    curl_easy_setopt(a->c, CURLOPT_POSTFIELDSIZE, (long)(text ? strlen(text) : 0)) !=
-		        CURLE_OK)
+		    curl_easy_setopt(
+		        a->c, CURLOPT_POSTFIELDSIZE, (long)(text ? strlen(text) : 0)) != CURLE_OK)
 			goto local;
 	} else if (strcmp(method, "GET") != 0) {
 		if (curl_easy_setopt(a->c, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK)
@@ -371,8 +362,8 @@ capi_call(struct capi *a, const char *method, const char *path, const json_t *bo
 			json_decref(res->body);
 			res->body = NULL;
 			res->outcome = CAPI_BAD_ANSWER;
-			snprintf(res->why, sizeof(res->why),
-			    "%s answered %ld with malformed JSON", a->address, res->status);
+			snprintf(res->why, sizeof(res->why), "%s answered %ld with malformed JSON",
+			    a->address, res->status);
 			r = EPH_ERR_FORMAT;
 			goto out;
 		}

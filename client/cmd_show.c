@@ -46,8 +46,8 @@ list_field(const char *name, const json_t *a)
 	printf("  %-12s ", name);
 	if (json_array_size(a) == 0)
 		fputs("-", stdout);
-	json_array_foreach(a, i, v) printf("%s%s", i > 0 ? ", " : "",
-	    json_is_string(v) ? json_string_value(v) : "?");
+	json_array_foreach(a, i, v)
+	    printf("%s%s", i > 0 ? ", " : "", json_is_string(v) ? json_string_value(v) : "?");
 	fputc('\n', stdout);
 }
 
@@ -79,11 +79,12 @@ show_request(const json_t *o, int color)
 			char fromtxt[160] = "";
 			size_t n = 0;
 
-			json_array_foreach(from, i, v) if (json_is_string(v))
-			    n += (size_t)snprintf(fromtxt + n, n < sizeof(fromtxt) ? sizeof(fromtxt) - n : 0,
-			        "%s%s", i > 0 ? ", " : "", json_string_value(v));
+			json_array_foreach(from, i, v) if (json_is_string(v)) n += (size_t)snprintf(
+			    fromtxt + n, n < sizeof(fromtxt) ? sizeof(fromtxt) - n : 0, "%s%s",
+			    i > 0 ? ", " : "", json_string_value(v));
 			snprintf(line, sizeof(line), "%lld of %lld%s%s%s", (long long)valid,
-			    (long long)req, fromtxt[0] ? " (from " : "", fromtxt, fromtxt[0] ? ")" : "");
+			    (long long)req, fromtxt[0] ? " (from " : "", fromtxt,
+			    fromtxt[0] ? ")" : "");
 			field("approvals", line);
 		}
 		by = json_object_get(ap, "by");
@@ -93,8 +94,9 @@ show_request(const json_t *o, int color)
 			const char *c = jstr(v, "comment");
 
 			out_time(jstr(v, "at"), t, sizeof(t));
-			printf("  %-12s %s at %s%s%s%s\n", "", jstr(v, "user") ? jstr(v, "user") : "?",
-			    t, c != NULL && *c ? ": \"" : "", c != NULL ? c : "",
+			printf("  %-12s %s at %s%s%s%s\n", "",
+			    jstr(v, "user") ? jstr(v, "user") : "?", t,
+			    c != NULL && *c ? ": \"" : "", c != NULL ? c : "",
 			    c != NULL && *c ? "\"" : "");
 		}
 	}
@@ -145,8 +147,8 @@ cmd_show(const struct ephssh_cmd *self, struct ephssh *e, int argc, char **argv)
 		if (c == EPHSSH_GETOPT_DONE)
 			return rc;
 	if (optind + 1 != argc)
-		return ephssh_usage_error(self, e, optind >= argc ? "a request id is needed"
-		                                                   : "one request id only");
+		return ephssh_usage_error(
+		    self, e, optind >= argc ? "a request id is needed" : "one request id only");
 	if (!ephssh_id_valid(argv[optind]))
 		return ephssh_usage_error(
 		    self, e, "'%s' is not a request id (r- and 16 hex digits)", argv[optind]);

@@ -33,7 +33,8 @@ ephssh_ca_problem(const char *ca)
 		return "is too long";
 	if (strncmp(ca, "unix:", 5) == 0) {
 		if (ca[5] != '/')
-			return "unix: needs an absolute socket path (unix:/run/ephemeral/sshca.sock)";
+			return "unix: needs an absolute socket path "
+			       "(unix:/run/ephemeral/sshca.sock)";
 		if (n - 5 >= 108) /* sun_path */
 			return "the socket path is too long for a Unix socket";
 		return NULL;

@@ -10,7 +10,8 @@
  *	ca_bundle = "/etc/ephemeral/ca-tls.crt"; # TLS: the CAs to trust (default: the system's)
  *	connect_timeout = "10s";
  *	wait_timeout = "0";                      # 0: wait until the request expires
- *	ttl = "10m";                             # asked for when --ttl is not given (default: the task's)
+ *	ttl = "10m";                             # asked for when --ttl is not given (default: the
+ *task's)
  */
 #ifndef EPHSSH_CONF_H
 #define EPHSSH_CONF_H
@@ -23,7 +24,13 @@
 #define EPHSSH_MAX_CONFIG_URL 2048
 
 /* Where a value came from, for `ephssh --help` and tests. */
-enum ephssh_source { EPHSSH_SRC_DEFAULT = 0, EPHSSH_SRC_SYSTEM, EPHSSH_SRC_USER, EPHSSH_SRC_FILE, EPHSSH_SRC_FLAG };
+enum ephssh_source {
+	EPHSSH_SRC_DEFAULT = 0,
+	EPHSSH_SRC_SYSTEM,
+	EPHSSH_SRC_USER,
+	EPHSSH_SRC_FILE,
+	EPHSSH_SRC_FLAG
+};
 
 struct ephssh_conf {
 	char *ca; /* "unix:PATH" or "https://HOST[:PORT]" (a trailing / dropped) */

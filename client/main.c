@@ -55,15 +55,17 @@ general_help(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: ephssh [--json] [--config FILE] [--ca URL] COMMAND [ARGS]\n"
-	           "       ephssh --help | --version\n\n"
-	           "Just-in-time SSH access: ask the CA for a certificate for a task, approve\n"
-	           "others' requests, and end a grant when the work is done.\n\nCommands:\n");
+	fprintf(f,
+	    "usage: ephssh [--json] [--config FILE] [--ca URL] COMMAND [ARGS]\n"
+	    "       ephssh --help | --version\n\n"
+	    "Just-in-time SSH access: ask the CA for a certificate for a task, approve\n"
+	    "others' requests, and end a grant when the work is done.\n\nCommands:\n");
 	for (i = 0; cmds[i] != NULL; i++)
 		fprintf(f, "  %-9s %s\n", cmds[i]->name, cmds[i]->summary);
-	fprintf(f, "\nRun 'ephssh COMMAND --help' for a command's options; see ephssh(1).\n"
-	           "Exit status: 0 success, 1 denied or failed, 2 usage, 3 CA unreachable,\n"
-	           "4 timed out waiting, 5 not authorised.\n");
+	fprintf(f,
+	    "\nRun 'ephssh COMMAND --help' for a command's options; see ephssh(1).\n"
+	    "Exit status: 0 success, 1 denied or failed, 2 usage, 3 CA unreachable,\n"
+	    "4 timed out waiting, 5 not authorised.\n");
 }
 
 static void
@@ -127,8 +129,8 @@ int
 ephssh_print_json(struct ephssh *e, const json_t *o)
 {
 	(void)e;
-	if (json_dumpf(o, stdout, JSON_COMPACT | JSON_SORT_KEYS) != 0 || fputc('\n', stdout) == EOF ||
-	    fflush(stdout) != 0)
+	if (json_dumpf(o, stdout, JSON_COMPACT | JSON_SORT_KEYS) != 0 ||
+	    fputc('\n', stdout) == EOF || fflush(stdout) != 0)
 		return EPHSSH_EXIT_FAIL;
 	return EPHSSH_EXIT_OK;
 }
@@ -168,8 +170,9 @@ common_opt(struct ephssh *e, int c, const char *arg, const struct ephssh_cmd *cm
 	case OPT_JSON: e->json = 1; return 1;
 	case OPT_CONFIG:
 		if (e->config_file != NULL && strcmp(e->config_file, arg) != 0) {
-			*rc = cmd != NULL ? ephssh_usage_error(cmd, e, "--config given twice")
-			                  : ephssh_error(e, EPHSSH_EXIT_USAGE, "--config given twice");
+			*rc = cmd != NULL
+			    ? ephssh_usage_error(cmd, e, "--config given twice")
+			    : ephssh_error(e, EPHSSH_EXIT_USAGE, "--config given twice");
 			return -1;
 		}
 		e->config_file = arg;
@@ -211,7 +214,8 @@ ephssh_getopt(const struct ephssh_cmd *cmd, struct ephssh *e, int argc, char **a
 	int c, k;
 
 	if (built_for != longopts || merged[0].name == NULL) {
-		for (i = 0; longopts != NULL && longopts[i].name != NULL && n < 64 - NCOMMON - 1; i++)
+		for (i = 0; longopts != NULL && longopts[i].name != NULL && n < 64 - NCOMMON - 1;
+		     i++)
 			merged[n++] = longopts[i];
 		for (i = 0; i < NCOMMON; i++)
 			merged[n++] = common_long[i];
@@ -221,7 +225,8 @@ ephssh_getopt(const struct ephssh_cmd *cmd, struct ephssh *e, int argc, char **a
 		if (shortopts != NULL && shortopts[0] == '+')
 			snprintf(shorts, sizeof(shorts), "+:h%s", shortopts + 1);
 		else
-			snprintf(shorts, sizeof(shorts), ":h%s", shortopts != NULL ? shortopts : "");
+			snprintf(
+			    shorts, sizeof(shorts), ":h%s", shortopts != NULL ? shortopts : "");
 		built_for = longopts;
 	}
 	for (;;) {
@@ -315,7 +320,8 @@ ephssh_call(struct ephssh *e, const char *method, const char *path, json_t *body
 		return rc;
 	if (capi_call(a, method, path, body, res) != EPH_OK) {
 		switch (res->outcome) {
-		case CAPI_UNREACHABLE: return ephssh_error(e, EPHSSH_EXIT_UNREACHABLE, "%s", res->why);
+		case CAPI_UNREACHABLE:
+			return ephssh_error(e, EPHSSH_EXIT_UNREACHABLE, "%s", res->why);
 		case CAPI_TLS:
 			return ephssh_error(e, EPHSSH_EXIT_UNREACHABLE,
 			    "%s (check ca_bundle in the configuration)", res->why);
@@ -332,7 +338,8 @@ ephssh_call(struct ephssh *e, const char *method, const char *path, json_t *body
 			return ephssh_error(e, EPHSSH_EXIT_NOTAUTH,
 			    "not logged in to %s, or the session expired: run 'ephssh login'",
 			    capi_address(a));
-		return ephssh_error(e, EPHSSH_EXIT_NOTAUTH, "%s", res->detail[0] ? res->detail : "not authorised");
+		return ephssh_error(
+		    e, EPHSSH_EXIT_NOTAUTH, "%s", res->detail[0] ? res->detail : "not authorised");
 	}
 	if (res->status == 503)
 		return ephssh_error(e, EPHSSH_EXIT_FAIL, "the CA cannot record anything now: %s",
@@ -416,7 +423,8 @@ main(int argc, char **argv)
 		return EPHSSH_EXIT_OK;
 	}
 	if (cmd == NULL) {
-		fprintf(stderr, "ephssh: unknown command '%s'; run 'ephssh --help'\n", argv[optind]);
+		fprintf(
+		    stderr, "ephssh: unknown command '%s'; run 'ephssh --help'\n", argv[optind]);
 		return EPHSSH_EXIT_USAGE;
 	}
 	e.cmd = cmd->name;

@@ -121,8 +121,8 @@ cell_print(FILE *f, const char *s, size_t w, int last)
 }
 
 void
-out_table(FILE *f, const char *const *headers, size_t ncols, const char *const *cells,
-    size_t nrows, int width, unsigned shrink)
+out_table(FILE *f, const char *const *headers, size_t ncols, const char *const *cells, size_t nrows,
+    int width, unsigned shrink)
 {
 	size_t *w = calloc(ncols > 0 ? ncols : 1, sizeof(*w));
 	size_t i, j, total;
@@ -149,7 +149,8 @@ out_table(FILE *f, const char *const *headers, size_t ncols, const char *const *
 		if (width <= 0 || total <= (size_t)width)
 			break;
 		for (j = 0; j < ncols; j++)
-			if ((shrink & (1u << j)) && w[j] > 4 && (widest == ncols || w[j] > w[widest]))
+			if ((shrink & (1u << j)) && w[j] > 4 &&
+			    (widest == ncols || w[j] > w[widest]))
 				widest = j;
 		if (widest == ncols)
 			break;

@@ -57,8 +57,8 @@ runtime_dir(char **out, char *why, size_t len)
 	}
 	if (lstat(x, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 0077) != 0) {
-		snprintf(why, len, "XDG_RUNTIME_DIR %s is not a directory of your own with mode 0700",
-		    x);
+		snprintf(why, len,
+		    "XDG_RUNTIME_DIR %s is not a directory of your own with mode 0700", x);
 		return EPH_ERR_PERM;
 	}
 	if (asprintf(&p, "%s/ephssh", x) < 0)
