@@ -244,6 +244,13 @@ token_file() { find "$xdg/ephssh" -name 'token-*' 2>/dev/null; }
 
 tls_eph list
 expect_rc 5 "a command before login" "not logged in to $ca"
+# Without the CA's certificate in ca_bundle: TLS verification fails, said so.
+printf 'ca = "%s";\n' "$ca" >"$tmp/notrust.conf"
+chmod 0644 "$tmp/notrust.conf"
+rc=0
+runuser -u "$req" -- env XDG_RUNTIME_DIR="$xdg" "$EPHSSH" --config "$tmp/notrust.conf" list \
+	>"$tmp/out" 2>"$tmp/err" </dev/null || rc=$?
+expect_rc 3 "an untrusted TLS certificate" "TLS with $ca failed: .*(check ca_bundle"
 
 # The password typed on a pseudo-terminal: echo must be off while asked,
 # and back on after Ctrl-C at the prompt.

@@ -224,6 +224,35 @@ grep -q "ephssh fetch $tid" "$tmp/out" || fail "wait_timeout: no fetch hint: $(c
 ls "$xdg/ephssh/" | grep -q "^pending-$tid\." || fail "wait_timeout: no saved key"
 api "$req" POST "/v1/requests/$tid/cancel"
 
+# --- the request expires while ephssh waits: exit 4. A reloaded policy
+# with a 2 s pending_timeout; the next request gets it.
+sed 's/pending_timeout = "1h"/pending_timeout = "2s"/' "$tmp/policy.conf" >"$tmp/policy.new"
+cat "$tmp/policy.new" >"$tmp/policy.conf"
+# reload N: SIGHUP, then wait (bounded) for the daemon's Nth reload line.
+reload() {
+	kill -HUP "$daemon_pid"
+	i=0
+	until [ "$(grep -c 'policy.conf: reloaded' "$tmp/serve.log")" -ge "$1" ]; do
+		i=$((i + 1))
+		[ "$i" -lt 100 ] || fail "the policy was not reloaded: $(tail -n 5 "$tmp/serve.log")"
+		sleep 0.1
+	done
+}
+reload 1
+rc=0
+E request db --host db01.example.com >"$tmp/out" 2>"$tmp/err" || rc=$?
+[ "$rc" -eq 4 ] && grep -q 'r-[0-9a-f]\{16\} expired before it was approved' "$tmp/err" ||
+	fail "expiry while waiting: exit $rc: $(cat "$tmp/err")"
+# The CA marks it expired on its next touch (or sweep): touch it now, so
+# the tests below find only their own pending requests.
+eid=$(grep -o 'r-[0-9a-f]\{16\} expired' "$tmp/err" | cut -d' ' -f1)
+api "$req" POST "/v1/requests/$eid/cancel"
+expect 409 "cancel of the expired $eid"
+[ "$(state_of "$eid")" = expired ] || fail "$eid is not expired at the CA"
+sed 's/pending_timeout = "2s"/pending_timeout = "1h"/' "$tmp/policy.conf" >"$tmp/policy.new"
+cat "$tmp/policy.new" >"$tmp/policy.conf"
+reload 2
+
 # --- Ctrl-C on a PTY: answer y (cancelled), answer n (left pending)
 pty_run() { # ANSWER: runs ephssh request on a PTY, sends ^C, answers; output in $tmp/pty
 	python3 - "$1" "$(id -u "$req")" "$(id -g "$req")" "$EPHSSH" "unix:$sock" \
