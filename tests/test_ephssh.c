@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <pty.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -647,6 +648,48 @@ test_manpage(void **state)
 	free(out);
 }
 
+/* Colour only on a terminal, never with NO_COLOR (not empty) or a dumb
+ * TERM; tables cut only on a terminal. */
+static void
+test_color_and_width(void **state)
+{
+	FILE *ft, *fp;
+	int m, t, pfd[2];
+
+	(void)state;
+	assert_int_equal(openpty(&m, &t, NULL, NULL, NULL), 0);
+	assert_int_equal(pipe(pfd), 0);
+	setenv("TERM", "xterm", 1);
+	unsetenv("NO_COLOR");
+	assert_int_equal(out_color_ok(t), 1);
+	assert_int_equal(out_color_ok(pfd[1]), 0);
+	setenv("NO_COLOR", "", 1); /* empty: as unset (no-color.org) */
+	assert_int_equal(out_color_ok(t), 1);
+	setenv("NO_COLOR", "1", 1);
+	assert_int_equal(out_color_ok(t), 0);
+	unsetenv("NO_COLOR");
+	setenv("TERM", "dumb", 1);
+	assert_int_equal(out_color_ok(t), 0);
+	assert_string_equal(out_red(0), "");
+	assert_string_equal(out_reset(0), "");
+	assert_string_equal(out_red(1), "\033[31m");
+	setenv("NO_COLOR", "1", 1);
+	ft = fdopen(dup(t), "w");
+	fp = fdopen(dup(pfd[1]), "w");
+	assert_non_null(ft);
+	assert_non_null(fp);
+	setenv("COLUMNS", "57", 1);
+	assert_int_equal(out_width(ft), 57);
+	assert_int_equal(out_width(fp), 0);
+	unsetenv("COLUMNS");
+	fclose(ft);
+	fclose(fp);
+	close(m);
+	close(t);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -661,6 +704,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_table_shrink),
 	    cmocka_unit_test(test_out_left),
 	    cmocka_unit_test(test_out_time),
+	    cmocka_unit_test(test_color_and_width),
 	    cmocka_unit_test_setup_teardown(test_token_cache, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cli_help_version, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cli_usage, setup, teardown),
