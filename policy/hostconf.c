@@ -20,6 +20,11 @@ static const struct conf_key top_keys[] = {
     {"trusted_ca_keys", CONF_STRING, 1},
     {"revoked_keys", CONF_STRING, 1},
     {"accept", CONF_GROUP_LIST, 1},
+    {"state_dir", CONF_STRING, 0},
+    {"non_ephemeral", CONF_STRING, 0},
+    {"krl_url", CONF_STRING, 0},
+    {"session_end", CONF_BOOL, 0},
+    {"services", CONF_STRING_LIST, 0},
 };
 
 static const struct conf_key host_keys[] = {
@@ -44,6 +49,9 @@ hostconf_free(struct host_conf *hc)
 	policy_strv_free(hc->groups, hc->ngroups);
 	free(hc->trusted_ca_keys);
 	free(hc->revoked_keys);
+	free(hc->state_dir);
+	free(hc->krl_url);
+	policy_strv_free(hc->services, hc->nservices);
 	for (i = 0; i < hc->naccept; i++) {
 		free(hc->accept[i].task);
 		policy_strv_free(hc->accept[i].users, hc->accept[i].nusers);
@@ -212,6 +220,55 @@ parse_accept(struct conf *c, struct host_conf *hc, const config_setting_t *list)
 	free(seen);
 }
 
+/* The keys of the host side itself: state_dir, non_ephemeral, krl_url,
+ * session_end, services, with their defaults. */
+static void
+parse_host_side(struct conf *c, struct host_conf *hc, const config_setting_t *root)
+{
+	const config_setting_t *s;
+	const char *v;
+
+	if (conf_member(root, "state_dir") != NULL)
+		hc->state_dir = parse_path(c, root, "state_dir");
+	else if ((hc->state_dir = strdup(HOST_DEFAULT_STATE_DIR)) == NULL)
+		c->nomem = 1;
+	if ((v = conf_string(root, "non_ephemeral")) != NULL) {
+		if (strcmp(v, "ignore") == 0)
+			hc->non_ephemeral = HOST_NON_EPHEMERAL_IGNORE;
+		else if (strcmp(v, "deny") == 0)
+			hc->non_ephemeral = HOST_NON_EPHEMERAL_DENY;
+		else
+			conf_error(c, conf_line(conf_member(root, "non_ephemeral")),
+			    "'non_ephemeral' at top level: '%.*s' is neither \"ignore\" nor "
+			    "\"deny\"",
+			    CONF_SHOW_MAX, v);
+	}
+	if ((v = conf_string(root, "krl_url")) != NULL) {
+		if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0 &&
+		    strncmp(v, "file://", 7) != 0)
+			conf_error(c, conf_line(conf_member(root, "krl_url")),
+			    "'krl_url' at top level: '%.*s' is not an https://, http:// or file:// "
+			    "URL",
+			    CONF_SHOW_MAX, v);
+		else if (strpbrk(v, " \t\r\n") != NULL)
+			conf_error(c, conf_line(conf_member(root, "krl_url")),
+			    "'krl_url' at top level: a URL has no blanks");
+		else if ((hc->krl_url = strdup(v)) == NULL)
+			c->nomem = 1;
+	}
+	hc->session_end = conf_bool(root, "session_end", 1);
+	if ((s = conf_member(root, "services")) != NULL && conf_type_ok(s, CONF_STRING_LIST)) {
+		parse_names(c, s, CONF_NAME_TOKEN, "services", "at top level", &hc->services,
+		    &hc->nservices);
+	} else if (s == NULL) {
+		if ((hc->services = calloc(2, sizeof(*hc->services))) == NULL ||
+		    (hc->services[0] = strdup("sshd")) == NULL)
+			c->nomem = 1;
+		else
+			hc->nservices = 1;
+	}
+}
+
 static int
 hostconf_build(struct conf *c, struct host_conf **out)
 {
@@ -237,6 +294,7 @@ hostconf_build(struct conf *c, struct host_conf **out)
 	hc->revoked_keys = parse_path(c, root, "revoked_keys");
 	if ((s = conf_member(root, "accept")) != NULL && conf_type_ok(s, CONF_GROUP_LIST))
 		parse_accept(c, hc, s);
+	parse_host_side(c, hc, root);
 	if ((r = conf_result(c)) != EPH_OK) {
 		hostconf_free(hc);
 		return r;

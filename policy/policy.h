@@ -431,6 +431,13 @@ struct host_accept {
 	int line;
 };
 
+/* What pam_ephemeral does with a login that was not by a certificate of
+ * the trusted CA (a plain key, a password, another CA). */
+enum host_non_ephemeral { HOST_NON_EPHEMERAL_IGNORE = 0, HOST_NON_EPHEMERAL_DENY };
+
+#define HOST_DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/ephemeral"
+#define HOST_MAX_SERVICES 32
+
 struct host_conf {
 	char *file;
 	char **names; /* host.names, lower case */
@@ -441,6 +448,16 @@ struct host_conf {
 	char *revoked_keys;
 	struct host_accept *accept;
 	size_t naccept;
+	/* The host side's own state: the principals spool and the login
+	 * counts (default HOST_DEFAULT_STATE_DIR). */
+	char *state_dir;
+	enum host_non_ephemeral non_ephemeral; /* default ignore */
+	char *krl_url; /* where ephemeral-krl-sync fetches the KRL; NULL: none */
+	int session_end; /* end sessions when their grant ends; default 1 */
+	/* The PAM services pam_ephemeral acts on (default [ "sshd" ]); on
+	 * any other it returns PAM_IGNORE. */
+	char **services;
+	size_t nservices;
 };
 
 /* Load and validate /etc/ephemeral/host.conf (same rules as policy_load). */

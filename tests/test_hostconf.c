@@ -135,6 +135,43 @@ test_example(void **state)
 	hostconf_free(NULL);
 }
 
+/* The host side's own keys: defaults, values, and what is refused. */
+static void
+test_host_side_keys(void **state)
+{
+	struct host_conf *hc;
+
+	(void)state;
+	hc = load_ok(HEAD "accept = ( { task = \"t\"; users = [ \"root\" ]; } );\n");
+	assert_string_equal(hc->state_dir, HOST_DEFAULT_STATE_DIR);
+	assert_int_equal(hc->non_ephemeral, HOST_NON_EPHEMERAL_IGNORE);
+	assert_null(hc->krl_url);
+	assert_int_equal(hc->session_end, 1);
+	assert_int_equal(hc->nservices, 1);
+	assert_string_equal(hc->services[0], "sshd");
+	hostconf_free(hc);
+	hc = load_ok(HEAD "accept = ( { task = \"t\"; users = [ \"root\" ]; } );\n"
+	                  "state_dir = \"/srv/eph\"; non_ephemeral = \"deny\";\n"
+	                  "krl_url = \"https://ca.example.com:8443/v1/krl\"; session_end = false;\n"
+	                  "services = [ \"sshd\", \"sshd-ephtest\" ];\n");
+	assert_string_equal(hc->state_dir, "/srv/eph");
+	assert_int_equal(hc->non_ephemeral, HOST_NON_EPHEMERAL_DENY);
+	assert_string_equal(hc->krl_url, "https://ca.example.com:8443/v1/krl");
+	assert_int_equal(hc->session_end, 0);
+	assert_int_equal(hc->nservices, 2);
+	assert_string_equal(hc->services[1], "sshd-ephtest");
+	hostconf_free(hc);
+	expect_errors(HEAD "accept = ( { task = \"t\"; users = [ \"root\" ]; } );\n"
+	                   "state_dir = \"var/eph\";\nnon_ephemeral = \"allow\";\n"
+	                   "krl_url = \"ftp://ca/krl\";\nservices = [ ];\nsession_end = 1;\n",
+	    "h.conf:5: 'state_dir' at top level: 'var/eph' is not an absolute path\n"
+	    "h.conf:6: 'non_ephemeral' at top level: 'allow' is neither \"ignore\" nor \"deny\"\n"
+	    "h.conf:7: 'krl_url' at top level: 'ftp://ca/krl' is not an https://, http:// or "
+	    "file:// URL\n"
+	    "h.conf:8: 'services' at top level: the list is empty\n"
+	    "h.conf:9: 'session_end' at top level: expected a boolean\n");
+}
+
 static void
 test_principals(void **state)
 {
@@ -332,6 +369,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_example),
 	    cmocka_unit_test(test_principals),
+	    cmocka_unit_test(test_host_side_keys),
 	    cmocka_unit_test(test_err_keys),
 	    cmocka_unit_test(test_err_integer_wrap),
 	    cmocka_unit_test(test_err_types),
