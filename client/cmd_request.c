@@ -439,7 +439,7 @@ wait_for(struct ephssh *e, json_t **o, const struct key *k, const struct want *w
 	struct status_line sl;
 	struct capi_result res;
 	char path[64], what[256], sid[16], id[32];
-	int64_t start = mono_s(), next = start + POLL_SECONDS, expires = 0, el;
+	int64_t start = mono_s(), next = start + POLL_SECONDS, expires = 0, el, polled = now_s();
 	int rc;
 
 	snprintf(id, sizeof(id), "%s", jstr(*o, "id") != NULL ? jstr(*o, "id") : "?");
@@ -473,6 +473,7 @@ wait_for(struct ephssh *e, json_t **o, const struct key *k, const struct want *w
 			*o = json_incref(res.body);
 			capi_result_clear(&res);
 			next = mono_s() + POLL_SECONDS;
+			polled = now_s();
 			if (!is_state(*o, "pending")) {
 				status_done(&sl);
 				rc = is_state(*o, "issued") ? WAIT_ISSUED : settled(e, *o);
@@ -480,8 +481,15 @@ wait_for(struct ephssh *e, json_t **o, const struct key *k, const struct want *w
 			}
 		}
 		/* Pending past its deadline: expired, whether or not the CA's
-		 * sweep has marked it yet. */
-		if (out_parse_time(jstr(*o, "expires"), &expires) == 0 && now_s() >= expires) {
+		 * sweep has marked it yet; but only once an answer from after
+		 * the deadline says pending still (a last-second approval must
+		 * not cost the key). */
+		if (out_parse_time(jstr(*o, "expires"), &expires) == 0 && now_s() >= expires &&
+		    polled < expires) {
+			next = mono_s();
+			continue;
+		}
+		if (out_parse_time(jstr(*o, "expires"), &expires) == 0 && polled >= expires) {
 			status_done(&sl);
 			rc = ephssh_error(
 			    e, EPHSSH_EXIT_TIMEOUT, "%s expired before it was approved", id);
