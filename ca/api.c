@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -804,34 +805,154 @@ api_action_parse(const json_t *body, const char *field, int required, const char
 void
 api_login_free(struct ca_login_input *in)
 {
+	size_t i;
+
 	if (in == NULL)
 		return;
 	free(in->user);
 	eph_free_secret_str(in->password);
+	for (i = 0; in->answers != NULL && i < in->nanswers; i++)
+		eph_free_secret_str(in->answers[i]);
+	free(in->answers);
 	memset(in, 0, sizeof(*in));
+}
+
+static void
+json_string_wipe(json_t *v)
+{
+	if (json_is_string(v))
+		eph_wipe((char *)(uintptr_t)json_string_value(v), json_string_length(v));
+}
+
+void
+api_login_body_wipe(json_t *body)
+{
+	json_t *v;
+	size_t i;
+
+	if (!json_is_object(body))
+		return;
+	json_string_wipe(json_object_get(body, "password"));
+	json_array_foreach(json_object_get(body, "answers"), i, v)
+	{
+		json_string_wipe(v);
+	}
+}
+
+int
+api_conv_id_valid(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || strnlen(s, API_CONV_ID_LEN + 1) != API_CONV_ID_LEN || s[0] != 'c' ||
+	    s[1] != '-')
+		return 0;
+	for (i = 2; i < API_CONV_ID_LEN; i++)
+		if (!is_lower_hex(s[i]))
+			return 0;
+	return 1;
+}
+
+/* The answers of a conversation step: an array of at most
+ * API_MAX_ANSWERS strings, each NUL- and control-free but for a tab, at
+ * most API_MAX_ANSWER bytes, and possibly empty (the PAM stack decides
+ * what an empty answer is worth). */
+static int
+answers_parse(const json_t *body, struct ca_login_input *in, char *detail, size_t dlen)
+{
+	const json_t *a = json_object_get(body, "answers");
+	const unsigned char *p;
+	json_t *v;
+	size_t i, len;
+
+	if (a == NULL) {
+		detail_set(detail, dlen, "answers: required with conversation");
+		return EPH_ERR_INVAL;
+	}
+	if (!json_is_array(a)) {
+		detail_set(detail, dlen, "answers: expected an array of strings");
+		return EPH_ERR_INVAL;
+	}
+	if (json_array_size(a) > API_MAX_ANSWERS) {
+		detail_set(detail, dlen, "answers: more than %u", API_MAX_ANSWERS);
+		return EPH_ERR_INVAL;
+	}
+	if ((in->answers = calloc(json_array_size(a) + 1, sizeof(char *))) == NULL)
+		return EPH_ERR_NOMEM;
+	json_array_foreach(a, i, v)
+	{
+		if (!json_is_string(v)) {
+			detail_set(detail, dlen, "answers[%zu]: expected a string", i);
+			return EPH_ERR_INVAL;
+		}
+		len = json_string_length(v);
+		if (len > API_MAX_ANSWER) {
+			detail_set(
+			    detail, dlen, "answers[%zu]: longer than %u bytes", i, API_MAX_ANSWER);
+			return EPH_ERR_INVAL;
+		}
+		if (strlen(json_string_value(v)) != len) {
+			detail_set(detail, dlen, "answers[%zu]: NUL character", i);
+			return EPH_ERR_INVAL;
+		}
+		for (p = (const unsigned char *)json_string_value(v); *p != '\0'; p++)
+			if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+				detail_set(detail, dlen, "answers[%zu]: control character", i);
+				return EPH_ERR_INVAL;
+			}
+		if ((in->answers[i] = strdup(json_string_value(v))) == NULL)
+			return EPH_ERR_NOMEM;
+		in->nanswers++;
+	}
+	return EPH_OK;
 }
 
 int
 api_login_parse(const json_t *body, struct ca_login_input *in, char *detail, size_t dlen)
 {
-	static const char *const fields[] = {"user", "password"};
-	const char *user, *password;
+	static const char *const fields[] = {"user", "password", "conversation", "answers"};
+	const char *user, *password, *conv;
 	int r;
 
 	memset(in, 0, sizeof(*in));
-	if ((r = fields_known(body, fields, 2, detail, dlen)) != EPH_OK)
+	if ((r = fields_known(body, fields, sizeof(fields) / sizeof(fields[0]), detail, dlen)) !=
+	    EPH_OK)
 		goto out;
 	r = EPH_ERR_INVAL;
+	if (get_string(body, "conversation", 0, API_CONV_ID_LEN + 1, 0, &conv, detail, dlen) !=
+	    EPH_OK)
+		goto out;
+	if (conv != NULL) {
+		if (!api_conv_id_valid(conv)) {
+			detail_set(detail, dlen,
+			    "conversation: expected \"c-\" and 32 lowercase hex digits");
+			goto out;
+		}
+		if (json_object_get(body, "user") != NULL ||
+		    json_object_get(body, "password") != NULL) {
+			detail_set(detail, dlen,
+			    "conversation: answers go alone, without user or password");
+			goto out;
+		}
+		memcpy(in->conversation, conv, API_CONV_ID_LEN + 1);
+		r = answers_parse(body, in, detail, dlen);
+		goto out;
+	}
+	if (json_object_get(body, "answers") != NULL) {
+		detail_set(detail, dlen, "answers: only with conversation");
+		goto out;
+	}
 	if (get_string(body, "user", 1, API_USER_MAX, 0, &user, detail, dlen) != EPH_OK)
 		goto out;
 	if (policy_identity_problem(user) != NULL) {
 		detail_set(detail, dlen, "user: %s", policy_identity_problem(user));
 		goto out;
 	}
-	if (get_string(body, "password", 1, API_MAX_PASSWORD, 1, &password, detail, dlen) != EPH_OK)
+	if (get_string(body, "password", 0, API_MAX_PASSWORD, 1, &password, detail, dlen) != EPH_OK)
 		goto out;
 	r = EPH_ERR_NOMEM;
-	if ((in->user = strdup(user)) == NULL || (in->password = strdup(password)) == NULL)
+	if ((in->user = strdup(user)) == NULL ||
+	    (password != NULL && (in->password = strdup(password)) == NULL))
 		goto out;
 	r = EPH_OK;
 out:

@@ -25,6 +25,9 @@
 #define API_MAX_QUERY_VALUE 512
 #define API_MAX_TOKEN 512 /* a bearer token */
 #define API_MAX_PASSWORD 1024
+#define API_MAX_ANSWER 1024 /* one answer to a PAM prompt, bytes of UTF-8 */
+#define API_MAX_ANSWERS 32 /* answers in one call (PAM_MAX_NUM_MSG) */
+#define API_CONV_ID_LEN 34 /* "c-" + 32 lowercase hex digits */
 #define API_DETAIL_MAX 256 /* an error's "detail" text */
 #define API_USER_MAX 256 /* a user name */
 
@@ -85,10 +88,19 @@ struct ca_list_query {
 	char task[API_MAX_NAME + 1]; /* "" for every task */
 };
 
-/* POST /v1/login over TLS. password is a secret: wiped by api_login_free. */
+/*
+ * POST /v1/login over TLS, in one of three forms:
+ *   one step            user and password;
+ *   a conversation      user alone: PAM's prompts are relayed;
+ *   its next step       conversation and answers.
+ * password and answers are secrets: wiped by api_login_free.
+ */
 struct ca_login_input {
-	char *user;
-	char *password;
+	char *user; /* NULL when resuming a conversation */
+	char *password; /* NULL unless one step */
+	char conversation[API_CONV_ID_LEN + 1]; /* "" unless resuming */
+	char **answers; /* resuming: nanswers strings, each may be "" */
+	size_t nanswers; /* 0 .. API_MAX_ANSWERS */
 };
 
 /* -------------------------------------------------------------- output */
@@ -173,8 +185,10 @@ struct ca_api_backend {
 	/* GET /metrics: public; append Prometheus text exposition lines
 	 * (each ending in "\n") after the front's own. */
 	int (*metrics)(void *ctx, struct buf *out);
-	/* POST /v1/login: body {"token": "...", "expires": T}. c is the
-	 * caller as the front knows it (over TLS unauthenticated). */
+	/* POST /v1/login: body {"token": "...", "user": "...", "expires": T}
+	 * once logged in, or {"conversation", "prompts", "messages"} while
+	 * PAM asks (docs/api.md). c is the caller as the front knows it (over
+	 * TLS unauthenticated). */
 	int (*login)(void *ctx, const struct ca_caller *c, const struct ca_login_input *in,
 	    struct ca_reply *r);
 	/* Every authenticated route over TLS: the bearer token (a secret:
@@ -292,9 +306,15 @@ void api_request_free(struct ca_request_input *in);
 int api_action_parse(const json_t *body, const char *field, int required, const char **text,
     char *detail, size_t dlen);
 
-/* POST /v1/login body: {"user", "password"}. */
+/* POST /v1/login body: {"user", "password"}, {"user"} or
+ * {"conversation", "answers"}. */
 int api_login_parse(const json_t *body, struct ca_login_input *in, char *detail, size_t dlen);
 void api_login_free(struct ca_login_input *in);
+/* Wipe the secrets (password, answers) inside a login body before it is
+ * released: jansson frees strings without clearing them. */
+void api_login_body_wipe(json_t *body);
+/* Is s exactly "c-" + 32 lowercase hex digits? */
+int api_conv_id_valid(const char *s);
 
 /* Check a public key line as a request may carry it: a plain OpenSSH
  * public key (not a certificate, not a private key) of an accepted type

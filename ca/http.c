@@ -757,7 +757,10 @@ dispatch(struct listener *l, struct conn *cn, struct MHD_Connection *mc, struct 
 		ret = respond_backend(mc, rq, r, &rep, 200);
 		break;
 	case API_ROUTE_LOGIN:
-		if ((r = api_login_parse(body, &lin, detail, sizeof(detail))) != EPH_OK) {
+		r = api_login_parse(body, &lin, detail, sizeof(detail));
+		/* The parsed copies are the only ones left. */
+		api_login_body_wipe(body);
+		if (r != EPH_OK) {
 			ret = respond_error(mc, rq, r == EPH_ERR_NOMEM ? 500 : 400, detail);
 			break;
 		}

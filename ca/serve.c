@@ -500,18 +500,94 @@ be_metrics(void *ctx, struct buf *o)
 	return EPH_OK;
 }
 
-/* POST /v1/login: over TLS only (the Unix socket knows its peers). */
+/* Wipe the secrets a login input still holds (a refusal before PAM). */
+static void
+login_input_wipe(const struct ca_login_input *in)
+{
+	size_t i;
+
+	if (in->password != NULL)
+		eph_wipe(in->password, strlen(in->password));
+	for (i = 0; i < in->nanswers; i++)
+		eph_wipe(in->answers[i], strlen(in->answers[i]));
+}
+
+/* A prompt or message as JSON: text that is not UTF-8 is shown as ASCII
+ * with '?' for every other byte (PAM modules may speak Latin-1). */
+static json_t *
+login_msg_json(const struct session_msg *m)
+{
+	const char *style = m->style == SESSION_PROMPT_ECHO_OFF ? "echo_off"
+	    : m->style == SESSION_PROMPT_ECHO_ON                ? "echo_on"
+	    : m->style == SESSION_ERROR_MSG                     ? "error"
+	                                                        : "info";
+	json_t *o, *t;
+	char *ascii;
+	size_t i;
+
+	if ((t = json_string(m->text)) == NULL) {
+		if ((ascii = strdup(m->text)) == NULL)
+			return NULL;
+		for (i = 0; ascii[i] != '\0'; i++)
+			if ((unsigned char)ascii[i] >= 0x80)
+				ascii[i] = '?';
+		t = json_string(ascii);
+		free(ascii);
+		if (t == NULL)
+			return NULL;
+	}
+	if ((o = json_pack("{s:s, s:o}", "style", style, "text", t)) == NULL)
+		return NULL;
+	return o;
+}
+
+/* {"conversation": ID, "prompts": [...], "messages": [...]} */
+static json_t *
+login_step_json(const struct session_step *st)
+{
+	json_t *o, *p, *m, *v;
+	size_t i;
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	p = json_array();
+	m = json_array();
+	if (json_object_set_new(o, "conversation", json_string(st->conversation)) != 0 ||
+	    json_object_set_new(o, "prompts", p) != 0 || json_object_set_new(o, "messages", m) != 0)
+		goto fail;
+	for (i = 0; i < st->nprompts; i++)
+		if ((v = login_msg_json(&st->prompts[i])) == NULL ||
+		    json_array_append_new(p, v) != 0)
+			goto fail;
+	for (i = 0; i < st->nmessages; i++)
+		if ((v = login_msg_json(&st->messages[i])) == NULL ||
+		    json_array_append_new(m, v) != 0)
+			goto fail;
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+/*
+ * POST /v1/login: over TLS only (the Unix socket knows its peers). One
+ * step with a password, or a conversation (started with the user alone,
+ * resumed with its id and the answers) whose prompts go back to the
+ * caller until PAM is done.
+ */
 static int
 be_login(void *ctx, const struct ca_caller *cc, const struct ca_login_input *in, struct ca_reply *r)
 {
 	struct serve_backend *b = ctx;
 	struct session_token tok;
+	struct session_step step;
 	struct store_session info;
 	int e;
 
 	memset(&tok, 0, sizeof(tok));
+	memset(&step, 0, sizeof(step));
 	if (cc == NULL || cc->via != CA_VIA_TLS) {
-		eph_wipe(in->password, strlen(in->password));
+		login_input_wipe(in);
 		ca_reply_detail(r,
 		    "log in over TLS; the Unix socket identifies callers by their "
 		    "peer credentials");
@@ -519,17 +595,29 @@ be_login(void *ctx, const struct ca_caller *cc, const struct ca_login_input *in,
 		return EPH_ERR_INVAL;
 	}
 	if (b->sessions == NULL) {
-		eph_wipe(in->password, strlen(in->password));
+		login_input_wipe(in);
 		ca_reply_detail(r, "sessions are not available");
 		COUNT(b, refused);
 		return EPH_ERR_STORE_FULL;
 	}
-	e = session_login(b->sessions, in->user, in->password, cc->address, &tok, &info, r->detail,
-	    sizeof(r->detail));
+	if (in->password != NULL)
+		e = session_login(b->sessions, in->user, in->password, cc->address, &tok, &info,
+		    r->detail, sizeof(r->detail));
+	else if (in->conversation[0] != '\0')
+		e = session_conv_answer(b->sessions, in->conversation, cc->address, in->answers,
+		    in->nanswers, &step, &tok, &info, r->detail, sizeof(r->detail));
+	else
+		e = session_conv_start(b->sessions, in->user, cc->address, &step, &tok, &info,
+		    r->detail, sizeof(r->detail));
 	if (e != EPH_OK) {
-		if (e == EPH_ERR_UNAUTHENTICATED)
+		if (e == EPH_ERR_UNAUTHENTICATED && strcmp(r->detail, "login refused") == 0)
 			COUNT(b, login_failures);
 		COUNT(b, refused);
+		goto out;
+	}
+	if (step.nprompts > 0) {
+		if ((r->body = login_step_json(&step)) == NULL)
+			e = EPH_ERR_NOMEM;
 		goto out;
 	}
 	if ((r->body = json_pack("{s:s, s:s, s:I}", "token", tok.text, "user", info.user, "expires",
@@ -540,6 +628,7 @@ be_login(void *ctx, const struct ca_caller *cc, const struct ca_login_input *in,
 	COUNT(b, logins);
 	e = EPH_OK;
 out:
+	session_step_clear(&step);
 	session_token_wipe(&tok);
 	return e;
 }
@@ -763,6 +852,9 @@ struct serve_state {
 static void
 serve_close(struct serve_state *s, unsigned grace)
 {
+	/* Conversations first: no HTTP worker may be left waiting for PAM
+	 * while the front drains. */
+	session_shutdown(s->sessions);
 	if (s->http != NULL) {
 		http_server_stop(s->http, grace);
 		http_server_free(s->http);

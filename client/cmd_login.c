@@ -1,13 +1,13 @@
 /*
- * ephssh login / logout: a session with a CA over TLS. login asks for the
- * password on the terminal (echo off, restored on every path, a signal
- * included), trades it for a token at POST /v1/login and caches the token
- * 0600 under $XDG_RUNTIME_DIR until it expires; logout ends the session at
- * the CA and forgets the token. On the Unix socket there is nothing to do:
- * the CA knows its peers by their uid.
- *
- * The API takes one password, not a PAM conversation: a stack that asks
- * for more (an OTP, a new password) refuses the login.
+ * ephssh login / logout: a session with a CA over TLS. login relays the
+ * CA's PAM conversation to the terminal (POST /v1/login with the user
+ * alone, then the answers to each set of prompts: messages shown, each
+ * prompt asked on /dev/tty with echo off or on as PAM wants, the terminal
+ * restored on every path, a signal included) until it gets a token, or
+ * with --password-stdin sends one password in one step; the token is
+ * cached 0600 under $XDG_RUNTIME_DIR until it expires. logout ends the
+ * session at the CA and forgets the token. On the Unix socket there is
+ * nothing to do: the CA knows its peers by their uid.
  */
 #include "config.h"
 
@@ -28,11 +28,14 @@
 #include "runtime.h"
 #include "util.h"
 
-#define LOGIN_PASSWORD_MAX 1024 /* the CA's cap (docs/api.md) */
+#define LOGIN_PASSWORD_MAX 1024 /* the CA's cap on a password or an answer (docs/api.md) */
 #define LOGIN_TOKEN_LEN 64
+#define LOGIN_CONV_ID_LEN 34 /* "c-" + 32 hex */
+#define LOGIN_MAX_PROMPTS 32 /* in one step (the CA's cap) */
 #define READ_INTERRUPTED 1 /* read_line: a signal came */
 
-/* The password while it exists: one owner, wiped on every path. */
+/* A password or an answer while it exists: one owner, wiped on every
+ * path. */
 struct login_secret {
 	char pw[LOGIN_PASSWORD_MAX + 2];
 	size_t len;
@@ -93,42 +96,69 @@ read_line(int fd, struct login_secret *s)
 	return EPH_OK;
 }
 
-/* Ask on /dev/tty with echo off. On a signal the terminal is restored
- * and the signal raised again (the process ends as it would have). */
+/* The terminal the conversation is held on; its failure to open says
+ * how scripts log in. */
 static int
-ask_password(struct ephssh *e, const char *prompt, struct login_secret *s)
+tty_open(struct ephssh *e, int *fd)
 {
-	struct sigaction sa, old[NPROMPT_SIGNALS];
-	struct termios saved, quiet;
-	int fd, r, restore = 0, sig;
-	size_t i;
-
-	if ((fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+	if ((*fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
 		return ephssh_error(e, EPHSSH_EXIT_FAIL,
 		    "no terminal to ask for the password on (/dev/tty: %s); scripts use "
 		    "--password-stdin",
 		    strerror(errno));
+	return EPHSSH_EXIT_OK;
+}
+
+/* Text from the CA on the terminal: control characters (an escape
+ * sequence the CA's PAM stack might send) shown as '?', but line ends
+ * and tabs. */
+static void
+tty_put_text(int fd, const char *text)
+{
+	char c;
+
+	for (; *text != '\0'; text++) {
+		c = *text;
+		if (((unsigned char)c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+			c = '?';
+		(void)!write(fd, &c, 1);
+	}
+}
+
+/* Ask prompt (already on the terminal's text, the CA's part sanitised) on
+ * fd, echo off unless echo. On a signal the terminal is restored and the
+ * signal raised again (the process ends as it would have). */
+static int
+ask_tty(struct ephssh *e, int fd, const char *prefix, const char *prompt, int echo,
+    struct login_secret *s)
+{
+	struct sigaction sa, old[NPROMPT_SIGNALS];
+	struct termios saved, quiet;
+	int r = EPH_OK, restore = 0, sig;
+	size_t i;
+
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_prompt_signal; /* no SA_RESTART: read() returns */
 	sigemptyset(&sa.sa_mask);
 	prompt_signal = 0;
 	for (i = 0; i < NPROMPT_SIGNALS; i++)
 		sigaction(prompt_signals[i], &sa, &old[i]);
-	if (tcgetattr(fd, &saved) == 0) {
+	if (!echo && tcgetattr(fd, &saved) == 0) {
 		quiet = saved;
 		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
 		quiet.c_lflag |= ICANON;
 		if (tcsetattr(fd, TCSAFLUSH, &quiet) == 0)
 			restore = 1;
 	}
-	if (write(fd, prompt, strlen(prompt)) < 0) {
+	if (write(fd, prefix, strlen(prefix)) < 0)
 		r = EPH_ERR_IO;
-	} else
+	tty_put_text(fd, prompt);
+	if (r == EPH_OK)
 		r = read_line(fd, s);
 	if (restore)
 		(void)tcsetattr(fd, TCSAFLUSH, &saved);
-	(void)!write(fd, "\n", 1);
-	close(fd);
+	if (!echo)
+		(void)!write(fd, "\n", 1);
 	for (i = 0; i < NPROMPT_SIGNALS; i++)
 		sigaction(prompt_signals[i], &old[i], NULL);
 	if ((sig = prompt_signal) != 0) {
@@ -138,10 +168,9 @@ ask_password(struct ephssh *e, const char *prompt, struct login_secret *s)
 	}
 	if (r == EPH_ERR_RANGE)
 		return ephssh_error(
-		    e, EPHSSH_EXIT_FAIL, "the password is over %d bytes", LOGIN_PASSWORD_MAX);
+		    e, EPHSSH_EXIT_FAIL, "the answer is over %d bytes", LOGIN_PASSWORD_MAX);
 	if (r != EPH_OK)
-		return ephssh_error(
-		    e, EPHSSH_EXIT_FAIL, "reading the password: %s", strerror(errno));
+		return ephssh_error(e, EPHSSH_EXIT_FAIL, "reading the answer: %s", strerror(errno));
 	return EPHSSH_EXIT_OK;
 }
 
@@ -204,6 +233,148 @@ socket_nothing(struct ephssh *e, const char *what)
 	return rc;
 }
 
+/* The answers while they exist (static: never on a stack frame left
+ * behind), wiped as soon as each is in the request, and on every path. */
+static struct login_secret conv_answers[LOGIN_MAX_PROMPTS];
+
+static void
+json_wipe_array(json_t *a)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(a, i, v)
+	{
+		json_wipe_string(v);
+	}
+}
+
+/* A prompt or message object: its style is one of styles, its text a
+ * string. */
+static int
+step_item_ok(const json_t *v, const char *s1, const char *s2)
+{
+	const char *style = json_string_value(json_object_get(v, "style"));
+
+	return style != NULL && (strcmp(style, s1) == 0 || strcmp(style, s2) == 0) &&
+	    json_is_string(json_object_get(v, "text"));
+}
+
+/* Does the CA's answer ask for more: 1 for a well-formed conversation
+ * step, 0 for an answer that is no step (the final one), -1 for a step
+ * this client cannot follow. */
+static int
+step_check(const json_t *b)
+{
+	const char *id = json_string_value(json_object_get(b, "conversation"));
+	const json_t *p = json_object_get(b, "prompts"), *m = json_object_get(b, "messages");
+	json_t *v;
+	size_t i;
+
+	if (json_object_get(b, "conversation") == NULL)
+		return 0;
+	if (id == NULL || strlen(id) != LOGIN_CONV_ID_LEN || strncmp(id, "c-", 2) != 0 ||
+	    strspn(id + 2, "0123456789abcdef") != LOGIN_CONV_ID_LEN - 2 || !json_is_array(p) ||
+	    json_array_size(p) == 0 || json_array_size(p) > LOGIN_MAX_PROMPTS ||
+	    (m != NULL && !json_is_array(m)))
+		return -1;
+	json_array_foreach(p, i, v)
+	{
+		if (!step_item_ok(v, "echo_off", "echo_on"))
+			return -1;
+	}
+	json_array_foreach(m, i, v)
+	{
+		if (!step_item_ok(v, "info", "error"))
+			return -1;
+	}
+	return 1;
+}
+
+/*
+ * The CA's PAM conversation on the terminal: POST /v1/login with the user
+ * alone, then, while the CA asks, its messages shown and its prompts
+ * asked (each after prefix), and the answers sent. res holds the CA's
+ * last answer (a session, or a 401) on EPHSSH_EXIT_OK.
+ */
+static int
+login_converse(struct ephssh *e, const char *user, const char *prefix, struct capi_result *res)
+{
+	static const long handled[] = {401, 0};
+	json_t *body = NULL, *answers = NULL, *v, *sv;
+	const char *text;
+	int fd = -1, rc, step;
+	size_t i, n;
+
+	if ((rc = tty_open(e, &fd)) != EPHSSH_EXIT_OK)
+		return rc;
+	if ((body = json_pack("{ss}", "user", user)) == NULL) {
+		rc = ephssh_error(e, EPHSSH_EXIT_FAIL, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		capi_result_clear(res);
+		rc = ephssh_call(e, "POST", "/v1/login", body, handled, res);
+		json_wipe_array(answers);
+		json_decref(answers);
+		json_decref(body);
+		body = answers = NULL;
+		if (rc != EPHSSH_EXIT_OK)
+			goto out;
+		if (res->status != 200 || (step = step_check(res->body)) == 0)
+			break;
+		if (step < 0) {
+			rc = ephssh_error(e, EPHSSH_EXIT_FAIL,
+			    "%s answered the login with prompts this client cannot follow",
+			    e->conf.ca);
+			goto out;
+		}
+		json_array_foreach(json_object_get(res->body, "messages"), i, v)
+		{
+			text = json_string_value(json_object_get(v, "text"));
+			tty_put_text(fd, text);
+			if (text[0] == '\0' || text[strlen(text) - 1] != '\n')
+				(void)!write(fd, "\n", 1);
+		}
+		/* answers: a reference of ours too, to wipe what the body held. */
+		body = json_object();
+		answers = json_array();
+		if (body == NULL || answers == NULL ||
+		    json_object_set_new(body, "conversation",
+		        json_incref(json_object_get(res->body, "conversation"))) != 0 ||
+		    json_object_set(body, "answers", answers) != 0) {
+			rc = ephssh_error(e, EPHSSH_EXIT_FAIL, "out of memory");
+			goto out;
+		}
+		n = json_array_size(json_object_get(res->body, "prompts"));
+		for (i = 0; i < n; i++) {
+			v = json_array_get(json_object_get(res->body, "prompts"), i);
+			if ((rc = ask_tty(e, fd, prefix,
+			         json_string_value(json_object_get(v, "text")),
+			         strcmp(json_string_value(json_object_get(v, "style")),
+			             "echo_on") == 0,
+			         &conv_answers[i])) != EPHSSH_EXIT_OK)
+				goto out;
+			sv = json_stringn(conv_answers[i].pw, conv_answers[i].len);
+			secret_wipe(&conv_answers[i]);
+			if (sv == NULL || json_array_append_new(answers, sv) != 0) {
+				rc = ephssh_error(e, EPHSSH_EXIT_FAIL,
+				    "out of memory (or an answer that is not UTF-8)");
+				goto out;
+			}
+		}
+	}
+	rc = EPHSSH_EXIT_OK;
+out:
+	for (i = 0; i < LOGIN_MAX_PROMPTS; i++)
+		secret_wipe(&conv_answers[i]);
+	json_wipe_array(answers);
+	json_decref(answers);
+	json_decref(body);
+	close(fd);
+	return rc;
+}
+
 static int
 cmd_login(const struct ephssh_cmd *self, struct ephssh *e, int argc, char **argv)
 {
@@ -254,31 +425,36 @@ cmd_login(const struct ephssh_cmd *self, struct ephssh *e, int argc, char **argv
 	if (capi_set_token(a, NULL) != EPH_OK)
 		return ephssh_error(e, EPHSSH_EXIT_FAIL, "out of memory");
 
-	snprintf(prompt, sizeof(prompt), "Password for %s at %s: ", user, e->conf.ca);
-	rc = from_stdin ? stdin_password(e, &secret) : ask_password(e, prompt, &secret);
-	if (rc != EPHSSH_EXIT_OK)
-		goto out;
-	if (secret.len == 0) {
-		rc = ephssh_error(e, EPHSSH_EXIT_FAIL, "an empty password: nothing sent");
-		goto out;
+	if (!from_stdin) {
+		/* The CA's prompts ("Password: ") do not say who asks for what. */
+		snprintf(prompt, sizeof(prompt), "(%s at %s) ", user, e->conf.ca);
+		if ((rc = login_converse(e, user, prompt, &res)) != EPHSSH_EXIT_OK)
+			goto out;
+	} else {
+		if ((rc = stdin_password(e, &secret)) != EPHSSH_EXIT_OK)
+			goto out;
+		if (secret.len == 0) {
+			rc = ephssh_error(e, EPHSSH_EXIT_FAIL, "an empty password: nothing sent");
+			goto out;
+		}
+		if ((body = json_object()) == NULL ||
+		    json_object_set_new(body, "user", json_string(user)) ||
+		    (pwv = json_stringn(secret.pw, secret.len)) == NULL ||
+		    json_object_set(body, "password", pwv) != 0) {
+			rc = ephssh_error(
+			    e, EPHSSH_EXIT_FAIL, "out of memory (or a password that is not UTF-8)");
+			goto out;
+		}
+		secret_wipe(&secret);
+		rc = ephssh_call(e, "POST", "/v1/login", body, handled, &res);
+		json_wipe_string(pwv);
+		if (rc != EPHSSH_EXIT_OK)
+			goto out;
 	}
-	if ((body = json_object()) == NULL ||
-	    json_object_set_new(body, "user", json_string(user)) ||
-	    (pwv = json_stringn(secret.pw, secret.len)) == NULL ||
-	    json_object_set(body, "password", pwv) != 0) {
-		rc = ephssh_error(
-		    e, EPHSSH_EXIT_FAIL, "out of memory (or a password that is not UTF-8)");
-		goto out;
-	}
-	secret_wipe(&secret);
-	rc = ephssh_call(e, "POST", "/v1/login", body, handled, &res);
-	json_wipe_string(pwv);
-	if (rc != EPHSSH_EXIT_OK)
-		goto out;
 	if (res.status == 401) {
 		rc = ephssh_error(e, EPHSSH_EXIT_NOTAUTH,
-		    "login refused for %s at %s (a wrong password, an unknown user, or an account "
-		    "that may not log in)",
+		    "login refused for %s at %s (a wrong password or code, an unknown user, an "
+		    "account that may not log in, or a prompt left unanswered too long)",
 		    user, e->conf.ca);
 		goto out;
 	}
@@ -390,6 +566,6 @@ out:
 const struct ephssh_cmd ephssh_cmd_login = {"login", cmd_login, "[OPTIONS]",
     "log in to a CA over TLS; the session token is kept under $XDG_RUNTIME_DIR",
     "      --user NAME        the account to log in as (default: yours)\n"
-    "      --password-stdin   read the password from stdin, not the terminal\n"};
+    "      --password-stdin   send one password read from stdin, for scripts (no prompts)\n"};
 const struct ephssh_cmd ephssh_cmd_logout = {"logout", cmd_logout, "[OPTIONS]",
     "end the session with a CA over TLS and forget its token", ""};

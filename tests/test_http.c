@@ -916,10 +916,115 @@ test_action_login_parse(void **state)
 	assert_string_equal(li.password, "pw");
 	api_login_free(&li);
 	json_decref(j);
+	/* The user alone starts a conversation. */
 	assert_int_equal(api_body_load("{\"user\":\"bob\"}", 14, 0, &j, d, sizeof(d)), EPH_OK);
-	assert_int_equal(api_login_parse(j, &li, d, sizeof(d)), EPH_ERR_INVAL);
-	tu_assert_contains(d, "password: required");
+	assert_int_equal(api_login_parse(j, &li, d, sizeof(d)), EPH_OK);
+	assert_string_equal(li.user, "bob");
+	assert_null(li.password);
+	assert_string_equal(li.conversation, "");
+	api_login_free(&li);
 	json_decref(j);
+}
+
+/* A login body through the parser: EPH_OK or the detail holding want. */
+static int
+login_body(const char *text, struct ca_login_input *li, const char *want)
+{
+	char d[API_DETAIL_MAX] = "";
+	json_t *j;
+	int r;
+
+	assert_int_equal(api_body_load(text, strlen(text), 0, &j, d, sizeof(d)), EPH_OK);
+	r = api_login_parse(j, li, d, sizeof(d));
+	if (want != NULL) {
+		assert_int_equal(r, EPH_ERR_INVAL);
+		tu_assert_contains(d, want);
+	}
+	api_login_body_wipe(j);
+	json_decref(j);
+	return r;
+}
+
+static void
+test_login_conversation_parse(void **state)
+{
+	static const char id[] = "c-0123456789abcdef0123456789abcdef";
+	struct ca_login_input li;
+	char text[4096], *p;
+	size_t i;
+	json_t *j;
+	char d[API_DETAIL_MAX];
+
+	(void)state;
+	snprintf(text, sizeof(text),
+	    "{\"conversation\": \"%s\", \"answers\": [\"pw\", \"\", \"a\\tb\"]}", id);
+	assert_int_equal(login_body(text, &li, NULL), EPH_OK);
+	assert_string_equal(li.conversation, id);
+	assert_null(li.user);
+	assert_null(li.password);
+	assert_int_equal(li.nanswers, 3);
+	assert_string_equal(li.answers[0], "pw");
+	assert_string_equal(li.answers[1], "");
+	assert_string_equal(li.answers[2], "a\tb");
+	api_login_free(&li);
+	snprintf(text, sizeof(text), "{\"conversation\": \"%s\", \"answers\": []}", id);
+	assert_int_equal(login_body(text, &li, NULL), EPH_OK);
+	assert_int_equal(li.nanswers, 0);
+	api_login_free(&li);
+	/* UTF-8 beyond ASCII is an answer like any other. */
+	snprintf(text, sizeof(text),
+	    "{\"conversation\": \"%s\", \"answers\": [\"gr\u00fc\u00df\"]}", id);
+	assert_int_equal(login_body(text, &li, NULL), EPH_OK);
+	assert_string_equal(li.answers[0], "gr\xc3\xbc\xc3\x9f");
+	api_login_free(&li);
+
+	login_body(
+	    "{\"conversation\": \"c-0123\", \"answers\": []}", &li, "conversation: expected");
+	login_body("{\"conversation\": \"c-0123456789ABCDEF0123456789abcdef\", \"answers\": []}",
+	    &li, "conversation: expected");
+	snprintf(text, sizeof(text), "{\"conversation\": \"%s\"}", id);
+	login_body(text, &li, "answers: required");
+	snprintf(text, sizeof(text), "{\"conversation\": \"%s\", \"answers\": \"pw\"}", id);
+	login_body(text, &li, "answers: expected an array");
+	snprintf(text, sizeof(text), "{\"conversation\": \"%s\", \"answers\": [1]}", id);
+	login_body(text, &li, "answers[0]: expected a string");
+	snprintf(
+	    text, sizeof(text), "{\"conversation\": \"%s\", \"answers\": [\"a\", \"b\\n\"]}", id);
+	login_body(text, &li, "answers[1]: control character");
+	/* (A NUL in an answer never gets this far: api_body_load refuses it.) */
+	snprintf(
+	    text, sizeof(text), "{\"conversation\": \"%s\", \"answers\": [\"a\\u0000b\"]}", id);
+	assert_int_equal(api_body_load(text, strlen(text), 0, &j, d, sizeof(d)), EPH_ERR_FORMAT);
+	snprintf(text, sizeof(text),
+	    "{\"conversation\": \"%s\", \"answers\": [], \"user\": \"bob\"}", id);
+	login_body(text, &li, "without user or password");
+	login_body("{\"user\": \"bob\", \"answers\": []}", &li, "answers: only with conversation");
+	/* More than API_MAX_ANSWERS, and an answer over its cap. */
+	p = text + snprintf(text, sizeof(text), "{\"conversation\": \"%s\", \"answers\": [", id);
+	for (i = 0; i <= API_MAX_ANSWERS; i++)
+		p += snprintf(p, 8, "%s\"x\"", i > 0 ? "," : "");
+	snprintf(p, 4, "]}");
+	login_body(text, &li, "answers: more than 32");
+	p = text + snprintf(text, sizeof(text), "{\"conversation\": \"%s\", \"answers\": [\"", id);
+	memset(p, 'x', API_MAX_ANSWER + 1);
+	snprintf(p + API_MAX_ANSWER + 1, 4, "\"]}");
+	login_body(text, &li, "answers[0]: longer than");
+
+	/* The body's secrets are wiped in place. */
+	snprintf(text, sizeof(text), "{\"conversation\": \"%s\", \"answers\": [\"sekrit\"]}", id);
+	assert_int_equal(api_body_load(text, strlen(text), 0, &j, d, sizeof(d)), EPH_OK);
+	api_login_body_wipe(j);
+	assert_int_equal(
+	    json_string_value(json_array_get(json_object_get(j, "answers"), 0))[0], '\0');
+	json_decref(j);
+	assert_int_equal(
+	    api_body_load("{\"user\":\"bob\",\"password\":\"pw\"}", 30, 0, &j, d, sizeof(d)),
+	    EPH_OK);
+	api_login_body_wipe(j);
+	assert_int_equal(json_string_value(json_object_get(j, "password"))[0], '\0');
+	json_decref(j);
+	assert_true(api_conv_id_valid(id));
+	assert_false(api_conv_id_valid("r-0123456789abcdef"));
 }
 
 /* ------------------------------------------------------- over the socket */
@@ -1907,6 +2012,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_public_key_check),
 	    cmocka_unit_test(test_request_parse),
 	    cmocka_unit_test(test_action_login_parse),
+	    cmocka_unit_test(test_login_conversation_parse),
 	    cmocka_unit_test_setup(test_routes, test_setup),
 	    cmocka_unit_test_setup(test_peercred, test_setup),
 	    cmocka_unit_test_setup(test_method_errors, test_setup),

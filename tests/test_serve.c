@@ -279,6 +279,7 @@ test_login_wiring(void **state)
 	uint8_t h[STORE_TOKEN_HASH_LEN];
 	unsigned hl = 0;
 
+	memset(&lin, 0, sizeof(lin));
 	lin.user = f->me;
 	lin.password = pw;
 	memset(&r, 0, sizeof(r));

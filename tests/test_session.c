@@ -1,8 +1,11 @@
 /* Tests for TLS login sessions (ca/session.c) against the real Linux-PAM
  * under pam_wrapper: a private "sshca" service using pam_matrix and its
- * password file, a temp SQLite store, an injected clock. The binary
- * re-executes itself with LD_PRELOAD=libpam_wrapper.so, which must be in
- * place before the process starts. */
+ * password file, "sshca-otp" (pam_matrix, then our pam_testotp asking a
+ * one-time code) and "sshca-pin" (pam_testotp asking a PIN and the code
+ * in one call) for the relayed conversations, a temp SQLite store, an
+ * injected clock. The binary re-executes itself with
+ * LD_PRELOAD=libpam_wrapper.so, which must be in place before the
+ * process starts. */
 #include "config.h"
 
 #include <errno.h>
@@ -24,6 +27,10 @@
 #include "testutil.h"
 
 #define GOOD_PW "correct horse battery staple"
+#define GOOD_CODE "123456"
+#define GOOD_PIN "4321"
+#define OTP_INFO "Enter the one-time code from your token."
+#define RHOST "192.0.2.7"
 #define GHOST "ephghost-no-such-account"
 #define API_DETAIL 256
 
@@ -398,7 +405,372 @@ test_bad_args(void **state)
 	free(pw);
 }
 
+/* ------------------------------------------------------ conversations */
+
+/* A session over service with the conversation limits given (0: the
+ * defaults), sharing the fixture's store. */
+static struct session *
+conv_session(struct fx *f, const char *service, unsigned max, unsigned answer_ms)
+{
+	struct session_opts o;
+	struct session *s = NULL;
+
+	memset(&o, 0, sizeof(o));
+	o.service = service;
+	o.ttl = 3600;
+	o.fail_delay_ms = 1;
+	o.lock = fx_lock;
+	o.unlock = fx_unlock;
+	o.lock_ctx = f;
+	o.clock = fx_clock;
+	o.clock_ctx = f;
+	o.conv_max = max;
+	o.conv_answer_ms = answer_ms;
+	assert_int_equal(session_new(&o, &s), EPH_OK);
+	return s;
+}
+
+/* session_conv_answer from rhost with heap copies of the n answers
+ * (which it must wipe). */
+static int
+conv_answer(struct session *s, const char *id, const char *rhost, const char *const *answers,
+    size_t n, struct session_step *st, struct session_token *tok, char *detail)
+{
+	char *copy[4];
+	size_t i, j;
+	int r;
+
+	assert_true(n <= 4);
+	for (i = 0; i < n; i++)
+		assert_non_null(copy[i] = strdup(answers[i]));
+	r = session_conv_answer(s, id, rhost, copy, n, st, tok, NULL, detail, API_DETAIL);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < strlen(answers[i]); j++)
+			assert_int_equal(copy[i][j], '\0');
+		free(copy[i]);
+	}
+	return r;
+}
+
+static void
+assert_prompt(
+    const struct session_step *st, size_t i, enum session_msg_style style, const char *text)
+{
+	assert_true(i < st->nprompts);
+	assert_int_equal(st->prompts[i].style, style);
+	if (text != NULL)
+		assert_string_equal(st->prompts[i].text, text);
+}
+
+/* Start a conversation on s and answer the password prompt: the step
+ * that asks the code is in *st. */
+static void
+conv_to_code(struct session *s, struct session_step *st, char *detail)
+{
+	struct session_token tok;
+	const char *pw[] = {GOOD_PW};
+	char id[SESSION_CONV_ID_LEN + 1];
+
+	assert_int_equal(
+	    session_conv_start(s, me, RHOST, st, &tok, NULL, detail, API_DETAIL), EPH_OK);
+	assert_int_equal(st->nprompts, 1);
+	assert_prompt(st, 0, SESSION_PROMPT_ECHO_OFF, NULL);
+	assert_int_equal(st->nmessages, 0);
+	assert_int_equal(strlen(st->conversation), SESSION_CONV_ID_LEN);
+	assert_memory_equal(st->conversation, "c-", 2);
+	assert_int_equal(strspn(st->conversation + 2, "0123456789abcdef"), 32);
+	memcpy(id, st->conversation, sizeof(id));
+	session_step_clear(st);
+	assert_int_equal(conv_answer(s, id, RHOST, pw, 1, st, &tok, detail), EPH_OK);
+	assert_string_equal(st->conversation, id);
+	assert_int_equal(st->nprompts, 1);
+	assert_prompt(st, 0, SESSION_PROMPT_ECHO_ON, "One-time code: ");
+	assert_int_equal(st->nmessages, 1);
+	assert_int_equal(st->messages[0].style, SESSION_TEXT_INFO);
+	assert_string_equal(st->messages[0].text, OTP_INFO);
+}
+
+static void
+test_conv_otp(void **state)
+{
+	struct fx *f = *state;
+	struct session *s = conv_session(f, "sshca-otp", 0, 0);
+	struct session_step st;
+	struct session_token tok;
+	struct store_session chk;
+	const char *code[] = {GOOD_CODE};
+	char detail[API_DETAIL], id[SESSION_CONV_ID_LEN + 1], *a;
+
+	conv_to_code(s, &st, detail);
+	memcpy(id, st.conversation, sizeof(id));
+	session_step_clear(&st);
+	assert_int_equal(conv_answer(s, id, RHOST, code, 1, &st, &tok, detail), EPH_OK);
+	assert_int_equal(st.nprompts, 0);
+	assert_int_equal(strlen(tok.text), SESSION_TOKEN_LEN);
+	assert_int_equal(session_check(s, tok.text, &chk), EPH_OK);
+	assert_string_equal(chk.user, me);
+	assert_string_equal(chk.address, RHOST);
+	/* Done: the id is forgotten. */
+	assert_int_equal(session_conv_open(s), 0);
+	assert_int_equal(
+	    conv_answer(s, id, RHOST, code, 1, &st, &tok, detail), EPH_ERR_UNAUTHENTICATED);
+	a = audit_types(f);
+	tu_assert_contains(a, "login:");
+	tu_assert_not_contains(a, "login_failed");
+	tu_assert_not_contains(a, GOOD_PW);
+	tu_assert_not_contains(a, GOOD_CODE);
+	free(a);
+	session_token_wipe(&tok);
+	session_free(s);
+}
+
+static void
+test_conv_password_only(void **state)
+{
+	struct fx *f = *state;
+	struct session *s = conv_session(f, NULL, 0, 0);
+	struct session_step st;
+	struct session_token tok;
+	const char *pw[] = {GOOD_PW};
+	char detail[API_DETAIL], id[SESSION_CONV_ID_LEN + 1];
+
+	assert_int_equal(
+	    session_conv_start(s, me, RHOST, &st, &tok, NULL, detail, API_DETAIL), EPH_OK);
+	assert_int_equal(st.nprompts, 1);
+	assert_prompt(&st, 0, SESSION_PROMPT_ECHO_OFF, NULL);
+	memcpy(id, st.conversation, sizeof(id));
+	session_step_clear(&st);
+	assert_int_equal(conv_answer(s, id, RHOST, pw, 1, &st, &tok, detail), EPH_OK);
+	assert_int_equal(st.nprompts, 0);
+	assert_int_equal(session_check(s, tok.text, NULL), EPH_OK);
+	session_token_wipe(&tok);
+	session_free(s);
+}
+
+static void
+test_conv_wrong_code(void **state)
+{
+	struct fx *f = *state;
+	struct session *s = conv_session(f, "sshca-otp", 0, 0);
+	struct session_step st;
+	struct session_token tok;
+	const char *code[] = {"654321"};
+	char detail[API_DETAIL], id[SESSION_CONV_ID_LEN + 1], *a;
+
+	conv_to_code(s, &st, detail);
+	memcpy(id, st.conversation, sizeof(id));
+	session_step_clear(&st);
+	assert_int_equal(
+	    conv_answer(s, id, RHOST, code, 1, &st, &tok, detail), EPH_ERR_UNAUTHENTICATED);
+	assert_string_equal(detail, "login refused");
+	assert_int_equal(tok.text[0], '\0');
+	assert_int_equal(st.nprompts, 0);
+	assert_int_equal(session_conv_open(s), 0);
+	a = audit_types(f);
+	tu_assert_contains(a, "login_failed:");
+	tu_assert_not_contains(a, "\nlogin:");
+	tu_assert_not_contains(a, "654321");
+	free(a);
+	session_free(s);
+}
+
+static void
+test_conv_answer_count(void **state)
+{
+	struct fx *f = *state;
+	struct session *s = conv_session(f, "sshca-pin", 0, 0);
+	struct session_step st;
+	struct session_token tok;
+	const char *one[] = {GOOD_PIN}, *three[] = {GOOD_PIN, GOOD_CODE, "x"};
+	const char *two[] = {GOOD_PIN, GOOD_CODE};
+	char detail[API_DETAIL], id[SESSION_CONV_ID_LEN + 1];
+
+	/* Two prompts of one PAM conversation call, in one step. */
+	assert_int_equal(
+	    session_conv_start(s, me, RHOST, &st, &tok, NULL, detail, API_DETAIL), EPH_OK);
+	assert_int_equal(st.nprompts, 2);
+	assert_prompt(&st, 0, SESSION_PROMPT_ECHO_OFF, "PIN: ");
+	assert_prompt(&st, 1, SESSION_PROMPT_ECHO_ON, "One-time code: ");
+	memcpy(id, st.conversation, sizeof(id));
+	session_step_clear(&st);
+	assert_int_equal(conv_answer(s, id, RHOST, one, 1, &st, &tok, detail), EPH_ERR_INVAL);
+	tu_assert_contains(detail, "1 given for 2 prompts");
+	assert_int_equal(conv_answer(s, id, RHOST, three, 3, &st, &tok, detail), EPH_ERR_INVAL);
+	assert_int_equal(conv_answer(s, id, RHOST, NULL, 0, &st, &tok, detail), EPH_ERR_INVAL);
+	/* The conversation still waits for the right number. */
+	assert_int_equal(conv_answer(s, id, RHOST, two, 2, &st, &tok, detail), EPH_OK);
+	assert_int_equal(st.nprompts, 0);
+	assert_int_equal(session_check(s, tok.text, NULL), EPH_OK);
+	session_token_wipe(&tok);
+	session_free(s);
+}
+
+static void
+test_conv_unknown_id(void **state)
+{
+	struct fx *f = *state;
+	struct session *s = conv_session(f, "sshca-otp", 0, 0);
+	struct session_step st;
+	struct session_token tok;
+	const char *pw[] = {GOOD_PW};
+	char detail[API_DETAIL], id[SESSION_CONV_ID_LEN + 1];
+
+	assert_int_equal(
+	    conv_answer(s, "c-0123456789abcdef0123456789abcdef", RHOST, pw, 1, &st, &tok, detail),
+	    EPH_ERR_UNAUTHENTICATED);
+	assert_int_equal(
+	    conv_answer(s, "c-short", RHOST, pw, 1, &st, &tok, detail), EPH_ERR_UNAUTHENTICATED);
+	assert_int_equal(
+	    session_conv_start(s, me, RHOST, &st, &tok, NULL, detail, API_DETAIL), EPH_OK);
+	memcpy(id, st.conversation, sizeof(id));
+	session_step_clear(&st);
+	/* The right id from another address is as unknown. */
+	assert_int_equal(
+	    conv_answer(s, id, "192.0.2.99", pw, 1, &st, &tok, detail), EPH_ERR_UNAUTHENTICATED);
+	tu_assert_contains(detail, "no such login conversation");
+	assert_int_equal(conv_answer(s, id, "", pw, 1, &st, &tok, detail), EPH_ERR_UNAUTHENTICATED);
+	/* ... and did not disturb it. */
+	assert_int_equal(conv_answer(s, id, RHOST, pw, 1, &st, &tok, detail), EPH_OK);
+	assert_prompt(&st, 0, SESSION_PROMPT_ECHO_ON, "One-time code: ");
+	session_step_clear(&st);
+	session_free(s);
+}
+
+static void
+test_conv_timeout(void **state)
+{
+	struct fx *f = *state;
+	struct session *s = conv_session(f, "sshca-otp", 0, 50);
+	struct session_step st;
+	struct session_token tok;
+	const char *pw[] = {GOOD_PW};
+	char detail[API_DETAIL], id[SESSION_CONV_ID_LEN + 1], *a;
+	int i;
+
+	assert_int_equal(
+	    session_conv_start(s, me, RHOST, &st, &tok, NULL, detail, API_DETAIL), EPH_OK);
+	memcpy(id, st.conversation, sizeof(id));
+	session_step_clear(&st);
+	/* Left unanswered, it ends by itself (a bounded wait, no timing). */
+	for (i = 0; i < 1000 && session_conv_open(s) > 0; i++)
+		usleep(10000);
+	assert_int_equal(session_conv_open(s), 0);
+	assert_int_equal(
+	    conv_answer(s, id, RHOST, pw, 1, &st, &tok, detail), EPH_ERR_UNAUTHENTICATED);
+	a = audit_types(f);
+	tu_assert_contains(a, "login_failed:");
+	free(a);
+	session_free(s);
+}
+
+static void
+test_single_step_otp_refused(void **state)
+{
+	struct fx *f = *state;
+	struct session *s = conv_session(f, "sshca-otp", 0, 0);
+	struct session_token tok;
+	char detail[API_DETAIL], *pw = strdup(GOOD_PW);
+
+	/* The one-step form answers passwords only: the code prompt refuses. */
+	assert_non_null(pw);
+	assert_int_equal(session_login(s, me, pw, RHOST, &tok, NULL, detail, sizeof(detail)),
+	    EPH_ERR_UNAUTHENTICATED);
+	assert_string_equal(detail, "login refused");
+	assert_int_equal(pw[0], '\0');
+	free(pw);
+	session_free(s);
+}
+
+static void
+test_conv_too_many(void **state)
+{
+	struct fx *f = *state;
+	struct session *s = conv_session(f, "sshca-otp", 2, 0);
+	struct session_step st;
+	struct session_token tok;
+	char detail[API_DETAIL];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(
+		    session_conv_start(s, me, RHOST, &st, &tok, NULL, detail, API_DETAIL), EPH_OK);
+		session_step_clear(&st);
+	}
+	assert_int_equal(session_conv_open(s), 2);
+	assert_int_equal(
+	    session_conv_start(s, me, RHOST, &st, &tok, NULL, detail, API_DETAIL), EPH_ERR_BUSY);
+	tu_assert_contains(detail, "logins are in progress");
+	assert_int_equal(st.nprompts, 0);
+	session_free(s);
+}
+
+static void
+test_conv_shutdown(void **state)
+{
+	struct fx *f = *state;
+	struct session *s = conv_session(f, "sshca-otp", 0, 0);
+	struct session_step st;
+	struct session_token tok;
+	const char *pw[] = {GOOD_PW};
+	char detail[API_DETAIL], id[SESSION_CONV_ID_LEN + 1], *a;
+
+	assert_int_equal(
+	    session_conv_start(s, me, RHOST, &st, &tok, NULL, detail, API_DETAIL), EPH_OK);
+	memcpy(id, st.conversation, sizeof(id));
+	session_step_clear(&st);
+	/* Ends the waiting PAM call and joins the thread (the default
+	 * answer wait is a minute: returning at all is the proof). */
+	session_shutdown(s);
+	assert_int_equal(session_conv_open(s), 0);
+	assert_int_equal(
+	    conv_answer(s, id, RHOST, pw, 1, &st, &tok, detail), EPH_ERR_UNAUTHENTICATED);
+	assert_int_equal(
+	    session_conv_start(s, me, RHOST, &st, &tok, NULL, detail, API_DETAIL), EPH_ERR_BUSY);
+	tu_assert_contains(detail, "stopping");
+	a = audit_types(f);
+	tu_assert_contains(a, "login_failed:");
+	free(a);
+	session_free(s);
+}
+
 /* ----------------------------------------------------------- harness */
+
+/* Service name in dir over its own pam_matrix password file (it takes a
+ * user's line only for the service that line names): pam_matrix's
+ * password check when password, then pam_testotp with otp_args, then
+ * pam_matrix's account check. */
+static int
+write_otp_service(const char *dir, const char *name, int password, const char *otp_args)
+{
+	char *passdb = NULL, *svc, *text = NULL, *first = NULL;
+	int r = -1;
+
+	svc = tu_path(dir, "%s", name);
+	if (asprintf(&passdb, "%s.passdb", svc) < 0) {
+		passdb = NULL;
+		goto out;
+	}
+	if (asprintf(&text, "%s:%s:%s\n", me, GOOD_PW, name) < 0 ||
+	    tu_write_file(passdb, text, strlen(text), 0600) != 0)
+		goto out;
+	free(text);
+	text = NULL;
+	if (asprintf(&first, "auth required %s passdb=%s\n", PAM_MATRIX_SO, passdb) < 0) {
+		first = NULL;
+		goto out;
+	}
+	if (asprintf(&text, "%sauth required %s %s\naccount required %s passdb=%s\n",
+	        password ? first : "", PAM_TESTOTP_SO, otp_args, PAM_MATRIX_SO, passdb) < 0 ||
+	    tu_write_file(svc, text, strlen(text), 0644) != 0)
+		goto out;
+	r = 0;
+out:
+	free(first);
+	free(text);
+	free(passdb);
+	free(svc);
+	return r;
+}
 
 /* Set up the private PAM world and run ourselves again inside it. */
 static int
@@ -410,6 +782,10 @@ reexec_under_pam_wrapper(char **argv)
 	if (access(PAM_WRAPPER_SO, R_OK) != 0 || access(PAM_MATRIX_SO, R_OK) != 0) {
 		fprintf(stderr, "test_session: pam_wrapper not installed; skipped\n");
 		return 77;
+	}
+	if (access(PAM_TESTOTP_SO, R_OK) != 0) {
+		fprintf(stderr, "test_session: %s not built\n", PAM_TESTOTP_SO);
+		return 99;
 	}
 	dir = tu_mkdtemp();
 	passdb = tu_path(dir, "passdb");
@@ -423,6 +799,11 @@ reexec_under_pam_wrapper(char **argv)
 	    tu_write_file(svc, text, strlen(text), 0644) != 0)
 		return 99;
 	free(text);
+	/* A password, then a one-time code with a message before it; and a
+	 * PIN and the code asked in one conversation call. */
+	if (write_otp_service(dir, "sshca-otp", 1, "code=" GOOD_CODE " info") != 0 ||
+	    write_otp_service(dir, "sshca-pin", 0, "code=" GOOD_CODE " pin=" GOOD_PIN) != 0)
+		return 99;
 	/* Linux-PAM reads "other" as the fallback: one that refuses. */
 	free(svc);
 	svc = tu_path(dir, "other");
@@ -465,6 +846,15 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_only_hash_stored, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fail_delay, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_conv_otp, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_conv_password_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_conv_wrong_code, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_conv_answer_count, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_conv_unknown_id, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_conv_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_single_step_otp_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_conv_too_many, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_conv_shutdown, setup, teardown),
 	};
 	struct passwd *pw = getpwuid(getuid());
 	const char *dir;

@@ -9,7 +9,12 @@
 # 401s; the database holds only the token's SHA-256; the login and the
 # refusals are in the audit chain, which verifies; POST /v1/logout ends
 # the session (the same token is then a 401 on every route) with a logout
-# record in the chain.
+# record in the chain. Then the relayed PAM conversation: {"user"} alone
+# against the password stack, and against a stack that also asks a
+# one-time code (pam_testotp.so, the tests' own module) with a message
+# first; a wrong code, a wrong number of answers, an unknown id, the
+# one-step form refused by that stack; SIGTERM with a conversation
+# waiting for its answers ends it and exits.
 #
 # pam_matrix rather than pam_unix: the daemon runs PAM as its
 # unprivileged CA user, and pam_unix checks no one's password but the
@@ -23,6 +28,7 @@ set -eu
 SSHCA=${SSHCA:-$(cd "$(dirname "$0")/../.." && pwd)/sshca/sshca}
 SSH_KEYGEN=${SSH_KEYGEN:-ssh-keygen}
 PAM_MATRIX=${PAM_MATRIX:-$(pkg-config --variable=modules pam_wrapper 2>/dev/null || true)/pam_matrix.so}
+PAM_TESTOTP=${PAM_TESTOTP:-$(dirname "$SSHCA")/../tests/.libs/pam_testotp.so}
 
 if [ "$(id -u)" -ne 0 ]; then echo "skip: needs root (useradd, /etc/pam.d)"; exit 77; fi
 for t in curl jq sqlite3 openssl useradd userdel "$SSH_KEYGEN"; do
@@ -31,6 +37,7 @@ done
 [ -f "$PAM_MATRIX" ] || { echo "skip: no pam_matrix.so (libpam-wrapper)"; exit 77; }
 [ -d /etc/pam.d ] || { echo "skip: no /etc/pam.d"; exit 77; }
 [ -x "$SSHCA" ] || { echo "FAIL: no sshca at $SSHCA (build first)" >&2; exit 1; }
+[ -f "$PAM_TESTOTP" ] || { echo "FAIL: no $PAM_TESTOTP (make check builds it)" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/eph-tls.XXXXXX)
 chmod 0755 "$tmp"
@@ -226,8 +233,85 @@ printf '%s\n' "$out" | sed '$d' >"$tmp/body"
 expect 400 "logout on the Unix socket"
 grep -q 'no session to end' "$tmp/body" || fail "logout on the Unix socket does not say why"
 
+# --- the relayed conversation, against the password stack: one prompt
+tls POST /v1/login "{\"user\": \"$req\"}"
+expect 200 "a conversation"
+conv=$(field .conversation)
+printf %s "$conv" | grep -Eq '^c-[0-9a-f]{32}$' || fail "conversation id: $(cat "$tmp/body")"
+[ "$(field '.prompts | length')" = 1 ] && [ "$(field '.prompts[0].style')" = echo_off ] &&
+	[ "$(field '.messages | length')" = 0 ] || fail "the password prompt: $(cat "$tmp/body")"
+tls POST /v1/login "{\"conversation\": \"$conv\", \"answers\": [\"$password\"]}"
+expect 200 "the password answered"
+[ "$(field .user)" = "$req" ] && [ "$(printf %s "$(field .token)" | wc -c)" -eq 64 ] ||
+	fail "the conversation's session: $(cat "$tmp/body")"
+token=$(field .token)
+tls GET "/v1/requests/$id" "" "$token"
+expect 200 "a conversation's token"
+# Over: its id is forgotten.
+tls POST /v1/login "{\"conversation\": \"$conv\", \"answers\": [\"$password\"]}"
+expect 401 "an ended conversation"
+
+# --- a stack that asks a one-time code after the password (PAM reads
+# the file at each pam_start: no restart)
+cp "$PAM_TESTOTP" "$tmp/pam_testotp.so"
+chmod 0644 "$tmp/pam_testotp.so"
+cat >"/etc/pam.d/$service" <<EOP
+auth    required $PAM_MATRIX passdb=$tmp/passdb
+auth    required $tmp/pam_testotp.so code=123456 info
+account required $PAM_MATRIX passdb=$tmp/passdb
+EOP
+tls POST /v1/login "{\"user\": \"$req\", \"password\": \"$password\"}"
+expect 401 "the one-step form against a stack that asks more"
+# otp_start: a conversation through the password, at the code prompt.
+otp_start() {
+	tls POST /v1/login "{\"user\": \"$req\"}"
+	expect 200 "a conversation (OTP)"
+	conv=$(field .conversation)
+	tls POST /v1/login "{\"conversation\": \"$conv\", \"answers\": [\"$password\"]}"
+	expect 200 "the password answered (OTP)"
+	[ "$(field .conversation)" = "$conv" ] || fail "another id: $(cat "$tmp/body")"
+	[ "$(field '.prompts | length')" = 1 ] && [ "$(field '.prompts[0].style')" = echo_on ] &&
+		[ "$(field '.prompts[0].text')" = "One-time code: " ] ||
+		fail "the code prompt: $(cat "$tmp/body")"
+	[ "$(field '.messages[0].style')" = info ] &&
+		[ "$(field '.messages[0].text')" = "Enter the one-time code from your token." ] ||
+		fail "the message before the code: $(cat "$tmp/body")"
+}
+otp_start
+tls POST /v1/login "{\"conversation\": \"$conv\", \"answers\": []}"
+expect 400 "no answer to one prompt"
+grep -q '0 given for 1 prompts' "$tmp/body" || fail "wrong count: $(cat "$tmp/body")"
+tls POST /v1/login "{\"conversation\": \"c-0123456789abcdef0123456789abcdef\", \"answers\": [\"123456\"]}"
+expect 401 "an unknown conversation"
+tls POST /v1/login "{\"conversation\": \"$conv\", \"answers\": [\"123456\"]}"
+expect 200 "the code answered"
+token=$(field .token)
+tls GET "/v1/requests/$id" "" "$token"
+expect 200 "the OTP login's token"
+otp_start
+tls POST /v1/login "{\"conversation\": \"$conv\", \"answers\": [\"654321\"]}"
+expect 401 "a wrong code"
+[ "$(field .detail)" = "login refused" ] || fail "wrong code: $(cat "$tmp/body")"
+if grep -q "$password" "$tmp/state/ca.db" "$tmp/state/ca.db-wal" "$tmp/serve.log" 2>/dev/null; then
+	fail "the password is in the database or the log"
+fi
+grep -q 654321 "$tmp/serve.log" && fail "the code is in the log"
+fails=$(sqlite3 "$tmp/state/ca.db" "SELECT count(*) FROM audit WHERE type = 'login_failed'")
+
+# --- SIGTERM with a conversation waiting for its answers (a minute by
+# default): it ends, and so does the daemon
+tls POST /v1/login "{\"user\": \"$req\"}"
+expect 200 "a conversation left waiting"
 kill -TERM "$daemon_pid"
+i=0
+while kill -0 "$daemon_pid" 2>/dev/null; do
+	i=$((i + 1))
+	[ "$i" -lt 300 ] || fail "SIGTERM: still running 30 s later with a conversation open"
+	sleep 0.1
+done
 wait "$daemon_pid" || fail "SIGTERM: exit status $?"
 daemon_pid=""
+[ "$(sqlite3 "$tmp/state/ca.db" "SELECT count(*) FROM audit WHERE type = 'login_failed'")" = $((fails + 1)) ] ||
+	fail "the conversation ended by SIGTERM is not a login_failed record"
 "$SSHCA" audit verify -f "$tmp/ca.conf" >"$tmp/verify" 2>&1 || fail "audit verify: $(cat "$tmp/verify")"
-echo "ok: TLS login, bearer issuance, 401s, hash-only storage, logout, audit"
+echo "ok: TLS login, bearer issuance, 401s, hash-only storage, logout, audit, PAM conversation"

@@ -9,10 +9,13 @@
 # serial then in the KRL (`ssh-keygen -Q`), the review of a break-glass
 # grant, `ephssh list` as a table and as JSON (jq), and the CA down (exit
 # 3, the address named). Then over a loopback TLS listener with a private
-# PAM service (pam_matrix): `ephssh login` on a pseudo-terminal (echo off,
-# restored after Ctrl-C), --password-stdin, the token cached 0600 under
-# $XDG_RUNTIME_DIR, a command working with it, logout removing it, and
-# afterwards "not logged in" (exit 5).
+# PAM service (pam_matrix): `ephssh login` on a pseudo-terminal relaying
+# the CA's prompts (echo off, restored after Ctrl-C), --password-stdin,
+# the token cached 0600 under $XDG_RUNTIME_DIR, a command working with it,
+# logout removing it, and afterwards "not logged in" (exit 5); then a
+# stack that also asks a one-time code (pam_testotp.so) after a message:
+# the message shown, the password asked with echo off and the code with
+# echo on, logged in; a wrong code refused (exit 5, no token).
 #
 # Needs root (useradd, runuser, /etc/pam.d). Exit 77 (skip) when it
 # cannot run. Removes everything it made.
@@ -24,6 +27,7 @@ E2E_TOOLS="openssl python3"
 EPHSSH=${EPHSSH:-$(dirname "$SSHCA")/../client/ephssh}
 [ -x "$EPHSSH" ] || fail "no ephssh at $EPHSSH (build first)"
 PAM_MATRIX=${PAM_MATRIX:-$(pkg-config --variable=modules pam_wrapper 2>/dev/null || true)/pam_matrix.so}
+PAM_TESTOTP=${PAM_TESTOTP:-$(dirname "$SSHCA")/../tests/.libs/pam_testotp.so}
 
 ap1="ephap1$$"
 ap2="ephap2$$"
@@ -252,12 +256,15 @@ runuser -u "$req" -- env XDG_RUNTIME_DIR="$xdg" "$EPHSSH" --config "$tmp/notrust
 	>"$tmp/out" 2>"$tmp/err" </dev/null || rc=$?
 expect_rc 3 "an untrusted TLS certificate" "TLS with $ca failed: .*(check ca_bundle"
 
-# The password typed on a pseudo-terminal: echo must be off while asked,
-# and back on after Ctrl-C at the prompt.
+# The CA's prompts answered on a pseudo-terminal. STEPS is a JSON list of
+# [TEXT, ECHO, ANSWER]: wait for TEXT, check the terminal's echo is ECHO
+# (1 on, 0 off) at that moment, type ANSWER and Enter (null: Ctrl-C and
+# stop; false: type nothing, as for a message). Answers typed with echo off must never show; echo must be on
+# again once ephssh ends.
 cat >"$tmp/pty.py" <<'EOPY'
-import fcntl, os, select, subprocess, sys, termios
+import fcntl, json, os, select, subprocess, sys, termios
 
-mode, password, cmd = sys.argv[1], sys.argv[2].encode(), sys.argv[3:]
+steps, cmd = json.loads(sys.argv[1]), sys.argv[2:]
 master, slave = os.openpty()
 
 def ctty():
@@ -265,12 +272,12 @@ def ctty():
 
 p = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
                      preexec_fn=ctty)
-seen = b""
+seen, pos = b"", 0
 
-def drain(block):
-    global seen
-    while True:
-        r, _, _ = select.select([master], [], [], 30 if block else 0)
+def drain(want):
+    global seen, pos
+    while want is None or want not in seen[pos:]:
+        r, _, _ = select.select([master], [], [], 30 if want is not None else 0)
         if not r:
             return False
         try:
@@ -280,39 +287,51 @@ def drain(block):
         if not d:
             return False
         seen += d
-        if block and b"Password for" in seen:
-            return True
+    pos = seen.index(want, pos) + len(want)
+    return True
 
-if not drain(True):
-    p.kill()
-    sys.exit("no password prompt; saw %r" % seen)
-if termios.tcgetattr(slave)[3] & termios.ECHO:
-    p.kill()
-    sys.exit("echo is on at the password prompt")
-os.write(master, b"\x03" if mode == "sigint" else password + b"\n")
+secrets = []
+for text, echo, answer in steps:
+    if not drain(text.encode()):
+        p.kill()
+        sys.exit("no %r; saw %r" % (text, seen))
+    on = 1 if termios.tcgetattr(slave)[3] & termios.ECHO else 0
+    if on != echo:
+        p.kill()
+        sys.exit("echo is %s at %r; saw %r" % ("on" if on else "off", text, seen))
+    if answer is None:
+        os.write(master, b"\x03")
+        break
+    if answer is False:
+        continue
+    if not echo:
+        secrets.append(answer.encode())
+    os.write(master, answer.encode() + b"\n")
 rc = p.wait()
-drain(False)
-if password in seen:
-    sys.exit("the password was echoed: %r" % seen)
+drain(None)
+for s in secrets:
+    if s in seen:
+        sys.exit("an answer typed with echo off was echoed: %r" % seen)
 if not termios.tcgetattr(slave)[3] & termios.ECHO:
     sys.exit("echo is still off after ephssh ended (rc %d)" % rc)
 sys.stdout.write(seen.decode(errors="replace"))
 print("rc=%d" % rc)
 EOPY
-pty_login() { # MODE PASSWORD: ephssh login on a pseudo-terminal as the requester
+pty_login() { # STEPS: ephssh login on a pseudo-terminal as the requester
 	rc=0
-	python3 "$tmp/pty.py" "$1" "$2" runuser -u "$req" -- env XDG_RUNTIME_DIR="$xdg" \
+	python3 "$tmp/pty.py" "$1" runuser -u "$req" -- env XDG_RUNTIME_DIR="$xdg" \
 		"$EPHSSH" --config "$tmp/ephssh.conf" login >"$tmp/out" 2>"$tmp/err" || rc=$?
 }
-pty_login sigint "$password"
+asked="($req at $ca) "
+pty_login "[[\"$asked\", 0, null]]"
 [ -z "${KEEP_LOG:-}" ] || cat "$tmp/out" "$tmp/err"
 [ "$rc" = 0 ] || fail "login interrupted on the PTY: $(cat "$tmp/err") $(cat "$tmp/out")"
 grep -q "^rc=0$" "$tmp/out" && fail "an interrupted login exited 0: $(cat "$tmp/out")"
 [ -z "$(token_file)" ] || fail "an interrupted login left a token"
-pty_login type "$password"
+pty_login "[[\"$asked\", 0, \"$password\"]]"
 [ -z "${KEEP_LOG:-}" ] || cat "$tmp/out" "$tmp/err"
 [ "$rc" = 0 ] || fail "login on the PTY: $(cat "$tmp/err") $(cat "$tmp/out")"
-grep -q "Password for $req at $ca: " "$tmp/out" || fail "login prompt: $(cat "$tmp/out")"
+grep -q "^($req at $ca) Password: " "$tmp/out" || fail "login prompt: $(cat "$tmp/out")"
 grep -q "logged in to $ca as $req until " "$tmp/out" || fail "login: $(cat "$tmp/out")"
 grep -q "^rc=0" "$tmp/out" || fail "login on the PTY failed: $(cat "$tmp/out")"
 
@@ -352,4 +371,46 @@ curl -sS --cacert "$tmp/tls.crt" -X POST -H "Authorization: Bearer $token" -o /d
 tls_eph logout
 expect_rc 0 "logout of an ended session" "had already ended"
 [ -z "$(token_file)" ] || fail "logout of an ended session left the token"
-echo "ok: ephssh approve, deny, cancel, revoke, review, list, login, logout"
+
+# --- a stack that asks a one-time code after the password, with a
+# message first (the tests' own pam_testotp.so; PAM reads the service
+# file at each login, so the daemon keeps running)
+[ -f "$PAM_TESTOTP" ] || fail "no $PAM_TESTOTP (make check builds it)"
+cp "$PAM_TESTOTP" "$tmp/pam_testotp.so"
+chmod 0644 "$tmp/pam_testotp.so"
+cat >"/etc/pam.d/$service" <<EOP
+auth    required $PAM_MATRIX passdb=$tmp/passdb
+auth    required $tmp/pam_testotp.so code=123456 info
+account required $PAM_MATRIX passdb=$tmp/passdb
+EOP
+otp_steps() { # CODE: the password with echo off, the message, the code with echo on
+	printf '[["%s", 0, "%s"], ["Enter the one-time code from your token.", 1, false], ["%sOne-time code: ", 1, "%s"]]' \
+		"$asked" "$password" "$asked" "$1"
+}
+pty_login "$(otp_steps 123456)"
+[ -z "${KEEP_LOG:-}" ] || cat "$tmp/out" "$tmp/err"
+[ "$rc" = 0 ] || fail "OTP login on the PTY: $(cat "$tmp/err") $(cat "$tmp/out")"
+grep -q "^rc=0" "$tmp/out" || fail "OTP login on the PTY failed: $(cat "$tmp/out")"
+grep -q "logged in to $ca as $req until " "$tmp/out" || fail "OTP login: $(cat "$tmp/out")"
+# Echo on for the code: it shows.
+grep -q "One-time code: 123456" "$tmp/out" || fail "the code was not echoed: $(cat "$tmp/out")"
+[ -n "$(token_file)" ] || fail "no token file after the OTP login"
+tls_eph --json list --mine
+expect_rc 0 "a command with the OTP login's session"
+jq -e --arg id "$id1" '[.requests[].id] | index($id) != null' "$tmp/out" >/dev/null ||
+	fail "list after the OTP login: $(cat "$tmp/out")"
+tls_eph logout
+expect_rc 0 "logout after the OTP login" "^logged out of $ca$"
+# A wrong code: refused, exit 5, no token.
+pty_login "$(otp_steps 654321)"
+[ "$rc" = 0 ] || fail "wrong code on the PTY: $(cat "$tmp/err") $(cat "$tmp/out")"
+grep -q "^rc=5$" "$tmp/out" || fail "a wrong code did not exit 5: $(cat "$tmp/out")"
+grep -q "login refused for $req at $ca" "$tmp/out" || fail "a wrong code: $(cat "$tmp/out")"
+[ -z "$(token_file)" ] || fail "a refused OTP login left a token"
+# The one-step form cannot answer the code.
+rc=0
+printf '%s\n' "$password" | runuser -u "$req" -- env XDG_RUNTIME_DIR="$xdg" "$EPHSSH" \
+	--config "$tmp/ephssh.conf" login --password-stdin >"$tmp/out" 2>"$tmp/err" || rc=$?
+expect_rc 5 "--password-stdin against the OTP stack" "login refused for $req"
+[ -z "$(token_file)" ] || fail "a refused one-step login left a token"
+echo "ok: ephssh approve, deny, cancel, revoke, review, list, login (password, OTP), logout"

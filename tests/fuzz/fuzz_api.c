@@ -72,8 +72,15 @@ fuzz_body(const uint8_t *d, size_t n)
 	(void)api_action_parse(j, "comment", 0, &text, detail, sizeof(detail));
 	(void)api_action_parse(j, "reason", 1, &text, detail, sizeof(detail));
 	(void)api_action_parse(j, NULL, 0, &text, detail, sizeof(detail));
-	if (api_login_parse(j, &li, detail, sizeof(detail)) == EPH_OK)
+	if (api_login_parse(j, &li, detail, sizeof(detail)) == EPH_OK) {
+		/* One form or the other, never a mix. */
+		if (li.conversation[0] != '\0' ? li.user != NULL || li.password != NULL ||
+		            !api_conv_id_valid(li.conversation) || li.nanswers > API_MAX_ANSWERS
+		                               : li.user == NULL || li.answers != NULL)
+			abort();
 		api_login_free(&li);
+	}
+	api_login_body_wipe(j);
 	json_decref(j);
 }
 
