@@ -889,6 +889,22 @@ session_conv_start(struct session *s, const char *user, const char *rhost,
 		e = EPH_ERR_BUSY;
 		goto out;
 	}
+	/* One address cannot hold every slot (and block everyone's logins
+	 * for a conversation's lifetime). */
+	{
+		unsigned same = 0;
+
+		for (o = s->convs; o != NULL; o = o->next)
+			same += strcmp(o->rhost, c->rhost) == 0;
+		if (same >= SESSION_CONV_MAX_PER_ADDRESS) {
+			snprintf(detail, dlen,
+			    "%u logins from %s are in progress already; finish or abandon "
+			    "one first",
+			    same, c->rhost[0] != '\0' ? c->rhost : "this address");
+			e = EPH_ERR_BUSY;
+			goto out;
+		}
+	}
 	do {
 		if ((e = conv_id_mint(c->id)) != EPH_OK)
 			goto out;

@@ -21,6 +21,7 @@
 #define SESSION_TOKEN_BYTES 32 /* from OpenSSL RAND_bytes */
 #define SESSION_TOKEN_LEN (2 * SESSION_TOKEN_BYTES) /* lower-case hex */
 #define SESSION_DEFAULT_CONV_MAX 32u /* conversations open at once */
+#define SESSION_CONV_MAX_PER_ADDRESS 4u /* of those, from one address */
 #define SESSION_DEFAULT_CONV_LIFE_MS 120000u /* a conversation's whole life */
 #define SESSION_DEFAULT_CONV_ANSWER_MS 60000u /* waiting for one set of answers */
 #define SESSION_CONV_ID_BYTES 16 /* from OpenSSL RAND_bytes */

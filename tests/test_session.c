@@ -704,6 +704,33 @@ test_conv_too_many(void **state)
 	session_free(s);
 }
 
+/* One address holds at most SESSION_CONV_MAX_PER_ADDRESS of the slots;
+ * another still gets one. */
+static void
+test_conv_per_address(void **state)
+{
+	struct fx *f = *state;
+	struct session *s = conv_session(f, "sshca-otp", 0, 0);
+	struct session_step st;
+	struct session_token tok;
+	char detail[API_DETAIL];
+	unsigned i;
+
+	for (i = 0; i < SESSION_CONV_MAX_PER_ADDRESS; i++) {
+		assert_int_equal(
+		    session_conv_start(s, me, RHOST, &st, &tok, NULL, detail, API_DETAIL), EPH_OK);
+		session_step_clear(&st);
+	}
+	assert_int_equal(
+	    session_conv_start(s, me, RHOST, &st, &tok, NULL, detail, API_DETAIL), EPH_ERR_BUSY);
+	tu_assert_contains(detail, "in progress already");
+	assert_int_equal(
+	    session_conv_start(s, me, "192.0.2.99", &st, &tok, NULL, detail, API_DETAIL), EPH_OK);
+	session_step_clear(&st);
+	assert_int_equal(session_conv_open(s), SESSION_CONV_MAX_PER_ADDRESS + 1);
+	session_free(s);
+}
+
 static void
 test_conv_shutdown(void **state)
 {
@@ -854,6 +881,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_conv_timeout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_single_step_otp_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_conv_too_many, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_conv_per_address, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_conv_shutdown, setup, teardown),
 	};
 	struct passwd *pw = getpwuid(getuid());
