@@ -313,8 +313,10 @@ capi_call(struct capi *a, const char *method, const char *path, const json_t *bo
 	        CURLE_OK ||
 	    curl_easy_setopt(a->c, CURLOPT_USERAGENT, "ephssh/" PACKAGE_VERSION) != CURLE_OK)
 		goto local;
-	/* Never a proxy: the environment's http_proxy must not see tokens. */
-	if (curl_easy_setopt(a->c, CURLOPT_PROXY, "") != CURLE_OK)
+	/* The Unix socket never goes through a proxy. Over https the
+	 * environment's https_proxy / no_proxy apply as they do for curl(1):
+	 * a proxy sees a CONNECT tunnel, never the token or the answers. */
+	if (a->socket != NULL && curl_easy_setopt(a->c, CURLOPT_PROXY, "") != CURLE_OK)
 		goto local;
 	if (a->socket != NULL &&
 	    curl_easy_setopt(a->c, CURLOPT_UNIX_SOCKET_PATH, a->socket) != CURLE_OK)
