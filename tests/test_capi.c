@@ -136,7 +136,12 @@ test_json_error(void **state)
 
 	(void)state;
 
+	/* A proxy in the environment does not take the socket's calls. */
+	setenv("http_proxy", "http://127.0.0.1:9", 1);
+	setenv("ALL_PROXY", "http://127.0.0.1:9", 1);
 	assert_int_equal(call(dir, answer, strlen(answer), "secret-token", body, &s, &res), EPH_OK);
+	unsetenv("http_proxy");
+	unsetenv("ALL_PROXY");
 	assert_int_equal(res.outcome, CAPI_ANSWERED);
 	assert_int_equal(res.status, 409);
 	assert_string_equal(res.error, "conflict");
