@@ -33,6 +33,7 @@ krlsync_current_read(const char *path, struct krlsync_current *cur)
 	if (r != EPH_OK) {
 		cur->missing = r == EPH_ERR_IO && errno == ENOENT;
 		cur->err = r;
+		cur->sys_errno = errno;
 		buf_free(&cur->bytes);
 		r = EPH_OK;
 		goto out;

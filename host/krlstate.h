@@ -19,7 +19,8 @@ struct krlsync_current {
 	uint64_t version; /* its version, when present */
 	struct buf bytes; /* the file as read, when present */
 	int missing; /* no file at all */
-	int err; /* when not present: why (EPH_ERR_*, errno kept for EPH_ERR_IO) */
+	int err; /* when not present: why (EPH_ERR_*) */
+	int sys_errno; /* errno, for EPH_ERR_IO */
 };
 
 /*

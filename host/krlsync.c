@@ -112,11 +112,13 @@ static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ..
 	return EXIT_SYNC_USAGE;
 }
 
-/* One event: the log record, and the same words on stderr unless quiet. */
+/* One event: the log record, and the same words on stderr unless quiet.
+ * SYSLOG_IDENTIFIER by hand: sd_journal_send sets none, and
+ * journalctl -t matches only it. */
 static void __attribute__((format(printf, 6, 7))) report(const struct run *run, int prio,
     const char *msgid, const struct log_field *extra, size_t nextra, const char *fmt, ...)
 {
-	struct log_field f[12];
+	struct log_field f[8];
 	char *msg = NULL;
 	size_t n = 0, i;
 	va_list ap;
@@ -192,7 +194,9 @@ do_sync(const struct run *run)
 		goto out;
 	}
 	if (!cur.present && !cur.missing) {
-		(void)snprintf(why, sizeof(why), "%s", errno_or(cur.err));
+		(void)snprintf(why, sizeof(why), "%s",
+		    cur.err == EPH_ERR_IO && cur.sys_errno != 0 ? strerror(cur.sys_errno)
+		                                                : eph_strerror(cur.err));
 		report(run, LOG_WARNING, NULL, (struct log_field[]){{"EPH_REASON", why}}, 1,
 		    "the KRL in place %s is unusable (%s): the CA's replaces it", run->krl, why);
 	}
