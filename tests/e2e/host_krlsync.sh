@@ -12,12 +12,20 @@
 #   without Content-Length), a fetch that times out and an older KRL (a
 #   replay) the run exits 1 and the KRL stays byte for byte; a newer KRL
 #   from krl_url replaces it; two runs at once: the second waits on the
-#   lock (seen in /proc/locks) and then finds the KRL current.
+#   lock (seen in /proc/locks) and then finds the KRL current. In a private
+#   mount namespace (unshare -m), a tmpfs on /run holds a journald socket
+#   of the test's own, and the records (MESSAGE_ID, SYSLOG_IDENTIFIER,
+#   EPH_KRL_*) of --init, updated, unchanged, refused and failed are
+#   checked; without one, those checks are left out.
 #
 # Needs root (lib.sh: useradd, the daemon's privilege drop) and python3.
 # Exit 77 (skip) when it cannot run. Removes everything it made.
 set -eu
 
+if [ "$(id -u)" -eq 0 ] && [ -z "${EPH_E2E_NS:-}" ] && command -v unshare >/dev/null &&
+	unshare -m --propagation private true 2>/dev/null; then
+	EPH_E2E_NS=1 exec unshare -m --propagation private /bin/sh "$0" "$@"
+fi
 # shellcheck disable=SC2034 # lib.sh reads these
 E2E_TOOLS="python3 stat cmp"
 . "$(dirname "$0")/lib.sh"
@@ -26,12 +34,43 @@ KRLSYNC=${KRLSYNC:-$(cd "$(dirname "$0")/../.." && pwd)/host/ephemeral-krl-sync}
 
 py_pid=""
 bg_pids=""
+journal_pid=""
 krlsync_cleanup() {
 	touch "$tmp/py/release" 2>/dev/null
-	for p in $bg_pids $py_pid; do kill "$p" 2>/dev/null; done
-	for p in $bg_pids $py_pid; do wait "$p" 2>/dev/null; done
+	for p in $bg_pids $py_pid $journal_pid; do kill "$p" 2>/dev/null; done
+	for p in $bg_pids $py_pid $journal_pid; do wait "$p" 2>/dev/null; done
 }
 e2e_cleanup_hook=krlsync_cleanup
+
+# A journald socket of our own (one JSON object per record), only inside
+# the private mount namespace: /run is a tmpfs there and nowhere else.
+journal=""
+if [ -n "${EPH_E2E_NS:-}" ] && mount -t tmpfs -o mode=0755 tmpfs /run 2>/dev/null; then
+	mkdir -p /run/systemd/journal
+	cat >"$tmp/journald.py" <<'EOP'
+import json, os, socket, sys
+
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o666)
+with open(sys.argv[2] + ".tmp", "w"):
+    pass
+os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+out = open(sys.argv[2], "a", buffering=1)
+while True:
+    rec = {}
+    for line in s.recv(1 << 20).split(b"\n"):
+        if b"=" in line:
+            k, v = line.split(b"=", 1)
+            rec[k.decode()] = v.decode("utf-8", "replace")
+    out.write(json.dumps(rec) + "\n")
+EOP
+	python3 "$tmp/journald.py" /run/systemd/journal/socket "$tmp/journal" 2>"$tmp/journald.log" &
+	journal_pid=$!
+	journal=1
+else
+	echo "note: no private mount namespace: the journal records are not checked"
+fi
 
 e2e_setup
 e2e_start
@@ -190,6 +229,26 @@ expect_kept() {
 	[ "$(ls -A "$host" | sort | tr '\n' ' ')" = "host.conf krl krl.lock " ] ||
 		fail "$1: files left beside the KRL: $(ls -A "$host")"
 }
+# expect_log MSGID JQ WHAT: a record of ours with that MESSAGE_ID for which
+# the jq expression holds arrives (waited for: the receiver is another
+# process).
+expect_log() {
+	[ -n "$journal" ] || return 0
+	i=0
+	until [ -f "$tmp/journal" ] && jq -e -s --arg id "$1" \
+		"map(select(.MESSAGE_ID == \$id and .SYSLOG_IDENTIFIER == \"ephemeral-krl-sync\" and ($2))) | length > 0" \
+		"$tmp/journal" >/dev/null 2>&1; do
+		kill -0 "$journal_pid" 2>/dev/null || fail "the journal receiver died: $(cat "$tmp/journald.log")"
+		i=$((i + 1))
+		[ "$i" -lt 100 ] || fail "$3: no journal record $1 with $2: $(tail -n 3 "$tmp/journal")"
+		sleep 0.1
+	done
+}
+msg_updated=801f18cbc42889bfcf0615bb9c81770b
+msg_unchanged=b3cd606f860cd794a8fc7028251fa59c
+msg_refused=376f0d9aed66f794dfd7cc474f19bede
+msg_failed=f8f3bbb3eb96f5ced22e0ab86d4a8af8
+msg_init=c060bdac39ccab79f974694347b624a3
 ca_krl() { curl -sS --max-time 20 --unix-socket "$sock" -o "$1" http://ca/v1/krl || fail "GET /v1/krl"; }
 
 # A certificate of the CA, for ssh-keygen -Q.
@@ -201,6 +260,7 @@ ping_id=$(field .id)
 # --- --init
 sync_krl --init
 expect_rc 0 "--init on a missing KRL" "wrote an empty KRL"
+expect_log $msg_init '.EPH_KRL_FILE == "'"$krl"'" and (.MESSAGE | test("wrote an empty KRL"))' "--init"
 expect_not_revoked "the empty KRL of --init"
 [ "$(stat -c %a "$krl")" = 644 ] || fail "--init: mode $(stat -c %a "$krl")"
 keep
@@ -211,6 +271,8 @@ expect_kept "--init on an existing KRL"
 # --- the first sync from the CA replaces version 0
 sync_ca
 expect_rc 0 "first sync" "KRL version 1, was 0"
+expect_log $msg_updated '.EPH_KRL_VERSION == "1" and .EPH_KRL_OLD_VERSION == "0" and .PRIORITY == "5"' \
+	"first sync"
 ca_krl "$tmp/ca.krl"
 cmp -s "$krl" "$tmp/ca.krl" || fail "first sync: the KRL is not the CA's"
 [ "$(stat -c %a "$krl")" = 644 ] || fail "first sync: mode $(stat -c %a "$krl")"
@@ -220,6 +282,7 @@ expect_not_revoked "before the revocation"
 keep
 sync_ca
 expect_rc 0 "unchanged" "not modified"
+expect_log $msg_unchanged '.EPH_KRL_VERSION == "1" and .PRIORITY == "7"' "unchanged"
 expect_kept "unchanged"
 sync_krl --init
 expect_rc 0 "--init after a sync" "left alone"
@@ -230,6 +293,7 @@ api "$req" POST "/v1/requests/$ping_id/revoke" '{"reason": "task done"}'
 expect 200 "revoke"
 sync_ca
 expect_rc 0 "sync after the revocation" "KRL version 2, was 1, serials revoked: 1"
+expect_log $msg_updated '.EPH_KRL_VERSION == "2" and .EPH_KRL_SERIALS == "1"' "after the revocation"
 ca_krl "$tmp/ca.krl"
 cmp -s "$krl" "$tmp/ca.krl" || fail "after the revocation: the KRL is not the CA's"
 expect_revoked "after the revocation"
@@ -241,6 +305,7 @@ e2e_stop
 keep
 sync_ca
 expect_rc 1 "CA down" "fetch failed"
+expect_log $msg_failed '(.EPH_REASON | test("unix:")) and .PRIORITY == "3"' "CA down"
 expect_kept "CA down"
 expect_revoked "CA down"
 
@@ -249,7 +314,10 @@ for mode in garbage empty 500 truncated big bigstream; do
 	echo "$mode" >"$tmp/py/mode"
 	sync_krl
 	case $mode in
-	garbage | empty) expect_rc 1 "$mode" "not a KRL" ;;
+	garbage | empty)
+		expect_rc 1 "$mode" "not a KRL"
+		expect_log $msg_refused '.EPH_REASON | test("not a KRL")' "$mode"
+		;;
 	500) expect_rc 1 "$mode" "HTTP 500" ;;
 	big | bigstream) expect_rc 1 "$mode" "over 16777216 bytes" ;;
 	*) expect_rc 1 "$mode" "fetch failed" ;;
@@ -268,6 +336,7 @@ echo krl >"$tmp/py/mode"
 echo 1 >"$tmp/py/version"
 sync_krl
 expect_rc 1 "an older KRL" "older than version 2"
+expect_log $msg_refused '.EPH_KRL_VERSION == "1" and .EPH_KRL_OLD_VERSION == "2"' "an older KRL"
 expect_kept "an older KRL"
 expect_revoked "an older KRL"
 tail -n 1 "$tmp/py/requests" | grep -q '^/v1/krl "2"$' ||
