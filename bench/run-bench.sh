@@ -101,3 +101,54 @@ echo "$sout" | awk '
 			    v["c64_daemon_cpu_ms"], v["c64_signer_cpu_ms"], v["c64_loadgen_cpu_ms"],
 			    v["c64_cpus_busy"], v["cpus"], v["c64_cpu_bound_per_sec"]
 	}'
+
+# ephemeral-principals: sshd execs it twice per login. The wall time of
+# one call (accepted: check, spool record, principals printed; refused:
+# the check and its log record), measured as N spawns in a row, against
+# `true` and `openssl version` (a program that only loads libcrypto)
+# exec'd the same way in the same run. Reported, never judged.
+P=${BENCH_PRINCIPALS_CALLS:-300}
+ptmp=$(mktemp -d)
+trap 'rm -rf "$tmp" "$ptmp"' EXIT
+chmod 0755 "$ptmp"
+"$builddir/sshca/sshca" init --key "$ptmp/ca" >/dev/null
+"$builddir/sshca/sshca" pubkey --key "$ptmp/ca" >"$ptmp/ca.pub"
+"$builddir/sshca/sshca" init --key "$ptmp/user" >/dev/null
+"$builddir/sshca/sshca" pubkey --key "$ptmp/user" >"$ptmp/user.pub"
+"$builddir/sshca/sshca" sign --key "$ptmp/ca" --principals eph:db-maint@db01.example.com \
+	--ttl 1h --serial 7 --key-id eph:g-7:alice:db-maint --grant-id g-7 --task db-maint \
+	--requester alice --login-as postgres -o "$ptmp/user-cert.pub" "$ptmp/user.pub" 2>/dev/null
+"$builddir/sshca/sshca" krl --key "$ptmp/ca.pub" --serial 1-5 -o "$ptmp/krl" >/dev/null 2>&1
+mkdir -m 0755 "$ptmp/state"
+mkdir -m 0700 "$ptmp/state/spool"
+cat >"$ptmp/host.conf" <<EOC
+host = { names = [ "db01.example.com" ]; groups = [ "db" ]; };
+trusted_ca_keys = "$ptmp/ca.pub";
+revoked_keys = "$ptmp/krl";
+state_dir = "$ptmp/state";
+accept = ( { task = "db-maint"; users = [ "postgres" ]; } );
+EOC
+chmod 0644 "$ptmp/host.conf" "$ptmp/ca.pub" "$ptmp/krl"
+ctype=$(cut -d' ' -f1 "$ptmp/user-cert.pub")
+cb64=$(cut -d' ' -f2 "$ptmp/user-cert.pub")
+pcmd="$builddir/host/ephemeral-principals"
+per_call() { "$builddir/bench/bench_exec" "$P" "$@" | awk '$1 == "per_call_us" { print $2 }'; }
+truebin=/bin/true
+[ -x "$truebin" ] || truebin=/usr/bin/true
+t_true=$(per_call "$truebin")
+t_ossl=""
+command -v openssl >/dev/null 2>&1 && t_ossl=$(per_call "$(command -v openssl)" version)
+t_acc=$(per_call "$pcmd" -f "$ptmp/host.conf" postgres "$ctype" "$cb64")
+t_ref=$("$builddir/bench/bench_exec" "$P" "$pcmd" -f "$ptmp/host.conf" root "$ctype" "$cb64" |
+	awk '$1 == "per_call_us" { print $2 }')
+echo
+echo "ephemeral-principals, one exec per call, $P calls in a row"
+echo "  true:                         $t_true us per exec"
+[ -z "$t_ossl" ] || echo "  openssl version:              $t_ossl us per exec"
+echo "  ephemeral-principals accepted: $t_acc us per call"
+echo "  ephemeral-principals refused:  $t_ref us per call"
+echo "$t_acc $t_ref $t_true ${t_ossl:-0}" | awk '{
+	printf "  accepted vs true: %.1fx; refused vs true: %.1fx\n", $1 / $3, $2 / $3
+	if ($4 > 0) printf "  accepted vs openssl version: %.2fx\n", $1 / $4
+	printf "  two calls per login: %.2f ms (aim: well under 2 ms per call)\n", 2 * $1 / 1000
+}'

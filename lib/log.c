@@ -10,7 +10,11 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#ifdef EPH_LOG_JOURNAL_DLOPEN
+#include <dlfcn.h>
+#else
 #include <systemd/sd-journal.h>
+#endif
 
 #include "buf.h"
 #include "err.h"
@@ -18,6 +22,32 @@
 
 #define LOG_MAX_FIELDS 32
 #define JOURNAL_SOCKET "/run/systemd/journal/socket"
+
+#ifdef EPH_LOG_JOURNAL_DLOPEN
+/*
+ * For a program exec'd for every login (ephemeral-principals): libsystemd
+ * is loaded only when journald listens. Mapping it and the six libraries
+ * it pulls in costs more than all of that program's own work, and hosts
+ * without journald never need it.
+ */
+static int (*journal_sendv)(const struct iovec *iov, int n);
+
+static int
+journal_load(void)
+{
+	void *h;
+
+	if (journal_sendv != NULL)
+		return 1;
+	if ((h = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL)) == NULL)
+		return 0;
+	*(void **)&journal_sendv = dlsym(h, "sd_journal_sendv");
+	return journal_sendv != NULL;
+}
+#else
+#define journal_sendv sd_journal_sendv
+#define journal_load() 1
+#endif
 
 static log_syslog_fn syslog_fn;
 static void *syslog_ctx;
@@ -126,7 +156,7 @@ journal_send(int priority, const char *message_id, const struct log_field *field
 		iov[i].iov_base = strs[i];
 		iov[i].iov_len = strlen(strs[i]);
 	}
-	r = sd_journal_sendv(iov, (int)n) < 0 ? EPH_ERR_IO : EPH_OK;
+	r = !journal_load() || journal_sendv(iov, (int)n) < 0 ? EPH_ERR_IO : EPH_OK;
 out:
 	for (i = 0; i < n; i++)
 		free(strs[i]);
