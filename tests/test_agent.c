@@ -78,15 +78,6 @@ now_ms(void)
 }
 
 static void
-sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
-static void
 reap(pid_t *pid, int sig)
 {
 	if (*pid <= 0)
@@ -97,39 +88,14 @@ reap(pid_t *pid, int sig)
 	*pid = -1;
 }
 
-/* ssh-agent in the foreground on a socket in our temp dir. */
+/* ssh-agent on a socket in the temp dir, and our connection to it. */
 static void
 start_agent(struct fx *fx)
 {
-	pid_t pid;
-	int i, fd, st;
-
 	fx->sock = tu_path(fx->dir, "agent.sock");
-	if ((pid = fork()) == -1)
-		fail_msg("fork: %s", strerror(errno));
-	if (pid == 0) {
-		/* Never outlive a test run that dies (say, on the watchdog). */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if ((fd = open("/dev/null", O_RDWR)) != -1) {
-			dup2(fd, 0);
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		unsetenv("SSH_AUTH_SOCK");
-		execl(SSH_AGENT_PATH, "ssh-agent", "-D", "-a", fx->sock, (char *)NULL);
-		_exit(127);
-	}
-	fx->agent_pid = pid;
-	for (i = 0; i < 250; i++) {
-		if (agent_connect(fx->sock, &fx->a) == EPH_OK)
-			return;
-		if (waitpid(pid, &st, WNOHANG) == pid) {
-			fx->agent_pid = -1;
-			fail_msg("ssh-agent exited early (status %d)", st);
-		}
-		sleep_ms(20);
-	}
-	fail_msg("ssh-agent did not come up on %s", fx->sock);
+	tu_agent_start(fx->sock, &fx->agent_pid);
+	if (agent_connect(fx->sock, &fx->a) != EPH_OK)
+		fail_msg("cannot connect to ssh-agent on %s", fx->sock);
 }
 
 static int
@@ -435,7 +401,7 @@ test_lifetime(void **state)
 			gone = 1;
 			break;
 		}
-		sleep_ms(100);
+		tu_sleep_ms(100);
 	}
 	assert_int_equal(first, 1);
 	assert_true(gone);
@@ -681,7 +647,7 @@ fake_serve(int lfd, enum fake_mode mode, const uint8_t *reply, size_t n, const c
 		for (i = 0; i < n; i++) {
 			if (write_all(fd, reply + i, 1) != 0)
 				_exit(1);
-			sleep_ms(50);
+			tu_sleep_ms(50);
 		}
 	} else if (write_all(fd, reply, n) != 0)
 		_exit(1);

@@ -50,50 +50,15 @@ have_agent_tools(void)
 			skip();                                                                    \
 	} while (0)
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
-/* ssh-agent in the foreground on a socket in the temp dir, as
- * tests/test_agent.c starts it. */
+/* ssh-agent on a socket in the temp dir, and our connection to it. */
 static void
 start_agent(struct fx *fx)
 {
-	pid_t pid;
-	int i, fd, st;
-
 	fx->sock = tu_path(fx->dir, "agent.sock");
-	if ((pid = fork()) == -1)
-		fail_msg("fork: %s", strerror(errno));
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if ((fd = open("/dev/null", O_RDWR)) != -1) {
-			dup2(fd, 0);
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		unsetenv("SSH_AUTH_SOCK");
-		execl(SSH_AGENT_PATH, "ssh-agent", "-D", "-a", fx->sock, (char *)NULL);
-		_exit(127);
-	}
-	fx->agent_pid = pid;
-	for (i = 0; i < 250; i++) {
-		if (agent_connect(fx->sock, &fx->a) == EPH_OK) {
-			setenv("SSH_AUTH_SOCK", fx->sock, 1);
-			return;
-		}
-		if (waitpid(pid, &st, WNOHANG) == pid) {
-			fx->agent_pid = -1;
-			fail_msg("ssh-agent exited early (status %d)", st);
-		}
-		sleep_ms(20);
-	}
-	fail_msg("ssh-agent did not come up on %s", fx->sock);
+	tu_agent_start(fx->sock, &fx->agent_pid);
+	if (agent_connect(fx->sock, &fx->a) != EPH_OK)
+		fail_msg("cannot connect to ssh-agent on %s", fx->sock);
+	setenv("SSH_AUTH_SOCK", fx->sock, 1);
 }
 
 static int
@@ -240,7 +205,7 @@ test_agent_drops_at_valid_before(void **state)
 		ids = NULL;
 		assert_int_equal(agent_list(fx->a, &ids, &n), EPH_OK);
 		if (n > 0)
-			sleep_ms(100);
+			tu_sleep_ms(100);
 	}
 	agent_identities_free(ids, n);
 	assert_int_equal(n, 0);

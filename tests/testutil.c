@@ -6,8 +6,13 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -354,4 +359,74 @@ tu_sk_line(const struct key *plain, const char *app, const char *comment)
 	free(b64);
 	buf_free(&b);
 	return line;
+}
+
+void
+tu_sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* Can a client connect to the Unix socket at path? */
+static int
+sock_up(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd, ok;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return 0;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return 0;
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+void
+tu_agent_start(const char *sock, pid_t *pid)
+{
+	int i, fd, st;
+
+	if ((*pid = fork()) == -1)
+		fail_msg("fork: %s", strerror(errno));
+	if (*pid == 0) {
+		/* Never outlive a test run that dies (say, on the watchdog). */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if ((fd = open("/dev/null", O_RDWR)) != -1) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		unsetenv("SSH_AUTH_SOCK");
+		execl(SSH_AGENT_PATH, "ssh-agent", "-D", "-a", sock, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 250; i++) {
+		if (sock_up(sock))
+			return;
+		if (waitpid(*pid, &st, WNOHANG) == *pid) {
+			*pid = -1;
+			fail_msg("ssh-agent exited early (status %d)", st);
+		}
+		tu_sleep_ms(20);
+	}
+	fail_msg("ssh-agent did not come up on %s", sock);
+}
+
+void
+tu_agent_stop(pid_t *pid)
+{
+	if (*pid <= 0)
+		return;
+	kill(*pid, SIGTERM);
+	while (waitpid(*pid, NULL, 0) == -1 && errno == EINTR)
+		;
+	*pid = -1;
 }

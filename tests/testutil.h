@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cmocka.h>
 
@@ -47,6 +48,17 @@ void tu_assert_not_contains(const char *hay, const char *needle);
 /* cmocka fixtures: *state becomes a new temp dir (char *), then removed. */
 int tu_dir_setup(void **state);
 int tu_dir_teardown(void **state);
+
+/* Sleep ms milliseconds (for bounded polling, never for a timed assertion). */
+void tu_sleep_ms(long ms);
+
+/*
+ * ssh-agent in the foreground (-D) on sock, dying with the test process;
+ * returns once a client can connect to it (the test fails if it cannot).
+ * Its pid in *pid; stop with tu_agent_stop.
+ */
+void tu_agent_start(const char *sock, pid_t *pid);
+void tu_agent_stop(pid_t *pid);
 
 /* Paths of the OpenSSH oracles and of the built sshca. */
 const char *tu_ssh_keygen(void);
