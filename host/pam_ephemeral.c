@@ -1,0 +1,397 @@
+/*
+ * pam_ephemeral.so: the session check of an ephemeral certificate login.
+ * "session required pam_ephemeral.so [conf=FILE] [debug]", before
+ * pam_env (which lets a user set SSH_AUTH_INFO_0): the certificate in
+ * SSH_AUTH_INFO_0 must pass the host's check now, be the one
+ * ephemeral-principals recorded for this sshd connection, and stay
+ * within its grant's max_logins on this host.
+ *
+ * Not in this increment: the session watchdog that ends a session when
+ * its certificate expires or its serial is revoked (issue 15); a session
+ * opened here runs until the user ends it.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAM_SM_SESSION
+#define PAM_SM_ACCOUNT
+#define PAM_SM_AUTH
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "authinfo.h"
+#include "err.h"
+#include "events.h"
+#include "hostcheck.h"
+#include "log.h"
+#include "logins.h"
+#include "policy.h"
+#include "spool.h"
+
+#define IDENT "pam_ephemeral"
+#define DEFAULT_CONF SYSCONFDIR "/ephemeral/host.conf"
+#define DATA_NAME "pam_ephemeral_session"
+#define AUTH_INFO_VAR "SSH_AUTH_INFO_0"
+
+#define MSG_NOT_PRESENTED "Access denied: the certificate was not the one presented to sshd."
+#define MSG_MAX_LOGINS "Access denied: this certificate has been used for all its logins."
+#define MSG_NOT_EPHEMERAL "Access denied: this host accepts only ephemeral certificate logins."
+#define MSG_MALFORMED "Access denied: the login's authentication record is malformed."
+#define MSG_SYSTEM "Access denied: the login could not be checked."
+
+struct args {
+	const char *conf;
+	int debug;
+#ifdef EPH_TEST
+	/* The tests' clock; compiled only into the test build. */
+	int has_now;
+	uint64_t now;
+#endif
+};
+
+/* What close_session needs of the session open_session allowed. */
+struct session {
+	uint64_t start;
+	uint64_t serial;
+	char grant[GRANT_MAX_FIELD_LEN + 1];
+	char user[GRANT_MAX_FIELD_LEN + 1];
+};
+
+static void
+to_pam_syslog(int priority, const char *line, void *ctx)
+{
+	pam_syslog((pam_handle_t *)ctx, priority, "%s", line);
+}
+
+/* Unknown arguments are configuration errors: logged once, fail closed. */
+static int
+parse_args(pam_handle_t *pamh, int argc, const char **argv, struct args *a)
+{
+	int i;
+
+	memset(a, 0, sizeof(*a));
+	a->conf = DEFAULT_CONF;
+	for (i = 0; i < argc; i++) {
+		if (strncmp(argv[i], "conf=", 5) == 0 && argv[i][5] != '\0')
+			a->conf = argv[i] + 5;
+		else if (strcmp(argv[i], "debug") == 0)
+			a->debug = 1;
+#ifdef EPH_TEST
+		else if (strncmp(argv[i], "test_now=", 9) == 0) {
+			char *end;
+
+			a->now = strtoull(argv[i] + 9, &end, 10);
+			if (*end != '\0' || end == argv[i] + 9)
+				goto bad;
+			a->has_now = 1;
+		}
+#endif
+		else
+			goto bad;
+	}
+	return 0;
+bad:
+	pam_syslog(pamh, LOG_ERR, "unknown or malformed argument \"%s\"", argv[i]);
+	return -1;
+}
+
+static uint64_t
+clock_now(const struct args *a)
+{
+#ifdef EPH_TEST
+	if (a->has_now)
+		return a->now;
+#else
+	(void)a;
+#endif
+	return (uint64_t)time(NULL);
+}
+
+static const char *
+item_str(pam_handle_t *pamh, int item)
+{
+	const void *v = NULL;
+
+	if (pam_get_item(pamh, item, &v) != PAM_SUCCESS)
+		return NULL;
+	return v;
+}
+
+static int
+service_watched(const struct host_conf *hc, const char *service)
+{
+	size_t i;
+
+	if (service == NULL)
+		return 1; /* cannot tell: check it */
+	for (i = 0; i < hc->nservices; i++)
+		if (strcmp(hc->services[i], service) == 0)
+			return 1;
+	return 0;
+}
+
+/* A refusal before or beside the certificate check. */
+static void
+log_refused(pam_handle_t *pamh, const char *user, const char *reason,
+    const struct hostcheck_result *res, const char *fmt_detail)
+{
+	struct log_field f[HOSTCHECK_LOG_FIELDS + 5];
+	struct hostcheck_log hl;
+	char pid[24];
+	size_t n = 0, i;
+
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	if (res != NULL) {
+		hostcheck_log_fields(res, user, &hl);
+		for (i = 0; i < hl.n; i++) {
+			f[n] = hl.f[i];
+			/* The reason is ours when the check itself passed. */
+			if (strcmp(f[n].name, "EPH_REASON") == 0)
+				f[n].value = reason;
+			if (strcmp(f[n].name, "EPH_DECISION") == 0)
+				f[n].value = "refused";
+			n++;
+		}
+	} else {
+		f[n++] = (struct log_field){"EPH_DECISION", "refused"};
+		f[n++] = (struct log_field){"EPH_REASON", reason};
+		f[n++] = (struct log_field){"EPH_USER", user};
+	}
+	f[n++] = (struct log_field){"SYSLOG_IDENTIFIER", IDENT};
+	f[n++] = (struct log_field){"EPH_RHOST", item_str(pamh, PAM_RHOST)};
+	f[n++] = (struct log_field){"EPH_SSHD_PID", pid};
+	(void)eph_log(LOG_WARNING, HOST_MSGID_PAM_REFUSED, f, n, "session refused for %s: %s: %s",
+	    user != NULL ? user : "(unknown)", reason, fmt_detail);
+}
+
+static void
+cleanup_session(pam_handle_t *pamh, void *data, int error_status)
+{
+	(void)pamh;
+	(void)error_status;
+	free(data);
+}
+
+static int
+start_session(pam_handle_t *pamh, const struct hostcheck_result *res, const char *user,
+    uint64_t now, uint64_t logins)
+{
+	struct log_field f[HOSTCHECK_LOG_FIELDS + 6];
+	struct hostcheck_log hl;
+	struct session *s;
+	char pid[24], nlogins[24];
+	size_t n;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return PAM_BUF_ERR;
+	s->start = now;
+	s->serial = res->serial;
+	snprintf(s->grant, sizeof(s->grant), "%s", res->grant.id != NULL ? res->grant.id : "");
+	snprintf(s->user, sizeof(s->user), "%s", user);
+	if (pam_set_data(pamh, DATA_NAME, s, cleanup_session) != PAM_SUCCESS) {
+		free(s);
+		return PAM_BUF_ERR;
+	}
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	snprintf(nlogins, sizeof(nlogins), "%" PRIu64, logins);
+	hostcheck_log_fields(res, user, &hl);
+	memcpy(f, hl.f, hl.n * sizeof(f[0]));
+	n = hl.n;
+	f[n++] = (struct log_field){"SYSLOG_IDENTIFIER", IDENT};
+	f[n++] = (struct log_field){"EPH_RHOST", item_str(pamh, PAM_RHOST)};
+	f[n++] = (struct log_field){"EPH_TTY", item_str(pamh, PAM_TTY)};
+	f[n++] = (struct log_field){"EPH_SSHD_PID", pid};
+	f[n++] = (struct log_field){"EPH_LOGINS", logins > 0 ? nlogins : NULL};
+	(void)eph_log(LOG_INFO, HOST_MSGID_PAM_SESSION_START, f, n,
+	    "session start for %s: grant %s serial %" PRIu64 " task %s requester %s approvers %s",
+	    user, s->grant, res->serial, res->grant.task != NULL ? res->grant.task : "",
+	    res->grant.requester != NULL ? res->grant.requester : "",
+	    res->approvers != NULL ? res->approvers : "");
+	return PAM_SUCCESS;
+}
+
+static int
+refuse(pam_handle_t *pamh, const char *msg)
+{
+	(void)pam_error(pamh, "%s", msg);
+	return PAM_PERM_DENIED;
+}
+
+PAM_EXTERN int
+pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct args a;
+	struct host_conf *hc = NULL;
+	struct policy_errors errs = {NULL, 0};
+	struct authinfo ai = {NULL, 0};
+	const struct authinfo_method *m = NULL;
+	struct hostcheck_request req;
+	struct hostcheck_result res;
+	struct spool_conn conn;
+	const char *user = NULL, *info;
+	char *why = NULL;
+	uint64_t now, logins = 0;
+	int have_res = 0, r, rv = PAM_SESSION_ERR;
+
+	(void)flags;
+	eph_log_set_syslog(to_pam_syslog, pamh);
+	if (parse_args(pamh, argc, argv, &a) != 0)
+		goto out;
+	now = clock_now(&a);
+	if (hostconf_load(a.conf, &hc, &errs) != EPH_OK) {
+		why = policy_errors_format(&errs);
+		pam_syslog(pamh, LOG_ERR, "%s: %s", a.conf, why != NULL ? why : "cannot load");
+		rv = PAM_SYSTEM_ERR;
+		goto out;
+	}
+	if (!service_watched(hc, item_str(pamh, PAM_SERVICE))) {
+		rv = PAM_IGNORE;
+		goto out;
+	}
+	if (pam_get_item(pamh, PAM_USER, (const void **)&user) != PAM_SUCCESS || user == NULL ||
+	    *user == '\0') {
+		pam_syslog(pamh, LOG_ERR, "no PAM_USER");
+		rv = PAM_SESSION_ERR;
+		goto out;
+	}
+	info = pam_getenv(pamh, AUTH_INFO_VAR);
+	if ((r = authinfo_parse(info != NULL ? info : "", &ai)) != EPH_OK) {
+		rv = r == EPH_ERR_NOMEM ? PAM_BUF_ERR : refuse(pamh, MSG_MALFORMED);
+		log_refused(pamh, user, "malformed_auth_info", NULL, eph_strerror(r));
+		goto out;
+	}
+	if ((r = authinfo_find_cert(&ai, &m)) == EPH_ERR_NOTFOUND) {
+		if (hc->non_ephemeral == HOST_NON_EPHEMERAL_IGNORE) {
+			if (a.debug)
+				pam_syslog(
+				    pamh, LOG_DEBUG, "no certificate login for %s: ignored", user);
+			rv = PAM_IGNORE;
+			goto out;
+		}
+		rv = refuse(pamh, MSG_NOT_EPHEMERAL);
+		log_refused(pamh, user, "not_ephemeral", NULL, "no certificate in " AUTH_INFO_VAR);
+		goto out;
+	}
+	if (r != EPH_OK) {
+		rv = refuse(pamh, MSG_MALFORMED);
+		log_refused(pamh, user, "malformed_auth_info", NULL, eph_strerror(r));
+		goto out;
+	}
+
+	req = (struct hostcheck_request){hc, user, m->key_type, m->key_b64, now};
+	have_res = 1;
+	if (hostcheck_cert(&req, &res) != HOSTCHECK_OK) {
+		rv = res.decision == HOSTCHECK_SYSTEM
+		    ? PAM_SYSTEM_ERR
+		    : refuse(pamh, hostcheck_user_message(res.decision));
+		log_refused(pamh, user, hostcheck_decision_name(res.decision), &res, res.detail);
+		goto out;
+	}
+	/* The variable alone proves nothing (pam_env lets a user set it):
+	 * sshd's own check of this connection must have seen this serial. */
+	if ((r = spool_conn_of(getpid(), &conn)) == EPH_OK)
+		r = spool_lookup(hc->state_dir, &conn, user, res.serial);
+	if (r != EPH_OK) {
+		rv = refuse(pamh, MSG_NOT_PRESENTED);
+		log_refused(pamh, user, "not_presented", &res, eph_strerror(r));
+		goto out;
+	}
+	if (res.grant.max_logins > 0) {
+		r = logins_take(hc->state_dir, res.serial, res.grant.max_logins, &logins);
+		if (r == EPH_ERR_RANGE) {
+			rv = refuse(pamh, MSG_MAX_LOGINS);
+			log_refused(pamh, user, "max_logins", &res, "max_logins used up");
+			goto out;
+		}
+		if (r != EPH_OK) {
+			rv = refuse(pamh, MSG_SYSTEM);
+			log_refused(pamh, user, "login_count", &res, eph_strerror(r));
+			goto out;
+		}
+	}
+	rv = start_session(pamh, &res, user, now, logins);
+out:
+	if (have_res)
+		hostcheck_result_clear(&res);
+	authinfo_clear(&ai);
+	policy_errors_clear(&errs);
+	free(why);
+	hostconf_free(hc);
+	eph_log_set_syslog(NULL, NULL);
+	return rv;
+}
+
+PAM_EXTERN int
+pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct args a;
+	const void *d = NULL;
+	const struct session *s;
+	char serial[24], dur[24];
+	uint64_t now;
+
+	(void)flags;
+	if (parse_args(pamh, argc, argv, &a) != 0)
+		return PAM_SESSION_ERR;
+	if (pam_get_data(pamh, DATA_NAME, &d) != PAM_SUCCESS || d == NULL)
+		return PAM_IGNORE;
+	s = d;
+	now = clock_now(&a);
+	snprintf(serial, sizeof(serial), "%" PRIu64, s->serial);
+	snprintf(dur, sizeof(dur), "%" PRIu64, now > s->start ? now - s->start : 0);
+	const struct log_field f[] = {
+	    {"SYSLOG_IDENTIFIER", IDENT},
+	    {"EPH_USER", s->user},
+	    {"EPH_SERIAL", serial},
+	    {"EPH_GRANT", s->grant},
+	    {"EPH_DURATION", dur},
+	};
+	eph_log_set_syslog(to_pam_syslog, pamh);
+	(void)eph_log(LOG_INFO, HOST_MSGID_PAM_SESSION_END, f, sizeof(f) / sizeof(f[0]),
+	    "session end for %s: grant %s serial %s after %s s", s->user, s->grant, serial, dur);
+	eph_log_set_syslog(NULL, NULL);
+	return PAM_SUCCESS;
+}
+
+/*
+ * sshd runs no PAM auth for a publickey login and runs account before
+ * SSH_AUTH_INFO_0 exists, so neither phase can see the certificate: the
+ * whole decision is in the session phase, and these entry points stay
+ * out of the stack's result.
+ */
+PAM_EXTERN int
+pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_IGNORE;
+}
+
+PAM_EXTERN int
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_IGNORE;
+}
+
+PAM_EXTERN int
+pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_IGNORE;
+}

@@ -1,0 +1,575 @@
+/*
+ * Tests for pam_ephemeral.so under pam_wrapper: the real Linux-PAM runs
+ * private service files naming the built modules (the test build with
+ * an injected clock, and the production build on the real clock with a
+ * certificate from the built sshca). Every refusal and the success path,
+ * and the production module's exports.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <security/pam_appl.h>
+
+#include "b64.h"
+#include "cert.h"
+#include "err.h"
+#include "grant.h"
+#include "key.h"
+#include "krl.h"
+#include "spool.h"
+#include "testutil.h"
+
+#define NOW 1800000000u
+#define NOW_S "1800000000"
+#define HOST "db01.example.com"
+#define CERT_TYPE "ssh-ed25519-cert-v01@openssh.com"
+
+static const char *world;
+
+/* What pam_debug answers after the module ignored a session. */
+#define IGNORED PAM_NO_MODULE_DATA /* the service files and host.conf */
+
+struct fx {
+	char *state, *conf;
+	struct key *ca, *rogue, *user;
+	char *ca_path, *krl_path;
+	struct spool_conn self;
+};
+
+struct spec {
+	uint64_t serial; /* default 42 */
+	const char *task; /* default db-maint */
+	uint64_t valid_after, valid_before;
+	uint32_t max_logins; /* default 0: unlimited */
+	const struct key *ca;
+};
+
+static void
+write_krl(struct fx *f, const uint64_t *serials, size_t n)
+{
+	struct krl *k = NULL;
+	struct buf b;
+	size_t i;
+
+	buf_init(&b);
+	assert_int_equal(krl_new(&k), EPH_OK);
+	for (i = 0; i < n; i++)
+		assert_int_equal(krl_add_serial(k, f->ca, serials[i]), EPH_OK);
+	assert_int_equal(krl_serialize(k, &b), EPH_OK);
+	assert_int_equal(tu_write_file(f->krl_path, b.d, b.len, 0644), 0);
+	krl_free(k);
+	buf_free(&b);
+}
+
+static void
+write_hostconf(struct fx *f, const char *extra)
+{
+	char *text;
+
+	assert_true(asprintf(&text,
+	                "host = { names = [ \"" HOST "\" ]; };\n"
+	                "trusted_ca_keys = \"%s\";\nrevoked_keys = \"%s\";\n"
+	                "state_dir = \"%s\";\nservices = [ \"sshd\", \"sshd-prod\" ];\n%s\n"
+	                "accept = ( { task = \"db-maint\"; users = [ \"postgres\" ]; } );\n",
+	                f->ca_path, f->krl_path, f->state, extra) > 0);
+	assert_int_equal(tu_write_file(f->conf, text, strlen(text), 0644), 0);
+	free(text);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char *line, *spool;
+
+	assert_non_null(f);
+	f->state = tu_mkdtemp();
+	assert_int_equal(chmod(f->state, 0755), 0);
+	spool = tu_path(f->state, SPOOL_SUBDIR);
+	assert_int_equal(mkdir(spool, 0700), 0);
+	free(spool);
+	f->conf = tu_path(world, "host.conf");
+	f->ca_path = tu_path(f->state, "ca.pub");
+	f->krl_path = tu_path(f->state, "revoked.krl");
+	assert_int_equal(key_generate(KEY_ED25519, 0, &f->ca), EPH_OK);
+	assert_int_equal(key_generate(KEY_ED25519, 0, &f->rogue), EPH_OK);
+	assert_int_equal(key_generate(KEY_ED25519, 0, &f->user), EPH_OK);
+	assert_int_equal(key_format_public_line(f->ca, "ca", &line), EPH_OK);
+	assert_int_equal(tu_write_file(f->ca_path, line, strlen(line), 0644), 0);
+	free(line);
+	write_krl(f, NULL, 0);
+	write_hostconf(f, "");
+	assert_int_equal(spool_conn_of(getpid(), &f->self), EPH_OK);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	key_free(f->ca);
+	key_free(f->rogue);
+	key_free(f->user);
+	tu_rmrf(f->state);
+	free(f->state);
+	free(f->conf);
+	free(f->ca_path);
+	free(f->krl_path);
+	free(f);
+	return 0;
+}
+
+/* SSH_AUTH_INFO_0 for a signed certificate as sshd writes it. */
+static char *
+make_authinfo(struct fx *f, const struct spec *s)
+{
+	struct cert *c = NULL;
+	struct grant g;
+	struct buf val;
+	char *b64, *out, *approvers[] = {"bob", "carol"};
+
+	buf_init(&val);
+	assert_int_equal(cert_new(&c), EPH_OK);
+	assert_int_equal(cert_set_key(c, f->user), EPH_OK);
+	c->type = CERT_TYPE_USER;
+	c->serial = s->serial != 0 ? s->serial : 42;
+	assert_non_null(c->key_id = strdup("eph:g-42:alice:db-maint"));
+	c->valid_after = s->valid_after != 0 ? s->valid_after : NOW - 60;
+	c->valid_before = s->valid_before != 0 ? s->valid_before : NOW + 300;
+	assert_int_equal(cert_add_principal(c, "eph:db-maint@" HOST), EPH_OK);
+	memset(&g, 0, sizeof(g));
+	g.id = "g-42";
+	g.task = (char *)(s->task != NULL ? s->task : "db-maint");
+	g.requester = "alice";
+	g.login_as = "postgres";
+	g.approvers = approvers;
+	g.napprovers = 2;
+	g.max_logins = s->max_logins;
+	assert_int_equal(grant_encode(&g, &val), EPH_OK);
+	assert_int_equal(cert_add_extension(c, GRANT_EXTENSION, val.d, val.len), EPH_OK);
+	assert_int_equal(cert_sign(c, s->ca != NULL ? s->ca : f->ca, NULL), EPH_OK);
+	assert_non_null(b64 = b64_encode(c->blob.d, c->blob.len));
+	assert_true(asprintf(&out, "publickey " CERT_TYPE " %s\n", b64) > 0);
+	free(b64);
+	cert_free(c);
+	buf_free(&val);
+	return out;
+}
+
+static void
+spool(struct fx *f, const char *user, uint64_t serial)
+{
+	assert_int_equal(spool_record(f->state, &f->self, user, serial, NOW), EPH_OK);
+}
+
+/* pam_error's text of the last session open. */
+static char said[512];
+
+static int
+conv(int n, const struct pam_message **msg, struct pam_response **resp, void *ctx)
+{
+	int i;
+
+	(void)ctx;
+	*resp = calloc((size_t)n, sizeof(**resp));
+	if (*resp == NULL)
+		return PAM_BUF_ERR;
+	for (i = 0; i < n; i++)
+		if (msg[i]->msg_style == PAM_ERROR_MSG)
+			snprintf(said, sizeof(said), "%s", msg[i]->msg);
+	return PAM_SUCCESS;
+}
+
+/* Open (and, when that succeeds, close) a session of service for user
+ * with SSH_AUTH_INFO_0 = info (NULL: unset); the open's result. */
+static int
+open_session(const char *service, const char *user, const char *info)
+{
+	struct pam_conv c = {conv, NULL};
+	pam_handle_t *pamh = NULL;
+	char *env;
+	int rv;
+
+	said[0] = '\0';
+	assert_int_equal(pam_start(service, user, &c, &pamh), PAM_SUCCESS);
+	assert_int_equal(pam_set_item(pamh, PAM_RHOST, "192.0.2.7"), PAM_SUCCESS);
+	assert_int_equal(pam_set_item(pamh, PAM_TTY, "/dev/pts/3"), PAM_SUCCESS);
+	if (info != NULL) {
+		assert_true(asprintf(&env, "SSH_AUTH_INFO_0=%s", info) > 0);
+		assert_int_equal(pam_putenv(pamh, env), PAM_SUCCESS);
+		free(env);
+	}
+	rv = pam_open_session(pamh, 0);
+	if (rv == IGNORED)
+		rv = PAM_IGNORE;
+	if (rv == PAM_SUCCESS)
+		assert_int_equal(pam_close_session(pamh, 0), PAM_SUCCESS);
+	pam_end(pamh, rv);
+	return rv;
+}
+
+/* The refusal of spec s (spooled as presented) for postgres. */
+static void
+assert_refused(struct fx *f, const struct spec *s, const char *msg_part)
+{
+	char *info = make_authinfo(f, s);
+
+	spool(f, "postgres", s->serial != 0 ? s->serial : 42);
+	assert_int_equal(open_session("sshd", "postgres", info), PAM_PERM_DENIED);
+	if (msg_part != NULL && strstr(said, msg_part) == NULL)
+		fail_msg("pam_error said \"%s\", not \"%s\"", said, msg_part);
+	assert_true(said[0] != '\0');
+	free(info);
+}
+
+static void
+test_ok(void **state)
+{
+	struct fx *f = *state;
+	struct spec s = {0};
+	char *info = make_authinfo(f, &s);
+
+	spool(f, "postgres", 42);
+	assert_int_equal(open_session("sshd", "postgres", info), PAM_SUCCESS);
+	assert_string_equal(said, "");
+	free(info);
+}
+
+static void
+test_not_in_spool(void **state)
+{
+	struct fx *f = *state;
+	struct spec s = {0};
+	char *info = make_authinfo(f, &s);
+
+	/* Nothing recorded for this connection. */
+	assert_int_equal(open_session("sshd", "postgres", info), PAM_PERM_DENIED);
+	assert_non_null(strstr(said, "not the one presented to sshd"));
+	/* Another serial, and this serial for another account. */
+	spool(f, "postgres", 43);
+	spool(f, "admin", 42);
+	assert_int_equal(open_session("sshd", "postgres", info), PAM_PERM_DENIED);
+	assert_non_null(strstr(said, "not the one presented to sshd"));
+	free(info);
+}
+
+static void
+test_expired(void **state)
+{
+	struct spec s = {.valid_after = NOW - 600, .valid_before = NOW - 1};
+
+	assert_refused(*state, &s, NULL);
+}
+
+static void
+test_not_yet_valid(void **state)
+{
+	struct spec s = {.valid_after = NOW + 10, .valid_before = NOW + 600};
+
+	assert_refused(*state, &s, NULL);
+}
+
+static void
+test_wrong_ca(void **state)
+{
+	struct fx *f = *state;
+	struct spec s = {.ca = f->rogue};
+
+	assert_refused(f, &s, NULL);
+}
+
+static void
+test_revoked(void **state)
+{
+	struct fx *f = *state;
+	struct spec s = {0};
+	const uint64_t serials[] = {42};
+
+	write_krl(f, serials, 1);
+	assert_refused(f, &s, NULL);
+}
+
+static void
+test_wrong_user(void **state)
+{
+	struct fx *f = *state;
+	struct spec s = {0};
+	char *info = make_authinfo(f, &s);
+
+	/* Presented for root too: the check itself refuses root. */
+	spool(f, "root", 42);
+	assert_int_equal(open_session("sshd", "root", info), PAM_PERM_DENIED);
+	assert_true(said[0] != '\0');
+	free(info);
+}
+
+static void
+test_task_not_accepted(void **state)
+{
+	struct spec s = {.task = "web-deploy"};
+
+	assert_refused(*state, &s, NULL);
+}
+
+static void
+test_max_logins(void **state)
+{
+	struct fx *f = *state;
+	struct spec s = {.serial = 77, .max_logins = 1};
+	char *info = make_authinfo(f, &s), *path, *text;
+
+	spool(f, "postgres", 77);
+	assert_int_equal(open_session("sshd", "postgres", info), PAM_SUCCESS);
+	path = tu_path(f->state, "logins/77");
+	assert_non_null(text = tu_read_file(path, NULL));
+	assert_string_equal(text, "00000000000000000001\n");
+	free(text);
+	assert_int_equal(open_session("sshd", "postgres", info), PAM_PERM_DENIED);
+	assert_non_null(strstr(said, "all its logins"));
+	/* A count that does not parse is never reset. */
+	assert_int_equal(tu_write_file(path, "x\n", 2, 0600), 0);
+	assert_int_equal(open_session("sshd", "postgres", info), PAM_PERM_DENIED);
+	free(path);
+	free(info);
+}
+
+static void
+test_max_logins_two(void **state)
+{
+	struct fx *f = *state;
+	struct spec s = {.serial = 78, .max_logins = 2};
+	char *info = make_authinfo(f, &s);
+
+	spool(f, "postgres", 78);
+	assert_int_equal(open_session("sshd", "postgres", info), PAM_SUCCESS);
+	assert_int_equal(open_session("sshd", "postgres", info), PAM_SUCCESS);
+	assert_int_equal(open_session("sshd", "postgres", info), PAM_PERM_DENIED);
+	free(info);
+}
+
+static void
+test_malformed_authinfo(void **state)
+{
+	struct fx *f = *state;
+	struct spec s = {0};
+	char *info = make_authinfo(f, &s);
+
+	spool(f, "postgres", 42);
+	info[strlen(info) - 1] = '\0'; /* no final newline */
+	assert_int_equal(open_session("sshd", "postgres", info), PAM_PERM_DENIED);
+	assert_int_equal(open_session("sshd", "postgres", "publickey  x\n"), PAM_PERM_DENIED);
+	/* A tampered blob: one base64 character changed. */
+	info[strlen(info) / 2] = info[strlen(info) / 2] == 'A' ? 'B' : 'A';
+	strcat(info, "\n");
+	assert_int_equal(open_session("sshd", "postgres", info), PAM_PERM_DENIED);
+	free(info);
+}
+
+static void
+test_plain_key(void **state)
+{
+	struct fx *f = *state;
+	const char *plain = "publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA==\n";
+
+	/* non_ephemeral = "ignore" (the default): existing logins work. */
+	assert_int_equal(open_session("sshd", "postgres", plain), PAM_IGNORE);
+	assert_int_equal(open_session("sshd", "postgres", NULL), PAM_IGNORE);
+	write_hostconf(f, "non_ephemeral = \"deny\";");
+	assert_int_equal(open_session("sshd", "postgres", plain), PAM_PERM_DENIED);
+	assert_true(said[0] != '\0');
+	assert_int_equal(open_session("sshd", "postgres", "password\n"), PAM_PERM_DENIED);
+	assert_int_equal(open_session("sshd", "postgres", NULL), PAM_PERM_DENIED);
+}
+
+static void
+test_other_service(void **state)
+{
+	struct fx *f = *state;
+
+	write_hostconf(f, "non_ephemeral = \"deny\";");
+	assert_int_equal(open_session("cron", "postgres", NULL), PAM_IGNORE);
+}
+
+static void
+test_bad_args(void **state)
+{
+	(void)state;
+	assert_int_equal(open_session("sshd-badarg", "postgres", NULL), PAM_SESSION_ERR);
+	assert_int_equal(open_session("sshd-noconf", "postgres", NULL), PAM_SYSTEM_ERR);
+}
+
+/* The production module on the real clock with a certificate from
+ * sshca sign; it knows no test_now=. */
+static void
+test_production_sshca(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL, *path, *line, *p, *info;
+
+	if (tu_run_in(f->state, &out,
+	        "%s init --key sca >/dev/null && %s pubkey --key sca >ca.pub && "
+	        "%s init --key user >/dev/null && %s pubkey --key user >user.pub && "
+	        "%s sign --key sca --principals eph:db-maint@" HOST " --ttl 5m --serial 9 "
+	        "--key-id eph:g-9:alice:db-maint --grant-id g-9 --task db-maint "
+	        "--requester alice --login-as postgres --approver bob --max-logins 1 "
+	        "--reason INC-1 user.pub && %s krl --key ca.pub -o revoked.krl",
+	        tu_sshca(), tu_sshca(), tu_sshca(), tu_sshca(), tu_sshca(), tu_sshca()) != 0)
+		fail_msg("sshca: %s", out);
+	free(out);
+	path = tu_path(f->state, "user-cert.pub");
+	assert_non_null(line = tu_read_file(path, NULL));
+	free(path);
+	assert_non_null(p = strchr(line, ' '));
+	*p = '\0';
+	p[1 + strcspn(p + 1, " \n")] = '\0';
+	assert_true(asprintf(&info, "publickey %s %s\n", line, p + 1) > 0);
+	spool(f, "postgres", 9);
+	assert_int_equal(open_session("sshd-prod", "postgres", info), PAM_SUCCESS);
+	assert_int_equal(open_session("sshd-prod", "postgres", info), PAM_PERM_DENIED);
+	assert_int_equal(open_session("sshd-prod-testnow", "postgres", info), PAM_SESSION_ERR);
+	free(info);
+	free(line);
+}
+
+/* The installed module exports pam_sm_* and nothing else. */
+static void
+test_exports(void **state)
+{
+	void *h;
+	char *out = NULL, *l, *save = NULL;
+	int n = 0;
+
+	(void)state;
+	assert_non_null(h = dlopen(PAM_EPHEMERAL_SO, RTLD_NOW | RTLD_LOCAL));
+	assert_non_null(dlsym(h, "pam_sm_open_session"));
+	assert_non_null(dlsym(h, "pam_sm_close_session"));
+	assert_non_null(dlsym(h, "pam_sm_acct_mgmt"));
+	assert_null(dlsym(h, "hostcheck_cert"));
+	assert_null(dlsym(h, "logins_take"));
+	assert_null(dlsym(h, "eph_log"));
+	assert_null(dlsym(h, "parse_args"));
+	dlclose(h);
+	if (tu_run_in(".", &out, "nm -D --defined-only %s", PAM_EPHEMERAL_SO) != 0)
+		fail_msg("nm: %s", out);
+	for (l = strtok_r(out, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
+		const char *sym = strrchr(l, ' ');
+
+		sym = sym != NULL ? sym + 1 : l;
+		if (strncmp(sym, "pam_sm_", 7) != 0)
+			fail_msg("exported: %s", l);
+		n++;
+	}
+	assert_int_equal(n, 5);
+	free(out);
+}
+
+static int
+write_service(const char *name, const char *line)
+{
+	char *path = tu_path(world, "%s", name);
+	int r = tu_write_file(path, line, strlen(line), 0644);
+
+	free(path);
+	return r;
+}
+
+static int
+reexec_under_pam_wrapper(char **argv)
+{
+	char *dir, *text = NULL, *asan = NULL;
+	const char *old;
+
+	if (access(PAM_WRAPPER_SO, R_OK) != 0) {
+		fprintf(stderr, "test_pam_ephemeral: pam_wrapper not installed; skipped\n");
+		return 77;
+	}
+	dir = tu_mkdtemp();
+	world = dir;
+/* The stack's result alone cannot tell PAM_IGNORE (Linux-PAM turns a
+ * stack that only ignores into PAM_PERM_DENIED): the module's ignore
+ * falls through to pam_debug's IGNORED, everything else ends the stack. */
+#define SVC(name, so, args)                                                                        \
+	(asprintf(&text,                                                                           \
+	     "session [success=done ignore=ignore default=die] %s conf=%s/host.conf %s\n"          \
+	     "session required pam_debug.so open_session=no_module_data\n",                        \
+	     so, dir, args) < 0 ||                                                                 \
+	    write_service(name, text) != 0)
+	if (SVC("sshd", PAM_EPHEMERAL_TEST_SO, "test_now=" NOW_S))
+		return 99;
+	free(text);
+	if (SVC("cron", PAM_EPHEMERAL_TEST_SO, "test_now=" NOW_S))
+		return 99;
+	free(text);
+	if (SVC("sshd-badarg", PAM_EPHEMERAL_TEST_SO, "debug bogus"))
+		return 99;
+	free(text);
+	if (SVC("sshd-prod", PAM_EPHEMERAL_SO, "debug"))
+		return 99;
+	free(text);
+	if (SVC("sshd-prod-testnow", PAM_EPHEMERAL_SO, "test_now=" NOW_S))
+		return 99;
+	free(text);
+	if (asprintf(&text, "session required %s conf=%s/missing.conf\n", PAM_EPHEMERAL_TEST_SO,
+	        dir) < 0 ||
+	    write_service("sshd-noconf", text) != 0)
+		return 99;
+	free(text);
+#undef SVC
+	setenv("EPH_PAMEPH_TEST_DIR", dir, 1);
+	setenv("PAM_WRAPPER", "1", 1);
+	setenv("PAM_WRAPPER_SERVICE_DIR", dir, 1);
+	setenv("LD_PRELOAD", PAM_WRAPPER_SO, 1);
+	setenv("PAM_WRAPPER_DISABLE_DEEPBIND", "1", 1);
+	setenv("UID_WRAPPER_DISABLE_DEEPBIND", "1", 1);
+	old = getenv("ASAN_OPTIONS");
+	if (asprintf(&asan, "%s%sverify_asan_link_order=0", old != NULL ? old : "",
+	        old != NULL && *old != '\0' ? ":" : "") < 0)
+		return 99;
+	setenv("ASAN_OPTIONS", asan, 1);
+	free(asan);
+	execv("/proc/self/exe", argv);
+	fprintf(stderr, "test_pam_ephemeral: re-exec: %s\n", strerror(errno));
+	tu_rmrf(dir);
+	return 99;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_ok, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_not_in_spool, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_expired, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_not_yet_valid, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wrong_ca, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_revoked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wrong_user, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_task_not_accepted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_max_logins, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_max_logins_two, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed_authinfo, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_plain_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_service, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_production_sshca, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_exports, setup, teardown),
+	};
+	int rc;
+
+	if ((world = getenv("EPH_PAMEPH_TEST_DIR")) == NULL || getenv("PAM_WRAPPER") == NULL)
+		return reexec_under_pam_wrapper(argv);
+	tu_init(argc, argv);
+	rc = cmocka_run_group_tests_name("pam_ephemeral", tests, NULL, NULL);
+	tu_rmrf(world);
+	return rc;
+}
