@@ -50,6 +50,10 @@ struct spec {
 	uint64_t valid_after, valid_before;
 	uint32_t max_logins; /* default 0: unlimited */
 	const struct key *ca;
+	const char *principal; /* default eph:db-maint@HOST */
+	const char *login_as; /* default postgres */
+	int no_grant; /* no grant@ephssh at all */
+	int bad_grant; /* grant@ephssh that does not decode */
 };
 
 static void
@@ -146,17 +150,29 @@ make_authinfo(struct fx *f, const struct spec *s)
 	assert_non_null(c->key_id = strdup("eph:g-42:alice:db-maint"));
 	c->valid_after = s->valid_after != 0 ? s->valid_after : NOW - 60;
 	c->valid_before = s->valid_before != 0 ? s->valid_before : NOW + 300;
-	assert_int_equal(cert_add_principal(c, "eph:db-maint@" HOST), EPH_OK);
+	assert_int_equal(
+	    cert_add_principal(c, s->principal != NULL ? s->principal : "eph:db-maint@" HOST),
+	    EPH_OK);
 	memset(&g, 0, sizeof(g));
 	g.id = "g-42";
 	g.task = (char *)(s->task != NULL ? s->task : "db-maint");
 	g.requester = "alice";
-	g.login_as = "postgres";
+	g.login_as = (char *)(s->login_as != NULL ? s->login_as : "postgres");
 	g.approvers = approvers;
 	g.napprovers = 2;
 	g.max_logins = s->max_logins;
 	assert_int_equal(grant_encode(&g, &val), EPH_OK);
-	assert_int_equal(cert_add_extension(c, GRANT_EXTENSION, val.d, val.len), EPH_OK);
+	if (!s->no_grant)
+		assert_int_equal(cert_add_extension(c, GRANT_EXTENSION, val.d, val.len), EPH_OK);
+	if (s->bad_grant) {
+		/* libephcore issues no grant a host cannot read: spoil it
+		 * after the check (string length, then uint32 version). */
+		struct cert_opt *o = (struct cert_opt *)cert_find_extension(c, GRANT_EXTENSION);
+
+		assert_non_null(o);
+		assert_true(o->len > 8);
+		o->data[7] = 9;
+	}
 	assert_int_equal(cert_sign(c, s->ca != NULL ? s->ca : f->ca, NULL), EPH_OK);
 	assert_non_null(b64 = b64_encode(c->blob.d, c->blob.len));
 	assert_true(asprintf(&out, "publickey " CERT_TYPE " %s\n", b64) > 0);
@@ -311,6 +327,34 @@ test_wrong_user(void **state)
 	assert_int_equal(open_session("sshd", "root", info), PAM_PERM_DENIED);
 	assert_true(said[0] != '\0');
 	free(info);
+}
+
+/* A certificate whose principals name another host. */
+static void
+test_wrong_host(void **state)
+{
+	struct spec s = {.principal = "eph:db-maint@db99.example.com"};
+
+	assert_refused(*state, &s, NULL);
+}
+
+/* The grant's login_as is not the account logging in. */
+static void
+test_login_as_mismatch(void **state)
+{
+	struct spec s = {.login_as = "deploy"};
+
+	assert_refused(*state, &s, NULL);
+}
+
+/* No grant@ephssh, or one that does not decode. */
+static void
+test_grant_missing_or_malformed(void **state)
+{
+	struct spec none = {.no_grant = 1}, bad = {.bad_grant = 1, .serial = 43};
+
+	assert_refused(*state, &none, NULL);
+	assert_refused(*state, &bad, NULL);
 }
 
 static void
@@ -555,6 +599,9 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_revoked, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wrong_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_task_not_accepted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wrong_host, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_login_as_mismatch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_grant_missing_or_malformed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_max_logins, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_max_logins_two, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_authinfo, setup, teardown),
