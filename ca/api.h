@@ -137,7 +137,7 @@ struct ca_krl {
  *   EPH_ERR_UNAUTHENTICATED 401, EPH_ERR_FORBIDDEN 403, EPH_ERR_NOTFOUND
  *   404, EPH_ERR_CONFLICT 409, EPH_ERR_LIMIT 429, EPH_ERR_STORE_FULL or BUSY 503,
  *   anything else 500 (its detail is logged, not sent).
- * A NULL member answers 501 "not implemented".
+ * A NULL member answers 501: the route is not offered by this server.
  *
  * Threading: the front calls the backend from its worker threads
  * (http_config.threads per listener, each an epoll loop over its share of

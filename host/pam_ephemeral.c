@@ -296,8 +296,12 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	}
 	/* The variable alone proves nothing (pam_env lets a user set it):
 	 * sshd's own check of this connection must have seen this serial. */
-	if ((r = spool_conn_of(getpid(), &conn)) == EPH_OK)
+	if ((r = spool_conn_of(getpid(), &conn)) == EPH_OK) {
 		r = spool_lookup(hc->state_dir, &conn, user, res.serial);
+		/* Checked once: the entry has served (a later session of this
+		 * connection would need sshd to check a certificate again). */
+		(void)spool_remove(hc->state_dir, &conn);
+	}
 	if (r != EPH_OK) {
 		rv = refuse(pamh, MSG_NOT_PRESENTED);
 		log_refused(pamh, user, "not_presented", &res, eph_strerror(r));

@@ -202,8 +202,10 @@ main(int argc, char **argv)
 			goto out;
 	if (fflush(stdout) != 0)
 		goto out;
-	/* After the answer: entries of connections that are gone. */
-	(void)spool_clean(hc->state_dir, NULL);
+	/* After the answer, and at most once a minute (sshd waits for our
+	 * exit, twice per login): entries of connections that are gone.
+	 * pam_ephemeral removes each entry it has checked. */
+	(void)spool_clean_due(hc->state_dir, SPOOL_SWEEP_INTERVAL, NULL);
 	rc = EXIT_ACCEPTED;
 out:
 	hostcheck_result_clear(&res);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -452,4 +453,33 @@ spool_clean(const char *state_dir, size_t *removed)
 	if (removed != NULL)
 		*removed = count;
 	return EPH_OK;
+}
+
+int
+spool_clean_due(const char *state_dir, unsigned interval, size_t *removed)
+{
+	struct timespec ts[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+	struct stat st;
+	uid_t owner;
+	int dfd, fd, r;
+
+	if (removed != NULL)
+		*removed = 0;
+	if ((r = open_spool(state_dir, 0, &dfd, &owner)) != EPH_OK)
+		return r;
+	if (fstatat(dfd, SPOOL_SWEPT, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+	    (int64_t)time(NULL) - (int64_t)st.st_mtime < (int64_t)interval &&
+	    (int64_t)st.st_mtime <= (int64_t)time(NULL)) {
+		close(dfd);
+		return EPH_OK;
+	}
+	/* Stamp first: a concurrent call sees the sweep as done. */
+	fd = openat(
+	    dfd, SPOOL_SWEPT, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+	if (fd >= 0) {
+		(void)futimens(fd, ts);
+		close(fd);
+	}
+	close(dfd);
+	return spool_clean(state_dir, removed);
 }

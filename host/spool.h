@@ -99,4 +99,13 @@ int spool_remove(const char *state_dir, const struct spool_conn *conn);
  * *removed (may be NULL) counts them. */
 int spool_clean(const char *state_dir, size_t *removed);
 
+/* spool_clean at most once every interval seconds (a stamp file,
+ * SPOOL_SWEPT, in the spool records the last sweep): what
+ * ephemeral-principals runs on each call without walking the spool on
+ * each of sshd's two calls per login. *removed as spool_clean (0 when
+ * not due). */
+#define SPOOL_SWEPT ".swept"
+#define SPOOL_SWEEP_INTERVAL 60
+int spool_clean_due(const char *state_dir, unsigned interval, size_t *removed);
+
 #endif

@@ -378,12 +378,31 @@ test_max_logins(void **state)
 	assert_non_null(text = tu_read_file(path, NULL));
 	assert_string_equal(text, "00000000000000000001\n");
 	free(text);
+	/* Each login is a connection of its own, presented to sshd anew
+	 * (the module removes an entry once it has checked it). */
+	spool(f, "postgres", 77);
 	assert_int_equal(open_session("sshd", "postgres", info), PAM_PERM_DENIED);
 	assert_non_null(strstr(said, "all its logins"));
 	/* A count that does not parse is never reset. */
 	assert_int_equal(tu_write_file(path, "x\n", 2, 0600), 0);
+	spool(f, "postgres", 77);
 	assert_int_equal(open_session("sshd", "postgres", info), PAM_PERM_DENIED);
 	free(path);
+	free(info);
+}
+
+/* An entry serves one session: checked, it is removed, and a second
+ * session on the same connection without a new check is refused. */
+static void
+test_spool_entry_used_once(void **state)
+{
+	struct fx *f = *state;
+	struct spec s = {.serial = 79};
+	char *info = make_authinfo(f, &s);
+
+	spool(f, "postgres", 79);
+	assert_int_equal(open_session("sshd", "postgres", info), PAM_SUCCESS);
+	assert_int_equal(open_session("sshd", "postgres", info), PAM_PERM_DENIED);
 	free(info);
 }
 
@@ -396,7 +415,9 @@ test_max_logins_two(void **state)
 
 	spool(f, "postgres", 78);
 	assert_int_equal(open_session("sshd", "postgres", info), PAM_SUCCESS);
+	spool(f, "postgres", 78);
 	assert_int_equal(open_session("sshd", "postgres", info), PAM_SUCCESS);
+	spool(f, "postgres", 78);
 	assert_int_equal(open_session("sshd", "postgres", info), PAM_PERM_DENIED);
 	free(info);
 }
@@ -604,6 +625,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_grant_missing_or_malformed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_max_logins, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_max_logins_two, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_entry_used_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_authinfo, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_plain_key, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_other_service, setup, teardown),
