@@ -268,6 +268,22 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		goto out;
 	}
 	if ((r = authinfo_find_cert(&ai, &m)) == EPH_ERR_NOTFOUND) {
+		/* No certificate in the variable, yet sshd's own check of this
+		 * connection accepted one (the spool has it): sshd is not
+		 * exposing it (ExposeAuthInfo no) or something removed it.
+		 * Never let that skip the checks below. */
+		struct spool_entry se;
+		size_t nse = 0;
+
+		if (spool_conn_of(getpid(), &conn) == EPH_OK &&
+		    spool_read(hc->state_dir, &conn, &se, 1, &nse) == EPH_OK && nse > 0) {
+			rv = refuse(pamh, MSG_SYSTEM);
+			log_refused(pamh, user, "no_auth_info", NULL,
+			    "ephemeral-principals accepted a certificate on this connection "
+			    "but " AUTH_INFO_VAR
+			    " names none: set ExposeAuthInfo yes in sshd_config");
+			goto out;
+		}
 		if (hc->non_ephemeral == HOST_NON_EPHEMERAL_IGNORE) {
 			if (a.debug)
 				pam_syslog(
@@ -301,6 +317,15 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		/* Checked once: the entry has served (a later session of this
 		 * connection would need sshd to check a certificate again). */
 		(void)spool_remove(hc->state_dir, &conn);
+	}
+	if (r != EPH_OK && r != EPH_ERR_NOTFOUND) {
+		/* Not the user's doing: the spool or /proc could not be read. */
+		rv = refuse(pamh, MSG_SYSTEM);
+		log_refused(pamh, user, "spool", &res,
+		    "the spool could not be read: state_dir/" SPOOL_SUBDIR
+		    " must be owned by the AuthorizedPrincipalsCommandUser, mode 0700, and /proc "
+		    "mounted without hidepid");
+		goto out;
 	}
 	if (r != EPH_OK) {
 		rv = refuse(pamh, MSG_NOT_PRESENTED);

@@ -456,6 +456,23 @@ test_plain_key(void **state)
 	assert_int_equal(open_session("sshd", "postgres", NULL), PAM_PERM_DENIED);
 }
 
+/* sshd accepted a certificate on this connection (the spool has it) but
+ * SSH_AUTH_INFO_0 holds none (ExposeAuthInfo no, or removed): refused
+ * even under "ignore", never let through unchecked. */
+static void
+test_certificate_hidden(void **state)
+{
+	struct fx *f = *state;
+
+	spool(f, "postgres", 42);
+	assert_int_equal(open_session("sshd", "postgres", NULL), PAM_PERM_DENIED);
+	assert_true(said[0] != '\0');
+	spool(f, "postgres", 42);
+	assert_int_equal(open_session("sshd", "postgres",
+	                     "publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA==\n"),
+	    PAM_PERM_DENIED);
+}
+
 static void
 test_other_service(void **state)
 {
@@ -628,6 +645,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_spool_entry_used_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_authinfo, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_plain_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_certificate_hidden, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_other_service, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_production_sshca, setup, teardown),
