@@ -975,8 +975,13 @@ session_conv_answer(struct session *s, const char *id, const char *rhost, char *
 	if (n > 0 && answers == NULL)
 		return EPH_ERR_INVAL;
 	for (i = 0; i < n; i++)
-		if (answers[i] == NULL)
+		if (answers[i] == NULL) {
+			/* Refused, but the originals are wiped all the same. */
+			for (i = 0; i < n; i++)
+				if (answers[i] != NULL)
+					eph_wipe(answers[i], strlen(answers[i]));
 			return EPH_ERR_INVAL;
+		}
 	if ((copy = answers_take(answers, n)) == NULL)
 		return EPH_ERR_NOMEM;
 	if (s == NULL || step == NULL || tok == NULL || detail == NULL) {

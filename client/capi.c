@@ -387,6 +387,10 @@ local:
 	snprintf(res->why, sizeof(res->why), "out of memory");
 	r = EPH_ERR_NOMEM;
 out:
+	/* curl_slist_append copied the token's header: wipe the copy too. */
+	for (h = hdrs; h != NULL; h = h->next)
+		if (h->data != NULL && strncmp(h->data, "Authorization:", 14) == 0)
+			eph_wipe(h->data, strlen(h->data));
 	curl_slist_free_all(hdrs);
 	free(url);
 	/* A login's body holds a password, its answer a token. */

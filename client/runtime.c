@@ -114,8 +114,8 @@ int
 token_load(const char *ca, char **token, int64_t *expires)
 {
 	struct buf b;
-	char *p = NULL, *text = NULL, *sp;
-	long long exp;
+	char *p = NULL, *text = NULL, *sp, *nl;
+	uint64_t exp;
 	int r;
 
 	*token = NULL;
@@ -137,9 +137,16 @@ token_load(const char *ca, char **token, int64_t *expires)
 	if ((sp = strchr(text, ' ')) == NULL || sp == text)
 		goto out;
 	*sp = '\0';
-	if (sscanf(sp + 1, "%lld", &exp) != 1)
+	/* Strict: the token goes into an HTTP header, so only the CA's
+	 * lower-case hex (a damaged file cannot put CR/LF there), and the
+	 * expiry a plain number with its newline. */
+	if (strspn(text, "0123456789abcdef") != strlen(text) || strlen(text) > 256)
 		goto out;
-	if (exp <= (long long)time(NULL)) {
+	if ((nl = strchr(sp + 1, '\n')) != NULL)
+		*nl = '\0';
+	if (parse_u64(sp + 1, &exp) != EPH_OK || exp > INT64_MAX)
+		goto out;
+	if ((int64_t)exp <= (int64_t)time(NULL)) {
 		unlink(p);
 		r = EPH_ERR_NOTFOUND;
 		goto out;
@@ -148,7 +155,7 @@ token_load(const char *ca, char **token, int64_t *expires)
 		r = EPH_ERR_NOMEM;
 		goto out;
 	}
-	*expires = exp;
+	*expires = (int64_t)exp;
 	r = EPH_OK;
 out:
 	if (b.d != NULL)

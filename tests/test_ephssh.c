@@ -422,6 +422,20 @@ test_token_cache(void **state)
 	assert_int_equal(token_save(ca, t, (int64_t)time(NULL) - 1, why, sizeof(why)), EPH_OK);
 	assert_int_equal(token_load(ca, &tok, &exp), EPH_ERR_NOTFOUND);
 	assert_int_not_equal(tu_run(NULL, "ls %s/run/ephssh/token-* >/dev/null 2>&1", f->dir), 0);
+	/* A damaged file cannot put anything but hex into the header, nor a
+	 * sloppy expiry pass. */
+	assert_int_equal(token_save(ca, t, (int64_t)time(NULL) + 3600, why, sizeof(why)), EPH_OK);
+	assert_int_equal(
+	    tu_run(NULL, "f=$(ls %s/run/ephssh/token-*) && printf 'ab\r\nX: y 99999999999\n' >$f",
+	        f->dir),
+	    0);
+	assert_int_equal(token_load(ca, &tok, &exp), EPH_ERR_FORMAT);
+	assert_int_equal(
+	    tu_run(
+	        NULL, "f=$(ls %s/run/ephssh/token-*) && printf 'abcd 99999999999x\n' >$f", f->dir),
+	    0);
+	assert_int_equal(token_load(ca, &tok, &exp), EPH_ERR_FORMAT);
+	assert_int_equal(token_remove(ca), EPH_OK);
 	/* nowhere private: refused */
 	p = tu_path(f->dir, "run");
 	assert_int_equal(chmod(p, 0755), 0);
