@@ -20,14 +20,6 @@ struct decide_action {
 	int text_required;
 };
 
-static const char *
-jstr(const json_t *o, const char *k)
-{
-	const json_t *v = json_object_get(o, k);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 /* "@leads, bob" of approvals.from. */
 static void
 from_text(const json_t *ap, char *buf, size_t len)
@@ -54,13 +46,13 @@ static void
 print_outcome(const struct decide_action *a, const char *id, const json_t *o)
 {
 	const json_t *ap = json_object_get(o, "approvals");
-	const char *state = jstr(o, "state");
+	const char *state = ephssh_jstr(o, "state");
 	char until[64], from[256];
 
 	if (state != NULL && strcmp(state, "issued") == 0 && strcmp(a->verb, "approve") == 0) {
-		out_time(jstr(o, "valid_before"), until, sizeof(until));
+		out_time(ephssh_jstr(o, "valid_before"), until, sizeof(until));
 		printf("%s %s: issued to %s until %s\n", a->done, id,
-		    jstr(o, "requester") ? jstr(o, "requester") : "?", until);
+		    ephssh_jstr(o, "requester") ? ephssh_jstr(o, "requester") : "?", until);
 		return;
 	}
 	if (strcmp(a->verb, "approve") == 0 && json_is_object(ap)) {
@@ -96,8 +88,8 @@ already(struct ephssh *e, const struct decide_action *a, const char *id, const c
 	int rc;
 
 	if (ephssh_call(e, "GET", path, NULL, quiet, &res) == EPHSSH_EXIT_OK && res.status == 200) {
-		state = jstr(res.body, "state");
-		rs = jstr(json_object_get(res.body, "review"), "state");
+		state = ephssh_jstr(res.body, "state");
+		rs = ephssh_jstr(json_object_get(res.body, "review"), "state");
 	}
 	if (strcmp(a->verb, "review") == 0)
 		rc = ephssh_error(e, EPHSSH_EXIT_FAIL, "%s has no open review%s%s%s", id,

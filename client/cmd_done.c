@@ -18,21 +18,13 @@
 
 #define MINE_ISSUED "/v1/requests?mine=1&state=issued"
 
-static const char *
-jstr(const json_t *o, const char *k)
-{
-	const json_t *v = json_object_get(o, k);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 /* Seconds left of an issued request's certificate at now (<= 0: none). */
 static int64_t
 seconds_left(const json_t *o, int64_t now)
 {
 	int64_t vb;
 
-	if (out_parse_time(jstr(o, "valid_before"), &vb) != 0)
+	if (out_parse_time(ephssh_jstr(o, "valid_before"), &vb) != 0)
 		return 0;
 	return vb - now;
 }
@@ -58,7 +50,7 @@ active_grants(struct ephssh *e, int64_t now, json_t **list)
 	}
 	json_array_foreach(rs, i, v)
 	{
-		const char *st = jstr(v, "state");
+		const char *st = ephssh_jstr(v, "state");
 		size_t j;
 		json_int_t sv = json_integer_value(json_object_get(v, "serial"));
 
@@ -86,7 +78,7 @@ agent_cleanup(const json_t *o, char *why, size_t len)
 {
 	struct agent *a = NULL;
 	struct cert *c = NULL;
-	const char *line = jstr(o, "certificate");
+	const char *line = ephssh_jstr(o, "certificate");
 	int removed = -1, r;
 
 	why[0] = '\0';
@@ -134,7 +126,7 @@ cmd_done(const struct ephssh_cmd *self, struct ephssh *e, int argc, char **argv)
 			rc = ephssh_error(e, EPHSSH_EXIT_FAIL, "you have no active grant to end");
 			goto out;
 		}
-		snprintf(id, sizeof(id), "%s", jstr(json_array_get(list, 0), "id"));
+		snprintf(id, sizeof(id), "%s", ephssh_jstr(json_array_get(list, 0), "id"));
 	}
 	snprintf(path, sizeof(path), "/v1/requests/%s/revoke", id);
 	body = json_pack("{s:s}", "reason", "task complete");
@@ -150,7 +142,7 @@ cmd_done(const struct ephssh_cmd *self, struct ephssh *e, int argc, char **argv)
 		already = 1;
 	}
 	o = json_incref(res.body);
-	st = jstr(o, "state");
+	st = ephssh_jstr(o, "state");
 	if (already && (st == NULL || strcmp(st, "issued") == 0)) {
 		rc = ephssh_error(e, EPHSSH_EXIT_FAIL, "%s could not be revoked", id);
 		goto out;
@@ -199,8 +191,8 @@ in_agent(const json_t *o, const struct agent_identity *ids, size_t n)
 	struct cert *c = NULL;
 	int yes = 0;
 
-	if (jstr(o, "certificate") != NULL &&
-	    cert_decode_line(jstr(o, "certificate"), &c) == EPH_OK)
+	if (ephssh_jstr(o, "certificate") != NULL &&
+	    cert_decode_line(ephssh_jstr(o, "certificate"), &c) == EPH_OK)
 		yes = keys_listed(ids, n, c->blob.d, c->blob.len);
 	cert_free(c);
 	return yes;
@@ -260,9 +252,9 @@ cmd_status(const struct ephssh_cmd *self, struct ephssh *e, int argc, char **arg
 		json_array_foreach(list, i, v)
 		{
 			json_t *g = json_pack("{s:s?,s:s?,s:O?,s:s?,s:s?,s:I,s:b}", "id",
-			    jstr(v, "id"), "task", jstr(v, "task"), "hosts",
-			    json_object_get(v, "hosts"), "login_as", jstr(v, "login_as"),
-			    "valid_before", jstr(v, "valid_before"), "seconds_left",
+			    ephssh_jstr(v, "id"), "task", ephssh_jstr(v, "task"), "hosts",
+			    json_object_get(v, "hosts"), "login_as", ephssh_jstr(v, "login_as"),
+			    "valid_before", ephssh_jstr(v, "valid_before"), "seconds_left",
 			    (json_int_t)seconds_left(v, now), "in_agent",
 			    have_agent && in_agent(v, ids, n));
 
@@ -287,10 +279,10 @@ cmd_status(const struct ephssh_cmd *self, struct ephssh *e, int argc, char **arg
 	{
 		out_left(seconds_left(v, now), left[i], sizeof(left[i]));
 		hosts[i] = join_hosts(v);
-		cells[i * 6 + 0] = jstr(v, "id");
-		cells[i * 6 + 1] = jstr(v, "task");
+		cells[i * 6 + 0] = ephssh_jstr(v, "id");
+		cells[i * 6 + 1] = ephssh_jstr(v, "task");
 		cells[i * 6 + 2] = hosts[i];
-		cells[i * 6 + 3] = jstr(v, "login_as");
+		cells[i * 6 + 3] = ephssh_jstr(v, "login_as");
 		cells[i * 6 + 4] = left[i];
 		cells[i * 6 + 5] = !have_agent ? "-" : in_agent(v, ids, n) ? "yes" : "no";
 	}

@@ -21,14 +21,6 @@
 
 enum list_mode { LIST_NEEDS_YOU = 0, LIST_PENDING, LIST_MINE, LIST_ACTIVE, LIST_ALL };
 
-static const char *
-jstr(const json_t *o, const char *k)
-{
-	const json_t *v = json_object_get(o, k);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 /* One GET /v1/requests?QUERY; its requests appended to all. */
 static int
 fetch(struct ephssh *e, const char *query, json_t *all, int *truncated)
@@ -90,13 +82,13 @@ hosts_text(const json_t *hosts)
 static void
 deadline_text(const json_t *o, time_t now, char *buf, size_t len)
 {
-	const char *state = jstr(o, "state"), *when = NULL;
+	const char *state = ephssh_jstr(o, "state"), *when = NULL;
 	int64_t t;
 
 	if (state != NULL && strcmp(state, "pending") == 0)
-		when = jstr(o, "expires");
+		when = ephssh_jstr(o, "expires");
 	else if (state != NULL && strcmp(state, "issued") == 0)
-		when = jstr(o, "valid_before");
+		when = ephssh_jstr(o, "valid_before");
 	if (when == NULL || out_parse_time(when, &t) != 0) {
 		snprintf(buf, len, "-");
 		return;
@@ -143,11 +135,11 @@ print_table(struct ephssh *e, const json_t *all)
 		else
 			snprintf(rows[i].approvals, sizeof(rows[i].approvals), "-");
 		deadline_text(o, now, rows[i].left, sizeof(rows[i].left));
-		c[0] = jstr(o, "id");
-		c[1] = jstr(o, "task");
-		c[2] = jstr(o, "requester");
+		c[0] = ephssh_jstr(o, "id");
+		c[1] = ephssh_jstr(o, "task");
+		c[2] = ephssh_jstr(o, "requester");
 		c[3] = rows[i].hosts;
-		c[4] = jstr(o, "state");
+		c[4] = ephssh_jstr(o, "state");
 		c[5] = rows[i].approvals;
 		c[6] = rows[i].left;
 	}

@@ -45,14 +45,6 @@ on_sigint(int sig)
 	got_sigint = 1;
 }
 
-static const char *
-jstr(const json_t *o, const char *k)
-{
-	const json_t *v = json_object_get(o, k);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 static int64_t
 now_s(void)
 {
@@ -62,7 +54,7 @@ now_s(void)
 static int
 is_state(const json_t *o, const char *s)
 {
-	const char *st = jstr(o, "state");
+	const char *st = ephssh_jstr(o, "state");
 
 	return st != NULL && strcmp(st, s) == 0;
 }
@@ -72,14 +64,14 @@ static void
 print_denial(struct ephssh *e, const json_t *o)
 {
 	const json_t *rs = json_object_get(o, "reasons"), *v;
-	const char *id = jstr(o, "id");
+	const char *id = ephssh_jstr(o, "id");
 	size_t i;
 	int any = 0;
 
 	json_array_foreach(rs, i, v)
 	{
-		const char *kind = jstr(v, "kind"), *text = jstr(v, "text"),
-		           *rule = jstr(v, "rule");
+		const char *kind = ephssh_jstr(v, "kind"), *text = ephssh_jstr(v, "text"),
+		           *rule = ephssh_jstr(v, "rule");
 		json_int_t ln = json_integer_value(json_object_get(v, "line"));
 
 		if (kind == NULL || strcmp(kind, "deny") != 0)
@@ -111,8 +103,8 @@ unknown_task(const json_t *o)
 
 	json_array_foreach(rs, i, v)
 	{
-		const char *kind = jstr(v, "kind"), *rule = jstr(v, "rule"),
-		           *text = jstr(v, "text");
+		const char *kind = ephssh_jstr(v, "kind"), *rule = ephssh_jstr(v, "rule"),
+		           *text = ephssh_jstr(v, "text");
 
 		if (kind != NULL && strcmp(kind, "deny") == 0 && rule != NULL &&
 		    strcmp(rule, "task") == 0 && text != NULL && strncmp(text, "no task", 7) == 0)
@@ -184,7 +176,7 @@ pending_deadline(const json_t *o, const struct want *w)
 {
 	int64_t exp = 0;
 
-	if (out_parse_time(jstr(o, "expires"), &exp) != 0)
+	if (out_parse_time(ephssh_jstr(o, "expires"), &exp) != 0)
 		exp = now_s() + 3600;
 	return exp + (w->ttl > 0 ? (int64_t)w->ttl + 60 : PENDING_KEEP_DEFAULT);
 }
@@ -200,7 +192,7 @@ leave_pending(struct ephssh *e, const json_t *o, const struct key *k, const stru
 {
 	char why[512], path[64];
 	char *saved = NULL;
-	const char *id = jstr(o, "id");
+	const char *id = ephssh_jstr(o, "id");
 	struct capi_result res;
 	int r;
 
@@ -236,7 +228,7 @@ static void
 print_ssh_lines(const json_t *o, const char *key_path)
 {
 	const json_t *hosts = json_object_get(o, "hosts"), *v;
-	const char *as = jstr(o, "login_as");
+	const char *as = ephssh_jstr(o, "login_as");
 	size_t i;
 
 	json_array_foreach(hosts, i, v)
@@ -260,7 +252,8 @@ print_ssh_lines(const json_t *o, const char *key_path)
 static int
 deliver(struct ephssh *e, const json_t *o, const struct key *k, const struct want *w, int *spent)
 {
-	const char *id = jstr(o, "id"), *line = jstr(o, "certificate"), *as = jstr(o, "login_as");
+	const char *id = ephssh_jstr(o, "id"), *line = ephssh_jstr(o, "certificate"),
+	           *as = ephssh_jstr(o, "login_as");
 	const json_t *hosts = json_object_get(o, "hosts"), *v;
 	struct cert *c = NULL;
 	struct agent *a = NULL;
@@ -307,7 +300,7 @@ deliver(struct ephssh *e, const json_t *o, const struct key *k, const struct wan
 		rc = print_result(e, o, a != NULL, kp, cp, NULL);
 		goto out;
 	}
-	out_time(jstr(o, "valid_before"), until, sizeof(until));
+	out_time(ephssh_jstr(o, "valid_before"), until, sizeof(until));
 	out_left((int64_t)keys_lifetime(c, now), left, sizeof(left));
 	printf("%s issued: ", id);
 	json_array_foreach(hosts, i, v)
@@ -332,7 +325,7 @@ out:
 static int
 settled(struct ephssh *e, const json_t *o)
 {
-	const char *id = jstr(o, "id"), *st = jstr(o, "state");
+	const char *id = ephssh_jstr(o, "id"), *st = ephssh_jstr(o, "state");
 	int rc = EPHSSH_EXIT_FAIL;
 
 	if (is_state(o, "denied"))
@@ -379,7 +372,7 @@ ask_yes(void)
 static int
 interrupted(struct ephssh *e, json_t **o, const struct key *k, const struct want *w)
 {
-	const char *id = jstr(*o, "id");
+	const char *id = ephssh_jstr(*o, "id");
 	struct capi_result res;
 	char path[64];
 	int rc, yes;
@@ -442,7 +435,7 @@ wait_for(struct ephssh *e, json_t **o, const struct key *k, const struct want *w
 	int64_t start = mono_s(), next = start + POLL_SECONDS, expires = 0, el, polled = now_s();
 	int rc;
 
-	snprintf(id, sizeof(id), "%s", jstr(*o, "id") != NULL ? jstr(*o, "id") : "?");
+	snprintf(id, sizeof(id), "%s", ephssh_jstr(*o, "id") != NULL ? ephssh_jstr(*o, "id") : "?");
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_sigint; /* no SA_RESTART: the sleep ends at once */
 	sigemptyset(&sa.sa_mask);
@@ -484,12 +477,13 @@ wait_for(struct ephssh *e, json_t **o, const struct key *k, const struct want *w
 		 * sweep has marked it yet; but only once an answer from after
 		 * the deadline says pending still (a last-second approval must
 		 * not cost the key). */
-		if (out_parse_time(jstr(*o, "expires"), &expires) == 0 && now_s() >= expires &&
-		    polled < expires) {
+		if (out_parse_time(ephssh_jstr(*o, "expires"), &expires) == 0 &&
+		    now_s() >= expires && polled < expires) {
 			next = mono_s();
 			continue;
 		}
-		if (out_parse_time(jstr(*o, "expires"), &expires) == 0 && polled >= expires) {
+		if (out_parse_time(ephssh_jstr(*o, "expires"), &expires) == 0 &&
+		    polled >= expires) {
 			status_done(&sl);
 			rc = ephssh_error(
 			    e, EPHSSH_EXIT_TIMEOUT, "%s expired before it was approved", id);
@@ -546,7 +540,7 @@ finish(struct ephssh *e, const json_t *o, const struct key *k, const struct want
 	int spent, rc = deliver(e, o, k, w, &spent);
 
 	if (spent)
-		keys_pending_remove(jstr(o, "id"));
+		keys_pending_remove(ephssh_jstr(o, "id"));
 	return rc;
 }
 
@@ -659,7 +653,7 @@ cmd_request(const struct ephssh_cmd *self, struct ephssh *e, int argc, char **ar
 	    EPHSSH_EXIT_OK)
 		goto out;
 	o = json_incref(res.body);
-	if (o == NULL || jstr(o, "id") == NULL || jstr(o, "state") == NULL) {
+	if (o == NULL || ephssh_jstr(o, "id") == NULL || ephssh_jstr(o, "state") == NULL) {
 		/* A 403 without a request: the caller may not ask at all. */
 		rc = ephssh_error(e, res.status == 403 ? EPHSSH_EXIT_NOTAUTH : EPHSSH_EXIT_FAIL,
 		    "%s", res.detail[0] ? res.detail : "the CA's answer holds no request");
@@ -670,7 +664,7 @@ cmd_request(const struct ephssh_cmd *self, struct ephssh *e, int argc, char **ar
 
 		rc = ephssh_error(e, EPHSSH_EXIT_FAIL, "unknown task '%s'%s%.*s (%s)", task,
 		    near != NULL ? ": " : "", near != NULL ? (int)(strlen(near) - 2) : 0,
-		    near != NULL ? near + 1 : "", jstr(o, "id"));
+		    near != NULL ? near + 1 : "", ephssh_jstr(o, "id"));
 		if (e->json)
 			(void)print_result(e, o, 0, NULL, NULL, NULL);
 		goto out;

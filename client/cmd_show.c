@@ -9,14 +9,6 @@
 #include "out.h"
 #include "show.h"
 
-static const char *
-jstr(const json_t *o, const char *k)
-{
-	const json_t *v = json_object_get(o, k);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 static void
 field(const char *name, const char *value)
 {
@@ -55,19 +47,19 @@ void
 show_request(const json_t *o, int color)
 {
 	const json_t *ap = json_object_get(o, "approvals"), *by, *rs, *v, *rev;
-	const char *state = jstr(o, "state");
+	const char *state = ephssh_jstr(o, "state");
 	size_t i;
 	char line[256];
 
-	printf("%s%s%s  %s\n", out_bold(color), jstr(o, "id") ? jstr(o, "id") : "?",
+	printf("%s%s%s  %s\n", out_bold(color), ephssh_jstr(o, "id") ? ephssh_jstr(o, "id") : "?",
 	    out_reset(color), state != NULL ? state : "?");
-	field("task", jstr(o, "task"));
+	field("task", ephssh_jstr(o, "task"));
 	list_field("hosts", json_object_get(o, "hosts"));
-	field("requester", jstr(o, "requester"));
-	field("reason", jstr(o, "reason"));
-	time_field("created", jstr(o, "created"));
+	field("requester", ephssh_jstr(o, "requester"));
+	field("reason", ephssh_jstr(o, "reason"));
+	time_field("created", ephssh_jstr(o, "created"));
 	if (state != NULL && strcmp(state, "pending") == 0)
-		time_field("expires", jstr(o, "expires"));
+		time_field("expires", ephssh_jstr(o, "expires"));
 	if (json_is_object(ap)) {
 		const json_t *from = json_object_get(ap, "from");
 		json_int_t req = json_integer_value(json_object_get(ap, "required"));
@@ -91,11 +83,11 @@ show_request(const json_t *o, int color)
 		json_array_foreach(by, i, v)
 		{
 			char t[64];
-			const char *c = jstr(v, "comment");
+			const char *c = ephssh_jstr(v, "comment");
 
-			out_time(jstr(v, "at"), t, sizeof(t));
+			out_time(ephssh_jstr(v, "at"), t, sizeof(t));
 			printf("  %-12s %s at %s%s%s%s\n", "",
-			    jstr(v, "user") ? jstr(v, "user") : "?", t,
+			    ephssh_jstr(v, "user") ? ephssh_jstr(v, "user") : "?", t,
 			    c != NULL && *c ? ": \"" : "", c != NULL ? c : "",
 			    c != NULL && *c ? "\"" : "");
 		}
@@ -104,14 +96,14 @@ show_request(const json_t *o, int color)
 		snprintf(line, sizeof(line), "%lld",
 		    (long long)json_integer_value(json_object_get(o, "serial")));
 		field("serial", line);
-		field("login as", jstr(o, "login_as"));
+		field("login as", ephssh_jstr(o, "login_as"));
 		list_field("principals", json_object_get(o, "principals"));
-		time_field("valid from", jstr(o, "valid_after"));
-		time_field("valid until", jstr(o, "valid_before"));
+		time_field("valid from", ephssh_jstr(o, "valid_after"));
+		time_field("valid until", ephssh_jstr(o, "valid_before"));
 	}
 	rev = json_object_get(o, "review");
 	if (json_is_object(rev)) {
-		const char *rs_state = jstr(rev, "state"), *rby = jstr(rev, "by");
+		const char *rs_state = ephssh_jstr(rev, "state"), *rby = ephssh_jstr(rev, "by");
 
 		snprintf(line, sizeof(line), "%s%s%s (break-glass)", rs_state ? rs_state : "?",
 		    rby ? " by " : "", rby ? rby : "");
@@ -122,12 +114,13 @@ show_request(const json_t *o, int color)
 		printf("  policy:\n");
 		json_array_foreach(rs, i, v)
 		{
-			const char *kind = jstr(v, "kind");
+			const char *kind = ephssh_jstr(v, "kind");
 			json_int_t ln = json_integer_value(json_object_get(v, "line"));
 			int deny = kind != NULL && strcmp(kind, "deny") == 0;
 
 			printf("    %s%-7s%s %s", deny ? out_red(color) : "", kind ? kind : "?",
-			    deny ? out_reset(color) : "", jstr(v, "text") ? jstr(v, "text") : "");
+			    deny ? out_reset(color) : "",
+			    ephssh_jstr(v, "text") ? ephssh_jstr(v, "text") : "");
 			if (ln > 0)
 				printf(" (line %lld)", (long long)ln);
 			fputc('\n', stdout);

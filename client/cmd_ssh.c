@@ -34,14 +34,6 @@ struct grant_pick {
 	int64_t valid_after;
 };
 
-static const char *
-jstr(const json_t *o, const char *k)
-{
-	const json_t *v = json_object_get(o, k);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 static int
 has_host(const json_t *req, const char *host)
 {
@@ -96,10 +88,10 @@ grants_for_host(
 		return EPH_ERR_NOMEM;
 	json_array_foreach(reqs, i, rq)
 	{
-		const char *state = jstr(rq, "state");
+		const char *state = ephssh_jstr(rq, "state");
 
 		if (state == NULL || strcmp(state, "issued") != 0 || !has_host(rq, host) ||
-		    (line = jstr(rq, "certificate")) == NULL)
+		    (line = ephssh_jstr(rq, "certificate")) == NULL)
 			continue;
 		if (cert_parse_line(line, &p[n].cert, NULL) != EPH_OK)
 			continue;
@@ -108,8 +100,8 @@ grants_for_host(
 			p[n].cert = NULL;
 			continue;
 		}
-		if (jstr(rq, "valid_after") == NULL ||
-		    out_parse_time(jstr(rq, "valid_after"), &va) != 0)
+		if (ephssh_jstr(rq, "valid_after") == NULL ||
+		    out_parse_time(ephssh_jstr(rq, "valid_after"), &va) != 0)
 			va = (int64_t)p[n].cert->valid_after;
 		p[n].req = rq;
 		p[n].valid_after = va;
@@ -255,7 +247,7 @@ cmd_ssh(const struct ephssh_cmd *self, struct ephssh *e, int argc, char **argv)
 		        ? "no ssh-agent (SSH_AUTH_SOCK is not set): the key of grant %s lives in "
 		          "the agent 'ephssh request' loaded it into%s%s"
 		        : "cannot reach the ssh-agent for grant %s%s%s",
-		    jstr(picks[0].req, "id") ? jstr(picks[0].req, "id") : "?",
+		    ephssh_jstr(picks[0].req, "id") ? ephssh_jstr(picks[0].req, "id") : "?",
 		    r == EPH_ERR_NOTFOUND ? "" : " at ", r == EPH_ERR_NOTFOUND ? "" : sock);
 		goto out;
 	}
@@ -268,23 +260,23 @@ cmd_ssh(const struct ephssh_cmd *self, struct ephssh *e, int argc, char **argv)
 		if ((id = in_agent(ids, nids, picks[i].cert)) != NULL)
 			g = &picks[i];
 	if (id == NULL) {
-		const char *task = jstr(picks[0].req, "task");
+		const char *task = ephssh_jstr(picks[0].req, "task");
 
 		rc = ephssh_error(e, EPHSSH_EXIT_FAIL,
 		    "the certificate of grant %s (serial %llu) is not in the ssh-agent at %s: "
 		    "it was removed, or loaded into another agent; run 'ephssh request %s --host "
 		    "%s' "
 		    "for a new one",
-		    jstr(picks[0].req, "id") ? jstr(picks[0].req, "id") : "?",
+		    ephssh_jstr(picks[0].req, "id") ? ephssh_jstr(picks[0].req, "id") : "?",
 		    (unsigned long long)picks[0].cert->serial, sock, task ? task : "TASK", host);
 		goto out;
 	}
-	login_as = jstr(g->req, "login_as");
+	login_as = ephssh_jstr(g->req, "login_as");
 	if (user[0] == '\0') {
 		if (login_as == NULL || strlen(login_as) >= sizeof(user)) {
 			rc = ephssh_error(e, EPHSSH_EXIT_FAIL,
 			    "grant %s names no account to log in as: give USER@%s",
-			    jstr(g->req, "id") ? jstr(g->req, "id") : "?", host);
+			    ephssh_jstr(g->req, "id") ? ephssh_jstr(g->req, "id") : "?", host);
 			goto out;
 		}
 		snprintf(user, sizeof(user), "%s", login_as);
@@ -305,7 +297,8 @@ cmd_ssh(const struct ephssh_cmd *self, struct ephssh *e, int argc, char **argv)
 			rc = ephssh_error(e, EPHSSH_EXIT_FAIL,
 			    "%s (grant %s lets you in as %s only: its principals allow no other "
 			    "account)",
-			    why, jstr(g->req, "id") ? jstr(g->req, "id") : "?", login_as);
+			    why, ephssh_jstr(g->req, "id") ? ephssh_jstr(g->req, "id") : "?",
+			    login_as);
 		else if (r == EPH_ERR_PRINCIPAL)
 			rc = ephssh_error(e, EPHSSH_EXIT_FAIL,
 			    "%s (does the host trust the CA and allow the grant's principals?)",

@@ -112,6 +112,9 @@ void ephssh_note(struct ephssh *e, const char *fmt, ...) __attribute__((format(p
 /* The exit code for an HTTP status the CA answered. */
 int ephssh_exit_for_status(long status);
 
+/* The string member k of JSON object o; NULL when absent or not a string. */
+const char *ephssh_jstr(const json_t *o, const char *k);
+
 /* Is s a well-formed request id ("r-" + 16 lower-case hex)? */
 int ephssh_id_valid(const char *s);
 

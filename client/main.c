@@ -135,6 +135,14 @@ ephssh_print_json(struct ephssh *e, const json_t *o)
 	return EPHSSH_EXIT_OK;
 }
 
+const char *
+ephssh_jstr(const json_t *o, const char *k)
+{
+	const json_t *v = json_object_get(o, k);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
 int
 ephssh_id_valid(const char *s)
 {
