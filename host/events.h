@@ -14,5 +14,8 @@
 #define HOST_MSGID_PAM_REFUSED "7a5f0aeaed04cc04fea94d59cacc476c"
 #define HOST_MSGID_PAM_SESSION_START "56db258effae58e5257d4ec8899c7d5f"
 #define HOST_MSGID_PAM_SESSION_END "3cbb80c8a68e6e71af02f56aed580e35"
+/* The session watchdog (ephemeral-watchdog, logging as pam_ephemeral)
+ * ended a live session: EPH_REASON expired, revoked or krl_unreadable. */
+#define HOST_MSGID_PAM_SESSION_TERMINATED "b3d0c7e4a1f24b6e9c85d2a7f03e61c9"
 
 #endif

@@ -6,16 +6,25 @@
  * ephemeral-principals recorded for this sshd connection, and stay
  * within its grant's max_logins on this host.
  *
- * Not in this increment: the session watchdog that ends a session when
- * its certificate expires or its serial is revoked (issue 15); a session
- * opened here runs until the user ends it.
+ * With host.conf's session_end (the default) each session it opens gets
+ * a watchdog, ephemeral-watchdog, that ends the session when the
+ * certificate expires or its serial appears in the KRL; a session whose
+ * watchdog cannot be started is refused.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +46,9 @@
 
 #define IDENT "pam_ephemeral"
 #define DEFAULT_CONF SYSCONFDIR "/ephemeral/host.conf"
+#define DEFAULT_WATCHDOG EPHLIBEXECDIR "/ephemeral-watchdog"
+#define WATCHDOG_FD 3 /* the control socket, in the watchdog */
+#define WATCHDOG_WAIT_MS 5000 /* for its "ok" */
 #define DATA_NAME "pam_ephemeral_session"
 #define AUTH_INFO_VAR "SSH_AUTH_INFO_0"
 
@@ -48,6 +60,7 @@
 
 struct args {
 	const char *conf;
+	const char *watchdog;
 	int debug;
 #ifdef EPH_TEST
 	/* The tests' clock; compiled only into the test build. */
@@ -62,6 +75,7 @@ struct session {
 	uint64_t serial;
 	char grant[GRANT_MAX_FIELD_LEN + 1];
 	char user[GRANT_MAX_FIELD_LEN + 1];
+	int lifeline; /* the watchdog's control socket, -1 without one */
 };
 
 static void
@@ -78,9 +92,12 @@ parse_args(pam_handle_t *pamh, int argc, const char **argv, struct args *a)
 
 	memset(a, 0, sizeof(*a));
 	a->conf = DEFAULT_CONF;
+	a->watchdog = DEFAULT_WATCHDOG;
 	for (i = 0; i < argc; i++) {
 		if (strncmp(argv[i], "conf=", 5) == 0 && argv[i][5] != '\0')
 			a->conf = argv[i] + 5;
+		else if (strncmp(argv[i], "watchdog=", 9) == 0 && argv[i][9] == '/')
+			a->watchdog = argv[i] + 9;
 		else if (strcmp(argv[i], "debug") == 0)
 			a->debug = 1;
 #ifdef EPH_TEST
@@ -174,29 +191,230 @@ log_refused(pam_handle_t *pamh, const char *user, const char *reason,
 static void
 cleanup_session(pam_handle_t *pamh, void *data, int error_status)
 {
+	struct session *s = data;
+
 	(void)pamh;
 	(void)error_status;
-	free(data);
+	if (s->lifeline >= 0)
+		close(s->lifeline);
+	free(s);
+}
+
+#ifndef EPH_TEST
+/* sshd's rule for what it runs as root: a regular executable file,
+ * it and every folder above it root-owned and not writable by group or
+ * others. (The tests' build runs the watchdog from the build tree.) */
+static int
+watchdog_path_safe(const char *path, char *why, size_t len)
+{
+	char real[PATH_MAX], *p;
+	struct stat st;
+
+	if (realpath(path, real) == NULL || stat(real, &st) != 0) {
+		snprintf(why, len, "watchdog %.200s: %s", path, strerror(errno));
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0) {
+		snprintf(why, len, "watchdog %.200s is not an executable file", path);
+		return 0;
+	}
+	for (;;) {
+		if (stat(real, &st) != 0 || st.st_uid != 0 || (st.st_mode & 022) != 0) {
+			snprintf(why, len,
+			    "watchdog %.120s: %.120s is not root-owned or writable by group or "
+			    "others",
+			    path, real);
+			return 0;
+		}
+		if (strcmp(real, "/") == 0)
+			return 1;
+		if ((p = strrchr(real, '/')) == real)
+			p[1] = '\0';
+		else
+			*p = '\0';
+	}
+}
+#endif
+
+/* In the child: detach (a session of its own, then a second fork so
+ * the watchdog is nobody's child here), reset what sshd set for itself
+ * and start the watchdog with the control socket as WATCHDOG_FD. */
+static void __attribute__((noreturn)) watchdog_exec(const char *path, char *const argv[], int fd)
+{
+	static char *const envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+	struct sigaction dfl;
+	sigset_t none;
+	int sig, null;
+
+	if (setsid() < 0)
+		_exit(1);
+	switch (fork()) {
+	case -1: _exit(1);
+	case 0: break;
+	default: _exit(0);
+	}
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &dfl, NULL);
+	if (fd != WATCHDOG_FD ? dup2(fd, WATCHDOG_FD) < 0 : fcntl(fd, F_SETFD, 0) < 0)
+		_exit(1);
+	if ((null = open("/dev/null", O_RDWR)) < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+	    dup2(null, 2) < 0)
+		_exit(1);
+#ifdef HAVE_CLOSE_RANGE
+	if (close_range(WATCHDOG_FD + 1, ~0u, 0) != 0)
+#endif
+	{
+		long max = sysconf(_SC_OPEN_MAX);
+
+		for (fd = WATCHDOG_FD + 1; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+			(void)close(fd);
+	}
+	if (chdir("/") != 0)
+		_exit(1);
+	umask(022);
+	execve(path, argv, envp);
+	_exit(127);
+}
+
+/* Write all of text to fd (never SIGPIPE: that would end sshd). */
+static int
+send_all(int fd, const char *text)
+{
+	size_t len = strlen(text), off = 0;
+
+	while (off < len) {
+		ssize_t n = send(fd, text + off, len - off, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Start this session's watchdog and wait for its "ok": it then watches
+ * the certificate m for the sshd process we run in. *fd_out gets the
+ * lifeline the session keeps open; why gets the reason of a failure.
+ */
+static int
+watchdog_start(const struct args *a, const char *user, const struct authinfo_method *m, int *fd_out,
+    char *why, size_t len)
+{
+	char pid[24], reply[256], *line = NULL;
+	char *argv[] = {
+	    (char *)a->watchdog, "-f", (char *)a->conf, "--pid", pid, "--user", (char *)user, NULL};
+	size_t got = 0;
+	pid_t child, w;
+	int sv[2] = {-1, -1}, st = 0, rc = -1;
+	uint64_t waited = 0;
+
+	*fd_out = -1;
+#ifndef EPH_TEST
+	if (!watchdog_path_safe(a->watchdog, why, len))
+		return -1;
+#endif
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	if (asprintf(&line, "%s %s\n", m->key_type, m->key_b64) < 0) {
+		line = NULL;
+		snprintf(why, len, "out of memory");
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		snprintf(why, len, "socketpair: %s", strerror(errno));
+		goto out;
+	}
+	if ((child = fork()) < 0) {
+		snprintf(why, len, "fork: %s", strerror(errno));
+		goto out;
+	}
+	if (child == 0)
+		watchdog_exec(a->watchdog, argv, sv[1]);
+	close(sv[1]);
+	sv[1] = -1;
+	while ((w = waitpid(child, &st, 0)) < 0 && errno == EINTR)
+		;
+	if (w == child && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
+		snprintf(why, len, "watchdog %s: could not detach it", a->watchdog);
+		goto out;
+	}
+	if (send_all(sv[0], line) != 0) {
+		snprintf(why, len, "watchdog %s did not start (not executable?)", a->watchdog);
+		goto out;
+	}
+	while (got < sizeof(reply) - 1 && memchr(reply, '\n', got) == NULL) {
+		struct pollfd p = {sv[0], POLLIN, 0};
+		ssize_t n;
+		int pr;
+
+		if (waited >= WATCHDOG_WAIT_MS) {
+			snprintf(why, len, "watchdog %s did not answer within %d s", a->watchdog,
+			    WATCHDOG_WAIT_MS / 1000);
+			goto out;
+		}
+		if ((pr = poll(&p, 1, 100)) < 0 && errno != EINTR) {
+			snprintf(why, len, "poll: %s", strerror(errno));
+			goto out;
+		}
+		if (pr <= 0) {
+			waited += 100;
+			continue;
+		}
+		if ((n = read(sv[0], reply + got, sizeof(reply) - 1 - got)) < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(why, len, "watchdog %s exited without an answer (not executable?)",
+			    a->watchdog);
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	reply[got] = '\0';
+	reply[strcspn(reply, "\n")] = '\0';
+	if (strcmp(reply, "ok") != 0) {
+		snprintf(why, len, "watchdog %s: %.200s", a->watchdog, reply);
+		goto out;
+	}
+	*fd_out = sv[0];
+	sv[0] = -1;
+	rc = 0;
+out:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	free(line);
+	return rc;
 }
 
 static int
 start_session(pam_handle_t *pamh, const struct hostcheck_result *res, const char *user,
-    uint64_t now, uint64_t logins)
+    uint64_t now, uint64_t logins, int lifeline)
 {
-	struct log_field f[HOSTCHECK_LOG_FIELDS + 6];
+	struct log_field f[HOSTCHECK_LOG_FIELDS + 7];
 	struct hostcheck_log hl;
 	struct session *s;
 	char pid[24], nlogins[24];
 	size_t n;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL)
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		if (lifeline >= 0)
+			close(lifeline);
 		return PAM_BUF_ERR;
+	}
+	s->lifeline = lifeline;
 	s->start = now;
 	s->serial = res->serial;
 	snprintf(s->grant, sizeof(s->grant), "%s", res->grant.id != NULL ? res->grant.id : "");
 	snprintf(s->user, sizeof(s->user), "%s", user);
 	if (pam_set_data(pamh, DATA_NAME, s, cleanup_session) != PAM_SUCCESS) {
-		free(s);
+		cleanup_session(pamh, s, 0);
 		return PAM_BUF_ERR;
 	}
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
@@ -209,6 +427,7 @@ start_session(pam_handle_t *pamh, const struct hostcheck_result *res, const char
 	f[n++] = (struct log_field){"EPH_TTY", item_str(pamh, PAM_TTY)};
 	f[n++] = (struct log_field){"EPH_SSHD_PID", pid};
 	f[n++] = (struct log_field){"EPH_LOGINS", logins > 0 ? nlogins : NULL};
+	f[n++] = (struct log_field){"EPH_WATCHDOG", lifeline >= 0 ? "yes" : "no"};
 	(void)eph_log(LOG_INFO, HOST_MSGID_PAM_SESSION_START, f, n,
 	    "session start for %s: grant %s serial %" PRIu64 " task %s requester %s approvers %s",
 	    user, s->grant, res->serial, res->grant.task != NULL ? res->grant.task : "",
@@ -237,8 +456,9 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct spool_conn conn;
 	const char *user = NULL, *info;
 	char *why = NULL;
+	char why_wd[HOSTCHECK_DETAIL_MAX];
 	uint64_t now, logins = 0;
-	int have_res = 0, r, rv = PAM_SESSION_ERR;
+	int have_res = 0, lifeline = -1, r, rv = PAM_SESSION_ERR;
 
 	(void)flags;
 	eph_log_set_syslog(to_pam_syslog, pamh);
@@ -332,6 +552,14 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		log_refused(pamh, user, "not_presented", &res, eph_strerror(r));
 		goto out;
 	}
+	/* The watchdog before the count: a session that cannot be ended in
+	 * time is refused without using up a login. */
+	if (hc->session_end &&
+	    watchdog_start(&a, user, m, &lifeline, why_wd, sizeof(why_wd)) != 0) {
+		rv = refuse(pamh, MSG_SYSTEM);
+		log_refused(pamh, user, "watchdog", &res, why_wd);
+		goto out;
+	}
 	if (res.grant.max_logins > 0) {
 		r = logins_take(hc->state_dir, res.serial, res.grant.max_logins, &logins);
 		if (r == EPH_ERR_RANGE) {
@@ -345,8 +573,12 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 			goto out;
 		}
 	}
-	rv = start_session(pamh, &res, user, now, logins);
+	rv = start_session(pamh, &res, user, now, logins, lifeline);
+	lifeline = -1; /* the session's now (or closed) */
 out:
+	/* A refused session's watchdog reads end-of-file and exits. */
+	if (lifeline >= 0)
+		close(lifeline);
 	if (have_res)
 		hostcheck_result_clear(&res);
 	authinfo_clear(&ai);
@@ -362,7 +594,7 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct args a;
 	const void *d = NULL;
-	const struct session *s;
+	struct session *s;
 	char serial[24], dur[24];
 	uint64_t now;
 
@@ -371,7 +603,7 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		return PAM_SESSION_ERR;
 	if (pam_get_data(pamh, DATA_NAME, &d) != PAM_SUCCESS || d == NULL)
 		return PAM_IGNORE;
-	s = d;
+	s = (struct session *)d;
 	now = clock_now(&a);
 	snprintf(serial, sizeof(serial), "%" PRIu64, s->serial);
 	snprintf(dur, sizeof(dur), "%" PRIu64, now > s->start ? now - s->start : 0);
@@ -386,6 +618,11 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	(void)eph_log(LOG_INFO, HOST_MSGID_PAM_SESSION_END, f, sizeof(f) / sizeof(f[0]),
 	    "session end for %s: grant %s serial %s after %s s", s->user, s->grant, serial, dur);
 	eph_log_set_syslog(NULL, NULL);
+	/* The watchdog's lifeline: it exits now rather than at sshd's exit. */
+	if (s->lifeline >= 0) {
+		close(s->lifeline);
+		s->lifeline = -1;
+	}
 	return PAM_SUCCESS;
 }
 

@@ -7,12 +7,15 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +34,7 @@
 #define NOW_S "1800000000"
 #define HOST "db01.example.com"
 #define CERT_TYPE "ssh-ed25519-cert-v01@openssh.com"
+#define WATCHDOG_BIN TOP_BUILDDIR "/host/ephemeral-watchdog"
 
 static const char *world;
 
@@ -78,12 +82,16 @@ write_hostconf(struct fx *f, const char *extra)
 {
 	char *text;
 
-	assert_true(asprintf(&text,
-	                "host = { names = [ \"" HOST "\" ]; };\n"
-	                "trusted_ca_keys = \"%s\";\nrevoked_keys = \"%s\";\n"
-	                "state_dir = \"%s\";\nservices = [ \"sshd\", \"sshd-prod\" ];\n%s\n"
-	                "accept = ( { task = \"db-maint\"; users = [ \"postgres\" ]; } );\n",
-	                f->ca_path, f->krl_path, f->state, extra) > 0);
+	assert_true(
+	    asprintf(&text,
+	        "host = { names = [ \"" HOST "\" ]; };\n"
+	        "trusted_ca_keys = \"%s\";\nrevoked_keys = \"%s\";\n"
+	        "state_dir = \"%s\";\nservices = [ \"sshd\", \"sshd-prod\", \"sshd-wd\", "
+	        "\"sshd-wd-missing\" ];\n%s\n%s\n"
+	        "accept = ( { task = \"db-maint\"; users = [ \"postgres\" ]; } );\n",
+	        f->ca_path, f->krl_path, f->state,
+	        /* The watchdog only where a test asks for it. */
+	        strstr(extra, "session_end") == NULL ? "session_end = false;" : "", extra) > 0);
 	assert_int_equal(tu_write_file(f->conf, text, strlen(text), 0644), 0);
 	free(text);
 }
@@ -555,6 +563,195 @@ test_exports(void **state)
 	free(out);
 }
 
+/* ------------------------------------------------------ the watchdog */
+
+/* Is there an ephemeral-watchdog watching process pid ("--pid" "PID"
+ * among its arguments)? */
+static int
+watchdog_of(pid_t pid)
+{
+	char want[64], path[300], buf[4096];
+	struct dirent *de;
+	size_t wl, n, i;
+	DIR *d;
+	int found = 0;
+
+	wl = (size_t)snprintf(want, sizeof(want), "--pid%c%ld", '\0', (long)pid) + 1;
+	assert_non_null(d = opendir("/proc"));
+	while (!found && (de = readdir(d)) != NULL) {
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' || (fp = fopen(path, "r")) == NULL)
+			continue;
+		n = fread(buf, 1, sizeof(buf) - 1, fp);
+		fclose(fp);
+		buf[n] = '\0';
+		if (strstr(buf, "ephemeral-watchdog") == NULL)
+			continue;
+		for (i = 0; i + wl <= n; i++)
+			found |= memcmp(buf + i, want, wl) == 0;
+	}
+	closedir(d);
+	return found;
+}
+
+static int
+wait_no_watchdog(pid_t pid, unsigned ms)
+{
+	unsigned waited = 0;
+
+	while (watchdog_of(pid)) {
+		if (waited >= ms)
+			return 0;
+		tu_sleep_ms(50);
+		waited += 50;
+	}
+	return 1;
+}
+
+/* A certificate on the real clock (the watchdog runs on it). */
+static char *
+live_authinfo(struct fx *f, uint64_t serial, unsigned ttl)
+{
+	struct spec s = {.serial = serial,
+	    .valid_after = (uint64_t)time(NULL) - 60,
+	    .valid_before = (uint64_t)time(NULL) + ttl,
+	    .max_logins = 1};
+
+	return make_authinfo(f, &s);
+}
+
+/*
+ * In a child playing sshd's process: open a session of service (closed
+ * at once when close_now, else left open), report the open's result on
+ * fd, then wait to be ended.
+ */
+static pid_t
+session_child(
+    struct fx *f, const char *service, const char *info, uint64_t serial, int close_now, int fd)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct pam_conv c = {conv, NULL};
+		struct spool_conn self;
+		pam_handle_t *pamh = NULL;
+		char *env = NULL;
+		int rv;
+
+		if (spool_conn_of(getpid(), &self) != EPH_OK ||
+		    spool_record(f->state, &self, "postgres", serial, NOW) != EPH_OK ||
+		    pam_start(service, "postgres", &c, &pamh) != PAM_SUCCESS ||
+		    asprintf(&env, "SSH_AUTH_INFO_0=%s", info) < 0 ||
+		    pam_putenv(pamh, env) != PAM_SUCCESS)
+			_exit(90);
+		rv = pam_open_session(pamh, 0);
+		if (rv == PAM_SUCCESS && close_now) {
+			(void)pam_close_session(pamh, 0);
+			pam_end(pamh, PAM_SUCCESS);
+		}
+		if (write(fd, &rv, sizeof(rv)) != (ssize_t)sizeof(rv))
+			_exit(91);
+		for (;;)
+			sleep(60);
+	}
+	return pid;
+}
+
+static int
+child_result(int fd)
+{
+	int rv = -1;
+
+	assert_int_equal(read(fd, &rv, sizeof(rv)), (ssize_t)sizeof(rv));
+	return rv;
+}
+
+/* An open session outlives its certificate by no more than a few
+ * seconds: the watchdog ends sshd's process, then itself. */
+static void
+test_watchdog_expiry(void **state)
+{
+	struct fx *f = *state;
+	char *info = live_authinfo(f, 90, 3);
+	int p[2], st = 0, waited = 0;
+	pid_t pid;
+
+	write_hostconf(f, "session_end = true;");
+	assert_int_equal(pipe(p), 0);
+	pid = session_child(f, "sshd-wd", info, 90, 0, p[1]);
+	assert_int_equal(child_result(p[0]), PAM_SUCCESS);
+	assert_true(watchdog_of(pid));
+	while (waitpid(pid, &st, WNOHANG) == 0 && waited < 15000) {
+		tu_sleep_ms(100);
+		waited += 100;
+	}
+	if (waited >= 15000) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		fail_msg("the session outlived its certificate");
+	}
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGTERM);
+	assert_true(wait_no_watchdog(pid, 5000));
+	close(p[0]);
+	close(p[1]);
+	free(info);
+}
+
+/* A session closed normally: its watchdog exits at once (the lifeline),
+ * while the process that ran it lives on. */
+static void
+test_watchdog_lifeline(void **state)
+{
+	struct fx *f = *state;
+	char *info = live_authinfo(f, 91, 600);
+	int p[2];
+	pid_t pid;
+
+	write_hostconf(f, "session_end = true;");
+	assert_int_equal(pipe(p), 0);
+	pid = session_child(f, "sshd-wd", info, 91, 1, p[1]);
+	assert_int_equal(child_result(p[0]), PAM_SUCCESS);
+	assert_true(wait_no_watchdog(pid, 3000));
+	assert_int_equal(kill(pid, 0), 0);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(p[0]);
+	close(p[1]);
+	free(info);
+}
+
+/* No watchdog, no session, and no login used up by the attempt. */
+static void
+test_watchdog_missing(void **state)
+{
+	struct fx *f = *state;
+	char *info = live_authinfo(f, 92, 600), *path;
+	int p[2];
+	pid_t pid;
+
+	write_hostconf(f, "session_end = true;");
+	spool(f, "postgres", 92);
+	assert_int_equal(open_session("sshd-wd-missing", "postgres", info), PAM_PERM_DENIED);
+	assert_non_null(strstr(said, "could not be checked"));
+	path = tu_path(f->state, "logins/92");
+	assert_int_equal(access(path, F_OK), -1);
+	/* With its watchdog the same certificate logs in, once. */
+	assert_int_equal(pipe(p), 0);
+	pid = session_child(f, "sshd-wd", info, 92, 1, p[1]);
+	assert_int_equal(child_result(p[0]), PAM_SUCCESS);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	assert_int_equal(access(path, F_OK), 0);
+	close(p[0]);
+	close(p[1]);
+	free(path);
+	free(info);
+}
+
 static int
 write_service(const char *name, const char *line)
 {
@@ -593,6 +790,13 @@ reexec_under_pam_wrapper(char **argv)
 		return 99;
 	free(text);
 	if (SVC("sshd-badarg", PAM_EPHEMERAL_TEST_SO, "debug bogus"))
+		return 99;
+	free(text);
+	if (SVC("sshd-wd", PAM_EPHEMERAL_TEST_SO, "watchdog=" WATCHDOG_BIN))
+		return 99;
+	free(text);
+	if (SVC("sshd-wd-missing", PAM_EPHEMERAL_TEST_SO,
+	        "watchdog=/nonexistent/ephemeral-watchdog"))
 		return 99;
 	free(text);
 	if (SVC("sshd-prod", PAM_EPHEMERAL_SO, "debug"))
@@ -650,6 +854,9 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_production_sshca, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exports, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_watchdog_expiry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_watchdog_lifeline, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_watchdog_missing, setup, teardown),
 	};
 	int rc;
 
