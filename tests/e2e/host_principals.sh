@@ -15,116 +15,19 @@
 # listener). Exit 77 (skip) when it cannot run.
 set -eu
 
-if [ "$(id -u)" -eq 0 ] && [ -z "${EPH_E2E_NS:-}" ] && command -v unshare >/dev/null &&
-	unshare -m --propagation private true 2>/dev/null; then
-	EPH_E2E_NS=1 exec unshare -m --propagation private /bin/sh "$0" "$@"
-fi
-if [ "$(id -u)" -ne 0 ]; then echo "skip: needs root to run sshd"; exit 77; fi
-[ -n "${EPH_E2E_NS:-}" ] || { echo "skip: no private mount namespace (unshare -m)"; exit 77; }
-
 top=$(cd "$(dirname "$0")/../.." && pwd)
-SSHCA=${SSHCA:-$top/sshca/sshca}
-SSHD=${SSHD:-/usr/sbin/sshd}
-PRINCIPALS=${PRINCIPALS:-$(dirname "$SSHCA")/../host/ephemeral-principals}
-SSH=${SSH:-ssh}
-SSH_KEYGEN=${SSH_KEYGEN:-ssh-keygen}
-[ -x "$SSHD" ] || { echo "skip: no sshd at $SSHD"; exit 77; }
-for t in "$SSH" "$SSH_KEYGEN" python3 useradd userdel mount; do
-	command -v "$t" >/dev/null || { echo "skip: no $t"; exit 77; }
-done
-[ -d /etc/pam.d ] || { echo "skip: no /etc/pam.d"; exit 77; }
-[ -x "$SSHCA" ] || { echo "FAIL: no sshca at $SSHCA (build first)" >&2; exit 1; }
-[ -x "$PRINCIPALS" ] || { echo "FAIL: no ephemeral-principals at $PRINCIPALS" >&2; exit 1; }
-
-tmp=$(mktemp -d /tmp/eph-hostp.XXXXXX)
-chmod 0755 "$tmp"
-service="sshd-ephtest-$$"
-princ="ephpr$$"
-alice="ephal$$"
-bob="ephbo$$"
-made_users=""
-sshd_pid=""
-recv_pid=""
-cleanup() {
-	set +e
-	[ -z "$sshd_pid" ] || kill "$sshd_pid" 2>/dev/null
-	[ -z "$recv_pid" ] || kill "$recv_pid" 2>/dev/null
-	rm -f "/etc/pam.d/$service"
-	for u in $made_users; do userdel "$u" 2>/dev/null; done
-	umount -l /run 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$tmp/sshd.log" ] && tail -n 30 "$tmp/sshd.log" | sed 's/^/sshd: /' >&2
-	[ -f "$tmp/journal.log" ] && tail -n 10 "$tmp/journal.log" | sed 's/^/journal: /' >&2
-	exit 1
-}
-
-# A private /run: sshd's privilege separation folder, the root-owned
-# folder of the principals command (sshd refuses one under /tmp), and a
-# journal socket nobody else sees.
-mount -t tmpfs -o mode=0755 tmpfs /run || fail "mount a private /run"
-mkdir -m 0755 /run/sshd /run/systemd /run/systemd/journal
-bin=/run/ephtest-$$
-mkdir -m 0755 "$bin"
-cp "$PRINCIPALS" "$bin/ephemeral-principals"
-cp "$SSHD" "$bin/$service"
-chmod 0755 "$bin/ephemeral-principals" "$bin/$service"
-
-# The journal listener: each native-protocol datagram (KEY=value lines,
-# or KEY\n<le64 length><bytes>\n) as one JSON line.
-cat >"$tmp/jrecv.py" <<'EOP'
-import json, os, socket, struct, sys
-path, out = sys.argv[1], sys.argv[2]
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(path)
-os.chmod(path, 0o666)
-open(out + ".ready", "w").close()
-while True:
-    d = s.recv(1 << 20)
-    rec, i = {}, 0
-    while i < len(d):
-        nl = d.index(b"\n", i)
-        line = d[i:nl]
-        if b"=" in line:
-            k, v = line.split(b"=", 1)
-            i = nl + 1
-        else:
-            k = line
-            n = struct.unpack("<Q", d[nl + 1:nl + 9])[0]
-            v = d[nl + 9:nl + 9 + n]
-            i = nl + 9 + n + 1
-        rec[k.decode()] = v.decode("utf-8", "replace")
-    with open(out, "a") as f:
-        f.write(json.dumps(rec, sort_keys=True) + "\n")
-EOP
-python3 "$tmp/jrecv.py" /run/systemd/journal/socket "$tmp/journal.log" &
-recv_pid=$!
-i=0
-until [ -f "$tmp/journal.log.ready" ]; do
-	i=$((i + 1)); [ "$i" -lt 100 ] || fail "the journal listener did not start"; sleep 0.1
-done
-
-for u in "$princ"; do
-	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$u" ||
-		fail "useradd $u"
-	made_users="$made_users $u"
-done
-for u in "$alice" "$bob"; do
-	useradd --no-create-home --home-dir "$tmp/home-$u" --shell /bin/sh "$u" || fail "useradd $u"
-	made_users="$made_users $u"
-	mkdir -m 0755 "$tmp/home-$u"
-	chown "$u:" "$tmp/home-$u"
-done
+# shellcheck disable=SC2034 # host_lib.sh reads it
+host_name=hostp
+# shellcheck source=tests/e2e/host_lib.sh
+. "$top/tests/e2e/host_lib.sh"
+host_private_run
+host_journal_start
+host_users
 
 host=db01.example.com
 "$SSHCA" init --key "$tmp/ca" >/dev/null || fail "sshca init"
 "$SSHCA" pubkey --key "$tmp/ca" >"$tmp/ca.pub"
 "$SSH_KEYGEN" -q -t ed25519 -N '' -C admin -f "$tmp/admin"
-"$SSH_KEYGEN" -q -t ed25519 -N '' -f "$tmp/hostkey"
 # sshd's RevokedKeys and host.conf's revoked_keys are one file on a real
 # host; here two, so the principals command's own KRL check is seen too
 # (sshd checks its KRL before it runs the command).
@@ -170,61 +73,20 @@ session optional pam_exec.so quiet $bin/session
 session required pam_permit.so
 EOP
 
-port=""
-for try in 1 2 3 4 5 6 7 8; do
-	p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000 ))
-	cat >"$tmp/sshd_config" <<EOC
-Port $p
-ListenAddress 127.0.0.1
-HostKey $tmp/hostkey
-PidFile $tmp/sshd.pid
+host_sshd_start <<EOC
 TrustedUserCAKeys $tmp/ca.pub
 RevokedKeys $tmp/sshd.krl
 AuthorizedKeysFile none
 AuthorizedPrincipalsCommand $bin/ephemeral-principals -f $tmp/host.conf %u %t %k
 AuthorizedPrincipalsCommandUser $princ
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM yes
-ExposeAuthInfo yes
-StrictModes no
-LogLevel VERBOSE
 EOC
-	"$bin/$service" -t -f "$tmp/sshd_config" || fail "sshd -t rejects the config"
-	"$bin/$service" -D -e -f "$tmp/sshd_config" 2>"$tmp/sshd.log" &
-	sshd_pid=$!
-	i=0
-	while [ $i -lt 50 ]; do
-		grep -q "Server listening" "$tmp/sshd.log" 2>/dev/null && { port=$p; break; }
-		kill -0 "$sshd_pid" 2>/dev/null || break
-		sleep 0.1; i=$((i + 1))
-	done
-	[ -n "$port" ] && break
-	kill "$sshd_pid" 2>/dev/null || true; wait "$sshd_pid" 2>/dev/null || true; sshd_pid=""
-done
-[ -n "$port" ] || fail "could not start sshd on a loopback port"
 
-# login USER CERT: runs a command; its output in $out.
-login() {
-	out=$("$SSH" -F /dev/null -p "$port" -i "$tmp/admin" -o CertificateFile="$tmp/$2-cert.pub" \
-		-o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no \
-		-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=10 \
-		"$1@127.0.0.1" 'echo "LOGIN-OK as $(id -un)"' 2>"$tmp/ssh.err")
-}
 # record SERIAL FIELD=VALUE...: a journald record of ephemeral-principals
 # for that serial with those fields.
 record() {
-	python3 - "$tmp/journal.log" "$@" <<'EOP' || fail "no journal record with: $*"
-import json, sys
-path, serial, want = sys.argv[1], sys.argv[2], dict(a.split("=", 1) for a in sys.argv[3:])
-for line in open(path):
-    r = json.loads(line)
-    if r.get("SYSLOG_IDENTIFIER") == "ephemeral-principals" and r.get("EPH_SERIAL") == serial \
-            and all(r.get(k) == v for k, v in want.items()):
-        sys.exit(0)
-sys.exit(1)
-EOP
+	_s=$1
+	shift
+	host_record ephemeral-principals EPH_SERIAL="$_s" "$@"
 }
 accepted=MESSAGE_ID=197a2d5d5f7081c3ff65830b0b02db1b
 refused=MESSAGE_ID=e3058484723d73fbc255b88f734948f5
