@@ -453,7 +453,13 @@ watchdog_end_session(pid_t pid, uint64_t start, uid_t uid, const char *notice, u
 		goto out;
 	}
 	mark_session(&t, root, uid, &sessions);
-	out->notified = notify(&t, uid, notice);
+	/* A moment for sshd to carry the notice to the client before the
+	 * terminal closes. */
+	if ((out->notified = notify(&t, uid, notice)) > 0) {
+		struct timespec ts = {0, 300 * 1000000L};
+
+		(void)nanosleep(&ts, NULL);
+	}
 	/* sshd's process first: it ends the session its own way (the
 	 * terminal closed, close_session run, utmp written). */
 	if (signal_if_same(root, SIGTERM))

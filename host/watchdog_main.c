@@ -138,7 +138,7 @@ static void
 log_terminated(enum watchdog_end end, const char *detail, const char *user, pid_t pid,
     const struct cert *c, const struct grant *g, const struct watchdog_ended *ended)
 {
-	char serial[24], spid[24], vb[24], lag[24], sig[24], killed[24];
+	char serial[24], spid[24], vb[24], lag[24], sig[24], killed[24], told[24];
 	uint64_t now = (uint64_t)time(NULL);
 
 	snprintf(serial, sizeof(serial), "%" PRIu64, c->serial);
@@ -147,6 +147,7 @@ log_terminated(enum watchdog_end end, const char *detail, const char *user, pid_
 	snprintf(lag, sizeof(lag), "%" PRIu64, now > c->valid_before ? now - c->valid_before : 0);
 	snprintf(sig, sizeof(sig), "%zu", ended->signalled);
 	snprintf(killed, sizeof(killed), "%zu", ended->killed);
+	snprintf(told, sizeof(told), "%zu", ended->notified);
 	const struct log_field f[] = {
 	    {"SYSLOG_IDENTIFIER", LOG_IDENT},
 	    {"EPH_DECISION", "terminated"},
@@ -161,6 +162,7 @@ log_terminated(enum watchdog_end end, const char *detail, const char *user, pid_
 	    {"EPH_SSHD_PID", spid},
 	    {"EPH_SIGNALLED", sig},
 	    {"EPH_KILLED", killed},
+	    {"EPH_NOTIFIED", told},
 	    {"EPH_LAG", end == WATCHDOG_EXPIRED ? lag : NULL},
 	};
 	(void)eph_log(end == WATCHDOG_EXPIRED ? LOG_NOTICE : LOG_WARNING,

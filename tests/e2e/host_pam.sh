@@ -13,6 +13,10 @@
 #   - refused before it: another host, a task not accepted, another
 #     local account, revoked (the KRL replaced while sshd runs), expired;
 #   - let through: a plain-key login under non_ephemeral = "ignore";
+#   - live sessions ended by the session watchdog: one on a terminal when
+#     its certificate expires (a TTL of seconds; the user is told why),
+#     one when its serial is revoked (the KRL replaced while it runs);
+#     no process of theirs, nor the watchdog, left behind;
 #   - each case's journald record, caught by a listener on the journal
 #     socket of a private /run (a private mount namespace).
 #
@@ -31,8 +35,13 @@ PAM_EPHEMERAL_SO=${PAM_EPHEMERAL_SO:-$(dirname "$SSHCA")/../host/.libs/pam_ephem
 host_private_run
 host_journal_start
 host_users
+WATCHDOG=${WATCHDOG:-$(dirname "$PRINCIPALS")/ephemeral-watchdog}
+[ -x "$WATCHDOG" ] || fail "no ephemeral-watchdog at $WATCHDOG (build first)"
 cp "$PAM_EPHEMERAL_SO" "$bin/pam_ephemeral.so"
 chmod 0644 "$bin/pam_ephemeral.so"
+# The module insists on a root-owned watchdog in root-owned folders.
+cp "$WATCHDOG" "$bin/ephemeral-watchdog"
+chmod 0755 "$bin/ephemeral-watchdog"
 
 host=db01.example.com
 "$SSHCA" init --key "$tmp/ca" >/dev/null || fail "sshca init"
@@ -48,7 +57,8 @@ chown "$princ:" "$tmp/state/spool"
 # host_conf NON_EPHEMERAL: host.conf, which the module reads afresh for
 # each session (written whole, then moved into place). services names
 # this sshd's PAM service: the module passes over any other (default
-# "sshd"). The watchdog (session_end) is not exercised yet.
+# "sshd"). session_end (the default, written out) gives every session
+# its watchdog.
 host_conf() {
 	cat >"$tmp/host.conf.new" <<EOC
 host = { names = [ "$host" ]; groups = [ "db" ]; };
@@ -57,7 +67,7 @@ revoked_keys = "$krl";
 state_dir = "$tmp/state";
 accept = ( { task = "db-maint"; users = [ "$alice", "$bob" ]; } );
 non_ephemeral = "$1";
-session_end = false;
+session_end = true;
 services = [ "$service" ];
 EOC
 	chmod 0644 "$tmp/host.conf.new"
@@ -89,13 +99,14 @@ cert asalice 4 db-maint "eph:db-maint@$host" "$alice" --ttl 5m
 cert revoked 5 db-maint "eph:db-maint@$host" "$alice" --ttl 5m --max-logins 0
 cert short 6 db-maint "eph:db-maint@$host" "$alice" --ttl 1s --skew 0
 cert captured 7 db-maint "eph:db-maint@$host" "$bob" --ttl 5m --max-logins 0
+cert revokedlive 9 db-maint "eph:db-maint@$host" "$alice" --ttl 5m --max-logins 0
 
 # pam_env first, on purpose: what a user puts in SSH_AUTH_INFO_0 through
 # ~/.pam_environment reaches the module, which must not trust it.
 cat >"/etc/pam.d/$service" <<EOP
 account required pam_permit.so
 session required pam_env.so user_readenv=1 envfile=/dev/null
-session required $bin/pam_ephemeral.so conf=$tmp/host.conf
+session required $bin/pam_ephemeral.so conf=$tmp/host.conf watchdog=$bin/ephemeral-watchdog
 session required pam_permit.so
 EOP
 
@@ -237,10 +248,80 @@ plain "$bob" "$tmp/bobkey" || fail "non_ephemeral = ignore refused a plain key: 
 host_norecord "$pam" "$m_refused"
 host_norecord "$pam" "$m_start"
 
-# Live sessions: the session watchdog (session_end = true) ending a
-# running session when its certificate expires or its serial is revoked;
-# those cases go here, with host_conf writing session_end = true.
+# Live sessions. live_start CERT [ssh options]: a login that prints
+# STARTED and then sleeps, in the background (ssh's pid in $live_pid, its
+# output in $tmp/live.out), once the sleep runs.
+live_start() {
+	_c=$1
+	shift
+	: >"$tmp/live.out"
+	"$SSH" -F /dev/null -p "$port" -i "$tmp/admin" -o CertificateFile="$tmp/$_c-cert.pub" "$@" \
+		-o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no \
+		-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=10 \
+		"$alice@127.0.0.1" 'echo STARTED; exec sleep 300' </dev/null >"$tmp/live.out" \
+		2>"$tmp/ssh.err" &
+	live_pid=$!
+	i=0
+	until grep -q STARTED "$tmp/live.out"; do
+		i=$((i + 1)); [ "$i" -lt 100 ] || fail "the live session did not start: $(cat "$tmp/ssh.err")"
+		sleep 0.1
+	done
+}
+# live_ended SECONDS: the background login has ended within SECONDS.
+live_ended() {
+	i=0
+	while kill -0 "$live_pid" 2>/dev/null; do
+		i=$((i + 1))
+		[ "$i" -lt $(($1 * 10)) ] || { kill "$live_pid"; fail "the live session was not ended"; }
+		sleep 0.1
+	done
+	wait "$live_pid" 2>/dev/null || true
+}
+# Nothing of the session left: no process of alice's, no watchdog for her.
+none_left() {
+	i=0
+	while pgrep -u "$alice" >/dev/null || pgrep -f "ephemeral-watchdog .*--user $alice" >/dev/null; do
+		i=$((i + 1))
+		[ "$i" -lt 50 ] || fail "left behind: $(ps -o pid,user,args -u "$alice" 2>&1; pgrep -af ephemeral-watchdog)"
+		sleep 0.1
+	done
+}
+m_term=MESSAGE_ID=b3d0c7e4a1f24b6e9c85d2a7f03e61c9
+
+# 8. On a terminal, until the certificate expires (8 s): the watchdog
+# tells the terminal why, ends the session within 5 s of valid_before,
+# and the session's end is logged as usual (sshd ran close_session).
+cert live 8 db-maint "eph:db-maint@$host" "$alice" --ttl 8s --skew 0 --max-logins 0 \
+	--extension permit-pty
+host_journal_from
+live_start live -tt
+host_record "$pam" "$m_start" EPH_SERIAL=8 EPH_WATCHDOG=yes
+pgrep -f "ephemeral-watchdog .*--user $alice" >/dev/null || fail "no watchdog for the live session"
+live_ended 30
+host_record "$pam" "$m_term" EPH_DECISION=terminated EPH_REASON=expired EPH_SERIAL=8 \
+	EPH_GRANT=g-8 EPH_USER="$alice" EPH_TASK=db-maint PRIORITY=5
+lag=$(record_field EPH_LAG)
+case $lag in '' | *[!0-9]*) fail "EPH_LAG '$lag'" ;; esac
+[ "$lag" -le 5 ] || fail "the session ended $lag s after its certificate expired"
+grep -q "the grant of this session has expired" "$tmp/live.out" ||
+	fail "the terminal was not told why: $(cat "$tmp/live.out")"
+host_record "$pam" "$m_end" EPH_SERIAL=8 EPH_USER="$alice"
+none_left
+
+# 9. Without a terminal, until its serial is revoked: the KRL replaced
+# while the session runs; ended within 60 s (the watchdog looks every 5).
+host_journal_from
+live_start revokedlive
+"$SSHCA" krl --key "$tmp/ca.pub" --serial 5 --serial 9 -o "$krl.new" >/dev/null 2>&1 ||
+	fail "sshca krl"
+chmod 0644 "$krl.new"
+mv "$krl.new" "$krl"
+live_ended 60
+host_record "$pam" "$m_term" EPH_DECISION=terminated EPH_REASON=revoked EPH_SERIAL=9 \
+	EPH_USER="$alice" PRIORITY=4
+none_left
+if login "$alice" revokedlive; then fail "the revoked live certificate logged in again"; fi
 
 echo "ok: session start/end; refused max_logins, replay, not_ephemeral; principals refusals;" \
-	"revoked, expired; non_ephemeral ignore"
+	"revoked, expired; non_ephemeral ignore; live sessions ended on expiry and revocation"
 exit 0
