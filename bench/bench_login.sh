@@ -7,9 +7,12 @@
 #      AuthorizedPrincipalsFile, a PAM session of pam_permit only;
 #   b. ephemeral-principals as AuthorizedPrincipalsCommand (as a user made
 #      here) and pam_ephemeral.so, by absolute path, before pam_permit;
-# alternating round by round so the machine's noise falls on both alike,
-# next to one ephemeral-principals call (bench_exec) as a fraction of the
-# baseline login. Ratios of figures measured in this run; never fails on
+# and, to tell sshd's share from ours:
+#   c. stock sshd running /bin/echo PRINCIPAL as its
+#      AuthorizedPrincipalsCommand (as the same user), pam_permit;
+# rotating the order round by round so the machine's noise falls on all
+# alike, next to one ephemeral-principals call (bench_exec) as a fraction
+# of the baseline login. Ratios of figures measured in this run; never fails on
 # a time (it fails when a login that must work does not).
 #
 # Root only (sshd, useradd, /etc/pam.d): prints "skipped" otherwise. Runs
@@ -64,6 +67,7 @@ done
 tmp=$(mktemp -d /tmp/eph-benchlogin.XXXXXX)
 chmod 0755 "$tmp"
 svc_a="sshd-ephtest-$$-base"
+svc_c="sshd-ephtest-$$-echo"
 svc_b="sshd-ephtest-$$"
 princ="ephbp$$"
 luser="ephbl$$"
@@ -73,7 +77,7 @@ cleanup() {
 	set +e
 	for p in $pids; do kill "$p" 2>/dev/null; done
 	for p in $pids; do wait "$p" 2>/dev/null; done
-	rm -f "/etc/pam.d/$svc_a" "/etc/pam.d/$svc_b"
+	rm -f "/etc/pam.d/$svc_a" "/etc/pam.d/$svc_b" "/etc/pam.d/$svc_c"
 	for u in $made_users; do userdel "$u" 2>/dev/null; done
 	umount -l /run 2>/dev/null
 	rm -rf "$tmp"
@@ -135,6 +139,8 @@ bin=/run/ephbench-$$
 mkdir -m 0755 "$bin"
 cp "$SSHD" "$bin/$svc_a"
 cp "$SSHD" "$bin/$svc_b"
+cp "$SSHD" "$bin/$svc_c"
+cp /bin/echo "$bin/echo" || fail "no /bin/echo"
 cp "$PRINCIPALS" "$bin/ephemeral-principals"
 cp "$MODULE" "$bin/pam_ephemeral.so"
 cp "$builddir/bench/bench_exec" "$bin/bench_exec"
@@ -185,6 +191,7 @@ cat >"/etc/pam.d/$svc_a" <<EOP
 account required pam_permit.so
 session required pam_permit.so
 EOP
+cp "/etc/pam.d/$svc_a" "/etc/pam.d/$svc_c"
 cat >"/etc/pam.d/$svc_b" <<EOP
 account required pam_permit.so
 session required $bin/pam_ephemeral.so conf=$tmp/host.conf
@@ -237,6 +244,9 @@ port_a=$port
 start_sshd "$svc_b" "AuthorizedPrincipalsCommand $bin/ephemeral-principals -f $tmp/host.conf %u %t %k
 AuthorizedPrincipalsCommandUser $princ"
 port_b=$port
+start_sshd "$svc_c" "AuthorizedPrincipalsCommand $bin/echo $principal
+AuthorizedPrincipalsCommandUser $princ"
+port_c=$port
 
 # client PORT CERT [PREFIX...]: one login's client, run by PREFIX.
 client() {
@@ -259,21 +269,24 @@ timed() {
 # Both work, once untimed (and warm); b runs the host side: a certificate
 # of max_logins 1 logs in once, not twice.
 login "$port_a" login || fail "the baseline login failed"
+login "$port_c" login || fail "the login with /bin/echo as principals command failed"
 login "$port_b" login || fail "the login through the host side failed"
 login "$port_b" once || fail "the max_logins 1 certificate's first login failed"
 if login "$port_b" once; then fail "pam_ephemeral is not in the session: a second login of max_logins 1"; fi
 
 : >"$tmp/a.us"
 : >"$tmp/b.us"
+: >"$tmp/c.us"
 r=0
 while [ $r -lt "$N" ]; do
-	if [ $((r % 2)) -eq 0 ]; then
-		timed "$port_a" login >>"$tmp/a.us"
-		timed "$port_b" login >>"$tmp/b.us"
-	else
-		timed "$port_b" login >>"$tmp/b.us"
-		timed "$port_a" login >>"$tmp/a.us"
-	fi
+	case $((r % 3)) in
+	0) order="a b c" ;;
+	1) order="b c a" ;;
+	*) order="c a b" ;;
+	esac
+	for k in $order; do
+		eval "timed \"\$port_$k\" login" >>"$tmp/$k.us"
+	done
 	r=$((r + 1))
 done
 
@@ -294,14 +307,20 @@ stats() {
 }
 sa=$(stats "$tmp/a.us")
 sb=$(stats "$tmp/b.us")
+sc=$(stats "$tmp/c.us")
 echo
 echo "$T2"
-echo "  \`ssh ... $luser@127.0.0.1 true\`, ControlMaster=no, $N logins each, alternating a and b"
+echo "  \`ssh ... $luser@127.0.0.1 true\`, ControlMaster=no, $N logins each, the order rotating"
 echo "$sa" | awk '{ printf "  a. stock sshd, AuthorizedPrincipalsFile, pam_permit:    mean %6.2f ms, median %6.2f ms, min %6.2f ms\n", $1, $2, $3 }'
 echo "$sb" | awk '{ printf "  b. ephemeral-principals, pam_ephemeral + pam_permit:   mean %6.2f ms, median %6.2f ms, min %6.2f ms\n", $1, $2, $3 }'
-echo "$sa $sb" | awk '{
+echo "$sc" | awk '{ printf "  c. /bin/echo as principals command, pam_permit:        mean %6.2f ms, median %6.2f ms, min %6.2f ms\n", $1, $2, $3 }'
+echo "$sa $sb $sc" | awk '{
 	printf "  b vs a: %+.1f%% (means), %+.1f%% (medians), %+.1f%% (minimums); target under +5%%\n",
-	    100 * ($4 / $1 - 1), 100 * ($5 / $2 - 1), 100 * ($6 / $3 - 1) }'
+	    100 * ($4 / $1 - 1), 100 * ($5 / $2 - 1), 100 * ($6 / $3 - 1)
+	printf "    of which sshd running a principals command at all (c vs a): %+.1f%% (means), %+.1f%% (medians)\n",
+	    100 * ($7 / $1 - 1), 100 * ($8 / $2 - 1)
+	printf "    and ephemeral-principals + pam_ephemeral beyond that (b - c): %+.1f%% (means), %+.1f%% (medians) of a\n",
+	    100 * ($4 - $7) / $1, 100 * ($5 - $8) / $2 }'
 echo "$sa $call_us ${pam_us:-}" | awk '{
 	base = $1 * 1000
 	printf "  one ephemeral-principals call: %.0f us, %.1f%% of the baseline login'"'"'s mean (sshd makes two per login)\n",
