@@ -152,3 +152,10 @@ echo "$t_acc $t_ref $t_true ${t_ossl:-0}" | awk '{
 	if ($4 > 0) printf "  accepted vs openssl version: %.2fx\n", $1 / $4
 	printf "  two calls per login: %.2f ms (aim: well under 2 ms per call)\n", 2 * $1 / 1000
 }'
+
+# The host side per login: pam_ephemeral's session open + close
+# in-process against pam_permit alone, and whole real ssh logins on
+# loopback with and without ephemeral-principals and the module, in the
+# same run (bench_login.sh; root only, it says skipped otherwise).
+# Reported, never judged.
+sh "$(dirname "$0")/bench_login.sh" "$builddir"
