@@ -59,7 +59,7 @@ for t in "$SSH_KEYGEN" useradd userdel mount setpriv ldd; do
 	command -v "$t" >/dev/null || skip "no $t"
 done
 [ -d /etc/pam.d ] || skip "no /etc/pam.d"
-for f in "$SSHCA" "$PRINCIPALS" "$MODULE" "$builddir/bench/bench_exec" \
+for f in "$SSHCA" "$PRINCIPALS" "$MODULE" "$builddir/host/ephemeral-watchdog" "$builddir/bench/bench_exec" \
 	"$builddir/bench/bench_pamopen"; do
 	[ -e "$f" ] || { echo "FAIL: no $f (build first)" >&2; exit 1; }
 done
@@ -93,6 +93,22 @@ fail() {
 	exit 1
 }
 
+# ---- whole logins.
+mount -t tmpfs -o mode=0755 tmpfs /run || fail "mount a private /run"
+mkdir -m 0755 /run/sshd
+bin=/run/ephbench-$$
+mkdir -m 0755 "$bin"
+cp "$SSHD" "$bin/$svc_a"
+cp "$SSHD" "$bin/$svc_b"
+cp "$SSHD" "$bin/$svc_c"
+cp /bin/echo "$bin/echo" || fail "no /bin/echo"
+cp "$PRINCIPALS" "$bin/ephemeral-principals"
+cp "$MODULE" "$bin/pam_ephemeral.so"
+cp "$builddir/bench/bench_exec" "$bin/bench_exec"
+chmod 0755 "$bin"/*
+cp "$builddir/host/ephemeral-watchdog" "$bin/ephemeral-watchdog"
+chmod 0755 "$bin/ephemeral-watchdog"
+
 # ---- in-process: the module's open + close against pam_permit alone.
 # Run twice: loading the module's libraries afresh each time (what a
 # process pays that has none of them), and with those it shares with this
@@ -102,10 +118,11 @@ libs_of() { ldd "$1" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' |
 libs_of "$SSHD" >"$tmp/sshd.libs"
 shared=$(libs_of "$MODULE" | grep -Fx -f "$tmp/sshd.libs" | grep -v '/libc\.so' | tr '\n' ' ')
 rc=0
-m_fresh=$("$builddir/bench/bench_pamopen" "$MODULE" "$O") || rc=$?
+m_fresh=$("$builddir/bench/bench_pamopen" "$MODULE" "$O" "$bin/ephemeral-watchdog") || rc=$?
 m_sshd=""
 if [ "$rc" -eq 0 ]; then
-	m_sshd=$(LD_PRELOAD="$shared" "$builddir/bench/bench_pamopen" "$MODULE" "$O") ||
+	m_sshd=$(LD_PRELOAD="$shared" "$builddir/bench/bench_pamopen" "$MODULE" "$O" \
+		"$bin/ephemeral-watchdog") ||
 		fail "bench_pamopen with sshd's libraries preloaded"
 elif [ "$rc" -ne 77 ]; then
 	fail "bench_pamopen"
@@ -125,26 +142,15 @@ else
 	echo "  pam_permit only:                 $permit_us us per session ($permit2_us us in the second run)"
 	echo "  pam_ephemeral, then pam_permit:  $fresh_us us per session, its libraries loaded afresh each time"
 	echo "  pam_ephemeral, then pam_permit:  $sshd_us us per session, with sshd's libraries already mapped"
+	wd_us=$(val "$m_sshd" module_watchdog_open_close_us)
+	echo "  the same with its watchdog:      $wd_us us per session (started, ok, lifeline closed)"
 	echo "    ($(echo "$shared" | xargs -n1 basename 2>/dev/null | tr '\n' ' ' | sed 's/ $//'))"
-	pam_us=$(echo "$sshd_us $permit2_us" | awk '{ printf "%.1f", $1 - $2 }')
+	pam_us=$(echo "$wd_us $permit2_us" | awk '{ printf "%.1f", $1 - $2 }')
 	echo "$fresh_us $permit_us $sshd_us $permit2_us" | awk '{
 		printf "  the module'"'"'s own cost: %.0f us afresh, %.0f us as in sshd (%.1fx / %.1fx pam_permit alone)\n",
 		    $1 - $2, $3 - $4, $1 / $2, $3 / $4 }'
 fi
 
-# ---- whole logins.
-mount -t tmpfs -o mode=0755 tmpfs /run || fail "mount a private /run"
-mkdir -m 0755 /run/sshd
-bin=/run/ephbench-$$
-mkdir -m 0755 "$bin"
-cp "$SSHD" "$bin/$svc_a"
-cp "$SSHD" "$bin/$svc_b"
-cp "$SSHD" "$bin/$svc_c"
-cp /bin/echo "$bin/echo" || fail "no /bin/echo"
-cp "$PRINCIPALS" "$bin/ephemeral-principals"
-cp "$MODULE" "$bin/pam_ephemeral.so"
-cp "$builddir/bench/bench_exec" "$bin/bench_exec"
-chmod 0755 "$bin"/*
 
 useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$princ" ||
 	fail "useradd $princ"
@@ -176,14 +182,14 @@ mkdir -m 0755 "$tmp/state" "$tmp/principals"
 mkdir -m 0700 "$tmp/state/spool"
 chown "$princ:" "$tmp/state/spool"
 echo "$principal" >"$tmp/principals/$luser"
-# session_end off: the session watchdog is not in this figure yet.
+# session_end on (the default): each session has its watchdog.
 cat >"$tmp/host.conf" <<EOC
 host = { names = [ "$host" ]; };
 trusted_ca_keys = "$tmp/ca.pub";
 revoked_keys = "$tmp/revoked.krl";
 state_dir = "$tmp/state";
 services = [ "$svc_b" ];
-session_end = false;
+session_end = true;
 accept = ( { task = "bench"; users = [ "$luser" ]; } );
 EOC
 chmod 0644 "$tmp/host.conf" "$tmp/ca.pub" "$tmp/revoked.krl" "$tmp/principals/$luser"
@@ -194,7 +200,7 @@ EOP
 cp "/etc/pam.d/$svc_a" "/etc/pam.d/$svc_c"
 cat >"/etc/pam.d/$svc_b" <<EOP
 account required pam_permit.so
-session required $bin/pam_ephemeral.so conf=$tmp/host.conf
+session required $bin/pam_ephemeral.so conf=$tmp/host.conf watchdog=$bin/ephemeral-watchdog
 session required pam_permit.so
 EOP
 

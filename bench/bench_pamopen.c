@@ -8,8 +8,12 @@
  * outside the timed part. Private service files (pam_start_confdir), a
  * certificate signed here with a grant@ephssh extension (max_logins 0),
  * a temp host.conf and state_dir; the local user is the current one.
- * usage: bench_pamopen MODULE.so N; prints "module_open_close_us X",
- * "permit_open_close_us Y". Exit 77 without pam_start_confdir.
+ * usage: bench_pamopen MODULE.so N [WATCHDOG]; prints
+ * "module_open_close_us X", "permit_open_close_us Y", and with WATCHDOG
+ * (a root-owned path, as the module insists) the module with host.conf's
+ * session_end on, "module_watchdog_open_close_us Z": each session starts
+ * its ephemeral-watchdog, waits for its "ok", and closes its lifeline.
+ * Exit 77 without pam_start_confdir.
  */
 #include "config.h"
 
@@ -39,12 +43,13 @@
 #define HOST "bench.example.com"
 #define SERVICE "ephbench"
 #define SERVICE_REF "ephbench-permit"
+#define SERVICE_WD "ephbench-watchdog"
 #define SERIAL 1
 #define ROUNDS 10
 
 struct bench {
 	char dir[64];
-	char confdir[128], state[128], conf[128], ca_path[128], krl_path[128];
+	char confdir[128], state[128], conf[128], conf_wd[128], ca_path[128], krl_path[128];
 	const char *user;
 	char *info; /* SSH_AUTH_INFO_0=... */
 };
@@ -72,7 +77,7 @@ write_text(const char *path, const char *text)
 /* The CA, an empty KRL, host.conf, the service files, and the
  * certificate of the login in b->info. */
 static int
-bench_setup(struct bench *b, const char *module)
+bench_setup(struct bench *b, const char *module, const char *watchdog)
 {
 	struct key *ca = NULL, *user = NULL;
 	struct cert *c = NULL;
@@ -81,13 +86,14 @@ bench_setup(struct bench *b, const char *module)
 	struct buf kb, gb;
 	char *line = NULL, *b64 = NULL, *text = NULL, path[192], *approvers[] = {"approver"};
 	uint64_t now = (uint64_t)time(NULL);
-	int rc = -1;
+	int rc = -1, i;
 
 	buf_init(&kb);
 	buf_init(&gb);
 	snprintf(b->confdir, sizeof(b->confdir), "%s/pam.d", b->dir);
 	snprintf(b->state, sizeof(b->state), "%s/state", b->dir);
 	snprintf(b->conf, sizeof(b->conf), "%s/host.conf", b->dir);
+	snprintf(b->conf_wd, sizeof(b->conf_wd), "%s/host-watchdog.conf", b->dir);
 	snprintf(b->ca_path, sizeof(b->ca_path), "%s/ca.pub", b->dir);
 	snprintf(b->krl_path, sizeof(b->krl_path), "%s/revoked.krl", b->dir);
 	snprintf(path, sizeof(path), "%s/" SPOOL_SUBDIR, b->state);
@@ -101,17 +107,30 @@ bench_setup(struct bench *b, const char *module)
 	if (krl_new(&k) != EPH_OK || krl_serialize(k, &kb) != EPH_OK ||
 	    write_file(b->krl_path, kb.d, kb.len) != 0)
 		goto out;
-	/* session_end off: the watchdog is not in this figure yet. */
-	if (asprintf(&text,
-	        "host = { names = [ \"" HOST "\" ]; };\n"
-	        "trusted_ca_keys = \"%s\";\nrevoked_keys = \"%s\";\nstate_dir = \"%s\";\n"
-	        "services = [ \"" SERVICE "\" ];\nsession_end = false;\n"
-	        "accept = ( { task = \"bench\"; users = [ \"%s\" ]; } );\n",
-	        b->ca_path, b->krl_path, b->state, b->user) < 0 ||
-	    write_text(b->conf, text) != 0)
-		goto out;
-	free(text);
-	text = NULL;
+	/* The module alone (session_end off), and with its watchdog. */
+	for (i = 0; i < 2; i++) {
+		if (asprintf(&text,
+		        "host = { names = [ \"" HOST "\" ]; };\n"
+		        "trusted_ca_keys = \"%s\";\nrevoked_keys = \"%s\";\nstate_dir = \"%s\";\n"
+		        "services = [ \"" SERVICE "\", \"" SERVICE_WD "\" ];\nsession_end = %s;\n"
+		        "accept = ( { task = \"bench\"; users = [ \"%s\" ]; } );\n",
+		        b->ca_path, b->krl_path, b->state, i == 0 ? "false" : "true",
+		        b->user) < 0 ||
+		    write_text(i == 0 ? b->conf : b->conf_wd, text) != 0)
+			goto out;
+		free(text);
+		text = NULL;
+	}
+	if (watchdog != NULL) {
+		snprintf(path, sizeof(path), "%s/" SERVICE_WD, b->confdir);
+		if (asprintf(&text,
+		        "session required %s conf=%s watchdog=%s\nsession required pam_permit.so\n",
+		        module, b->conf_wd, watchdog) < 0 ||
+		    write_text(path, text) != 0)
+			goto out;
+		free(text);
+		text = NULL;
+	}
 	snprintf(path, sizeof(path), "%s/" SERVICE, b->confdir);
 	if (asprintf(&text, "session required %s conf=%s\nsession required pam_permit.so\n", module,
 	        b->conf) < 0 ||
@@ -235,12 +254,13 @@ main(int argc, char **argv)
 	struct bench b;
 	struct spool_conn self;
 	struct passwd *pw;
-	double mod_us = 0, ref_us = 0;
+	double mod_us = 0, ref_us = 0, wd_us = 0;
+	const char *watchdog = argc == 4 ? argv[3] : NULL;
 	long i, r, n, per;
 	int rc = 1;
 
-	if (argc != 3 || (n = strtol(argv[2], NULL, 10)) < ROUNDS) {
-		fprintf(stderr, "usage: bench_pamopen MODULE.so N (N >= %d)\n", ROUNDS);
+	if ((argc != 3 && argc != 4) || (n = strtol(argv[2], NULL, 10)) < ROUNDS) {
+		fprintf(stderr, "usage: bench_pamopen MODULE.so N [WATCHDOG] (N >= %d)\n", ROUNDS);
 		return 2;
 	}
 	memset(&b, 0, sizeof(b));
@@ -253,7 +273,7 @@ main(int argc, char **argv)
 		perror("bench_pamopen: mkdtemp");
 		return 1;
 	}
-	if (bench_setup(&b, argv[1]) != 0 || spool_conn_of(getpid(), &self) != EPH_OK) {
+	if (bench_setup(&b, argv[1], watchdog) != 0 || spool_conn_of(getpid(), &self) != EPH_OK) {
 		fprintf(stderr, "bench_pamopen: setup failed in %s\n", b.dir);
 		goto out;
 	}
@@ -270,7 +290,11 @@ main(int argc, char **argv)
 		    stderr, "bench_pamopen: the module let a session without its spool entry in\n");
 		goto out;
 	}
-	mod_us = ref_us = 0;
+	if (watchdog != NULL &&
+	    (spool_record(b.state, &self, b.user, SERIAL, (uint64_t)time(NULL)) != EPH_OK ||
+	        session_once(&b, SERVICE_WD, &wd_us) != 0))
+		goto out;
+	mod_us = ref_us = wd_us = 0;
 	for (r = 0; r < ROUNDS; r++) {
 		for (i = 0; i < per; i++)
 			if (spool_record(b.state, &self, b.user, SERIAL, (uint64_t)time(NULL)) !=
@@ -280,10 +304,17 @@ main(int argc, char **argv)
 		for (i = 0; i < per; i++)
 			if (session_once(&b, SERVICE_REF, &ref_us) != 0)
 				goto out;
+		for (i = 0; i < per && watchdog != NULL; i++)
+			if (spool_record(b.state, &self, b.user, SERIAL, (uint64_t)time(NULL)) !=
+			        EPH_OK ||
+			    session_once(&b, SERVICE_WD, &wd_us) != 0)
+				goto out;
 	}
 	printf("opens %ld\n", per * ROUNDS);
 	printf("module_open_close_us %.1f\n", mod_us / (double)(per * ROUNDS));
 	printf("permit_open_close_us %.1f\n", ref_us / (double)(per * ROUNDS));
+	if (watchdog != NULL)
+		printf("module_watchdog_open_close_us %.1f\n", wd_us / (double)(per * ROUNDS));
 	rc = 0;
 out:
 	free(b.info);

@@ -353,8 +353,11 @@ check_grant(const struct hostcheck_request *req, const struct cert *c, struct ho
 		    hc->file);
 	if (!names_this_host(hc, c, res->grant.task))
 		return refuse(res, HOSTCHECK_WRONG_HOST, EPH_ERR_PRINCIPAL,
-		    "grant %s: no principal eph:%s@<%s> for this host's names or groups",
-		    res->grant.id, res->grant.task, hc->nnames > 0 ? hc->names[0] : "?");
+		    "grant %s: its principals (%.100s%s) name no eph:%s@ this host (%.64s) or its "
+		    "groups",
+		    res->grant.id, c->nprincipals > 0 ? c->principals[0] : "none",
+		    c->nprincipals > 1 ? ", ..." : "", res->grant.task,
+		    hc->nnames > 0 ? hc->names[0] : "?");
 	if (strcmp(res->grant.login_as, req->user) != 0)
 		return refuse(res, HOSTCHECK_LOGIN_AS_MISMATCH, EPH_ERR_FORBIDDEN,
 		    "grant %s: login_as '%s', not the local account '%s'", res->grant.id,
