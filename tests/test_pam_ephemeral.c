@@ -87,7 +87,7 @@ write_hostconf(struct fx *f, const char *extra)
 	        "host = { names = [ \"" HOST "\" ]; };\n"
 	        "trusted_ca_keys = \"%s\";\nrevoked_keys = \"%s\";\n"
 	        "state_dir = \"%s\";\nservices = [ \"sshd\", \"sshd-prod\", \"sshd-wd\", "
-	        "\"sshd-wd-missing\" ];\n%s\n%s\n"
+	        "\"sshd-wd-missing\", \"sshd-prod-wd\" ];\n%s\n%s\n"
 	        "accept = ( { task = \"db-maint\"; users = [ \"postgres\" ]; } );\n",
 	        f->ca_path, f->krl_path, f->state,
 	        /* The watchdog only where a test asks for it. */
@@ -752,6 +752,25 @@ test_watchdog_missing(void **state)
 	free(info);
 }
 
+/* The production module runs a watchdog only from a root-owned path in
+ * root-owned folders, as sshd does its commands: a copy in the test's
+ * folder under /tmp is refused (and so is anything as non-root). */
+static void
+test_watchdog_unsafe_path(void **state)
+{
+	struct fx *f = *state;
+	char *info = live_authinfo(f, 93, 600), *copy = tu_path(world, "ephemeral-watchdog"), *out;
+
+	assert_int_equal(tu_run(&out, "cp %s %s && chmod 0755 %s", WATCHDOG_BIN, copy, copy), 0);
+	free(out);
+	write_hostconf(f, "session_end = true;");
+	spool(f, "postgres", 93);
+	assert_int_equal(open_session("sshd-prod-wd", "postgres", info), PAM_PERM_DENIED);
+	assert_non_null(strstr(said, "could not be checked"));
+	free(copy);
+	free(info);
+}
+
 static int
 write_service(const char *name, const char *line)
 {
@@ -765,7 +784,7 @@ write_service(const char *name, const char *line)
 static int
 reexec_under_pam_wrapper(char **argv)
 {
-	char *dir, *text = NULL, *asan = NULL;
+	char *dir, *text = NULL, *asan = NULL, *wd = NULL;
 	const char *old;
 
 	if (access(PAM_WRAPPER_SO, R_OK) != 0) {
@@ -799,6 +818,11 @@ reexec_under_pam_wrapper(char **argv)
 	        "watchdog=/nonexistent/ephemeral-watchdog"))
 		return 99;
 	free(text);
+	if (asprintf(&wd, "watchdog=%s/ephemeral-watchdog", dir) < 0 ||
+	    SVC("sshd-prod-wd", PAM_EPHEMERAL_SO, wd))
+		return 99;
+	free(text);
+	free(wd);
 	if (SVC("sshd-prod", PAM_EPHEMERAL_SO, "debug"))
 		return 99;
 	free(text);
@@ -857,6 +881,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_watchdog_expiry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_watchdog_lifeline, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_watchdog_missing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_watchdog_unsafe_path, setup, teardown),
 	};
 	int rc;
 
