@@ -75,6 +75,7 @@ struct session {
 	uint64_t serial;
 	char grant[GRANT_MAX_FIELD_LEN + 1];
 	char user[GRANT_MAX_FIELD_LEN + 1];
+	char host[256];
 	int lifeline; /* the watchdog's control socket, -1 without one */
 };
 
@@ -154,12 +155,20 @@ service_watched(const struct host_conf *hc, const char *service)
 	return 0;
 }
 
+/* This host's name for the records (host.conf's first name), as
+ * ephemeral-principals logs it: an auditor's timeline joins on it. */
+static const char *
+host_of(const struct host_conf *hc)
+{
+	return hc != NULL && hc->nnames > 0 ? hc->names[0] : NULL;
+}
+
 /* A refusal before or beside the certificate check. */
 static void
-log_refused(pam_handle_t *pamh, const char *user, const char *reason,
+log_refused(pam_handle_t *pamh, const struct host_conf *hc, const char *user, const char *reason,
     const struct hostcheck_result *res, const char *fmt_detail)
 {
-	struct log_field f[HOSTCHECK_LOG_FIELDS + 5];
+	struct log_field f[HOSTCHECK_LOG_FIELDS + 6];
 	struct hostcheck_log hl;
 	char pid[24];
 	size_t n = 0, i;
@@ -184,6 +193,7 @@ log_refused(pam_handle_t *pamh, const char *user, const char *reason,
 	f[n++] = (struct log_field){"SYSLOG_IDENTIFIER", IDENT};
 	f[n++] = (struct log_field){"EPH_RHOST", item_str(pamh, PAM_RHOST)};
 	f[n++] = (struct log_field){"EPH_SSHD_PID", pid};
+	f[n++] = (struct log_field){"EPH_HOST", host_of(hc)};
 	(void)eph_log(LOG_WARNING, HOST_MSGID_PAM_REFUSED, f, n, "session refused for %s: %s: %s",
 	    user != NULL ? user : "(unknown)", reason, fmt_detail);
 }
@@ -394,10 +404,10 @@ out:
 }
 
 static int
-start_session(pam_handle_t *pamh, const struct hostcheck_result *res, const char *user,
-    uint64_t now, uint64_t logins, int lifeline)
+start_session(pam_handle_t *pamh, const struct host_conf *hc, const struct hostcheck_result *res,
+    const char *user, uint64_t now, uint64_t logins, int lifeline)
 {
-	struct log_field f[HOSTCHECK_LOG_FIELDS + 7];
+	struct log_field f[HOSTCHECK_LOG_FIELDS + 8];
 	struct hostcheck_log hl;
 	struct session *s;
 	char pid[24], nlogins[24];
@@ -413,6 +423,7 @@ start_session(pam_handle_t *pamh, const struct hostcheck_result *res, const char
 	s->serial = res->serial;
 	snprintf(s->grant, sizeof(s->grant), "%s", res->grant.id != NULL ? res->grant.id : "");
 	snprintf(s->user, sizeof(s->user), "%s", user);
+	snprintf(s->host, sizeof(s->host), "%s", host_of(hc) != NULL ? host_of(hc) : "");
 	if (pam_set_data(pamh, DATA_NAME, s, cleanup_session) != PAM_SUCCESS) {
 		cleanup_session(pamh, s, 0);
 		return PAM_BUF_ERR;
@@ -428,6 +439,7 @@ start_session(pam_handle_t *pamh, const struct hostcheck_result *res, const char
 	f[n++] = (struct log_field){"EPH_SSHD_PID", pid};
 	f[n++] = (struct log_field){"EPH_LOGINS", logins > 0 ? nlogins : NULL};
 	f[n++] = (struct log_field){"EPH_WATCHDOG", lifeline >= 0 ? "yes" : "no"};
+	f[n++] = (struct log_field){"EPH_HOST", host_of(hc)};
 	(void)eph_log(LOG_INFO, HOST_MSGID_PAM_SESSION_START, f, n,
 	    "session start for %s: grant %s serial %" PRIu64 " task %s requester %s approvers %s",
 	    user, s->grant, res->serial, res->grant.task != NULL ? res->grant.task : "",
@@ -484,7 +496,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	info = pam_getenv(pamh, AUTH_INFO_VAR);
 	if ((r = authinfo_parse(info != NULL ? info : "", &ai)) != EPH_OK) {
 		rv = r == EPH_ERR_NOMEM ? PAM_BUF_ERR : refuse(pamh, MSG_MALFORMED);
-		log_refused(pamh, user, "malformed_auth_info", NULL, eph_strerror(r));
+		log_refused(pamh, hc, user, "malformed_auth_info", NULL, eph_strerror(r));
 		goto out;
 	}
 	if ((r = authinfo_find_cert(&ai, &m)) == EPH_ERR_NOTFOUND) {
@@ -498,7 +510,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		if (spool_conn_of(getpid(), &conn) == EPH_OK &&
 		    spool_read(hc->state_dir, &conn, &se, 1, &nse) == EPH_OK && nse > 0) {
 			rv = refuse(pamh, MSG_SYSTEM);
-			log_refused(pamh, user, "no_auth_info", NULL,
+			log_refused(pamh, hc, user, "no_auth_info", NULL,
 			    "ephemeral-principals accepted a certificate on this connection "
 			    "but " AUTH_INFO_VAR
 			    " names none: set ExposeAuthInfo yes in sshd_config");
@@ -512,12 +524,13 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 			goto out;
 		}
 		rv = refuse(pamh, MSG_NOT_EPHEMERAL);
-		log_refused(pamh, user, "not_ephemeral", NULL, "no certificate in " AUTH_INFO_VAR);
+		log_refused(
+		    pamh, hc, user, "not_ephemeral", NULL, "no certificate in " AUTH_INFO_VAR);
 		goto out;
 	}
 	if (r != EPH_OK) {
 		rv = refuse(pamh, MSG_MALFORMED);
-		log_refused(pamh, user, "malformed_auth_info", NULL, eph_strerror(r));
+		log_refused(pamh, hc, user, "malformed_auth_info", NULL, eph_strerror(r));
 		goto out;
 	}
 
@@ -527,7 +540,8 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		rv = res.decision == HOSTCHECK_SYSTEM
 		    ? PAM_SYSTEM_ERR
 		    : refuse(pamh, hostcheck_user_message(res.decision));
-		log_refused(pamh, user, hostcheck_decision_name(res.decision), &res, res.detail);
+		log_refused(
+		    pamh, hc, user, hostcheck_decision_name(res.decision), &res, res.detail);
 		goto out;
 	}
 	/* The variable alone proves nothing (pam_env lets a user set it):
@@ -541,7 +555,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	if (r != EPH_OK && r != EPH_ERR_NOTFOUND) {
 		/* Not the user's doing: the spool or /proc could not be read. */
 		rv = refuse(pamh, MSG_SYSTEM);
-		log_refused(pamh, user, "spool", &res,
+		log_refused(pamh, hc, user, "spool", &res,
 		    "the spool could not be read: state_dir/" SPOOL_SUBDIR
 		    " must be owned by the AuthorizedPrincipalsCommandUser, mode 0700, and /proc "
 		    "mounted without hidepid");
@@ -549,7 +563,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	}
 	if (r != EPH_OK) {
 		rv = refuse(pamh, MSG_NOT_PRESENTED);
-		log_refused(pamh, user, "not_presented", &res, eph_strerror(r));
+		log_refused(pamh, hc, user, "not_presented", &res, eph_strerror(r));
 		goto out;
 	}
 	/* The watchdog before the count: a session that cannot be ended in
@@ -557,23 +571,23 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	if (hc->session_end &&
 	    watchdog_start(&a, user, m, &lifeline, why_wd, sizeof(why_wd)) != 0) {
 		rv = refuse(pamh, MSG_SYSTEM);
-		log_refused(pamh, user, "watchdog", &res, why_wd);
+		log_refused(pamh, hc, user, "watchdog", &res, why_wd);
 		goto out;
 	}
 	if (res.grant.max_logins > 0) {
 		r = logins_take(hc->state_dir, res.serial, res.grant.max_logins, &logins);
 		if (r == EPH_ERR_RANGE) {
 			rv = refuse(pamh, MSG_MAX_LOGINS);
-			log_refused(pamh, user, "max_logins", &res, "max_logins used up");
+			log_refused(pamh, hc, user, "max_logins", &res, "max_logins used up");
 			goto out;
 		}
 		if (r != EPH_OK) {
 			rv = refuse(pamh, MSG_SYSTEM);
-			log_refused(pamh, user, "login_count", &res, eph_strerror(r));
+			log_refused(pamh, hc, user, "login_count", &res, eph_strerror(r));
 			goto out;
 		}
 	}
-	rv = start_session(pamh, &res, user, now, logins, lifeline);
+	rv = start_session(pamh, hc, &res, user, now, logins, lifeline);
 	lifeline = -1; /* the session's now (or closed) */
 out:
 	/* A refused session's watchdog reads end-of-file and exits. */
@@ -613,6 +627,7 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	    {"EPH_SERIAL", serial},
 	    {"EPH_GRANT", s->grant},
 	    {"EPH_DURATION", dur},
+	    {"EPH_HOST", s->host[0] != '\0' ? s->host : NULL},
 	};
 	eph_log_set_syslog(to_pam_syslog, pamh);
 	(void)eph_log(LOG_INFO, HOST_MSGID_PAM_SESSION_END, f, sizeof(f) / sizeof(f[0]),

@@ -135,8 +135,8 @@ parse_pid(const char *s, pid_t *out)
 }
 
 static void
-log_terminated(enum watchdog_end end, const char *detail, const char *user, pid_t pid,
-    const struct cert *c, const struct grant *g, const struct watchdog_ended *ended)
+log_terminated(enum watchdog_end end, const char *detail, const char *host, const char *user,
+    pid_t pid, const struct cert *c, const struct grant *g, const struct watchdog_ended *ended)
 {
 	char serial[24], spid[24], vb[24], lag[24], sig[24], killed[24], told[24];
 	uint64_t now = (uint64_t)time(NULL);
@@ -163,6 +163,7 @@ log_terminated(enum watchdog_end end, const char *detail, const char *user, pid_
 	    {"EPH_SIGNALLED", sig},
 	    {"EPH_KILLED", killed},
 	    {"EPH_NOTIFIED", told},
+	    {"EPH_HOST", host},
 	    {"EPH_LAG", end == WATCHDOG_EXPIRED ? lag : NULL},
 	};
 	(void)eph_log(end == WATCHDOG_EXPIRED ? LOG_NOTICE : LOG_WARNING,
@@ -300,7 +301,7 @@ main(int argc, char **argv)
 	if (watchdog_end_session(pid, conn.start, uid, notice, WATCHDOG_GRACE * 1000u, &ended) ==
 	    EPH_ERR_NOTFOUND)
 		goto out; /* it ended by itself meanwhile */
-	log_terminated(end, detail, user, pid, c, &g, &ended);
+	log_terminated(end, detail, hc->nnames > 0 ? hc->names[0] : NULL, user, pid, c, &g, &ended);
 out:
 	grant_clear(&g);
 	cert_free(c);

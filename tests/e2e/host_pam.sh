@@ -150,12 +150,13 @@ login "$alice" good || fail "the valid grant was refused: $(cat "$tmp/ssh.err")"
 [ "$out" = "LOGIN-OK as $alice" ] || fail "unexpected output: $out"
 host_record "$pam" "$m_start" EPH_DECISION=accepted EPH_REASON=ok EPH_SERIAL=1 \
 	EPH_GRANT=g-1 EPH_TASK=db-maint EPH_REQUESTER=carol EPH_APPROVERS=dave \
-	EPH_USER="$alice" EPH_LOGIN_AS="$alice" EPH_RHOST=127.0.0.1 EPH_LOGINS=1 PRIORITY=6
+	EPH_USER="$alice" EPH_LOGIN_AS="$alice" EPH_RHOST=127.0.0.1 EPH_LOGINS=1 EPH_HOST="$host" \
+	PRIORITY=6
 spid=$(record_field EPH_SSHD_PID)
 if [ -z "$spid" ] || [ "$spid" != "$(record_field _PID)" ] || [ "$spid" = "$sshd_pid" ]; then
 	fail "EPH_SSHD_PID '$spid': not the sender ($(record_field _PID)) or the listener"
 fi
-host_record "$pam" "$m_end" EPH_SERIAL=1 EPH_GRANT=g-1 EPH_USER="$alice"
+host_record "$pam" "$m_end" EPH_SERIAL=1 EPH_GRANT=g-1 EPH_USER="$alice" EPH_HOST="$host"
 dur=$(record_field EPH_DURATION)
 case $dur in '' | *[!0-9]*) fail "EPH_DURATION '$dur' is not a number of seconds" ;; esac
 
@@ -299,7 +300,7 @@ host_record "$pam" "$m_start" EPH_SERIAL=8 EPH_WATCHDOG=yes
 pgrep -f "ephemeral-watchdog .*--user $alice" >/dev/null || fail "no watchdog for the live session"
 live_ended 30
 host_record "$pam" "$m_term" EPH_DECISION=terminated EPH_REASON=expired EPH_SERIAL=8 \
-	EPH_GRANT=g-8 EPH_USER="$alice" EPH_TASK=db-maint PRIORITY=5
+	EPH_GRANT=g-8 EPH_USER="$alice" EPH_TASK=db-maint EPH_HOST="$host" PRIORITY=5
 lag=$(record_field EPH_LAG)
 case $lag in '' | *[!0-9]*) fail "EPH_LAG '$lag'" ;; esac
 [ "$lag" -le 5 ] || fail "the session ended $lag s after its certificate expired"
