@@ -85,40 +85,12 @@ host_private_run() {
 	chmod 0755 "$bin/ephemeral-principals" "$bin/$service"
 }
 
-# The journal listener: each native-protocol datagram (KEY=value lines,
-# or KEY\n<le64 length><bytes>\n) as one JSON line in $tmp/journal.log,
-# with the sender's pid (its credentials, as journald's _PID).
+# The journal listener (tests/e2e/jrecv.py): each record as one JSON
+# line in $tmp/journal.log with the sender's pid (journald's _PID), and in
+# the journal export format in $tmp/journal.export.
 host_journal_start() {
-	cat >"$tmp/jrecv.py" <<'EOP'
-import json, os, socket, struct, sys
-path, out = sys.argv[1], sys.argv[2]
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(path)
-os.chmod(path, 0o666)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-open(out + ".ready", "w").close()
-while True:
-    d, anc, _, _ = s.recvmsg(1 << 20, socket.CMSG_SPACE(12))
-    rec, i = {}, 0
-    while i < len(d):
-        nl = d.index(b"\n", i)
-        line = d[i:nl]
-        if b"=" in line:
-            k, v = line.split(b"=", 1)
-            i = nl + 1
-        else:
-            k = line
-            n = struct.unpack("<Q", d[nl + 1:nl + 9])[0]
-            v = d[nl + 9:nl + 9 + n]
-            i = nl + 9 + n + 1
-        rec[k.decode()] = v.decode("utf-8", "replace")
-    for level, kind, data in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
-            rec["_PID"] = str(struct.unpack("iII", data[:12])[0])
-    with open(out, "a") as f:
-        f.write(json.dumps(rec, sort_keys=True) + "\n")
-EOP
-	python3 "$tmp/jrecv.py" /run/systemd/journal/socket "$tmp/journal.log" &
+	python3 "$top/tests/e2e/jrecv.py" /run/systemd/journal/socket "$tmp/journal.log" \
+		--export "$tmp/journal.export" &
 	recv_pid=$!
 	i=0
 	until [ -f "$tmp/journal.log.ready" ]; do
