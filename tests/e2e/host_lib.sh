@@ -8,6 +8,7 @@
 # The sourcing script sets `set -eu` and, before sourcing, $top (the
 # source tree) and may set:
 #   host_name   a word for its temp dir (/tmp/eph-NAME.XXXXXX)
+#   sshd_preload  LD_PRELOAD for sshd (host_sanitizer_preload)
 # and then calls, in this order: host_private_run, host_journal_start,
 # host_users, (its own files, /etc/pam.d/$service) and host_sshd_start.
 # Everything made is removed by the EXIT trap, also on failure.
@@ -140,7 +141,12 @@ EOC
 			cat "$tmp/sshd_config.body"
 		} >"$tmp/sshd_config"
 		"$bin/$service" -t -f "$tmp/sshd_config" || fail "sshd -t rejects the config"
-		"$bin/$service" -D -e -f "$tmp/sshd_config" 2>"$tmp/sshd.log" &
+		if [ -n "${sshd_preload:-}" ]; then
+			LD_PRELOAD=$sshd_preload ASAN_OPTIONS=detect_leaks=0 \
+				"$bin/$service" -D -e -f "$tmp/sshd_config" 2>"$tmp/sshd.log" &
+		else
+			"$bin/$service" -D -e -f "$tmp/sshd_config" 2>"$tmp/sshd.log" &
+		fi
 		sshd_pid=$!
 		i=0
 		while [ $i -lt 50 ]; do
@@ -152,6 +158,14 @@ EOC
 		kill "$sshd_pid" 2>/dev/null || true; wait "$sshd_pid" 2>/dev/null || true; sshd_pid=""
 	done
 	fail "could not start sshd on a loopback port"
+}
+
+# host_sanitizer_preload MODULE: the sanitizer runtimes a module of the
+# sanitizer build needs loaded first in the process that dlopens it
+# (sshd), for sshd_preload; nothing for a normal build.
+host_sanitizer_preload() {
+	ldd "$1" 2>/dev/null | awk '$1 ~ /^lib(asan|ubsan)\.so/ && $3 ~ /^\// { print $3 }' |
+		tr '\n' ' ' | sed 's/ $//'
 }
 
 # host_ssh USER KEY [ssh options]: runs a command as USER; its output in

@@ -110,6 +110,8 @@ session required $bin/pam_ephemeral.so conf=$tmp/host.conf watchdog=$bin/ephemer
 session required pam_permit.so
 EOP
 
+# A module of the sanitizer build needs its runtimes in sshd first.
+sshd_preload=$(host_sanitizer_preload "$bin/pam_ephemeral.so")
 host_sshd_start <<EOC
 TrustedUserCAKeys $tmp/ca.pub
 RevokedKeys $krl
