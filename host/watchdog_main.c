@@ -136,18 +136,15 @@ parse_pid(const char *s, pid_t *out)
 
 static void
 log_terminated(enum watchdog_end end, const char *detail, const char *host, const char *user,
-    pid_t pid, const struct cert *c, const struct grant *g, const struct watchdog_ended *ended)
+    pid_t pid, const struct cert *c, const struct grant *g)
 {
-	char serial[24], spid[24], vb[24], lag[24], sig[24], killed[24], told[24];
+	char serial[24], spid[24], vb[24], lag[24];
 	uint64_t now = (uint64_t)time(NULL);
 
 	snprintf(serial, sizeof(serial), "%" PRIu64, c->serial);
 	snprintf(spid, sizeof(spid), "%ld", (long)pid);
 	snprintf(vb, sizeof(vb), "%" PRIu64, c->valid_before);
 	snprintf(lag, sizeof(lag), "%" PRIu64, now > c->valid_before ? now - c->valid_before : 0);
-	snprintf(sig, sizeof(sig), "%zu", ended->signalled);
-	snprintf(killed, sizeof(killed), "%zu", ended->killed);
-	snprintf(told, sizeof(told), "%zu", ended->notified);
 	const struct log_field f[] = {
 	    {"SYSLOG_IDENTIFIER", LOG_IDENT},
 	    {"EPH_DECISION", "terminated"},
@@ -160,9 +157,6 @@ log_terminated(enum watchdog_end end, const char *detail, const char *host, cons
 	    {"EPH_REQUESTER", g->requester},
 	    {"EPH_VALID_BEFORE", vb},
 	    {"EPH_SSHD_PID", spid},
-	    {"EPH_SIGNALLED", sig},
-	    {"EPH_KILLED", killed},
-	    {"EPH_NOTIFIED", told},
 	    {"EPH_HOST", host},
 	    {"EPH_LAG", end == WATCHDOG_EXPIRED ? lag : NULL},
 	};
@@ -170,6 +164,32 @@ log_terminated(enum watchdog_end end, const char *detail, const char *host, cons
 	    HOST_MSGID_PAM_SESSION_TERMINATED, f, sizeof(f) / sizeof(f[0]),
 	    "session terminated for %s: grant %s serial %s: %s: %s", user,
 	    g->id != NULL ? g->id : "", serial, watchdog_end_name(end), detail);
+}
+
+/* After the end: what it took, when more than SIGTERM did. */
+static void
+log_ended(
+    const char *host, const char *user, const struct cert *c, const struct watchdog_ended *ended)
+{
+	char serial[24], sig[24], killed[24], told[24];
+
+	snprintf(serial, sizeof(serial), "%" PRIu64, c->serial);
+	snprintf(sig, sizeof(sig), "%zu", ended->signalled);
+	snprintf(killed, sizeof(killed), "%zu", ended->killed);
+	snprintf(told, sizeof(told), "%zu", ended->notified);
+	const struct log_field f[] = {
+	    {"SYSLOG_IDENTIFIER", LOG_IDENT},
+	    {"EPH_USER", user},
+	    {"EPH_SERIAL", serial},
+	    {"EPH_HOST", host},
+	    {"EPH_SIGNALLED", sig},
+	    {"EPH_KILLED", killed},
+	    {"EPH_NOTIFIED", told},
+	};
+	(void)eph_log(LOG_WARNING, NULL, f, sizeof(f) / sizeof(f[0]),
+	    "session of %s (serial %s) ended: %zu processes did not leave on SIGTERM/SIGHUP "
+	    "within %d s and were killed",
+	    user, serial, ended->killed, WATCHDOG_GRACE);
 }
 
 int
@@ -196,7 +216,7 @@ main(int argc, char **argv)
 	struct passwd *pw;
 	struct stat st;
 	const struct cert_opt *o;
-	const char *conf = DEFAULT_CONF, *user = NULL, *type;
+	const char *conf = DEFAULT_CONF, *user = NULL, *type, *host;
 	char *sp, detail[512], notice[256];
 	unsigned interval = WATCHDOG_KRL_INTERVAL;
 	pid_t pid = 0;
@@ -297,11 +317,17 @@ main(int argc, char **argv)
 		goto out;
 	snprintf(notice, sizeof(notice),
 	    "\r\n\aephemeral: the grant of this session %s; the session ends now.\r\n",
-	    end == WATCHDOG_EXPIRED ? "has expired" : "was revoked");
+	    end == WATCHDOG_EXPIRED       ? "has expired"
+	        : end == WATCHDOG_REVOKED ? "was revoked"
+	                                  : "can no longer be checked");
+	/* The decision first, so a log read in order has the cause before
+	 * the session's end that sshd then logs. */
+	host = hc->nnames > 0 ? hc->names[0] : NULL;
+	log_terminated(end, detail, host, user, pid, c, &g);
 	if (watchdog_end_session(pid, conn.start, uid, notice, WATCHDOG_GRACE * 1000u, &ended) ==
-	    EPH_ERR_NOTFOUND)
-		goto out; /* it ended by itself meanwhile */
-	log_terminated(end, detail, hc->nnames > 0 ? hc->names[0] : NULL, user, pid, c, &g, &ended);
+	        EPH_OK &&
+	    ended.killed > 0)
+		log_ended(host, user, c, &ended);
 out:
 	grant_clear(&g);
 	cert_free(c);

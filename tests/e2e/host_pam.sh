@@ -309,6 +309,15 @@ case $lag in '' | *[!0-9]*) fail "EPH_LAG '$lag'" ;; esac
 grep -q "the grant of this session has expired" "$tmp/live.out" ||
 	fail "the terminal was not told why: $(cat "$tmp/live.out")"
 host_record "$pam" "$m_end" EPH_SERIAL=8 EPH_USER="$alice"
+# The cause before its effect: the watchdog's record comes first.
+python3 - "$tmp/journal.log" "${m_term#MESSAGE_ID=}" "${m_end#MESSAGE_ID=}" <<'EOP' ||
+import json, sys
+ids = [json.loads(l).get("MESSAGE_ID") for l in open(sys.argv[1])
+       if json.loads(l).get("EPH_SERIAL") == "8"]
+sys.exit(0 if sys.argv[2] in ids and sys.argv[3] in ids and
+         ids.index(sys.argv[2]) < ids.index(sys.argv[3]) else 1)
+EOP
+	fail "the session's end was logged before its termination"
 none_left
 
 # 9. Without a terminal, until its serial is revoked: the KRL replaced
