@@ -7,7 +7,7 @@
 # serial is in a KRL made by `sshca krl`, refused once expired.
 #
 # Needs root (sshd) and never touches the machine's own sshd or port 22.
-# Exit 77 (skip) when it cannot run. With -v it narrates (the demo).
+# Exit 77 (skip) when it cannot run. With -v it narrates each step.
 set -eu
 
 verbose=0
