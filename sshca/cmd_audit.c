@@ -766,9 +766,12 @@ timeline_text(const struct timeline *t)
 	int hw = 4, ew = 5, ww = 3;
 	size_t i, k, nhosts = 0, first;
 
-	if (rq != NULL)
-		printf("grant %s serial %s%llu task %s requester %s state %s\n", rq->id,
-		    rq->serial != 0 ? "" : "(none) ", (unsigned long long)rq->serial, rq->task,
+	if (rq != NULL && rq->serial != 0)
+		printf("grant %s serial %llu task %s requester %s state %s\n", rq->id,
+		    (unsigned long long)rq->serial, rq->task, rq->requester,
+		    store_state_name(rq->state));
+	else if (rq != NULL)
+		printf("grant %s serial none task %s requester %s state %s\n", rq->id, rq->task,
 		    rq->requester, store_state_name(rq->state));
 	else
 		printf("grant %s: unknown to this CA\n", t->what);

@@ -38,6 +38,7 @@ fx_clock(void *ctx)
 struct fx {
 	char *dir;
 	char ga[STORE_ID_LEN + 1], gb[STORE_ID_LEN + 1], gc[STORE_ID_LEN + 1];
+	char gd[STORE_ID_LEN + 1];
 	char sa[24], sb[24], sc[24];
 };
 
@@ -297,6 +298,7 @@ setup(void **state)
 {
 	static const struct store_event ev_ok = {AUDIT_APPROVE, "bob", NULL, NULL, 0};
 	static const struct store_event ev_done = {AUDIT_REVOKE, "alice", "task complete", NULL, 0};
+	static const struct store_event ev_deny = {AUDIT_DENY, "carol", "not now", NULL, 0};
 	struct fx *f = calloc(1, sizeof(*f));
 	struct store_opts o;
 	struct store *st = NULL;
@@ -331,6 +333,11 @@ setup(void **state)
 	put(st, "alice", "INC-4713", f->gc);
 	assert_int_equal(store_add_approval(st, f->gc, "bob", 1001, "", &ev_ok, NULL), EPH_OK);
 	issue(st, f->gc, f->sc);
+	/* Grant D: denied, so no serial. */
+	now = T0 + 1100;
+	put(st, "alice", "INC-4714", f->gd);
+	now = T0 + 1160;
+	assert_int_equal(store_set_state(st, f->gd, STORE_PENDING, STORE_DENIED, &ev_deny), EPH_OK);
 	store_close(st);
 	free(db);
 	free(hwm);
@@ -636,6 +643,29 @@ test_no_host_records(void **state)
 }
 
 static void
+test_denied(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL, *want = NULL;
+
+	if (asprintf(&want,
+	        "grant %s serial none task db-maint requester alice state denied\n"
+	        "2026-12-01T11:18:20Z  ca    requested  alice  db-maint on db01,db02, for 600 s, "
+	        "reason \"INC-4714\", policy pending, task db-maint allows alice, needs 1 of "
+	        "@leads\n"
+	        "2026-12-01T11:19:20Z  ca    denied     carol  not now\n"
+	        "summary: 2 CA records, 0 host records\n"
+	        "hosts: no host records\n",
+	        f->gd) < 0)
+		fail_msg("out of memory");
+	assert_int_equal(
+	    run(f, &out, "%s audit timeline %s -d ca.db --journal-dir j1 2>&1", SSHCA, f->gd), 0);
+	assert_string_equal(out, want);
+	free(out);
+	free(want);
+}
+
+static void
 test_errors(void **state)
 {
 	static const struct {
@@ -698,6 +728,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_alarm_forged),
 	    cmocka_unit_test(test_syslog),
 	    cmocka_unit_test(test_no_host_records),
+	    cmocka_unit_test(test_denied),
 	    cmocka_unit_test(test_errors),
 	};
 
