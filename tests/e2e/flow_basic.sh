@@ -96,7 +96,7 @@ audit_has "$id" request ".actor == \"$req\""
 audit_has "$id" approve ".actor == \"$ap1\""
 audit_has "$id" issue ".serial == $serial"
 
-E "$req" done "$id"
+E "$req" "done" "$id"
 expect_rc 0 "done" "$id revoked"
 [ "$(agent_certs)" = 0 ] || fail "done left the certificate in the agent"
 audit_has "$id" revoke ".serial == $serial and .actor == \"$req\""
@@ -166,7 +166,7 @@ done
 audit_has "$id2" approve ".actor == \"$ap1\""
 audit_has "$id2" approve ".actor == \"$ap2\""
 audit_has "$id2" issue ".serial == $serial2"
-E "$req" done "$id2"
+E "$req" "done" "$id2"
 expect_rc 0 "done" "$id2 revoked"
 
 # -------------------------------------------------------- 3. denials
