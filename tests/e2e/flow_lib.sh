@@ -161,6 +161,7 @@ flow_host() {
 	_h=$1 _name=$2
 	shift 2
 	_d=$tmp/h-$_h
+	flow_hosts="$flow_hosts $_h" # for flow_cleanup, whatever fails below
 	mkdir -m 0755 "$_d" "$_d/state"
 	mkdir -m 0700 "$_d/state/spool"
 	chown "$princ:" "$_d/state/spool"
@@ -191,7 +192,6 @@ session required $bin/pam_ephemeral.so conf=$_d/host.conf watchdog=$bin/ephemera
 session required pam_env.so envfile=/dev/null
 session required pam_permit.so
 EOP
-	flow_hosts="$flow_hosts $_h"
 	[ -f "$tmp/hostkey" ] || "$SSH_KEYGEN" -q -t ed25519 -N '' -f "$tmp/hostkey"
 	for _ in 1 2 3 4 5 6 7 8; do
 		_p=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000))
