@@ -20,13 +20,19 @@
 #      (`ephssh fetch`, `ephssh show`); by the policy (a host outside the
 #      task, no reason given), with the policy's reasons; a request that
 #      expires (pending_timeout of 2 s, the policy reloaded): `fetch`
-#      exits 4, an approval comes too late, the CA's expire record.
+#      exits 4, an approval comes too late, the CA's expire record;
+#   8. the auditor's timeline of scenario 1 (`sshca audit timeline`, the
+#      CA's store with the host's records as journal files, made from
+#      what the host logged by systemd-journal-remote): every step in
+#      order, the host named, no alarm; `sshca audit verify` is clean.
 #
 # Needs root (useradd, sshd, unshare, /etc/pam.d), python3, ssh-agent.
 # Exit 77 (skip) when it cannot run. Removes everything it made.
 set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
+JREMOTE=${JREMOTE:-/lib/systemd/systemd-journal-remote}
+[ -x "$JREMOTE" ] || { echo "skip: no $JREMOTE (apt-get install systemd-journal-remote)"; exit 77; }
 # shellcheck disable=SC2034 # flow_lib.sh reads it
 flow_name=basic
 # shellcheck source=tests/e2e/flow_lib.sh
@@ -120,6 +126,58 @@ sed -n "$((sshd_lines + 1)),\$p" "$tmp/h-a/sshd.log" | grep -qi "revoked" ||
 	fail "sshd did not log the revoked certificate"
 flow_norecord SYSLOG_IDENTIFIER=pam_ephemeral EPH_SERIAL="$serial"
 flow_ssh_refused "$req" a "$alice"
+
+# ------------------------------- 8. the auditor's timeline of scenario 1
+# The host's records as an auditor collects them: journal files.
+host_journal_sync
+jdir=$tmp/journal-1
+mkdir -m 0755 "$jdir"
+"$JREMOTE" -o "$jdir/remote.journal" "$tmp/journal.export" >"$tmp/jr.out" 2>&1 ||
+	fail "systemd-journal-remote: $(cat "$tmp/jr.out")"
+chmod -R a+rX "$jdir"
+timeline() {
+	runuser -u "$ca_user" -- "$SSHCA" audit timeline "$@" -f "$tmp/ca.conf" \
+		--journal-dir "$jdir" >"$tmp/timeline" 2>"$tmp/timeline.err" ||
+		fail "sshca audit timeline $*: $(cat "$tmp/timeline.err" "$tmp/timeline")"
+}
+timeline "$id" --json
+# Every step in order: requested, approved, issued, the login (the
+# principals command's acceptance, the session's start and end, from the
+# host), done; then the stolen copy's login before the KRL sync, also on
+# the record. No alarm, and the host is named.
+python3 - "$tmp/timeline" "$host" "$id" "$serial" <<'EOP' ||
+import json, sys
+path, host, gid, serial = sys.argv[1:]
+rows = [json.loads(l) for l in open(path)]
+events = [r["event"] for r in rows]
+want = ["requested", "approved", "issued", "login-accepted", "session-start", "session-end",
+        "done", "login-accepted", "session-start", "session-end"]
+i = 0
+for e in events:
+    if i < len(want) and e == want[i]:
+        i += 1
+if i != len(want):
+    sys.exit("not in order: %s (matched %d of %s)" % (events, i, want))
+if "alarm" in events:
+    sys.exit("an alarm: %s" % [r for r in rows if r["event"] == "alarm"])
+times = [r["time"] for r in rows]
+if times != sorted(times):
+    sys.exit("not in time order: %s" % times)
+hostrows = [r for r in rows if r["source"] != "ca"]
+if not hostrows or any(r["host"] != host for r in hostrows):
+    sys.exit("host rows not all from %s: %s" % (host, [r["host"] for r in hostrows]))
+start = [r for r in rows if r["event"] == "session-start"][0]
+if start.get("EPH_GRANT") != gid or start.get("EPH_SERIAL") != serial:
+    sys.exit("session-start record: %s" % start)
+EOP
+	fail "the timeline of $id: $(cat "$tmp/timeline")"
+# By serial, as text: the header names the grant, the summary the host.
+timeline "$serial"
+head -n 1 "$tmp/timeline" | grep -q "^grant $id serial $serial task db-maint requester $req" ||
+	fail "timeline header: $(head -n 1 "$tmp/timeline")"
+grep -q "^hosts: $host (" "$tmp/timeline" || fail "timeline summary: $(tail -n 3 "$tmp/timeline")"
+if grep -q "ALARM" "$tmp/timeline"; then fail "an alarm: $(cat "$tmp/timeline")"; fi
+audit_verify "the timeline of scenario 1"
 
 # --------------------------------------------------- 2. two approvals
 runuser -u "$req" -- env EPHSSH_SYSTEM_CONFIG_FOR_TESTS="$noconf" HOME=/nonexistent NO_COLOR=1 \
