@@ -63,10 +63,23 @@ e2e_user() {
 	made_users="$made_users $1"
 }
 
+# The programs the tests run as temporary users, copied into $tmp/bin:
+# a build tree in a checkout under /root (mode 0700) is out of their
+# reach. SSHCA and EPHSSH (when set) name the copies from then on.
+e2e_user_bins() {
+	mkdir -p "$tmp/bin"
+	chmod 0755 "$tmp/bin"
+	if [ -x "$SSHCA" ]; then cp "$SSHCA" "$tmp/bin/sshca" && SSHCA=$tmp/bin/sshca; fi
+	if [ -n "${EPHSSH:-}" ] && [ -x "$EPHSSH" ]; then
+		cp "$EPHSSH" "$tmp/bin/ephssh" && EPHSSH=$tmp/bin/ephssh
+	fi
+}
+
 # e2e_setup [DBDIR]: users, the CA key, a policy with an auto-approved
 # task "ping" for $req, ca.conf with the database in DBDIR (default
 # $tmp/state), a user key in $tmp/user ($pub).
 e2e_setup() {
+	e2e_user_bins
 	e2e_user "$ca_user"
 	e2e_user "$req"
 	"$SSHCA" init --key "$tmp/ca" >/dev/null || fail "sshca init"
