@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,9 @@
 #define WATCHDOG_BIN TOP_BUILDDIR "/host/ephemeral-watchdog"
 
 static const char *world;
+/* The account running the tests: the watchdog looks its sessions'
+ * account up, so those tests log in as one that exists. */
+static char me[64];
 
 /* What pam_debug answers after the module ignored a session. */
 #define IGNORED PAM_NO_MODULE_DATA /* the service files and host.conf */
@@ -88,10 +92,10 @@ write_hostconf(struct fx *f, const char *extra)
 	        "trusted_ca_keys = \"%s\";\nrevoked_keys = \"%s\";\n"
 	        "state_dir = \"%s\";\nservices = [ \"sshd\", \"sshd-prod\", \"sshd-wd\", "
 	        "\"sshd-wd-missing\", \"sshd-prod-wd\" ];\n%s\n%s\n"
-	        "accept = ( { task = \"db-maint\"; users = [ \"postgres\" ]; } );\n",
+	        "accept = ( { task = \"db-maint\"; users = [ \"postgres\", \"%s\" ]; } );\n",
 	        f->ca_path, f->krl_path, f->state,
 	        /* The watchdog only where a test asks for it. */
-	        strstr(extra, "session_end") == NULL ? "session_end = false;" : "", extra) > 0);
+	        strstr(extra, "session_end") == NULL ? "session_end = false;" : "", extra, me) > 0);
 	assert_int_equal(tu_write_file(f->conf, text, strlen(text), 0644), 0);
 	free(text);
 }
@@ -617,7 +621,8 @@ live_authinfo(struct fx *f, uint64_t serial, unsigned ttl)
 	struct spec s = {.serial = serial,
 	    .valid_after = (uint64_t)time(NULL) - 60,
 	    .valid_before = (uint64_t)time(NULL) + ttl,
-	    .max_logins = 1};
+	    .max_logins = 1,
+	    .login_as = me};
 
 	return make_authinfo(f, &s);
 }
@@ -642,8 +647,8 @@ session_child(
 		int rv;
 
 		if (spool_conn_of(getpid(), &self) != EPH_OK ||
-		    spool_record(f->state, &self, "postgres", serial, NOW) != EPH_OK ||
-		    pam_start(service, "postgres", &c, &pamh) != PAM_SUCCESS ||
+		    spool_record(f->state, &self, me, serial, NOW) != EPH_OK ||
+		    pam_start(service, me, &c, &pamh) != PAM_SUCCESS ||
 		    asprintf(&env, "SSH_AUTH_INFO_0=%s", info) < 0 ||
 		    pam_putenv(pamh, env) != PAM_SUCCESS)
 			_exit(90);
@@ -734,8 +739,8 @@ test_watchdog_missing(void **state)
 	pid_t pid;
 
 	write_hostconf(f, "session_end = true;");
-	spool(f, "postgres", 92);
-	assert_int_equal(open_session("sshd-wd-missing", "postgres", info), PAM_PERM_DENIED);
+	spool(f, me, 92);
+	assert_int_equal(open_session("sshd-wd-missing", me, info), PAM_PERM_DENIED);
 	assert_non_null(strstr(said, "could not be checked"));
 	path = tu_path(f->state, "logins/92");
 	assert_int_equal(access(path, F_OK), -1);
@@ -764,8 +769,8 @@ test_watchdog_unsafe_path(void **state)
 	assert_int_equal(tu_run(&out, "cp %s %s && chmod 0755 %s", WATCHDOG_BIN, copy, copy), 0);
 	free(out);
 	write_hostconf(f, "session_end = true;");
-	spool(f, "postgres", 93);
-	assert_int_equal(open_session("sshd-prod-wd", "postgres", info), PAM_PERM_DENIED);
+	spool(f, me, 93);
+	assert_int_equal(open_session("sshd-prod-wd", me, info), PAM_PERM_DENIED);
 	assert_non_null(strstr(said, "could not be checked"));
 	free(copy);
 	free(info);
@@ -887,6 +892,15 @@ main(int argc, char **argv)
 
 	if ((world = getenv("EPH_PAMEPH_TEST_DIR")) == NULL || getenv("PAM_WRAPPER") == NULL)
 		return reexec_under_pam_wrapper(argv);
+	{
+		struct passwd *pw = getpwuid(getuid());
+
+		if (pw == NULL) {
+			fprintf(stderr, "test_pam_ephemeral: who am I?\n");
+			return 99;
+		}
+		snprintf(me, sizeof(me), "%s", pw->pw_name);
+	}
 	tu_init(argc, argv);
 	rc = cmocka_run_group_tests_name("pam_ephemeral", tests, NULL, NULL);
 	tu_rmrf(world);

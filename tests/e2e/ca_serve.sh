@@ -26,6 +26,11 @@ done
 
 tmp=$(mktemp -d /tmp/eph-serve.XXXXXX)
 chmod 0755 "$tmp"
+# The CA's user runs sshca audit: a copy it can reach, as a build tree in
+# a checkout under /root (mode 0700) is not.
+mkdir -m 0755 "$tmp/bin"
+cp "$SSHCA" "$tmp/bin/sshca"
+SSHCA=$tmp/bin/sshca
 ca_user="ephca$$"
 req="ephreq$$"
 ap1="ephap1$$"
