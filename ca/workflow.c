@@ -598,6 +598,15 @@ request_object(struct workflow *w, const struct store_request *rq)
 		    json_object_set_new(o, "principals", jstrv(rq->principals, rq->nprincipals)) !=
 		        0 ||
 		    json_object_set_new(o, "login_as", jstr_or_null(rq->issued_login_as)) != 0;
+	if (!bad && rq->state == STORE_DENIED) {
+		json_t *dn = json_object();
+
+		bad = json_object_set_new(o, "denial", dn) != 0 ||
+		    json_object_set_new(dn, "by", jstr_or_null(rq->denied_by)) != 0 ||
+		    json_object_set_new(
+		        dn, "at", jtime(rq->denied_at != 0 ? rq->denied_at : rq->updated)) != 0 ||
+		    json_object_set_new(dn, "reason", jstr_or_null(rq->deny_reason)) != 0;
+	}
 	if (!bad && rq->break_glass) {
 		json_t *rv = json_object();
 

@@ -598,6 +598,25 @@ test_clauses(void **state)
 	workflow_reply_clear(&r);
 }
 
+/* The denial of r's object: by (NULL: the policy's, with some reason)
+ * and, when given, its reason. */
+static void
+assert_denial(const struct workflow_reply *r, const char *by, const char *reason)
+{
+	const json_t *dn = json_object_get(r->object, "denial");
+
+	assert_true(json_is_object(dn));
+	if (by != NULL)
+		assert_string_equal(json_string_value(json_object_get(dn, "by")), by);
+	else
+		assert_true(json_is_null(json_object_get(dn, "by")));
+	if (reason != NULL)
+		assert_string_equal(json_string_value(json_object_get(dn, "reason")), reason);
+	else
+		assert_true(json_is_string(json_object_get(dn, "reason")));
+	assert_true(json_is_string(json_object_get(dn, "at")));
+}
+
 static void
 test_deny_final(void **state)
 {
@@ -614,6 +633,10 @@ test_deny_final(void **state)
 	tu_assert_contains(r.why, "control characters");
 	assert_int_equal(act(f, "carol", workflow_request_deny, id, "not today", &r), EPH_OK);
 	assert_string_equal(state_of(&r), "denied");
+	assert_denial(&r, "carol", "not today");
+	/* The requester reads who denied it and why. */
+	assert_int_equal(get(f, "alice", id, &r), EPH_OK);
+	assert_denial(&r, "carol", "not today");
 	assert_int_equal(act(f, "dave", workflow_request_approve, id, NULL, &r), EPH_ERR_CONFLICT);
 	assert_int_equal(act(f, "dave", workflow_request_deny, id, "x", &r), EPH_ERR_CONFLICT);
 	assert_int_equal(cancel(f, "alice", id, &r), EPH_ERR_CONFLICT);
@@ -621,6 +644,7 @@ test_deny_final(void **state)
 	assert_int_equal(create(f, "alice", "db", "INC-3", &r, id), EPH_OK);
 	assert_int_equal(act(f, "admin1", workflow_request_deny, id, "freeze", &r), EPH_OK);
 	assert_string_equal(state_of(&r), "denied");
+	assert_denial(&r, "admin1", "freeze");
 	/* A request the policy denies is recorded, answered 403 with its
 	 * reasons: db needs a reason. */
 	assert_int_equal(create(f, "alice", "db", NULL, &r, id), EPH_ERR_FORBIDDEN);
@@ -628,8 +652,13 @@ test_deny_final(void **state)
 	s = json_dumps(json_object_get(r.object, "reasons"), 0);
 	tu_assert_contains(s, "\"rule\": \"reason\"");
 	free(s);
+	assert_denial(&r, NULL, NULL);
 	assert_int_equal(get(f, "alice", id, &r), EPH_OK);
 	assert_string_equal(state_of(&r), "denied");
+	assert_denial(&r, NULL, NULL);
+	/* A request that is not denied has no denial. */
+	assert_int_equal(create(f, "alice", "db", "INC-4", &r, id), EPH_OK);
+	assert_null(json_object_get(r.object, "denial"));
 	workflow_reply_clear(&r);
 }
 
@@ -730,6 +759,10 @@ test_reload_wins(void **state)
 	assert_int_equal(get(f, "alice", id2, &r), EPH_OK);
 	assert_string_equal(state_of(&r), "denied");
 	assert_null(json_object_get(r.object, "certificate"));
+	assert_denial(&r, NULL, NULL);
+	tu_assert_contains(
+	    json_string_value(json_object_get(json_object_get(r.object, "denial"), "reason")),
+	    "task");
 	workflow_reply_clear(&r);
 }
 
