@@ -1784,14 +1784,18 @@ create_issue(struct workflow *w, const struct workflow_caller *c, struct store_r
 		store_fail(r, e, w, "record");
 		goto out;
 	}
-	if (rq->break_glass)
-		notify_id(w, ob, CA_EVENT_BREAK_GLASS, rq->id);
 	if (se == EPH_OK)
 		e = record_issue(w, rq, &sc, c->user, r);
 	else if (hp->p != w->policy)
 		e = settle(w, rq->id, c, r, answer, ob);
 	else
 		e = se; /* stays pending; the signer's why in r */
+	/* The glass is broken once the request is on record, and the hook
+	 * describes it as this call leaves it: issued, with its serial and
+	 * validity (or still pending should the signer have refused). It
+	 * goes out with the outbox, after the commit. */
+	if (rq->break_glass)
+		notify_id(w, ob, CA_EVENT_BREAK_GLASS, rq->id);
 	if (e == EPH_OK && *answer == NULL &&
 	    (e = store_get_request(w->st, rq->id, answer)) != EPH_OK)
 		store_fail(r, e, w, "read back");

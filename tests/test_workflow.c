@@ -943,6 +943,32 @@ listener_wait(struct listener *l, int n)
 	return got;
 }
 
+/* The break-glass hook among bodies (one a line) tells of the grant as
+ * issued: its state, serial, validity and certificate, not the pending
+ * request it was a moment before. */
+static void
+glass_hook_issued(const char *bodies, json_int_t serial)
+{
+	const char *p = strstr(bodies, "\"event\":\"break-glass\""), *b, *end;
+	json_t *o, *rq;
+
+	assert_non_null(p);
+	for (b = p; b > bodies && b[-1] != '\n'; b--)
+		;
+	end = strchr(p, '\n');
+	assert_non_null(end);
+	o = json_loadb(b, (size_t)(end - b), 0, NULL);
+	assert_non_null(o);
+	rq = json_object_get(o, "request");
+	assert_string_equal(json_string_value(json_object_get(rq, "state")), "issued");
+	assert_int_equal(json_integer_value(json_object_get(rq, "serial")), serial);
+	assert_true(json_is_string(json_object_get(rq, "valid_before")));
+	assert_true(json_is_string(json_object_get(rq, "certificate")));
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(rq, "review"), "state")), "open");
+	json_decref(o);
+}
+
 static void
 test_break_glass(void **state)
 {
@@ -952,6 +978,7 @@ test_break_glass(void **state)
 	char id[STORE_ID_LEN + 1], extra[256];
 	const json_t *rv;
 	struct cert *c;
+	json_int_t serial;
 
 	listener_start(&l, 1);
 	f->store_log = 1;
@@ -969,6 +996,8 @@ test_break_glass(void **state)
 	assert_true(c->valid_before - (uint64_t)*shared_now <= 300);
 	cert_free(c);
 	assert_true(json_is_true(json_object_get(r.object, "break_glass")));
+	serial = json_integer_value(json_object_get(r.object, "serial"));
+	assert_true(serial > 0);
 	/* Recorded at LOG_ALERT: the request and its issuance. */
 	tu_assert_contains(alerts, id);
 	tu_assert_contains(alerts, "break");
@@ -1000,6 +1029,7 @@ test_break_glass(void **state)
 	tu_assert_contains(l.bodies, "INC-9 db down");
 	tu_assert_not_contains(l.bodies, "\"task\":\"ping\"");
 	assert_int_equal(l.posts, 3);
+	glass_hook_issued(l.bodies, serial);
 	pthread_mutex_unlock(&l.mu);
 	listener_stop(&l);
 	workflow_reply_clear(&r);

@@ -141,12 +141,12 @@ jq -e '.path == "/hooks/ephssh" and (.content_type | startswith("application/jso
 	"$tmp/hook" >/dev/null || fail "the webhook: $(cat "$tmp/hook")"
 jq -e --arg u "$req" '.body | fromjson | .request.requester == $u' "$tmp/hook" >/dev/null ||
 	fail "the webhook does not name the requester: $(cat "$tmp/hook")"
-# The hook is made when the request is recorded, before the signature:
-# it says "pending", without serial or validity, of a grant issued at
-# once. Said here, not failed, until the hook carries the issued grant.
-jq -e '.body | fromjson | .request.state == "issued" and (.request.serial | type) == "number"' \
-	"$tmp/hook" >/dev/null ||
-	echo "note: KNOWN BUG: the break-glass webhook says state $(jq -r '.body | fromjson | .request.state' "$tmp/hook"), no serial"
+# The hook tells of the grant as issued at once: its serial, validity
+# and certificate, not the pending request it was before the signature.
+jq -e --argjson s "$serial" '.body | fromjson | .request.state == "issued" and
+	.request.serial == $s and (.request.valid_before | type) == "string" and
+	(.request.certificate | type) == "string"' "$tmp/hook" >/dev/null ||
+	fail "the break-glass webhook does not carry the issued grant: $(cat "$tmp/hook")"
 # The refused request sent nothing (the hook's events: break-glass only).
 [ "$(wc -l <"$tmp/hooks.log")" -eq 1 ] || fail "other webhooks: $(cat "$tmp/hooks.log")"
 
