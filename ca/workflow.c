@@ -2071,6 +2071,14 @@ out:
 /* Deny and review are for someone other than the requester: an admin, or
  * anyone who may approve the task. */
 static int
+may_decide(
+    const struct workflow *w, const struct store_request *rq, const struct workflow_caller *c)
+{
+	return !is_requester(rq, c) && (c->admin || may_approve(w, rq, c, NULL));
+}
+
+/* may_decide, saying in r why not. */
+static int
 check_decider(struct workflow *w, const struct store_request *rq, const struct workflow_caller *c,
     const char *self_why, const char *verb, struct workflow_reply *r)
 {
@@ -2293,8 +2301,15 @@ workflow_request_list(struct workflow *w, const struct workflow_caller *c,
 			reply_why(r, "state: unknown");
 			return EPH_ERR_INVAL;
 		}
+		if (q->review != STORE_REVIEW_NONE && q->review != STORE_REVIEW_OPEN &&
+		    q->review != STORE_REVIEW_CLOSED) {
+			reply_why(r, "review: unknown");
+			return EPH_ERR_INVAL;
+		}
 		f.state = q->state;
 		f.task = q->task;
+		if (q->review != STORE_REVIEW_NONE)
+			f.review = q->review;
 		if (q->mine)
 			f.requester = c->user;
 	}
@@ -2313,8 +2328,11 @@ workflow_request_list(struct workflow *w, const struct workflow_caller *c,
 
 		if (q != NULL && q->mine && !is_requester(rq, c))
 			continue;
+		/* What c has to act on: pending requests to approve, and
+		 * break-glass reviews to close (as check_decider decides). */
 		if (!c->admin && !c->auditor && !is_requester(rq, c) &&
-		    !(rq->state == STORE_PENDING && may_approve(w, rq, c, NULL)))
+		    !(rq->state == STORE_PENDING && may_approve(w, rq, c, NULL)) &&
+		    !(rq->review == STORE_REVIEW_OPEN && may_decide(w, rq, c)))
 			continue;
 		if ((ro = request_object(w, rq)) == NULL || json_array_append_new(a, ro) != 0)
 			goto out;

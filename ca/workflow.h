@@ -235,12 +235,16 @@ struct workflow_query {
 	int state; /* an enum store_state, or -1 for any */
 	int mine; /* only the caller's own */
 	const char *task; /* NULL: any */
+	/* STORE_REVIEW_OPEN or _CLOSED: break-glass requests with their
+	 * review so; STORE_REVIEW_NONE (0): any request. */
+	int review;
 };
 
 /*
  * {"requests": [objects...]}, oldest first, at most WORKFLOW_LIST_MAX:
- * admins and auditors see every request, others their own and the
- * pending ones they may approve.
+ * admins and auditors see every request, others their own, the pending
+ * ones they may approve and the break-glass ones whose review is open
+ * and theirs to close.
  */
 int workflow_request_list(struct workflow *w, const struct workflow_caller *c,
     const struct workflow_query *q, struct workflow_reply *r);

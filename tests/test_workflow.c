@@ -943,6 +943,24 @@ listener_wait(struct listener *l, int n)
 	return got;
 }
 
+/* Is id in user's GET /v1/requests (review: a STORE_REVIEW_* filter)? */
+static int
+listed(struct fx *f, const char *user, int review, const char *id)
+{
+	struct workflow_query q = {-1, 0, NULL, review};
+	struct workflow_reply r = {NULL, ""};
+	struct workflow_caller c = caller(f, user, NULL);
+	const json_t *v;
+	size_t i;
+	int found = 0;
+
+	assert_int_equal(workflow_request_list(f->w, &c, &q, &r), EPH_OK);
+	json_array_foreach(json_object_get(r.object, "requests"), i,
+	    v) if (strcmp(json_string_value(json_object_get(v, "id")), id) == 0) found = 1;
+	workflow_reply_clear(&r);
+	return found;
+}
+
 /* The break-glass hook among bodies (one a line) tells of the grant as
  * issued: its state, serial, validity and certificate, not the pending
  * request it was a moment before. */
@@ -1009,7 +1027,21 @@ test_break_glass(void **state)
 	    act(f, "alice", workflow_request_review, id, "fine", &r), EPH_ERR_FORBIDDEN);
 	assert_int_equal(
 	    act(f, "mallory", workflow_request_review, id, NULL, &r), EPH_ERR_NOTFOUND);
+	/* The open review is listed to those who may close it, with or
+	 * without ?review=open; to the requester as their own; to nobody
+	 * else. */
+	assert_true(listed(f, "dave", STORE_REVIEW_NONE, id));
+	assert_true(listed(f, "dave", STORE_REVIEW_OPEN, id));
+	assert_false(listed(f, "dave", STORE_REVIEW_CLOSED, id));
+	assert_true(listed(f, "alice", STORE_REVIEW_OPEN, id));
+	assert_false(listed(f, "mallory", STORE_REVIEW_NONE, id));
+	assert_false(listed(f, "mallory", STORE_REVIEW_OPEN, id));
 	assert_int_equal(act(f, "dave", workflow_request_review, id, "checked", &r), EPH_OK);
+	/* Closed, it is no longer the approvers' to act on. */
+	assert_false(listed(f, "dave", STORE_REVIEW_NONE, id));
+	assert_false(listed(f, "carol", STORE_REVIEW_OPEN, id));
+	assert_true(listed(f, "alice", STORE_REVIEW_CLOSED, id));
+	assert_true(listed(f, "admin1", STORE_REVIEW_CLOSED, id));
 	rv = json_object_get(r.object, "review");
 	assert_string_equal(json_string_value(json_object_get(rv, "state")), "closed");
 	assert_string_equal(json_string_value(json_object_get(rv, "by")), "dave");
@@ -1370,7 +1402,7 @@ test_visibility(void **state)
 {
 	struct fx *f = *state;
 	struct workflow_reply r = {NULL, ""};
-	struct workflow_query q = {-1, 0, NULL};
+	struct workflow_query q = {-1, 0, NULL, STORE_REVIEW_NONE};
 	struct workflow_caller c;
 	char id1[STORE_ID_LEN + 1], id2[STORE_ID_LEN + 1];
 	const json_t *a;
