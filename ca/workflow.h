@@ -226,7 +226,9 @@ int workflow_request_review(struct workflow *w, const struct workflow_caller *c,
     const char *comment, struct workflow_reply *r);
 
 /* One request: to its requester, anyone who may approve its task,
- * admins and auditors; EPH_ERR_NOTFOUND to anyone else. */
+ * admins and auditors; EPH_ERR_NOTFOUND to anyone else. A pending one
+ * past its deadline is expired first (as the sweep would), so it never
+ * reads as pending; a list does the same. */
 int workflow_request_get(
     struct workflow *w, const struct workflow_caller *c, const char *id, struct workflow_reply *r);
 

@@ -712,6 +712,67 @@ test_expiry(void **state)
 	workflow_reply_clear(&r);
 }
 
+/* The number of audit records of type about request id. */
+static size_t
+audit_count(struct fx *f, const char *type, const char *id)
+{
+	struct workflow_reply r = {NULL, ""};
+	struct workflow_caller c = caller(f, "aud", NULL);
+	const json_t *v;
+	size_t i, n = 0;
+
+	assert_int_equal(workflow_audit(f->w, &c, 0, &r), EPH_OK);
+	json_array_foreach(json_object_get(r.object, "records"), i,
+	    v) if (strcmp(json_string_value(json_object_get(v, "type")), type) == 0 &&
+	    strcmp(json_string_value(json_object_get(v, "request_id")), id) == 0) n++;
+	workflow_reply_clear(&r);
+	return n;
+}
+
+/* A read of a pending request past its deadline never says pending: GET
+ * expires it (durably, with its record) as the sweep would, and so does
+ * a list, before the sweep comes. */
+static void
+test_expiry_on_read(void **state)
+{
+	struct fx *f = *state;
+	struct workflow_reply r = {NULL, ""};
+	struct workflow_query q = {STORE_PENDING, 0, NULL, STORE_REVIEW_NONE};
+	struct workflow_caller c;
+	char id1[STORE_ID_LEN + 1], id2[STORE_ID_LEN + 1];
+	size_t n = 99;
+
+	assert_int_equal(create(f, "alice", "db", "INC-5", &r, id1), EPH_OK);
+	assert_int_equal(create(f, "alice", "db", "INC-6", &r, id2), EPH_OK);
+	*shared_now += 29 * 60;
+	assert_int_equal(get(f, "alice", id1, &r), EPH_OK);
+	assert_string_equal(state_of(&r), "pending");
+	*shared_now += 60;
+	/* At the deadline: expired by the read, once. */
+	assert_int_equal(get(f, "alice", id1, &r), EPH_OK);
+	assert_string_equal(state_of(&r), "expired");
+	assert_int_equal(audit_count(f, "expire", id1), 1);
+	assert_int_equal(get(f, "carol", id1, &r), EPH_OK);
+	assert_string_equal(state_of(&r), "expired");
+	assert_int_equal(audit_count(f, "expire", id1), 1);
+	assert_int_equal(
+	    act(f, "carol", workflow_request_approve, id1, NULL, &r), EPH_ERR_CONFLICT);
+	/* A list of pending requests has neither; the expired list both. */
+	c = caller(f, "carol", NULL);
+	assert_int_equal(workflow_request_list(f->w, &c, &q, &r), EPH_OK);
+	assert_int_equal(json_array_size(json_object_get(r.object, "requests")), 0);
+	assert_int_equal(audit_count(f, "expire", id2), 1);
+	c = caller(f, "alice", NULL);
+	q.state = STORE_EXPIRED;
+	assert_int_equal(workflow_request_list(f->w, &c, &q, &r), EPH_OK);
+	assert_int_equal(json_array_size(json_object_get(r.object, "requests")), 2);
+	/* Nothing left for the sweep. */
+	assert_int_equal(workflow_expire(f->w, &n), EPH_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(audit_count(f, "expire", id2), 1);
+	workflow_reply_clear(&r);
+}
+
 static void
 test_reload_wins(void **state)
 {
@@ -1471,6 +1532,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_deny_final, setup_started, teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel, setup_started, teardown),
 	    cmocka_unit_test_setup_teardown(test_expiry, setup_started, teardown),
+	    cmocka_unit_test_setup_teardown(test_expiry_on_read, setup_started, teardown),
 	    cmocka_unit_test_setup_teardown(test_reload_wins, setup_started, teardown),
 	    cmocka_unit_test_setup_teardown(test_revoke, setup_started, teardown),
 	    cmocka_unit_test_setup_teardown(test_break_glass, setup, teardown),
