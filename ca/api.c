@@ -365,13 +365,13 @@ int
 api_list_query_parse(
     const struct api_query *q, struct ca_list_query *out, char *detail, size_t dlen)
 {
-	static const char *const keys[] = {"state", "mine", "task"};
-	char vals[3][API_MAX_QUERY_VALUE + 1], shown[64];
-	int present[3], r;
+	static const char *const keys[] = {"state", "mine", "task", "review"};
+	char vals[4][API_MAX_QUERY_VALUE + 1], shown[64];
+	int present[4], r;
 	size_t i;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = query_collect(q, keys, 3, vals, present, detail, dlen)) != EPH_OK)
+	if ((r = query_collect(q, keys, 4, vals, present, detail, dlen)) != EPH_OK)
 		return r;
 	if (present[0]) {
 		for (i = 1; i < sizeof(state_names) / sizeof(state_names[0]); i++)
@@ -403,6 +403,18 @@ api_list_query_parse(
 			return EPH_ERR_INVAL;
 		}
 		memcpy(out->task, vals[2], strlen(vals[2]) + 1);
+	}
+	if (present[3]) {
+		if (strcmp(vals[3], "open") == 0) {
+			out->review = CA_REVIEW_OPEN;
+		} else if (strcmp(vals[3], "closed") == 0) {
+			out->review = CA_REVIEW_CLOSED;
+		} else {
+			safe_copy(shown, sizeof(shown), vals[3], 32);
+			detail_set(
+			    detail, dlen, "unknown review \"%s\": expected open or closed", shown);
+			return EPH_ERR_INVAL;
+		}
 	}
 	return EPH_OK;
 }

@@ -82,10 +82,18 @@ enum ca_request_state {
 	CA_STATE_CANCELLED,
 	CA_STATE_REVOKED,
 };
+/* A break-glass review, as GET /v1/requests?review= asks for it. */
+enum ca_review {
+	CA_REVIEW_ANY = 0,
+	CA_REVIEW_OPEN,
+	CA_REVIEW_CLOSED,
+};
+
 struct ca_list_query {
 	enum ca_request_state state; /* CA_STATE_ANY: every state */
 	int mine; /* only the caller's own requests */
 	char task[API_MAX_NAME + 1]; /* "" for every task */
+	enum ca_review review; /* CA_REVIEW_ANY: break-glass or not */
 };
 
 /*

@@ -227,6 +227,9 @@ be_request_list(
 	}
 	wq.mine = q->mine;
 	wq.task = q->task[0] != '\0' ? q->task : NULL;
+	wq.review = q->review == CA_REVIEW_OPEN ? STORE_REVIEW_OPEN
+	    : q->review == CA_REVIEW_CLOSED     ? STORE_REVIEW_CLOSED
+	                                        : STORE_REVIEW_NONE;
 	if ((e = caller_map(b, cc, &c, r)) != EPH_OK)
 		return e;
 	e = workflow_request_list(b->wf, &c.wc, &wq, &wr);

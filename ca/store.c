@@ -33,7 +33,7 @@
 #include "store.h"
 #include "util.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define STMT_CACHE 48
 #define SERIAL_MAX ((uint64_t)INT64_MAX)
 #define SERIAL_FILE_MAX 64
@@ -146,6 +146,21 @@ static const char *const migrations[SCHEMA_VERSION] = {
     " created INTEGER NOT NULL, expires INTEGER NOT NULL,"
     " revoked INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX sessions_expires ON sessions (expires);",
+    /* 3 -> 4: a denial's denier, reason and time, which the request's
+     * object shows its requester. Requests denied before are filled in
+     * from their deny record (a denial at creation had none: its reasons
+     * are the decision's). */
+    "ALTER TABLE requests ADD COLUMN denied_by TEXT;"
+    "ALTER TABLE requests ADD COLUMN deny_reason TEXT;"
+    "ALTER TABLE requests ADD COLUMN denied_at INTEGER;"
+    "UPDATE requests SET"
+    " denied_by = (SELECT nullif(a.actor, 'sshca') FROM audit a WHERE a.request_id = requests.id"
+    "  AND a.type = 'deny' ORDER BY a.seq DESC LIMIT 1),"
+    " deny_reason = (SELECT json_extract(a.details, '$.reason') FROM audit a"
+    "  WHERE a.request_id = requests.id AND a.type = 'deny' AND json_valid(a.details)"
+    "  ORDER BY a.seq DESC LIMIT 1),"
+    " denied_at = updated"
+    " WHERE state = 'denied';",
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -877,7 +892,7 @@ out:
 	"id, state, task, hosts, requester, requester_uid, reason, public_key, source_address,"    \
 	" ttl, login_as, break_glass, created, expires, updated, decision, serial, certificate,"   \
 	" valid_after, valid_before, principals, issued_login_as, review, review_by,"              \
-	" review_comment, review_at"
+	" review_comment, review_at, denied_by, deny_reason, denied_at"
 
 void
 store_request_free(struct store_request *rq)
@@ -899,6 +914,8 @@ store_request_free(struct store_request *rq)
 	free(rq->issued_login_as);
 	free(rq->review_by);
 	free(rq->review_comment);
+	free(rq->denied_by);
+	free(rq->deny_reason);
 	for (i = 0; i < rq->napprovals; i++) {
 		free(rq->approvals[i].user);
 		free(rq->approvals[i].comment);
@@ -997,6 +1014,9 @@ row_request(struct store *st, sqlite3_stmt *s, struct store_request **out)
 	rq->review_by = col_str(s, 23, &nomem);
 	rq->review_comment = col_str(s, 24, &nomem);
 	rq->review_at = sqlite3_column_int64(s, 25);
+	rq->denied_by = col_str(s, 26, &nomem);
+	rq->deny_reason = col_str(s, 27, &nomem);
+	rq->denied_at = sqlite3_column_int64(s, 28);
 	if (nomem)
 		goto out;
 	if (store_state_parse(state, &rq->state) != EPH_OK ||
@@ -1339,7 +1359,8 @@ str_ok(const char *s)
 static const char sql_insert_request[] =
     "INSERT INTO requests (id, state, task, hosts, requester, requester_uid, reason,"
     " public_key, source_address, ttl, login_as, break_glass, created, expires, updated,"
-    " decision, review) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    " decision, review, deny_reason, denied_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 int
 store_put_request(struct store *st, struct store_request *rq, const struct store_event *ev)
@@ -1349,7 +1370,7 @@ store_put_request(struct store *st, struct store_request *rq, const struct store
 	json_t *dec = NULL;
 	char *hosts = NULL, *hostlist = NULL;
 	size_t mark;
-	int r, nomem = 0, gen = rq->id[0] == '\0';
+	int r, nomem = 0, gen = rq->id[0] == '\0', denied = rq->state == STORE_DENIED;
 
 	if (ev == NULL || (rq->state != STORE_PENDING && rq->state != STORE_DENIED) ||
 	    !str_ok(rq->task) || !str_ok(rq->requester) || !str_ok(rq->public_key) ||
@@ -1387,7 +1408,9 @@ store_put_request(struct store *st, struct store_request *rq, const struct store
 	    (r = bind_i64(s, 14, rq->expires)) != EPH_OK ||
 	    (r = bind_i64(s, 15, rq->updated)) != EPH_OK ||
 	    (r = bind_text(s, 16, rq->decision)) != EPH_OK ||
-	    (r = bind_text(s, 17, store_review_name(rq->review))) != EPH_OK)
+	    (r = bind_text(s, 17, store_review_name(rq->review))) != EPH_OK ||
+	    (r = bind_text(s, 18, denied ? ev->reason : NULL)) != EPH_OK ||
+	    (r = denied ? bind_i64(s, 19, rq->created) : bind_text(s, 19, NULL)) != EPH_OK)
 		goto out;
 	if ((r = step_done(s)) != EPH_OK) {
 		if (r == EPH_ERR_DUPLICATE)
@@ -1532,8 +1555,20 @@ move_allowed(enum store_state from, enum store_state to)
 	return from == STORE_ISSUED && to == STORE_REVOKED;
 }
 
+/* Who denied, as the request keeps it: NULL for the CA's own (the
+ * policy), as the audit record's actor "sshca" means. */
+static const char *
+denier(const struct store_event *ev)
+{
+	if (!str_ok(ev->actor) || strcmp(ev->actor, STORE_ACTOR_CA) == 0)
+		return NULL;
+	return ev->actor;
+}
+
 static const char sql_set_state[] =
     "UPDATE requests SET state = ?3, updated = ?4 WHERE id = ?1 AND state = ?2";
+static const char sql_set_denial[] =
+    "UPDATE requests SET denied_by = ?2, deny_reason = ?3, denied_at = ?4 WHERE id = ?1";
 static const char sql_exists[] = "SELECT 1 FROM requests WHERE id = ?";
 
 /* After a compare-and-set changed nothing: no such request, or a lost race. */
@@ -1580,6 +1615,16 @@ store_set_state(struct store *st, const char *id, enum store_state from, enum st
 	if (sqlite3_changes(st->db) == 0) {
 		r = cas_failed(st, id);
 		goto out;
+	}
+	if (to == STORE_DENIED) {
+		if ((r = stmt(st, sql_set_denial, &s)) != EPH_OK ||
+		    (r = bind_text(s, 1, id)) != EPH_OK ||
+		    (r = bind_text(s, 2, denier(ev))) != EPH_OK ||
+		    (r = bind_text(s, 3, ev->reason)) != EPH_OK ||
+		    (r = bind_i64(s, 4, store_now(st))) != EPH_OK || (r = step_done(s)) != EPH_OK)
+			goto out;
+		stmt_done(st, s);
+		s = NULL;
 	}
 	if ((r = req_log_load(st, id, &l, &lf)) != EPH_OK)
 		goto out;

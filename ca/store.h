@@ -207,6 +207,12 @@ struct store_request {
 	char *review_comment;
 	int64_t review_at;
 
+	/* A denial: who (NULL: the policy), why and when; NULLs and 0
+	 * unless denied. */
+	char *denied_by;
+	char *deny_reason;
+	int64_t denied_at;
+
 	/* Approvals in the order they were counted (filled by every get and
 	 * list call). */
 	struct store_approval *approvals;
@@ -249,8 +255,9 @@ int store_new_id(char id[STORE_ID_LEN + 1]);
  * decision are required. An empty rq->id gets a fresh one (written
  * back); created defaults to now and updated to created; rq->review is
  * set to OPEN when break_glass. Issued fields must be empty (issue with
- * store_issue). ev is usually AUDIT_REQUEST or AUDIT_BREAK_GLASS.
- * EPH_ERR_EXISTS when the id is taken.
+ * store_issue). ev is usually AUDIT_REQUEST or AUDIT_BREAK_GLASS. A
+ * denied one keeps ev->reason as its deny_reason (denied_by NULL: the
+ * policy denied it). EPH_ERR_EXISTS when the id is taken.
  */
 int store_put_request(struct store *st, struct store_request *rq, const struct store_event *ev);
 
@@ -266,7 +273,9 @@ int store_add_approval(struct store *st, const char *id, const char *user, uid_t
 
 /*
  * Compare-and-set a request's state: from -> to, for deny, cancel,
- * expire and revoke (not issue: store_issue). EPH_ERR_NOTFOUND,
+ * expire and revoke (not issue: store_issue). To STORE_DENIED the
+ * request keeps ev->actor as denied_by (NULL for the CA's "sshca" or
+ * none) and ev->reason as deny_reason. EPH_ERR_NOTFOUND,
  * EPH_ERR_CONFLICT when the stored state is not from, EPH_ERR_INVAL for a
  * move the state machine does not allow.
  */

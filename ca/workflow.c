@@ -598,6 +598,15 @@ request_object(struct workflow *w, const struct store_request *rq)
 		    json_object_set_new(o, "principals", jstrv(rq->principals, rq->nprincipals)) !=
 		        0 ||
 		    json_object_set_new(o, "login_as", jstr_or_null(rq->issued_login_as)) != 0;
+	if (!bad && rq->state == STORE_DENIED) {
+		json_t *dn = json_object();
+
+		bad = json_object_set_new(o, "denial", dn) != 0 ||
+		    json_object_set_new(dn, "by", jstr_or_null(rq->denied_by)) != 0 ||
+		    json_object_set_new(
+		        dn, "at", jtime(rq->denied_at != 0 ? rq->denied_at : rq->updated)) != 0 ||
+		    json_object_set_new(dn, "reason", jstr_or_null(rq->deny_reason)) != 0;
+	}
 	if (!bad && rq->break_glass) {
 		json_t *rv = json_object();
 
@@ -1145,6 +1154,61 @@ expire_if_overdue(struct workflow *w, struct store_request *rq)
 	if (store_set_state(w->st, rq->id, STORE_PENDING, STORE_EXPIRED, &ev) == EPH_OK)
 		rq->state = STORE_EXPIRED;
 	return 1;
+}
+
+/*
+ * Under the lock, for a read: a pending request past its deadline is
+ * expired first, as the sweep would (durably, with its audit record), so
+ * that no answer calls pending what nobody can approve any more. Should
+ * the store refuse the write (read-only), it is answered as expired all
+ * the same, and the sweep records it once it can.
+ */
+static void
+expire_on_read(struct workflow *w, struct store_request *rq)
+{
+	if (rq->state != STORE_PENDING || wf_now(w) < rq->expires)
+		return;
+	(void)group_join(&w->grp); /* a change: durable before it is answered */
+	(void)expire_if_overdue(w, rq);
+	if (rq->state != STORE_EXPIRED)
+		eph_log(LOG_WARNING, NULL, NULL, 0,
+		    "workflow: %s is past its deadline but could not be expired yet", rq->id);
+	rq->state = STORE_EXPIRED;
+}
+
+/*
+ * Under the lock: expire every pending request past its deadline (the
+ * sweep's work; a read that lists requests does it first too). *n: how
+ * many were.
+ */
+static int
+expire_overdue(struct workflow *w, size_t *n)
+{
+	struct store_request_list l = {NULL, 0};
+	struct store_event ev;
+	size_t i;
+	int e;
+
+	*n = 0;
+	if ((e = store_list_overdue(w->st, wf_now(w), &l)) != EPH_OK)
+		goto out;
+	if (l.n > 0)
+		(void)group_join(&w->grp);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = AUDIT_EXPIRE;
+	ev.actor = WORKFLOW_ACTOR;
+	for (i = 0; i < l.n; i++) {
+		e = store_set_state(w->st, l.v[i]->id, STORE_PENDING, STORE_EXPIRED, &ev);
+		if (e == EPH_ERR_CONFLICT) /* approved or cancelled meanwhile */
+			continue;
+		if (e != EPH_OK)
+			goto out;
+		(*n)++;
+	}
+	e = EPH_OK;
+out:
+	store_request_list_free(&l);
+	return e;
 }
 
 /* ----------------------------------------------------------- lifecycle */
@@ -1775,14 +1839,18 @@ create_issue(struct workflow *w, const struct workflow_caller *c, struct store_r
 		store_fail(r, e, w, "record");
 		goto out;
 	}
-	if (rq->break_glass)
-		notify_id(w, ob, CA_EVENT_BREAK_GLASS, rq->id);
 	if (se == EPH_OK)
 		e = record_issue(w, rq, &sc, c->user, r);
 	else if (hp->p != w->policy)
 		e = settle(w, rq->id, c, r, answer, ob);
 	else
 		e = se; /* stays pending; the signer's why in r */
+	/* The glass is broken once the request is on record, and the hook
+	 * describes it as this call leaves it: issued, with its serial and
+	 * validity (or still pending should the signer have refused). It
+	 * goes out with the outbox, after the commit. */
+	if (rq->break_glass)
+		notify_id(w, ob, CA_EVENT_BREAK_GLASS, rq->id);
 	if (e == EPH_OK && *answer == NULL &&
 	    (e = store_get_request(w->st, rq->id, answer)) != EPH_OK)
 		store_fail(r, e, w, "read back");
@@ -2058,6 +2126,14 @@ out:
 /* Deny and review are for someone other than the requester: an admin, or
  * anyone who may approve the task. */
 static int
+may_decide(
+    const struct workflow *w, const struct store_request *rq, const struct workflow_caller *c)
+{
+	return !is_requester(rq, c) && (c->admin || may_approve(w, rq, c, NULL));
+}
+
+/* may_decide, saying in r why not. */
+static int
 check_decider(struct workflow *w, const struct store_request *rq, const struct workflow_caller *c,
     const char *self_why, const char *verb, struct workflow_reply *r)
 {
@@ -2251,6 +2327,7 @@ workflow_request_get(
 	group_lock(&w->grp);
 	if ((e = load_visible(w, c, id, &rq, r)) != EPH_OK)
 		goto out;
+	expire_on_read(w, rq);
 	if ((r->object = request_object(w, rq)) == NULL) {
 		e = EPH_ERR_NOMEM;
 		goto out;
@@ -2269,7 +2346,7 @@ workflow_request_list(struct workflow *w, const struct workflow_caller *c,
 	struct store_filter f = STORE_FILTER_ANY;
 	struct store_request_list l = {NULL, 0};
 	json_t *o = NULL, *a;
-	size_t i, n = 0;
+	size_t i, n = 0, expired;
 	int e;
 
 	workflow_reply_clear(r);
@@ -2280,12 +2357,23 @@ workflow_request_list(struct workflow *w, const struct workflow_caller *c,
 			reply_why(r, "state: unknown");
 			return EPH_ERR_INVAL;
 		}
+		if (q->review != STORE_REVIEW_NONE && q->review != STORE_REVIEW_OPEN &&
+		    q->review != STORE_REVIEW_CLOSED) {
+			reply_why(r, "review: unknown");
+			return EPH_ERR_INVAL;
+		}
 		f.state = q->state;
 		f.task = q->task;
+		if (q->review != STORE_REVIEW_NONE)
+			f.review = q->review;
 		if (q->mine)
 			f.requester = c->user;
 	}
 	group_lock(&w->grp);
+	/* None listed as pending that is past its deadline. */
+	if ((e = expire_overdue(w, &expired)) != EPH_OK)
+		eph_log(LOG_WARNING, NULL, NULL, 0, "workflow: list: expiring overdue requests: %s",
+		    eph_strerror(e));
 	if ((e = store_list(w->st, &f, &l)) != EPH_OK) {
 		store_fail(r, e, w, "list");
 		goto out;
@@ -2295,13 +2383,23 @@ workflow_request_list(struct workflow *w, const struct workflow_caller *c,
 	    json_object_set_new(o, "requests", a) != 0)
 		goto out;
 	for (i = 0; i < l.n && n < WORKFLOW_LIST_MAX; i++) {
-		const struct store_request *rq = l.v[i];
+		struct store_request *rq = l.v[i];
 		json_t *ro;
 
 		if (q != NULL && q->mine && !is_requester(rq, c))
 			continue;
+		/* Past its deadline though the store could not expire it
+		 * (read-only): answered as expired, as a GET would be. */
+		if (rq->state == STORE_PENDING && wf_now(w) >= rq->expires) {
+			rq->state = STORE_EXPIRED;
+			if (f.state >= 0 && f.state != (int)STORE_EXPIRED)
+				continue;
+		}
+		/* What c has to act on: pending requests to approve, and
+		 * break-glass reviews to close (as check_decider decides). */
 		if (!c->admin && !c->auditor && !is_requester(rq, c) &&
-		    !(rq->state == STORE_PENDING && may_approve(w, rq, c, NULL)))
+		    !(rq->state == STORE_PENDING && may_approve(w, rq, c, NULL)) &&
+		    !(rq->review == STORE_REVIEW_OPEN && may_decide(w, rq, c)))
 			continue;
 		if ((ro = request_object(w, rq)) == NULL || json_array_append_new(a, ro) != 0)
 			goto out;
@@ -2416,34 +2514,18 @@ workflow_health(struct workflow *w, char *why, size_t len)
 int
 workflow_expire(struct workflow *w, size_t *n)
 {
-	struct store_request_list l = {NULL, 0};
-	struct store_event ev;
-	size_t i, done = 0;
+	size_t done = 0;
 	int e, ce;
 
 	if (n != NULL)
 		*n = 0;
 	wf_lock_write(w);
-	if ((e = store_list_overdue(w->st, wf_now(w), &l)) != EPH_OK)
-		goto out;
-	memset(&ev, 0, sizeof(ev));
-	ev.type = AUDIT_EXPIRE;
-	ev.actor = WORKFLOW_ACTOR;
-	for (i = 0; i < l.n; i++) {
-		e = store_set_state(w->st, l.v[i]->id, STORE_PENDING, STORE_EXPIRED, &ev);
-		if (e == EPH_ERR_CONFLICT) /* approved or cancelled meanwhile */
-			continue;
-		if (e != EPH_OK)
-			goto out;
-		done++;
-	}
-	e = krl_rebuild(w, 0);
-out:
+	if ((e = expire_overdue(w, &done)) == EPH_OK)
+		e = krl_rebuild(w, 0);
 	if ((ce = group_unlock(&w->grp)) != EPH_OK) {
 		e = ce;
 		done = 0;
 	}
-	store_request_list_free(&l);
 	if (n != NULL)
 		*n = done;
 	return e;

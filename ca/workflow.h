@@ -226,7 +226,9 @@ int workflow_request_review(struct workflow *w, const struct workflow_caller *c,
     const char *comment, struct workflow_reply *r);
 
 /* One request: to its requester, anyone who may approve its task,
- * admins and auditors; EPH_ERR_NOTFOUND to anyone else. */
+ * admins and auditors; EPH_ERR_NOTFOUND to anyone else. A pending one
+ * past its deadline is expired first (as the sweep would), so it never
+ * reads as pending; a list does the same. */
 int workflow_request_get(
     struct workflow *w, const struct workflow_caller *c, const char *id, struct workflow_reply *r);
 
@@ -235,12 +237,16 @@ struct workflow_query {
 	int state; /* an enum store_state, or -1 for any */
 	int mine; /* only the caller's own */
 	const char *task; /* NULL: any */
+	/* STORE_REVIEW_OPEN or _CLOSED: break-glass requests with their
+	 * review so; STORE_REVIEW_NONE (0): any request. */
+	int review;
 };
 
 /*
  * {"requests": [objects...]}, oldest first, at most WORKFLOW_LIST_MAX:
- * admins and auditors see every request, others their own and the
- * pending ones they may approve.
+ * admins and auditors see every request, others their own, the pending
+ * ones they may approve and the break-glass ones whose review is open
+ * and theirs to close.
  */
 int workflow_request_list(struct workflow *w, const struct workflow_caller *c,
     const struct workflow_query *q, struct workflow_reply *r);

@@ -19,7 +19,7 @@
 /* Task and hosts give way first when the terminal is narrow. */
 #define LIST_SHRINK ((1u << 1) | (1u << 3))
 
-enum list_mode { LIST_NEEDS_YOU = 0, LIST_PENDING, LIST_MINE, LIST_ACTIVE, LIST_ALL };
+enum list_mode { LIST_NEEDS_YOU = 0, LIST_PENDING, LIST_MINE, LIST_ACTIVE, LIST_ALL, LIST_REVIEWS };
 
 /* One GET /v1/requests?QUERY; its requests appended to all. */
 static int
@@ -161,9 +161,11 @@ cmd_list(const struct ephssh_cmd *self, struct ephssh *e, int argc, char **argv)
 	    {"mine", no_argument, NULL, LIST_MINE},
 	    {"active", no_argument, NULL, LIST_ACTIVE},
 	    {"all", no_argument, NULL, LIST_ALL},
+	    {"reviews", no_argument, NULL, LIST_REVIEWS},
 	    {NULL, 0, NULL, 0},
 	};
-	static const char *const flag[] = {"", "--pending", "--mine", "--active", "--all"};
+	static const char *const flag[] = {
+	    "", "--pending", "--mine", "--active", "--all", "--reviews"};
 	enum list_mode mode = LIST_NEEDS_YOU;
 	json_t *all = NULL, *doc = NULL;
 	int c, rc = EPHSSH_EXIT_OK, truncated = 0;
@@ -189,6 +191,7 @@ cmd_list(const struct ephssh_cmd *self, struct ephssh *e, int argc, char **argv)
 	case LIST_MINE: rc = fetch(e, "mine=1", all, &truncated); break;
 	case LIST_ACTIVE: rc = fetch(e, "state=issued", all, &truncated); break;
 	case LIST_ALL: rc = fetch(e, "", all, &truncated); break;
+	case LIST_REVIEWS: rc = fetch(e, "review=open", all, &truncated); break;
 	}
 	if (rc != EPHSSH_EXIT_OK)
 		goto out;
@@ -218,9 +221,11 @@ out:
 }
 
 const struct ephssh_cmd ephssh_cmd_list = {"list", cmd_list,
-    "[OPTIONS] [--pending|--mine|--active|--all]",
+    "[OPTIONS] [--pending|--mine|--active|--all|--reviews]",
     "list requests: by default the pending ones you can act on and your active grants",
     "      --pending          pending requests: yours and those you may approve\n"
     "      --mine             your own requests, in every state\n"
     "      --active           issued certificates (yours; admins and auditors: all)\n"
-    "      --all              everything the CA lets you see\n"};
+    "      --all              everything the CA lets you see\n"
+    "      --reviews          break-glass grants whose review is open (those you\n"
+    "                         may close, and your own)\n"};

@@ -59,15 +59,24 @@ is_state(const json_t *o, const char *s)
 	return st != NULL && strcmp(st, s) == 0;
 }
 
-/* The policy's deny reasons, one per line on stderr. */
+/* Who denied it and why: an approver's reason, else the policy's deny
+ * reasons, one per line on stderr. */
 static void
 print_denial(struct ephssh *e, const json_t *o)
 {
-	const json_t *rs = json_object_get(o, "reasons"), *v;
-	const char *id = ephssh_jstr(o, "id");
+	const json_t *rs = json_object_get(o, "reasons"), *v, *dn = json_object_get(o, "denial");
+	const char *id = ephssh_jstr(o, "id"), *by = ephssh_jstr(dn, "by"),
+	           *why = ephssh_jstr(dn, "reason");
 	size_t i;
 	int any = 0;
 
+	if (id == NULL)
+		id = "the request";
+	if (by != NULL) {
+		ephssh_error(e, EPHSSH_EXIT_FAIL, "%s was denied by %s%s%s", id, by,
+		    why != NULL ? ": " : "", why != NULL ? why : "");
+		return;
+	}
 	json_array_foreach(rs, i, v)
 	{
 		const char *kind = ephssh_jstr(v, "kind"), *text = ephssh_jstr(v, "text"),
@@ -77,8 +86,7 @@ print_denial(struct ephssh *e, const json_t *o)
 		if (kind == NULL || strcmp(kind, "deny") != 0)
 			continue;
 		if (!any)
-			ephssh_error(
-			    e, EPHSSH_EXIT_FAIL, "%s denied by policy:", id ? id : "request");
+			ephssh_error(e, EPHSSH_EXIT_FAIL, "%s denied by policy:", id);
 		any = 1;
 		fprintf(stderr, "  %s", text != NULL ? text : "?");
 		if (rule != NULL && ln > 0)
@@ -87,8 +95,10 @@ print_denial(struct ephssh *e, const json_t *o)
 			fprintf(stderr, " (%s)", rule);
 		fputc('\n', stderr);
 	}
+	/* Denied by a policy reloaded since: its reason is the denial's. */
 	if (!any)
-		ephssh_error(e, EPHSSH_EXIT_FAIL, "%s was denied", id ? id : "the request");
+		ephssh_error(e, EPHSSH_EXIT_FAIL, "%s was denied%s%s", id,
+		    why != NULL ? " by the policy: " : "", why != NULL ? why : "");
 }
 
 /* A denial because the policy has no such task: its reason's text, which

@@ -46,7 +46,7 @@ list_field(const char *name, const json_t *a)
 void
 show_request(const json_t *o, int color)
 {
-	const json_t *ap = json_object_get(o, "approvals"), *by, *rs, *v, *rev;
+	const json_t *ap = json_object_get(o, "approvals"), *by, *rs, *v, *rev, *dn;
 	const char *state = ephssh_jstr(o, "state");
 	size_t i;
 	char line[256];
@@ -100,6 +100,17 @@ show_request(const json_t *o, int color)
 		list_field("principals", json_object_get(o, "principals"));
 		time_field("valid from", ephssh_jstr(o, "valid_after"));
 		time_field("valid until", ephssh_jstr(o, "valid_before"));
+	}
+	dn = json_object_get(o, "denial");
+	if (json_is_object(dn)) {
+		const char *dby = ephssh_jstr(dn, "by"), *why = ephssh_jstr(dn, "reason");
+		char t[64] = "?";
+
+		if (ephssh_jstr(dn, "at") != NULL)
+			out_time(ephssh_jstr(dn, "at"), t, sizeof(t));
+		snprintf(line, sizeof(line), "by %s at %s%s%s%s", dby != NULL ? dby : "the policy",
+		    t, why != NULL ? ": \"" : "", why != NULL ? why : "", why != NULL ? "\"" : "");
+		field("denied", line);
 	}
 	rev = json_object_get(o, "review");
 	if (json_is_object(rev)) {

@@ -591,10 +591,26 @@ test_query_parse(void **state)
 	assert_int_equal(lq.mine, 1);
 	assert_string_equal(lq.task, "db-maint");
 
+	assert_int_equal(lq.review, CA_REVIEW_ANY);
+
 	strcpy(s, "task=db%2Dmaint");
 	api_query_split(s, &q);
 	assert_int_equal(api_list_query_parse(&q, &lq, d, sizeof(d)), EPH_OK);
 	assert_string_equal(lq.task, "db-maint");
+
+	strcpy(s, "review=open");
+	api_query_split(s, &q);
+	assert_int_equal(api_list_query_parse(&q, &lq, d, sizeof(d)), EPH_OK);
+	assert_int_equal(lq.review, CA_REVIEW_OPEN);
+	strcpy(s, "review=closed&state=issued");
+	api_query_split(s, &q);
+	assert_int_equal(api_list_query_parse(&q, &lq, d, sizeof(d)), EPH_OK);
+	assert_int_equal(lq.review, CA_REVIEW_CLOSED);
+	assert_int_equal(lq.state, CA_STATE_ISSUED);
+	strcpy(s, "review=none");
+	api_query_split(s, &q);
+	assert_int_equal(api_list_query_parse(&q, &lq, d, sizeof(d)), EPH_ERR_INVAL);
+	tu_assert_contains(d, "unknown review \"none\": expected open or closed");
 
 	strcpy(s, "state=bogus");
 	api_query_split(s, &q);

@@ -286,7 +286,7 @@ test_open_pragmas(void **state)
 	    sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_version", -1, &s, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(s, 0), 3);
+	assert_int_equal(sqlite3_column_int(s, 0), 4);
 	sqlite3_finalize(s);
 	/* The active-grants limit is a covered range, not a scan of every
 	 * request the requester ever made (store_count_active's query). */
@@ -462,6 +462,92 @@ test_approvals(void **state)
 	    store_add_approval(f->st, id, "dave", 1004, NULL, &ev_approve, NULL), EPH_ERR_CONFLICT);
 	/* request, 2 approvals, deny: the duplicates left no record. */
 	assert_verifies(f, 4);
+}
+
+/* A denial keeps its denier, reason and time with the request: an
+ * approver's, the policy's (no denier), and one made before the columns
+ * were (schema 3), filled in from its deny record by the migration. */
+static void
+test_denial(void **state)
+{
+	struct fx *f = *state;
+	static const struct store_event ev_policy = {AUDIT_DENY, "sshca", "db09: no", NULL, 0};
+	static const struct store_event ev_created = {AUDIT_REQUEST, "alice", "no reason", NULL, 0};
+	struct store_request rq, *got = NULL;
+	char a[STORE_ID_LEN + 1], b[STORE_ID_LEN + 1], c[STORE_ID_LEN + 1];
+	static char *hosts[] = {"db09"};
+	sqlite3 *db;
+
+	put(f, "alice", "db-maint", 0, a);
+	put(f, "alice", "db-maint", 0, b);
+	assert_int_equal(store_get_request(f->st, a, &got), EPH_OK);
+	assert_null(got->denied_by);
+	assert_null(got->deny_reason);
+	assert_int_equal(got->denied_at, 0);
+	store_request_free(got);
+	f->now += 60;
+	assert_int_equal(store_set_state(f->st, a, STORE_PENDING, STORE_DENIED, &ev_deny), EPH_OK);
+	assert_int_equal(
+	    store_set_state(f->st, b, STORE_PENDING, STORE_DENIED, &ev_policy), EPH_OK);
+	memset(&rq, 0, sizeof(rq));
+	rq.state = STORE_DENIED;
+	rq.task = "db-maint";
+	rq.hosts = hosts;
+	rq.nhosts = 1;
+	rq.requester = "alice";
+	rq.requester_uid = 1000;
+	rq.public_key = PUBKEY;
+	rq.decision = DECISION;
+	assert_int_equal(store_put_request(f->st, &rq, &ev_created), EPH_OK);
+	memcpy(c, rq.id, sizeof(c));
+
+	assert_int_equal(store_get_request(f->st, a, &got), EPH_OK);
+	assert_string_equal(got->denied_by, "bob");
+	assert_string_equal(got->deny_reason, "not now");
+	assert_int_equal(got->denied_at, f->now);
+	store_request_free(got);
+	assert_int_equal(store_get_request(f->st, b, &got), EPH_OK);
+	assert_null(got->denied_by);
+	assert_string_equal(got->deny_reason, "db09: no");
+	store_request_free(got);
+	assert_int_equal(store_get_request(f->st, c, &got), EPH_OK);
+	assert_null(got->denied_by);
+	assert_string_equal(got->deny_reason, "no reason");
+	assert_int_equal(got->denied_at, f->now);
+	store_request_free(got);
+
+	/* Back to schema 3, as an older sshca left it. */
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                     "ALTER TABLE requests DROP COLUMN denied_by;"
+	                     "ALTER TABLE requests DROP COLUMN deny_reason;"
+	                     "ALTER TABLE requests DROP COLUMN denied_at;"
+	                     "DELETE FROM schema_version WHERE version = 4;",
+	                     NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	fx_open(f);
+	assert_int_equal(store_get_request(f->st, a, &got), EPH_OK);
+	assert_string_equal(got->denied_by, "bob");
+	assert_string_equal(got->deny_reason, "not now");
+	assert_int_equal(got->denied_at, f->now);
+	store_request_free(got);
+	assert_int_equal(store_get_request(f->st, b, &got), EPH_OK);
+	assert_null(got->denied_by);
+	assert_string_equal(got->deny_reason, "db09: no");
+	store_request_free(got);
+	/* Denied at creation: no deny record to fill it from. */
+	assert_int_equal(store_get_request(f->st, c, &got), EPH_OK);
+	assert_null(got->denied_by);
+	assert_null(got->deny_reason);
+	store_request_free(got);
+	put(f, "alice", "db-maint", 0, b);
+	assert_int_equal(store_get_request(f->st, b, &got), EPH_OK);
+	assert_null(got->denied_by);
+	store_request_free(got);
+	assert_verifies(f, 6);
 }
 
 /* ---------------------------------------------------- transitions */
@@ -1512,6 +1598,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_approvals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_stats, setup, teardown),
 	    cmocka_unit_test(test_read_only_recovery),
+	    cmocka_unit_test_setup_teardown(test_denial, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_cas, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_revoke, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_overdue, setup, teardown),

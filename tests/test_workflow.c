@@ -598,6 +598,25 @@ test_clauses(void **state)
 	workflow_reply_clear(&r);
 }
 
+/* The denial of r's object: by (NULL: the policy's, with some reason)
+ * and, when given, its reason. */
+static void
+assert_denial(const struct workflow_reply *r, const char *by, const char *reason)
+{
+	const json_t *dn = json_object_get(r->object, "denial");
+
+	assert_true(json_is_object(dn));
+	if (by != NULL)
+		assert_string_equal(json_string_value(json_object_get(dn, "by")), by);
+	else
+		assert_true(json_is_null(json_object_get(dn, "by")));
+	if (reason != NULL)
+		assert_string_equal(json_string_value(json_object_get(dn, "reason")), reason);
+	else
+		assert_true(json_is_string(json_object_get(dn, "reason")));
+	assert_true(json_is_string(json_object_get(dn, "at")));
+}
+
 static void
 test_deny_final(void **state)
 {
@@ -614,6 +633,10 @@ test_deny_final(void **state)
 	tu_assert_contains(r.why, "control characters");
 	assert_int_equal(act(f, "carol", workflow_request_deny, id, "not today", &r), EPH_OK);
 	assert_string_equal(state_of(&r), "denied");
+	assert_denial(&r, "carol", "not today");
+	/* The requester reads who denied it and why. */
+	assert_int_equal(get(f, "alice", id, &r), EPH_OK);
+	assert_denial(&r, "carol", "not today");
 	assert_int_equal(act(f, "dave", workflow_request_approve, id, NULL, &r), EPH_ERR_CONFLICT);
 	assert_int_equal(act(f, "dave", workflow_request_deny, id, "x", &r), EPH_ERR_CONFLICT);
 	assert_int_equal(cancel(f, "alice", id, &r), EPH_ERR_CONFLICT);
@@ -621,6 +644,7 @@ test_deny_final(void **state)
 	assert_int_equal(create(f, "alice", "db", "INC-3", &r, id), EPH_OK);
 	assert_int_equal(act(f, "admin1", workflow_request_deny, id, "freeze", &r), EPH_OK);
 	assert_string_equal(state_of(&r), "denied");
+	assert_denial(&r, "admin1", "freeze");
 	/* A request the policy denies is recorded, answered 403 with its
 	 * reasons: db needs a reason. */
 	assert_int_equal(create(f, "alice", "db", NULL, &r, id), EPH_ERR_FORBIDDEN);
@@ -628,8 +652,13 @@ test_deny_final(void **state)
 	s = json_dumps(json_object_get(r.object, "reasons"), 0);
 	tu_assert_contains(s, "\"rule\": \"reason\"");
 	free(s);
+	assert_denial(&r, NULL, NULL);
 	assert_int_equal(get(f, "alice", id, &r), EPH_OK);
 	assert_string_equal(state_of(&r), "denied");
+	assert_denial(&r, NULL, NULL);
+	/* A request that is not denied has no denial. */
+	assert_int_equal(create(f, "alice", "db", "INC-4", &r, id), EPH_OK);
+	assert_null(json_object_get(r.object, "denial"));
 	workflow_reply_clear(&r);
 }
 
@@ -683,6 +712,67 @@ test_expiry(void **state)
 	workflow_reply_clear(&r);
 }
 
+/* The number of audit records of type about request id. */
+static size_t
+audit_count(struct fx *f, const char *type, const char *id)
+{
+	struct workflow_reply r = {NULL, ""};
+	struct workflow_caller c = caller(f, "aud", NULL);
+	const json_t *v;
+	size_t i, n = 0;
+
+	assert_int_equal(workflow_audit(f->w, &c, 0, &r), EPH_OK);
+	json_array_foreach(json_object_get(r.object, "records"), i,
+	    v) if (strcmp(json_string_value(json_object_get(v, "type")), type) == 0 &&
+	    strcmp(json_string_value(json_object_get(v, "request_id")), id) == 0) n++;
+	workflow_reply_clear(&r);
+	return n;
+}
+
+/* A read of a pending request past its deadline never says pending: GET
+ * expires it (durably, with its record) as the sweep would, and so does
+ * a list, before the sweep comes. */
+static void
+test_expiry_on_read(void **state)
+{
+	struct fx *f = *state;
+	struct workflow_reply r = {NULL, ""};
+	struct workflow_query q = {STORE_PENDING, 0, NULL, STORE_REVIEW_NONE};
+	struct workflow_caller c;
+	char id1[STORE_ID_LEN + 1], id2[STORE_ID_LEN + 1];
+	size_t n = 99;
+
+	assert_int_equal(create(f, "alice", "db", "INC-5", &r, id1), EPH_OK);
+	assert_int_equal(create(f, "alice", "db", "INC-6", &r, id2), EPH_OK);
+	*shared_now += 29 * 60;
+	assert_int_equal(get(f, "alice", id1, &r), EPH_OK);
+	assert_string_equal(state_of(&r), "pending");
+	*shared_now += 60;
+	/* At the deadline: expired by the read, once. */
+	assert_int_equal(get(f, "alice", id1, &r), EPH_OK);
+	assert_string_equal(state_of(&r), "expired");
+	assert_int_equal(audit_count(f, "expire", id1), 1);
+	assert_int_equal(get(f, "carol", id1, &r), EPH_OK);
+	assert_string_equal(state_of(&r), "expired");
+	assert_int_equal(audit_count(f, "expire", id1), 1);
+	assert_int_equal(
+	    act(f, "carol", workflow_request_approve, id1, NULL, &r), EPH_ERR_CONFLICT);
+	/* A list of pending requests has neither; the expired list both. */
+	c = caller(f, "carol", NULL);
+	assert_int_equal(workflow_request_list(f->w, &c, &q, &r), EPH_OK);
+	assert_int_equal(json_array_size(json_object_get(r.object, "requests")), 0);
+	assert_int_equal(audit_count(f, "expire", id2), 1);
+	c = caller(f, "alice", NULL);
+	q.state = STORE_EXPIRED;
+	assert_int_equal(workflow_request_list(f->w, &c, &q, &r), EPH_OK);
+	assert_int_equal(json_array_size(json_object_get(r.object, "requests")), 2);
+	/* Nothing left for the sweep. */
+	assert_int_equal(workflow_expire(f->w, &n), EPH_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(audit_count(f, "expire", id2), 1);
+	workflow_reply_clear(&r);
+}
+
 static void
 test_reload_wins(void **state)
 {
@@ -730,6 +820,10 @@ test_reload_wins(void **state)
 	assert_int_equal(get(f, "alice", id2, &r), EPH_OK);
 	assert_string_equal(state_of(&r), "denied");
 	assert_null(json_object_get(r.object, "certificate"));
+	assert_denial(&r, NULL, NULL);
+	tu_assert_contains(
+	    json_string_value(json_object_get(json_object_get(r.object, "denial"), "reason")),
+	    "task");
 	workflow_reply_clear(&r);
 }
 
@@ -910,6 +1004,50 @@ listener_wait(struct listener *l, int n)
 	return got;
 }
 
+/* Is id in user's GET /v1/requests (review: a STORE_REVIEW_* filter)? */
+static int
+listed(struct fx *f, const char *user, int review, const char *id)
+{
+	struct workflow_query q = {-1, 0, NULL, review};
+	struct workflow_reply r = {NULL, ""};
+	struct workflow_caller c = caller(f, user, NULL);
+	const json_t *v;
+	size_t i;
+	int found = 0;
+
+	assert_int_equal(workflow_request_list(f->w, &c, &q, &r), EPH_OK);
+	json_array_foreach(json_object_get(r.object, "requests"), i,
+	    v) if (strcmp(json_string_value(json_object_get(v, "id")), id) == 0) found = 1;
+	workflow_reply_clear(&r);
+	return found;
+}
+
+/* The break-glass hook among bodies (one a line) tells of the grant as
+ * issued: its state, serial, validity and certificate, not the pending
+ * request it was a moment before. */
+static void
+glass_hook_issued(const char *bodies, json_int_t serial)
+{
+	const char *p = strstr(bodies, "\"event\":\"break-glass\""), *b, *end;
+	json_t *o, *rq;
+
+	assert_non_null(p);
+	for (b = p; b > bodies && b[-1] != '\n'; b--)
+		;
+	end = strchr(p, '\n');
+	assert_non_null(end);
+	o = json_loadb(b, (size_t)(end - b), 0, NULL);
+	assert_non_null(o);
+	rq = json_object_get(o, "request");
+	assert_string_equal(json_string_value(json_object_get(rq, "state")), "issued");
+	assert_int_equal(json_integer_value(json_object_get(rq, "serial")), serial);
+	assert_true(json_is_string(json_object_get(rq, "valid_before")));
+	assert_true(json_is_string(json_object_get(rq, "certificate")));
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(rq, "review"), "state")), "open");
+	json_decref(o);
+}
+
 static void
 test_break_glass(void **state)
 {
@@ -919,6 +1057,7 @@ test_break_glass(void **state)
 	char id[STORE_ID_LEN + 1], extra[256];
 	const json_t *rv;
 	struct cert *c;
+	json_int_t serial;
 
 	listener_start(&l, 1);
 	f->store_log = 1;
@@ -936,6 +1075,8 @@ test_break_glass(void **state)
 	assert_true(c->valid_before - (uint64_t)*shared_now <= 300);
 	cert_free(c);
 	assert_true(json_is_true(json_object_get(r.object, "break_glass")));
+	serial = json_integer_value(json_object_get(r.object, "serial"));
+	assert_true(serial > 0);
 	/* Recorded at LOG_ALERT: the request and its issuance. */
 	tu_assert_contains(alerts, id);
 	tu_assert_contains(alerts, "break");
@@ -947,7 +1088,21 @@ test_break_glass(void **state)
 	    act(f, "alice", workflow_request_review, id, "fine", &r), EPH_ERR_FORBIDDEN);
 	assert_int_equal(
 	    act(f, "mallory", workflow_request_review, id, NULL, &r), EPH_ERR_NOTFOUND);
+	/* The open review is listed to those who may close it, with or
+	 * without ?review=open; to the requester as their own; to nobody
+	 * else. */
+	assert_true(listed(f, "dave", STORE_REVIEW_NONE, id));
+	assert_true(listed(f, "dave", STORE_REVIEW_OPEN, id));
+	assert_false(listed(f, "dave", STORE_REVIEW_CLOSED, id));
+	assert_true(listed(f, "alice", STORE_REVIEW_OPEN, id));
+	assert_false(listed(f, "mallory", STORE_REVIEW_NONE, id));
+	assert_false(listed(f, "mallory", STORE_REVIEW_OPEN, id));
 	assert_int_equal(act(f, "dave", workflow_request_review, id, "checked", &r), EPH_OK);
+	/* Closed, it is no longer the approvers' to act on. */
+	assert_false(listed(f, "dave", STORE_REVIEW_NONE, id));
+	assert_false(listed(f, "carol", STORE_REVIEW_OPEN, id));
+	assert_true(listed(f, "alice", STORE_REVIEW_CLOSED, id));
+	assert_true(listed(f, "admin1", STORE_REVIEW_CLOSED, id));
 	rv = json_object_get(r.object, "review");
 	assert_string_equal(json_string_value(json_object_get(rv, "state")), "closed");
 	assert_string_equal(json_string_value(json_object_get(rv, "by")), "dave");
@@ -967,6 +1122,7 @@ test_break_glass(void **state)
 	tu_assert_contains(l.bodies, "INC-9 db down");
 	tu_assert_not_contains(l.bodies, "\"task\":\"ping\"");
 	assert_int_equal(l.posts, 3);
+	glass_hook_issued(l.bodies, serial);
 	pthread_mutex_unlock(&l.mu);
 	listener_stop(&l);
 	workflow_reply_clear(&r);
@@ -1307,7 +1463,7 @@ test_visibility(void **state)
 {
 	struct fx *f = *state;
 	struct workflow_reply r = {NULL, ""};
-	struct workflow_query q = {-1, 0, NULL};
+	struct workflow_query q = {-1, 0, NULL, STORE_REVIEW_NONE};
 	struct workflow_caller c;
 	char id1[STORE_ID_LEN + 1], id2[STORE_ID_LEN + 1];
 	const json_t *a;
@@ -1376,6 +1532,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_deny_final, setup_started, teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel, setup_started, teardown),
 	    cmocka_unit_test_setup_teardown(test_expiry, setup_started, teardown),
+	    cmocka_unit_test_setup_teardown(test_expiry_on_read, setup_started, teardown),
 	    cmocka_unit_test_setup_teardown(test_reload_wins, setup_started, teardown),
 	    cmocka_unit_test_setup_teardown(test_revoke, setup_started, teardown),
 	    cmocka_unit_test_setup_teardown(test_break_glass, setup, teardown),

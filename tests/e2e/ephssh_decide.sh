@@ -134,6 +134,11 @@ expect_rc 0 "deny"
 [ "$(jq -r .state "$tmp/out")" = denied ] || fail "deny --json: $(cat "$tmp/out")"
 eph "$req" show "$id2"
 expect_rc 0 "show a denied request" "$id2  denied"
+grep -q "denied .*by $ap1 at .*: \"not during the freeze\"" "$tmp/out" ||
+	fail "show of a denied request: no denier and reason: $(cat "$tmp/out")"
+eph "$req" --json show "$id2"
+jq -e --arg a "$ap1" '.denial.by == $a and .denial.reason == "not during the freeze"' \
+	"$tmp/out" >/dev/null || fail "show --json of a denied request: $(cat "$tmp/out")"
 eph "$ap2" approve "$id2"
 expect_rc 1 "approving a denied request" "$id2 is already denied"
 

@@ -210,7 +210,8 @@ api "$ap" POST "/v1/requests/$id/deny" '{"reason": "not today"}'
 expect 200 "deny"
 rc=0
 wait "$bg" || rc=$?
-[ "$rc" -eq 1 ] && grep -q "$id was denied\|$id denied" "$tmp/err" || fail "denied while waiting: $rc $(cat "$tmp/err")"
+[ "$rc" -eq 1 ] && grep -q "$id was denied by $ap: not today" "$tmp/err" ||
+	fail "denied while waiting: $rc $(cat "$tmp/err")"
 
 # --- wait_timeout: exit 4, left pending with the key saved
 printf 'wait_timeout = "2s";\n' >"$tmp/wt.conf"
