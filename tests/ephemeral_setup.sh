@@ -1,0 +1,108 @@
+#!/bin/sh
+# ephemeral-setup enable / disable / status against a private sshd_config
+# that includes a temp drop-in directory, checked by the real sshd -t
+# (a private host key); a fake sshd that refuses everything proves the
+# rollback. Never touches /etc/ssh or PAM (--no-pam). Skips (77) without
+# sshd or when sshd -t cannot run here.
+set -eu
+SETUP=${EPHEMERAL_SETUP:?run from make check}
+sshd=${SSHD:-}
+[ -n "$sshd" ] && [ -x "$sshd" ] || { echo "skip: no sshd"; exit 77; }
+command -v ssh-keygen >/dev/null || { echo "skip: no ssh-keygen"; exit 77; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+mkdir "$tmp/d" "$tmp/state"
+ssh-keygen -q -t ed25519 -N '' -f "$tmp/hostkey"
+ssh-keygen -q -t ed25519 -N '' -C ca -f "$tmp/ca"
+cat >"$tmp/sshd_config" <<EOF
+Include $tmp/d/*.conf
+HostKey $tmp/hostkey
+PidFile none
+UsePAM no
+EOF
+"$sshd" -t -f "$tmp/sshd_config" >/dev/null 2>&1 || { echo "skip: sshd -t fails on a bare config here"; exit 77; }
+cat >"$tmp/host.conf" <<EOF
+host = { names = [ "h.example.com" ]; };
+trusted_ca_keys = "$tmp/ca.pub";
+revoked_keys = "$tmp/state/revoked.krl";
+accept = ( { task = "t"; users = [ "u" ]; } );
+EOF
+printf '#!/bin/sh\nexit 0\n' >"$tmp/principals"
+chmod 0755 "$tmp/principals"
+run() {
+	"$SETUP" -f "$tmp/host.conf" --sshd-config-dir "$tmp/d" --sshd-config "$tmp/sshd_config" \
+	    --principals "$tmp/principals" --no-pam "$@"
+}
+
+# No KRL yet: refused before anything is written.
+if run enable 2>"$tmp/err"; then fail "enable without a KRL succeeded"; fi
+grep -q 'revoked_keys' "$tmp/err" || fail "enable without a KRL: $(cat "$tmp/err")"
+[ ! -e "$tmp/d/ephemeral.conf" ] || fail "a refused enable left a drop-in"
+if run status >"$tmp/out"; then fail "status said enabled"; fi
+grep -q '^not enabled$' "$tmp/out" || fail "status: $(cat "$tmp/out")"
+
+# A CA key that is not a key is refused too.
+ssh-keygen -q -k -f "$tmp/state/revoked.krl"
+cp "$tmp/ca.pub" "$tmp/ca.pub.good"
+echo garbage >"$tmp/ca.pub"
+if run enable 2>"$tmp/err"; then fail "enable with a bad CA key succeeded"; fi
+grep -q 'not an SSH public key' "$tmp/err" || fail "bad CA key: $(cat "$tmp/err")"
+mv "$tmp/ca.pub.good" "$tmp/ca.pub"
+
+# Everything in place: the drop-in is written and sshd -t reads it.
+run enable >"$tmp/out" 2>&1 || fail "enable: $(cat "$tmp/out")"
+f=$tmp/d/ephemeral.conf
+[ -f "$f" ] || fail "no drop-in"
+grep -qx "TrustedUserCAKeys $tmp/ca.pub" "$f" || fail "TrustedUserCAKeys: $(cat "$f")"
+grep -qx "RevokedKeys $tmp/state/revoked.krl" "$f" || fail "RevokedKeys"
+grep -qx 'ExposeAuthInfo yes' "$f" || fail "ExposeAuthInfo"
+grep -qx "AuthorizedPrincipalsCommand $tmp/principals -f $tmp/host.conf %u %t %k" "$f" ||
+	fail "AuthorizedPrincipalsCommand"
+grep -qx 'AuthorizedPrincipalsCommandUser _ephprincipals' "$f" || fail "AuthorizedPrincipalsCommandUser"
+"$sshd" -T -f "$tmp/sshd_config" -C user=root,host=h,addr=127.0.0.1 2>/dev/null |
+	grep -qi '^exposeauthinfo yes' || fail "sshd -T does not see the drop-in"
+run status >"$tmp/out" || fail "status after enable: $(cat "$tmp/out")"
+grep -q '^enabled$' "$tmp/out" || fail "status: $(cat "$tmp/out")"
+# Again: idempotent.
+run enable >/dev/null 2>&1 || fail "second enable"
+cp "$f" "$tmp/before"
+
+# sshd refuses: the previous drop-in comes back unchanged.
+printf '#!/bin/sh\necho "refused by the fake sshd" >&2\nexit 255\n' >"$tmp/badsshd"
+chmod 0755 "$tmp/badsshd"
+sed -i 's/^ExposeAuthInfo.*/# changed/' "$f"
+cp "$f" "$tmp/before"
+if run --sshd "$tmp/badsshd" enable 2>"$tmp/err"; then fail "enable under a refusing sshd succeeded"; fi
+grep -q 'rolled back' "$tmp/err" || fail "no rollback message: $(cat "$tmp/err")"
+cmp -s "$f" "$tmp/before" || fail "the previous drop-in was not put back"
+# ... and with none before, none after.
+rm -f "$f"
+if run --sshd "$tmp/badsshd" enable 2>/dev/null; then fail "enable under a refusing sshd succeeded"; fi
+[ ! -e "$f" ] || fail "a rolled-back enable left a drop-in"
+[ -z "$(ls -A "$tmp/d")" ] || fail "temp files left in the drop-in dir: $(ls -A "$tmp/d")"
+
+# A drop-in of someone else's is never overwritten or removed.
+echo 'ExposeAuthInfo yes' >"$f"
+if run enable 2>/dev/null; then fail "enable overwrote a foreign drop-in"; fi
+if run disable 2>/dev/null; then fail "disable removed a foreign drop-in"; fi
+[ "$(cat "$f")" = 'ExposeAuthInfo yes' ] || fail "foreign drop-in changed"
+rm -f "$f"
+
+# disable removes ours; a second disable is a no-op.
+run enable >/dev/null 2>&1 || fail "enable"
+run disable >"$tmp/out" 2>&1 || fail "disable: $(cat "$tmp/out")"
+[ ! -e "$f" ] || fail "disable left the drop-in"
+run disable >/dev/null 2>&1 || fail "second disable"
+"$sshd" -t -f "$tmp/sshd_config" || fail "sshd -t after disable"
+
+# Usage errors are 2.
+st=0
+"$SETUP" bogus >/dev/null 2>&1 || st=$?
+[ "$st" -eq 2 ] || fail "bogus command: exit $st"
+echo "ok: ephemeral-setup"
