@@ -4,11 +4,14 @@
 # dependencies: the shipped CA config checks, nothing in sshd or PAM
 # changes on install, ephemeral-setup enable puts the drop-in (sshd -t)
 # and pam_ephemeral (common-session, ahead of sshd's pam_env) in place,
-# the principals command passes sshd's ownership rules, a reinstall
+# the principals command passes sshd's ownership rules (a debug sshd in
+# the root runs it as _ephprincipals for a certificate), a reinstall
 # changes nothing, remove takes the module out of PAM and sshd, and
 # purge leaves only the system users behind. Skips (77) unless root
 # with dpkg-buildpackage, dh and mmdebstrap. PACKAGING_DEBS_WORKTREE=1
-# builds the files as they are instead of HEAD.
+# builds the files as they are instead of HEAD; PACKAGING_DEBS_PREBUILT=DIR
+# takes .debs already built there; PACKAGING_DEBS_DEBUG=1 opens a shell
+# in the root on a failure.
 set -eu
 [ -z "${EPH_IN_DEB_BUILD:-}" ] || { echo "skip: inside a package build"; exit 77; }
 [ "$(id -u)" -eq 0 ] || { echo "skip: needs root"; exit 77; }
@@ -19,7 +22,9 @@ top=${TOP_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 
 tmp=$(mktemp -d /var/tmp/packaging_debs.XXXXXX)
 root=$tmp/root
+sshd_pid=""
 cleanup() {
+	[ -z "$sshd_pid" ] || kill "$sshd_pid" 2>/dev/null || true
 	for m in "$root/proc" "$root"; do
 		mountpoint -q "$m" 2>/dev/null && umount -l "$m"
 	done
@@ -148,6 +153,42 @@ while :; do
 	[ "$p" = / ] && break
 	p=$(dirname "$p")
 done
+# And sshd itself: a debug sshd in the root on a loopback port, and a
+# certificate login it hands to the installed principals command (which
+# accepts nothing: host.conf has no task), so the refusal must come from
+# the command's empty answer, not from sshd's ownership checks.
+port=$(( (($$ % 20000) + 40000) ))
+in_root ssh-keygen -q -t ed25519 -N '' -C testca -f /tmp/testca
+in_root ssh-keygen -q -t ed25519 -N '' -f /tmp/user
+in_root ssh-keygen -q -s /tmp/testca -I test -n root -V -5m:+5m /tmp/user.pub
+cp "$root/etc/ephemeral/ca.pub" "$tmp/ca.pub.saved"
+cp "$root/tmp/testca.pub" "$root/etc/ephemeral/ca.pub"
+in_root /usr/sbin/sshd -d -e -p "$port" -o ListenAddress=127.0.0.1 >"$tmp/sshd.log" 2>&1 &
+sshd_pid=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	grep -q 'Server listening' "$tmp/sshd.log" && break
+	sleep 0.5
+done
+in_root ssh -F none -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+	-o IdentitiesOnly=yes -i /tmp/user -p "$port" root@127.0.0.1 true >"$tmp/ssh.log" 2>&1 &&
+	fail "a certificate login for a task host.conf does not accept succeeded"
+# sshd -d serves one connection and exits; if ssh never reached it, stop it.
+sleep 0.5
+kill "$sshd_pid" 2>/dev/null || true
+wait "$sshd_pid" || true
+sshd_pid=""
+grep -q 'AuthorizedPrincipalsCommand' "$tmp/sshd.log" || { cat "$tmp/sshd.log" >&2; fail "sshd did not get to the principals command"; }
+if grep -Eqi 'unsafe AuthorizedPrincipalsCommand|bad owner or modes' "$tmp/sshd.log"; then
+	grep -Ei 'unsafe|bad owner' "$tmp/sshd.log" >&2
+	fail "sshd refused the installed principals command's ownership"
+fi
+# It ran (refused: exit 1, EXIT_REFUSED) as _ephprincipals.
+grep -q '^AuthorizedPrincipalsCommand /usr/libexec/ephemeral/ephemeral-principals .* failed, status 1' \
+	"$tmp/sshd.log" || { cat "$tmp/sshd.log" >&2; fail "sshd did not run the principals command"; }
+uid=$(in_root id -u _ephprincipals)
+grep -q "temporarily_use_uid: $uid/" "$tmp/sshd.log" || fail "sshd did not switch to _ephprincipals ($uid)"
+cp "$tmp/ca.pub.saved" "$root/etc/ephemeral/ca.pub"
+rm -f "$root"/tmp/testca* "$root"/tmp/user*
 # As sshd runs it: the AuthorizedPrincipalsCommandUser, a login that is
 # no certificate of this CA: no principals, and no error.
 out=$(in_root runuser -u _ephprincipals -- /usr/libexec/ephemeral/ephemeral-principals \
