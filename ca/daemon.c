@@ -11,10 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/capability.h>
 
 #include <systemd/sd-daemon.h>
 
@@ -53,6 +57,57 @@ out:
 	return r;
 }
 
+/* The raw capget/capset calls (no libcap for two system calls): version 3,
+ * two 32-bit halves. */
+static int
+caps_get(struct __user_cap_data_struct d[2])
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+
+	return syscall(SYS_capget, &h, d) == 0 ? EPH_OK : EPH_ERR_PERM;
+}
+
+int
+daemon_capabilities_none(void)
+{
+	struct __user_cap_data_struct d[2];
+	int i;
+
+	if (caps_get(d) != EPH_OK)
+		return 0;
+	for (i = 0; i < 2; i++)
+		if (d[i].effective != 0 || d[i].permitted != 0 || d[i].inheritable != 0)
+			return 0;
+	/* Ambient capabilities are a subset of permitted ones: none left. */
+	return 1;
+}
+
+int
+daemon_drop_capabilities(void)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+	int c;
+
+	if (caps_get(d) != EPH_OK)
+		return EPH_ERR_PERM;
+	/* The bounding set needs CAP_SETPCAP to shrink: root started by hand
+	 * has it; under sshca.service CapabilityBoundingSet= has already
+	 * cut the set to the few it lists, and with nothing permitted and
+	 * no exec, what is left in it cannot be raised. */
+	if ((d[0].effective & (1u << CAP_SETPCAP)) != 0) {
+		for (c = 0; prctl(PR_CAPBSET_READ, (unsigned long)c, 0, 0, 0) >= 0; c++)
+			if (prctl(PR_CAPBSET_DROP, (unsigned long)c, 0, 0, 0) != 0)
+				return EPH_ERR_PERM;
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+		return EPH_ERR_PERM;
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capset, &h, d) != 0)
+		return EPH_ERR_PERM;
+	return daemon_capabilities_none() ? EPH_OK : EPH_ERR_PERM;
+}
+
 int
 daemon_drop_privileges(uid_t uid, gid_t gid)
 {
@@ -75,6 +130,10 @@ daemon_drop_privileges(uid_t uid, gid_t gid)
 	if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
 		return EPH_ERR_PERM;
 	if (gid != 0 && uid != 0 && (setgid(0) == 0 || setegid(0) == 0))
+		return EPH_ERR_PERM;
+	/* Leaving uid 0 clears every capability (unless SECBIT_KEEP_CAPS
+	 * said otherwise): make sure none came along. */
+	if (uid != 0 && !daemon_capabilities_none())
 		return EPH_ERR_PERM;
 	return EPH_OK;
 }

@@ -20,6 +20,7 @@
 
 #include "buf.h"
 #include "cert.h"
+#include "daemon.h"
 #include "err.h"
 #include "grant.h"
 #include "key.h"
@@ -952,7 +953,12 @@ child_main(const struct ca_conf *cc, int fd, const struct signer_options *opts)
 	}
 	close_other_fds(fd);
 
-	if ((r = child_load(&ch, &why)) != EPH_OK) {
+	/* With the key in memory, root needs no capability for the rest of
+	 * its life: a reload reads the policy as its owner or as others. */
+	if ((r = child_load(&ch, &why)) == EPH_OK && (r = daemon_drop_capabilities()) != EPH_OK &&
+	    (why = strdup("cannot give up its capabilities")) == NULL)
+		r = EPH_ERR_NOMEM;
+	if (r != EPH_OK) {
 		eph_log(LOG_ERR, NULL, NULL, 0, "signer: cannot start: %s", why != NULL ? why : "");
 		if (put_fail(&reply, r, why) == EPH_OK)
 			send_msg(fd, &reply);

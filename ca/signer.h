@@ -81,6 +81,10 @@
  * numbers) and closes every other descriptor, so no listener of the
  * parent survives in it. It is not dumpable (no ptrace, no core with the
  * key), ignores SIGINT and SIGPIPE, and gets SIGTERM when its parent dies.
+ * Once its key and policy are loaded it gives up every capability
+ * (daemon_drop_capabilities): it stays uid 0, the owner of the files it
+ * reads, with no power over anyone else's; it does not start when it
+ * cannot.
  */
 #ifndef SSHCA_SIGNER_H
 #define SSHCA_SIGNER_H

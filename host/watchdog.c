@@ -212,28 +212,38 @@ struct table {
 	size_t n, cap;
 };
 
+/* /proc/PID/NAME (pfd: /proc, or AT_FDCWD) as a string, at most cap-1
+ * bytes of it. */
+static int
+read_proc_file(int pfd, pid_t pid, const char *name, char *buf, size_t cap)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s%ld/%s", pfd == AT_FDCWD ? "/proc/" : "", (long)pid, name);
+	if ((fd = openat(pfd, path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
 /* One /proc/PID/stat: "pid (comm) state ppid pgrp session tty_nr ...
  * starttime(22)"; comm may hold anything, so fields count from the last
  * ')'. Zombies are left out: they are gone but for their parent. */
 static int
 read_proc(int pfd, pid_t pid, struct proc *out, int want_uid)
 {
-	char path[64], text[PROC_STAT_MAX + 1], *p, *tok, *save = NULL;
+	char text[PROC_STAT_MAX + 1], *p, *tok, *save = NULL;
 	unsigned long long v[23];
-	ssize_t n;
-	int fd, i;
+	int i;
 
-	if (pfd == AT_FDCWD)
-		snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	else
-		snprintf(path, sizeof(path), "%ld/stat", (long)pid);
-	if ((fd = openat(pfd, path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (read_proc_file(pfd, pid, "stat", text, sizeof(text)) != 0)
 		return -1;
-	n = read(fd, text, PROC_STAT_MAX);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	text[n] = '\0';
 	if ((p = strrchr(text, ')')) == NULL || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
 		return -1;
 	for (i = 3, tok = strtok_r(p + 2, " ", &save); tok != NULL && i <= 22;
@@ -260,14 +270,8 @@ read_proc(int pfd, pid_t pid, struct proc *out, int want_uid)
 		return 0;
 	/* The real uid from status: /proc's files of a process that is not
 	 * dumpable (ssh-agent, setuid programs) are root's, whoever runs it. */
-	snprintf(path, sizeof(path), "%ld/status", (long)pid);
-	if ((fd = openat(pfd, path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (read_proc_file(pfd, pid, "status", text, sizeof(text)) != 0)
 		return -1;
-	n = read(fd, text, PROC_STAT_MAX);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	text[n] = '\0';
 	if ((p = strstr(text, "\nUid:\t")) == NULL)
 		return -1;
 	errno = 0;

@@ -105,6 +105,8 @@ in_root getent passwd _ephprincipals >/dev/null || fail "no _ephprincipals user"
 in_root sshca check-config -f /etc/ephemeral/ca.conf || fail "sshca check-config on the shipped config"
 in_root sshca policy check /etc/ephemeral/policy.conf >/dev/null || fail "sshca policy check"
 fp=$(in_root ssh-keygen -l -f /etc/ephemeral/ca_key.pub)
+[ -f "$root/lib/systemd/system/sshca.service" ] || fail "no sshca.service"
+! ls "$root"/etc/systemd/system/*/sshca.service >/dev/null 2>&1 || fail "sshca.service enabled on install"
 
 step "the host: folders, KRL, nothing in sshd or PAM yet"
 [ "$(in_root stat -c '%U %a' /var/lib/ephemeral)" = "root 755" ] || fail "/var/lib/ephemeral owner/mode"

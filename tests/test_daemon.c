@@ -188,9 +188,56 @@ test_drop_privileges(void **state)
 			_exit(4);
 		if (setuid(0) == 0 || seteuid(0) == 0 || open("/etc/shadow", O_RDONLY) >= 0)
 			_exit(5);
+		if (!daemon_capabilities_none())
+			_exit(7);
 		/* Asking again for where it already is: fine. */
 		if (daemon_drop_privileges(uid, gid) != EPH_OK)
 			_exit(6);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* The sets of /proc/self/status, after daemon_drop_capabilities. */
+static int
+caps_all_zero(int with_bound)
+{
+	static const char *names[] = {"CapInh:", "CapPrm:", "CapEff:", "CapAmb:", "CapBnd:"};
+	char *text = tu_read_file("/proc/self/status", NULL), *at;
+	unsigned long long v;
+	size_t i;
+	int ok = text != NULL;
+
+	for (i = 0; ok && i < (with_bound ? 5u : 4u); i++)
+		ok = (at = strstr(text, names[i])) != NULL &&
+		    sscanf(at + strlen(names[i]), " %llx", &v) == 1 && v == 0;
+	free(text);
+	return ok;
+}
+
+static void
+test_drop_capabilities(void **state)
+{
+	pid_t pid;
+	int status;
+
+	(void)state;
+	if ((pid = fork()) == 0) {
+		/* Root by hand has CAP_SETPCAP, so the bound goes too. */
+		int root = geteuid() == 0 && !daemon_capabilities_none();
+
+		if (daemon_drop_capabilities() != EPH_OK)
+			_exit(2);
+		if (!daemon_capabilities_none() || !caps_all_zero(root))
+			_exit(3);
+		if (geteuid() == 0 && (setuid(1) == 0 || setgroups(0, NULL) == 0))
+			_exit(4); /* uid 0 without CAP_SETUID, CAP_SETGID */
+		/* Nothing to give up the second time: fine. */
+		if (daemon_drop_capabilities() != EPH_OK)
+			_exit(5);
 		_exit(0);
 	}
 	assert_true(pid > 0);
@@ -208,6 +255,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_notify, tu_dir_setup, tu_dir_teardown),
 	    cmocka_unit_test_setup_teardown(test_detach, tu_dir_setup, tu_dir_teardown),
 	    cmocka_unit_test(test_drop_privileges),
+	    cmocka_unit_test(test_drop_capabilities),
 	};
 
 	tu_init(argc, argv);

@@ -905,6 +905,46 @@ test_no_listener_in_signer(void **state)
 	assert_int_equal(signer_ping(f->s, NULL, NULL), EPH_OK);
 }
 
+/* The hex value of a "Cap...:" line of /proc/PID/status. */
+static unsigned long long
+proc_cap(pid_t pid, const char *name)
+{
+	char path[64], *text, *at;
+	unsigned long long v;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	assert_non_null(text = tu_read_file(path, NULL));
+	at = strstr(text, name);
+	assert_non_null(at);
+	assert_int_equal(sscanf(at + strlen(name), " %llx", &v), 1);
+	free(text);
+	return v;
+}
+
+static void
+test_no_capabilities_in_signer(void **state)
+{
+	struct fx *f = *state;
+	uint64_t gen = 0;
+	char *why = NULL;
+	pid_t pid;
+
+	start(f);
+	pid = signer_pid(f->s);
+	assert_int_equal(proc_cap(pid, "CapEff:"), 0);
+	assert_int_equal(proc_cap(pid, "CapPrm:"), 0);
+	assert_int_equal(proc_cap(pid, "CapInh:"), 0);
+	assert_int_equal(proc_cap(pid, "CapAmb:"), 0);
+	/* Root with CAP_SETPCAP (make check as root) empties the bound too. */
+	if ((proc_cap(getpid(), "CapEff:") & (1ull << 8)) != 0)
+		assert_int_equal(proc_cap(pid, "CapBnd:"), 0);
+	/* And it still reads its policy, as the owner of the file. */
+	assert_int_equal(signer_reload(f->s, &why), EPH_OK);
+	assert_null(why);
+	assert_int_equal(signer_ping(f->s, NULL, &gen), EPH_OK);
+	assert_int_equal(gen, 2);
+}
+
 static void
 test_stop(void **state)
 {
@@ -932,6 +972,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_reload, setup_started, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_listener_in_signer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_capabilities_in_signer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
 	};
 
