@@ -45,7 +45,7 @@ has() {
 has ca '^/usr/sbin/sshca$'
 has ca '^%config(noreplace) /etc/ephemeral/ca.conf$'
 has ca '^%config(noreplace) /etc/ephemeral/policy.conf$'
-has ca '_sshca.*/var/lib/ephemeral$'
+has ca '_sshca.*/var/lib/ephemeral/ca$'
 has client '^/usr/bin/ephssh$'
 has '-n pam_ephemeral' '/security/pam_ephemeral\.so$'
 has '-n pam_ephemeral' '^/usr/libexec/ephemeral/ephemeral-principals$'

@@ -1638,7 +1638,7 @@ test_check_config_example(void **state)
 	assert_int_equal(run(f, NULL,
 	                     "sed -e 's|/etc/ephemeral/ca_key|%s/ca|' "
 	                     "-e 's|/etc/ephemeral/policy.conf|%s/policy.conf|' "
-	                     "-e 's|/var/lib/ephemeral/revoked.krl|%s/revoked.krl|' '%s' > ca.conf",
+	                     "-e 's|/var/lib/ephemeral/ca/revoked.krl|%s/revoked.krl|' '%s' > ca.conf",
 	                     f->dir, f->dir, f->dir, EXAMPLE_CA),
 	    0);
 	assert_int_equal(run(f, &out, "%s check-config -f ca.conf", SSHCA), 0);
