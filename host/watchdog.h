@@ -56,7 +56,7 @@ enum watchdog_end watchdog_watch(const struct watchdog_watch *w, char *detail, s
 
 /* What watchdog_end_session did. */
 struct watchdog_ended {
-	size_t signalled; /* processes sent SIGTERM */
+	size_t signalled; /* processes sent SIGTERM or SIGHUP */
 	size_t killed; /* of those and of late ones, sent SIGKILL */
 	size_t notified; /* terminals told why */
 };
