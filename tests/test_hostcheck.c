@@ -53,18 +53,7 @@ struct spec {
 static void
 write_krl(struct fx *f, const uint64_t *serials, size_t n)
 {
-	struct krl *k = NULL;
-	struct buf b;
-	size_t i;
-
-	buf_init(&b);
-	assert_int_equal(krl_new(&k), EPH_OK);
-	for (i = 0; i < n; i++)
-		assert_int_equal(krl_add_serial(k, f->ca, serials[i]), EPH_OK);
-	assert_int_equal(krl_serialize(k, &b), EPH_OK);
-	assert_int_equal(tu_write_file(f->krl_path, b.d, b.len, 0644), 0);
-	krl_free(k);
-	buf_free(&b);
+	tu_write_krl(f->krl_path, f->ca, serials, n);
 }
 
 static void

@@ -102,22 +102,7 @@ start_of(pid_t pid)
 static void
 write_krl(struct fx *f, const uint64_t *serials, size_t n)
 {
-	struct krl *k = NULL;
-	struct buf b;
-	char *tmp = tu_path(f->dir, "krl.tmp");
-	size_t i;
-
-	buf_init(&b);
-	assert_int_equal(krl_new(&k), EPH_OK);
-	for (i = 0; i < n; i++)
-		assert_int_equal(krl_add_serial(k, f->ca, serials[i]), EPH_OK);
-	assert_int_equal(krl_serialize(k, &b), EPH_OK);
-	/* As ephemeral-krl-sync does: a new file renamed into place. */
-	assert_int_equal(tu_write_file(tmp, b.d, b.len, 0644), 0);
-	assert_int_equal(rename(tmp, f->krl_path), 0);
-	krl_free(k);
-	buf_free(&b);
-	free(tmp);
+	tu_write_krl(f->krl_path, f->ca, serials, n);
 }
 
 static void

@@ -26,6 +26,7 @@
 #include "b64.h"
 #include "err.h"
 #include "testutil.h"
+#include "krl.h"
 
 void
 tu_init(int argc, char **argv)
@@ -123,6 +124,27 @@ tu_read_file(const char *path, size_t *n)
 	if (n != NULL)
 		*n = len;
 	return d;
+}
+
+void
+tu_write_krl(const char *path, const struct key *ca, const uint64_t *serials, size_t n)
+{
+	struct krl *k = NULL;
+	struct buf b;
+	char *tmp;
+	size_t i;
+
+	buf_init(&b);
+	assert_true(asprintf(&tmp, "%s.tmp", path) > 0);
+	assert_int_equal(krl_new(&k), EPH_OK);
+	for (i = 0; i < n; i++)
+		assert_int_equal(krl_add_serial(k, ca, serials[i]), EPH_OK);
+	assert_int_equal(krl_serialize(k, &b), EPH_OK);
+	assert_int_equal(tu_write_file(tmp, b.d, b.len, 0644), 0);
+	assert_int_equal(rename(tmp, path), 0);
+	krl_free(k);
+	buf_free(&b);
+	free(tmp);
 }
 
 int

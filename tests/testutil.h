@@ -28,6 +28,9 @@ char *tu_path(const char *dir, const char *fmt, ...) __attribute__((format(print
 char *tu_read_file(const char *path, size_t *n);
 /* Write (create/truncate) a file with mode; 0 on success. */
 int tu_write_file(const char *path, const void *d, size_t n, int mode);
+/* A KRL revoking serials[0..n) of ca at path (mode 0644), written to a
+ * temp file and renamed into place as ephemeral-krl-sync does. */
+void tu_write_krl(const char *path, const struct key *ca, const uint64_t *serials, size_t n);
 
 /*
  * Run a shell command (printf-style); returns its exit status (or 128 +
