@@ -571,6 +571,10 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	if (hc->session_end &&
 	    watchdog_start(&a, user, m, &lifeline, why_wd, sizeof(why_wd)) != 0) {
 		rv = refuse(pamh, MSG_SYSTEM);
+		/* Say what to do: the watchdog in place, or no session end. */
+		snprintf(why_wd + strlen(why_wd), sizeof(why_wd) - strlen(why_wd),
+		    "; without it the session could outlive its grant: put ephemeral-watchdog in "
+		    "place, or set session_end = false in host.conf");
 		log_refused(pamh, hc, user, "watchdog", &res, why_wd);
 		goto out;
 	}
@@ -648,26 +652,6 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
  * out of the stack's result.
  */
 PAM_EXTERN int
-pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
-{
-	(void)pamh;
-	(void)flags;
-	(void)argc;
-	(void)argv;
-	return PAM_IGNORE;
-}
-
-PAM_EXTERN int
-pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
-{
-	(void)pamh;
-	(void)flags;
-	(void)argc;
-	(void)argv;
-	return PAM_IGNORE;
-}
-
-PAM_EXTERN int
 pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	(void)pamh;
@@ -675,4 +659,16 @@ pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	(void)argc;
 	(void)argv;
 	return PAM_IGNORE;
+}
+
+PAM_EXTERN int
+pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return pam_sm_setcred(pamh, flags, argc, argv);
+}
+
+PAM_EXTERN int
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return pam_sm_setcred(pamh, flags, argc, argv);
 }
