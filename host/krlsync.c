@@ -46,6 +46,7 @@ struct args {
 	const char *ca_bundle;
 	long timeout;
 	int init;
+	int if_configured;
 	int quiet;
 };
 
@@ -60,7 +61,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: " PROG " [-f HOST.CONF] [--url URL] [--ca-bundle FILE]\n"
-	    "                          [--timeout SECONDS] [--quiet]\n"
+	    "                          [--timeout SECONDS] [--if-configured] [--quiet]\n"
 	    "       " PROG " [-f HOST.CONF] --init [--quiet]\n"
 	    "       " PROG " --help | --version\n");
 }
@@ -90,11 +91,15 @@ help(void)
 	       "                       connecting: at most %ld)\n"
 	       "      --init           write an empty KRL (version 0) when there is none,\n"
 	       "                       and fetch nothing; an existing file is left alone\n"
+	       "      --if-configured  without --url, and host.conf has no krl_url: do\n"
+	       "                       nothing and exit 0 (the cron line, on a host not\n"
+	       "                       set up yet)\n"
 	       "  -q, --quiet          nothing on stderr (the log still has every run)\n"
 	       "  -h, --help           show this help\n"
 	       "      --version        show the version\n"
 	       "\n"
-	       "Exit status: 0 updated, unchanged, or --init done; 1 nothing was replaced\n"
+	       "Exit status: 0 updated, unchanged, --init done, or nothing to do\n"
+	       "(--if-configured); 1 nothing was replaced\n"
 	       "(fetch failed or KRL refused); 2 bad arguments or host.conf.\n",
 	    KRLFETCH_DEFAULT_TIMEOUT, KRLFETCH_CONNECT_TIMEOUT);
 }
@@ -276,7 +281,7 @@ out:
 	return rc;
 }
 
-enum { OPT_CA_BUNDLE = 0x1000, OPT_TIMEOUT, OPT_INIT, OPT_VERSION };
+enum { OPT_CA_BUNDLE = 0x1000, OPT_TIMEOUT, OPT_INIT, OPT_IF_CONFIGURED, OPT_VERSION };
 
 static const struct option longopts[] = {
     {"config", required_argument, NULL, 'f'},
@@ -284,6 +289,7 @@ static const struct option longopts[] = {
     {"ca-bundle", required_argument, NULL, OPT_CA_BUNDLE},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"init", no_argument, NULL, OPT_INIT},
+    {"if-configured", no_argument, NULL, OPT_IF_CONFIGURED},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -313,6 +319,7 @@ parse_args(int argc, char **argv, struct args *a, int *done)
 			a->timeout = (long)t;
 			break;
 		case OPT_INIT: a->init = 1; break;
+		case OPT_IF_CONFIGURED: a->if_configured = 1; break;
 		case 'q': a->quiet = 1; break;
 		case 'h':
 			help();
@@ -335,6 +342,8 @@ parse_args(int argc, char **argv, struct args *a, int *done)
 		return usage_error("unexpected argument: '%s'", argv[optind]);
 	if (a->init && (a->url != NULL || a->ca_bundle != NULL || a->timeout != 0))
 		return usage_error("--init fetches nothing: no --url, --ca-bundle or --timeout");
+	if (a->init && a->if_configured)
+		return usage_error("--if-configured is for a sync, not --init");
 	if (a->ca_bundle != NULL && a->ca_bundle[0] != '/')
 		return usage_error("--ca-bundle: '%s' is not an absolute path", a->ca_bundle);
 	if (a->conf == NULL)
@@ -377,6 +386,13 @@ main(int argc, char **argv)
 	}
 	if (!a.init) {
 		run.url = a.url != NULL ? a.url : hc->krl_url;
+		if (run.url == NULL && a.if_configured) {
+			/* A host not set up yet (the package's cron line):
+			 * nothing to fetch, and nothing to say every minute.
+			 * ephemeral-setup warns about a missing krl_url. */
+			rc = EXIT_SYNC_OK;
+			goto out;
+		}
 		if (run.url == NULL) {
 			report_failed(&run, "no URL", "no --url and no krl_url in host.conf", 0);
 			goto out;

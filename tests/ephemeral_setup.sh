@@ -67,7 +67,7 @@ grep -q 'not an SSH public key' "$tmp/err" || fail "bad CA key: $(cat "$tmp/err"
 mv "$tmp/ca.pub.good" "$tmp/ca.pub"
 
 # Everything in place: the drop-in is written and sshd -t reads it.
-run enable >"$tmp/out" 2>&1 || fail "enable: $(cat "$tmp/out")"
+run enable >"$tmp/enable1" 2>&1 || fail "enable: $(cat "$tmp/enable1")"
 f=$tmp/d/ephemeral.conf
 [ -f "$f" ] || fail "no drop-in"
 grep -qx "TrustedUserCAKeys $tmp/ca.pub" "$f" || fail "TrustedUserCAKeys: $(cat "$f")"
@@ -80,6 +80,24 @@ grep -qx 'AuthorizedPrincipalsCommandUser _ephprincipals' "$f" || fail "Authoriz
 	grep -qi '^exposeauthinfo yes' || fail "sshd -T does not see the drop-in"
 run status >"$tmp/out" || fail "status after enable: $(cat "$tmp/out")"
 grep -q '^enabled$' "$tmp/out" || fail "status: $(cat "$tmp/out")"
+# No krl_url: enabled, but a warning that revocations will not arrive.
+grep -q 'warning: the KRL is not kept current: .*no krl_url' "$tmp/enable1" ||
+	fail "enable without krl_url: no warning: $(cat "$tmp/enable1")"
+grep -q '^KRL sync: not kept current: .*no krl_url' "$tmp/out" || fail "status without krl_url: $(cat "$tmp/out")"
+# Commented out, as the packaged host.conf has it: still none.
+printf '%s\n' '# krl_url = "https://ca.example.com/v1/krl";' '  // krl_url = "https://ca.example.com/v1/krl";' >>"$tmp/host.conf"
+run status >"$tmp/out" || fail "status with krl_url commented out: $(cat "$tmp/out")"
+grep -q '^KRL sync: not kept current: .*no krl_url' "$tmp/out" || fail "a commented krl_url counted: $(cat "$tmp/out")"
+echo "krl_url = \"https://ca.example.com/v1/krl\";" >>"$tmp/host.conf"
+run enable >"$tmp/out" 2>&1 || fail "enable with krl_url: $(cat "$tmp/out")"
+! grep -q 'warning' "$tmp/out" || fail "enable with krl_url warned: $(cat "$tmp/out")"
+run status >"$tmp/out" || fail "status with krl_url: $(cat "$tmp/out")"
+if [ -d /run/systemd/system ]; then
+	grep -q '^KRL sync: .*ephemeral-krl-sync.timer' "$tmp/out" || fail "status with krl_url: $(cat "$tmp/out")"
+else
+	grep -qx 'KRL sync: every minute (/etc/cron.d/ephemeral-krl-sync)' "$tmp/out" ||
+		fail "status with krl_url: $(cat "$tmp/out")"
+fi
 # Again: idempotent.
 run enable >/dev/null 2>&1 || fail "second enable"
 cp "$f" "$tmp/before"
@@ -111,6 +129,19 @@ run disable >"$tmp/out" 2>&1 || fail "disable: $(cat "$tmp/out")"
 [ ! -e "$f" ] || fail "disable left the drop-in"
 run disable >/dev/null 2>&1 || fail "second disable"
 "$sshd" -t -f "$tmp/sshd_config" || fail "sshd -t after disable"
+
+# Not root (nor able to write the drop-in folder): a clear refusal.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	chmod 0755 "$tmp"
+	st=0
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$SETUP" -f "$tmp/host.conf" \
+	    --sshd-config-dir "$tmp/d" --sshd-config "$tmp/sshd_config" --principals "$tmp/principals" \
+	    --no-pam enable >"$tmp/out" 2>&1 || st=$?
+	chmod 0700 "$tmp"
+	[ "$st" -eq 1 ] || fail "enable as nobody: exit $st: $(cat "$tmp/out")"
+	grep -q 'not writable; run as root' "$tmp/out" || fail "enable as nobody: $(cat "$tmp/out")"
+	[ ! -e "$f" ] || fail "enable as nobody wrote a drop-in"
+fi
 
 # Usage errors are 2.
 st=0

@@ -25,8 +25,10 @@ set -f
 set -- $jobs
 set +f
 [ "$1 $2 $3 $4 $5 $6" = "* * * * * root" ] || fail "cron: not every minute as root: $jobs"
-printf '%s\n' "$jobs" | grep -q '/usr/sbin/ephemeral-krl-sync --quiet$' ||
-	fail "cron: not the service's command: $jobs"
+# The service's command, and --if-configured: the line is there from the
+# install on, the timer only once the admin enables it.
+printf '%s\n' "$jobs" | grep -q '/usr/sbin/ephemeral-krl-sync --if-configured --quiet$' ||
+	fail "cron: not the service's command with --if-configured: $jobs"
 grep -q '^ExecStart=/usr/sbin/ephemeral-krl-sync --quiet$' "$units/ephemeral-krl-sync.service" ||
 	fail "the service's ExecStart changed: update the cron line with it"
 grep -q '^ExecStart=/usr/sbin/sshca serve -f /etc/ephemeral/ca.conf$' "$units/sshca.service" ||

@@ -545,6 +545,11 @@ test_program(void **state)
 	tu_assert_contains(out, "krl_url");
 	free(out);
 	assert_int_equal(access(krl, F_OK), -1);
+	/* The cron line's way: a host not set up yet is nothing to do. */
+	assert_int_equal(run_sync(dir, &out, "--if-configured"), 0);
+	assert_string_equal(out, "");
+	free(out);
+	assert_int_equal(access(krl, F_OK), -1);
 
 	assert_int_equal(run_sync(dir, &out, "--init"), 0);
 	tu_assert_contains(out, "wrote an empty KRL");
@@ -563,6 +568,12 @@ test_program(void **state)
 	assert_memory_equal(got, v3.d, n);
 	free(got);
 
+	assert_int_equal(run_sync(dir, &out, args), 0);
+	tu_assert_contains(out, "is current");
+	free(out);
+	/* With a URL, --if-configured changes nothing: it syncs. */
+	free(args);
+	assert_true(asprintf(&args, "--if-configured --url 'file://%s'", src) > 0);
 	assert_int_equal(run_sync(dir, &out, args), 0);
 	tu_assert_contains(out, "is current");
 	free(out);
@@ -611,6 +622,9 @@ test_program_usage(void **state)
 	assert_int_equal(tu_run_in(dir, &out, "%s --timeout 0", KRLSYNC), 2);
 	free(out);
 	assert_int_equal(tu_run_in(dir, &out, "%s --init --url https://x/", KRLSYNC), 2);
+	free(out);
+	assert_int_equal(tu_run_in(dir, &out, "%s --init --if-configured", KRLSYNC), 2);
+	tu_assert_contains(out, "--if-configured");
 	free(out);
 	assert_int_equal(tu_run_in(dir, &out, "%s extra", KRLSYNC), 2);
 	free(out);
