@@ -5,8 +5,11 @@
 # changes on install, ephemeral-setup enable puts the drop-in (sshd -t)
 # and pam_ephemeral (common-session, ahead of sshd's pam_env) in place,
 # the principals command passes sshd's ownership rules (a debug sshd in
-# the root runs it as _ephprincipals for a certificate), a reinstall
-# changes nothing, remove takes the module out of PAM and sshd, and
+# the root runs it as _ephprincipals for a certificate), the cron line
+# does nothing until host.conf has a krl_url and then fetches the KRL, a
+# reinstall changes nothing, an upgrade to a newer version keeps the
+# administrator's conffiles, the key, the KRL and the state, remove
+# takes the module out of PAM and sshd, and
 # purge leaves only the system users behind. Skips (77) unless root
 # with dpkg-buildpackage, dh and mmdebstrap. PACKAGING_DEBS_WORKTREE=1
 # builds the files as they are instead of HEAD; PACKAGING_DEBS_PREBUILT=DIR
@@ -197,6 +200,27 @@ out=$(in_root runuser -u _ephprincipals -- /usr/libexec/ephemeral/ephemeral-prin
 	-f /etc/ephemeral/host.conf root ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE 2>/dev/null) || true
 [ -z "$out" ] || fail "ephemeral-principals printed principals: $out"
 
+step "the cron line, as cron runs it"
+# Where systemd does not run (this root has no /run/systemd/system). With
+# the shipped host.conf (no krl_url) it does nothing and says nothing.
+[ ! -d "$root/run/systemd/system" ] || fail "the root has /run/systemd/system"
+job=$(sed -n 's/^\* \* \* \* \* root //p' "$root/etc/cron.d/ephemeral-krl-sync")
+[ -n "$job" ] || fail "no job line in /etc/cron.d/ephemeral-krl-sync"
+krl=$root/var/lib/ephemeral/revoked.krl
+cp "$krl" "$tmp/krl.before"
+out=$(in_root sh -c "$job" 2>&1) || fail "the cron line without krl_url failed: $out"
+[ -z "$out" ] || fail "the cron line without krl_url said: $out"
+cmp -s "$krl" "$tmp/krl.before" || fail "the cron line without krl_url changed the KRL"
+# With krl_url (the admin's edit, kept across the upgrade below) it
+# fetches: a KRL revoking serial 7 of the CA.
+in_root sh -c 'echo "serial: 7" >/tmp/serials && ssh-keygen -q -k -f /tmp/ca.krl -s /etc/ephemeral/ca_key.pub -z 3 /tmp/serials'
+sed -i 's|^# krl_url = .*|krl_url = "file:///tmp/ca.krl";|' "$root/etc/ephemeral/host.conf"
+grep -q '^krl_url = "file:///tmp/ca.krl";' "$root/etc/ephemeral/host.conf" || fail "could not set krl_url"
+out=$(in_root sh -c "$job" 2>&1) || fail "the cron line with krl_url failed: $out"
+cmp -s "$krl" "$root/tmp/ca.krl" || fail "the cron line with krl_url did not fetch the KRL"
+in_root ephemeral-setup status >"$tmp/out" || fail "status: $(cat "$tmp/out")"
+grep -qx 'KRL sync: every minute (/etc/cron.d/ephemeral-krl-sync)' "$tmp/out" || fail "status: $(cat "$tmp/out")"
+
 step "reinstall (postinst again)"
 in_root sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall /tmp/debs/*.deb' \
 	>"$tmp/reinstall.log" 2>&1 || { cat "$tmp/reinstall.log" >&2; fail "reinstall"; }
@@ -204,6 +228,46 @@ in_root sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall 
 grep -q pam_ephemeral "$cs" || fail "reinstall took pam_ephemeral out of common-session"
 [ -f "$f" ] || fail "reinstall removed the drop-in"
 in_root /usr/sbin/sshd -t || fail "sshd -t after reinstall"
+
+step "upgrade to a newer version"
+# The same packages at a higher version (repacked), over the installed
+# ones with the administrator's edits: conffiles, key, KRL, state,
+# sshd drop-in and PAM line are all kept, and the new version runs.
+ver=$(in_root dpkg-query -W -f='${Version}' ephssh-ca)
+new=$ver+up1
+mkdir "$tmp/up" "$root/tmp/up"
+# shellcheck disable=SC2086
+for d in $debs; do
+	x=$tmp/up/x
+	rm -rf "$x"
+	dpkg-deb -R "$d" "$x"
+	sed -i "s/^Version: .*/Version: $new/" "$x/DEBIAN/control"
+	dpkg-deb -b -Zxz "$x" "$root/tmp/up/" >/dev/null || fail "repacking $d"
+done
+echo '# the administrator was here' >>"$root/etc/ephemeral/ca.conf"
+for c in ca.conf policy.conf host.conf; do cp "$root/etc/ephemeral/$c" "$tmp/$c.edited"; done
+( cd "$root/var/lib/ephemeral" && find . -type f -exec sha256sum {} + | LC_ALL=C sort ) >"$tmp/state.before"
+in_root sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q /tmp/up/*.deb' \
+	>"$tmp/upgrade.log" 2>&1 || { cat "$tmp/upgrade.log" >&2; fail "upgrade"; }
+for p in ephssh-ca ephssh-client libpam-ephemeral; do
+	[ "$(in_root dpkg-query -W -f='${Version} ${Status}' "$p")" = "$new install ok installed" ] ||
+		fail "$p after the upgrade: $(in_root dpkg-query -W -f='${Version} ${Status}' "$p")"
+done
+for c in ca.conf policy.conf host.conf; do
+	cmp -s "$root/etc/ephemeral/$c" "$tmp/$c.edited" || fail "the upgrade changed the edited $c"
+done
+! ls "$root"/etc/ephemeral/*.dpkg-* >/dev/null 2>&1 || fail "the upgrade left $(ls "$root"/etc/ephemeral/*.dpkg-*)"
+[ "$(in_root ssh-keygen -l -f /etc/ephemeral/ca_key.pub)" = "$fp" ] || fail "the upgrade changed the CA key"
+( cd "$root/var/lib/ephemeral" && find . -type f -exec sha256sum {} + | LC_ALL=C sort ) >"$tmp/state.after"
+diff "$tmp/state.before" "$tmp/state.after" >&2 || fail "the upgrade changed the state in /var/lib/ephemeral"
+cmp -s "$krl" "$root/tmp/ca.krl" || fail "the upgrade replaced the fetched KRL"
+[ "$(in_root stat -c '%U %G %a' /var/lib/ephemeral/ca)" = "_sshca _sshca 750" ] || fail "/var/lib/ephemeral/ca after the upgrade"
+grep -q pam_ephemeral "$cs" || fail "the upgrade took pam_ephemeral out of common-session"
+[ -f "$f" ] || fail "the upgrade removed the drop-in"
+in_root /usr/sbin/sshd -t || fail "sshd -t after the upgrade"
+in_root sshca check-config -f /etc/ephemeral/ca.conf >/dev/null || fail "check-config after the upgrade"
+in_root ephemeral-setup status >/dev/null || fail "ephemeral-setup status after the upgrade"
+rm -rf "$root/tmp/up" "$root"/tmp/ca.krl "$root/tmp/serials"
 
 step "remove libpam-ephemeral"
 in_root sh -c 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q libpam-ephemeral' >"$tmp/remove.log" 2>&1 ||
