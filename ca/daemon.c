@@ -82,24 +82,33 @@ daemon_capabilities_none(void)
 	return 1;
 }
 
+/* Empty the bounding set when CAP_SETPCAP allows it (root by hand, and
+ * sshca.service, which lists it for this), and prove it empty. Without
+ * CAP_SETPCAP it is left as it is: with nothing permitted and no exec,
+ * what is in it cannot be raised. The effective and permitted sets are
+ * untouched: a drop of the uid can follow. */
+static int
+drop_bounding_set(const struct __user_cap_data_struct d[2])
+{
+	int c;
+
+	if ((d[0].effective & (1u << CAP_SETPCAP)) == 0)
+		return EPH_OK;
+	for (c = 0; prctl(PR_CAPBSET_READ, (unsigned long)c, 0, 0, 0) >= 0; c++)
+		if (prctl(PR_CAPBSET_DROP, (unsigned long)c, 0, 0, 0) != 0 ||
+		    prctl(PR_CAPBSET_READ, (unsigned long)c, 0, 0, 0) != 0)
+			return EPH_ERR_PERM;
+	return EPH_OK;
+}
+
 int
 daemon_drop_capabilities(void)
 {
 	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct d[2];
-	int c;
 
-	if (caps_get(d) != EPH_OK)
+	if (caps_get(d) != EPH_OK || drop_bounding_set(d) != EPH_OK)
 		return EPH_ERR_PERM;
-	/* The bounding set needs CAP_SETPCAP to shrink: root started by hand
-	 * has it; under sshca.service CapabilityBoundingSet= has already
-	 * cut the set to the few it lists, and with nothing permitted and
-	 * no exec, what is left in it cannot be raised. */
-	if ((d[0].effective & (1u << CAP_SETPCAP)) != 0) {
-		for (c = 0; prctl(PR_CAPBSET_READ, (unsigned long)c, 0, 0, 0) >= 0; c++)
-			if (prctl(PR_CAPBSET_DROP, (unsigned long)c, 0, 0, 0) != 0)
-				return EPH_ERR_PERM;
-	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
 		return EPH_ERR_PERM;
 	memset(d, 0, sizeof(d));
@@ -111,6 +120,7 @@ daemon_drop_capabilities(void)
 int
 daemon_drop_privileges(uid_t uid, gid_t gid)
 {
+	struct __user_cap_data_struct d[2];
 	uid_t ru, eu, su;
 	gid_t rg, eg, sg;
 
@@ -119,6 +129,10 @@ daemon_drop_privileges(uid_t uid, gid_t gid)
 	if (ru == uid && eu == uid && su == uid && rg == gid && eg == gid && sg == gid &&
 	    (eu != 0 || getgroups(0, NULL) == 0))
 		return EPH_OK; /* already there (a non-root user keeps its groups) */
+	/* The bounding set first, while CAP_SETPCAP is there (the uid change
+	 * clears it): nothing this process or a child does can regain one. */
+	if (caps_get(d) != EPH_OK || drop_bounding_set(d) != EPH_OK)
+		return EPH_ERR_PERM;
 	/* Groups first: after setuid there is no right left to drop them. */
 	if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 ||
 	    setresuid(uid, uid, uid) != 0)

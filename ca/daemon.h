@@ -14,9 +14,10 @@
 int daemon_lookup_user(const char *name, uid_t *uid, gid_t *gid);
 
 /*
- * Become uid/gid for good: supplementary groups dropped, real, effective
- * and saved ids all set, and then proved: getting root back must fail and,
- * for a uid other than 0, no capability may be left.
+ * Become uid/gid for good: the bounding set emptied when CAP_SETPCAP
+ * allows it, supplementary groups dropped, real, effective and saved ids
+ * all set, and then proved: getting root back must fail and, for a uid
+ * other than 0, no capability may be left.
  * EPH_ERR_PERM when any step fails (the process must then exit: it is in
  * an unknown state). A no-op success when already running as uid/gid
  * (a daemon started by a non-root user runs as itself, groups and all).
@@ -27,8 +28,8 @@ int daemon_drop_privileges(uid_t uid, gid_t gid);
  * Give up every capability while keeping the uid (the signer, root for
  * good, once it has read its key): effective, permitted, inheritable and
  * ambient sets emptied, and the bounding set too when CAP_SETPCAP allows
- * it (under sshca.service it does not; its CapabilityBoundingSet= is the
- * bound). EPH_ERR_PERM when any step fails or a capability is left.
+ * it (root by hand, and sshca.service, whose CapabilityBoundingSet= lists
+ * it for this). EPH_ERR_PERM when any step fails or a capability is left.
  */
 int daemon_drop_capabilities(void);
 /* 1 when the effective, permitted and inheritable sets are all empty. */

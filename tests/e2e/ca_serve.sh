@@ -281,6 +281,14 @@ expect 201 "after restart"
 [ "$(field .serial)" -gt "$last_serial" ] || fail "serial $(field .serial) not above $last_serial"
 signer=$(pgrep -P "$daemon_pid" | head -n 1)
 [ -n "$signer" ] || fail "no signer process"
+# Serving, both processes (started as root) hold no capability and have
+# emptied their bounding set.
+for p in "$daemon_pid" "$signer"; do
+	for set in CapEff CapPrm CapBnd; do
+		v=$(sed -n "s/^$set:[[:space:]]*//p" "/proc/$p/status")
+		[ "$v" = 0000000000000000 ] || fail "pid $p ($(cat "/proc/$p/comm")): $set $v"
+	done
+done
 kill -KILL "$signer"
 rc=0
 wait "$daemon_pid" || rc=$?
