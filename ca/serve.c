@@ -483,7 +483,9 @@ be_metrics(void *ctx, struct buf *o)
 	    (e = metric(o, "sshca_reviews_total", "counter", "Break-glass reviews closed.", NULL,
 	         LOAD(b, reviews))) != EPH_OK ||
 	    (e = metric(o, "sshca_expired_total", "counter",
-	         "Pending requests expired by the sweep.", NULL, LOAD(b, expired))) != EPH_OK ||
+	         "Pending requests expired past their deadline (by the sweep, or on a read or "
+	         "an action).",
+	         NULL, workflow_expired_count(b->wf))) != EPH_OK ||
 	    (e = metric(o, "sshca_logins_total", "counter", "TLS logins, by result.",
 	         "result=\"ok\"", LOAD(b, logins))) != EPH_OK ||
 	    (e = metric(o, "sshca_logins_total", NULL, NULL, "result=\"refused\"",
@@ -879,13 +881,10 @@ serve_close(struct serve_state *s, unsigned grace)
 static void
 sweep(struct serve_state *s)
 {
-	size_t n = 0;
 	int e;
 
-	if ((e = workflow_expire(s->wf, &n)) != EPH_OK)
+	if ((e = workflow_expire(s->wf, NULL)) != EPH_OK)
 		serve_log(LOG_WARNING, "expiry sweep: %s", eph_strerror(e));
-	while (n-- > 0)
-		COUNT(&s->be, expired);
 	if (s->sessions != NULL && (e = session_purge(s->sessions, NULL)) != EPH_OK)
 		serve_log(LOG_WARNING, "session sweep: %s", eph_strerror(e));
 }

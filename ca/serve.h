@@ -42,7 +42,6 @@ struct serve_counters {
 	uint64_t cancellations;
 	uint64_t reviews;
 	uint64_t refused; /* any backend call answered with an error */
-	uint64_t expired; /* by the sweep */
 	uint64_t logins, login_failures; /* POST /v1/login */
 	uint64_t logouts; /* POST /v1/logout: sessions ended */
 };

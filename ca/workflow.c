@@ -45,6 +45,7 @@ struct workflow {
 	pthread_mutex_t pmu;
 	struct held_policy *cur;
 	uint64_t generation;
+	uint64_t expired; /* requests this workflow expired, any path; under mu */
 	struct webhook *wh;
 	struct key **ca; /* CA public keys: the KRL revokes serials of each */
 	size_t nca;
@@ -1151,8 +1152,10 @@ expire_if_overdue(struct workflow *w, struct store_request *rq)
 	memset(&ev, 0, sizeof(ev));
 	ev.type = AUDIT_EXPIRE;
 	ev.actor = WORKFLOW_ACTOR;
-	if (store_set_state(w->st, rq->id, STORE_PENDING, STORE_EXPIRED, &ev) == EPH_OK)
+	if (store_set_state(w->st, rq->id, STORE_PENDING, STORE_EXPIRED, &ev) == EPH_OK) {
 		rq->state = STORE_EXPIRED;
+		w->expired++;
+	}
 	return 1;
 }
 
@@ -1204,6 +1207,7 @@ expire_overdue(struct workflow *w, size_t *n)
 		if (e != EPH_OK)
 			goto out;
 		(*n)++;
+		w->expired++;
 	}
 	e = EPH_OK;
 out:
@@ -1504,6 +1508,17 @@ workflow_reload(struct workflow *w, char **why)
 		eph_log(LOG_ERR, NULL, NULL, 0, "signer: policy not reloaded: %s",
 		    *why != NULL ? *why : eph_strerror(e));
 	return e;
+}
+
+uint64_t
+workflow_expired_count(struct workflow *w)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&w->mu);
+	n = w->expired;
+	pthread_mutex_unlock(&w->mu);
+	return n;
 }
 
 uint64_t

@@ -148,6 +148,9 @@ void workflow_close(struct workflow *w);
 int workflow_reload(struct workflow *w, char **why);
 /* Policy generations loaded so far (1 after open). */
 uint64_t workflow_policy_generation(struct workflow *w);
+/* Pending requests this workflow has expired since open: by the sweep,
+ * by a list, and on touch (a read, an approval) past their deadline. */
+uint64_t workflow_expired_count(struct workflow *w);
 
 /* The store under the workflow's lock, for the parts that keep their own
  * rows in it (TLS sessions, ca/session.c): every workflow_store_lock is

@@ -705,6 +705,8 @@ test_expiry(void **state)
 	/* The sweep expires the other. */
 	assert_int_equal(workflow_expire(f->w, &n), EPH_OK);
 	assert_int_equal(n, 1);
+	/* The approval's expiry and the sweep's: both counted. */
+	assert_int_equal(workflow_expired_count(f->w), 2);
 	assert_int_equal(get(f, "alice", id2, &r), EPH_OK);
 	assert_string_equal(state_of(&r), "expired");
 	assert_int_equal(
@@ -770,6 +772,8 @@ test_expiry_on_read(void **state)
 	assert_int_equal(workflow_expire(f->w, &n), EPH_OK);
 	assert_int_equal(n, 0);
 	assert_int_equal(audit_count(f, "expire", id2), 1);
+	/* The read's expiry and the list's, once each (sshca_expired_total). */
+	assert_int_equal(workflow_expired_count(f->w), 2);
 	workflow_reply_clear(&r);
 }
 
