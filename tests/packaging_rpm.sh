@@ -192,6 +192,7 @@ has_attr pam_ephemeral 'f=cn /etc/ephemeral/host.conf$'
 has_attr pam_ephemeral 'f=cn /etc/cron.d/ephemeral-krl-sync$'
 
 # Every manual the build installs in exactly one package, and no other.
+# shellcheck disable=SC2016
 mans=${MANPAGES:-$(printf 'eph-print-man:\n\t@echo $(dist_man_MANS)\n' |
 	clean_env make -s -C "$builddir" -f Makefile -f - eph-print-man)}
 [ -n "$mans" ] || fail "no manuals (\$MANPAGES, dist_man_MANS)"
@@ -263,12 +264,14 @@ script_has ephssh-ca POSTUN 'sshca\.service'
 script_has pam_ephemeral POSTIN '/usr/sbin/ephemeral-krl-sync -f /etc/ephemeral/host\.conf --init'
 script_has pam_ephemeral PREUN 'ephemeral-krl-sync\.timer'
 script_has pam_ephemeral POSTUN 'ephemeral-krl-sync\.timer'
-[ ! -f "$tmp/ephssh-client.PREIN" ] && [ ! -f "$tmp/ephssh-client.POSTIN" ] ||
-	fail "ephssh-client has scriptlets"
+for f in "$tmp"/ephssh-client.*; do
+	[ ! -e "$f" ] || fail "ephssh-client has scriptlets: ${f##*.}"
+done
 # Each %pre against stubs: a first install makes the group and the
 # system user as intended, and one where they exist touches nothing.
 mkdir "$tmp/stubs"
 for t in getent groupadd useradd; do
+	# shellcheck disable=SC2016
 	printf '#!/bin/sh\necho "%s $*" >>"$STUB_LOG"\n[ "%s" != getent ] || [ -n "$STUB_EXIST" ]\n' "$t" "$t" >"$tmp/stubs/$t"
 	chmod 0755 "$tmp/stubs/$t"
 done
