@@ -1,11 +1,16 @@
 /* One event, two streams: a journald record with upper-case fields and a
- * LOG_AUTHPRIV syslog line carrying the same facts as key=value. */
+ * LOG_AUTHPRIV syslog line carrying the same facts as key=value. Where
+ * journald listens it owns /dev/log and feeds syslog itself (Debian's
+ * ForwardToSyslog=yes, rsyslog's imjournal on RHEL), so there the record
+ * alone is sent, its MESSAGE being the syslog line: a syslog(3) copy
+ * would put every event into both streams twice. */
 #include "config.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -74,6 +79,18 @@ journal_on(void)
 	return access(JOURNAL_SOCKET, W_OK) == 0;
 }
 
+int
+eph_log_stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (e == NULL || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) != 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 /* Field names as journald accepts them: upper case, digits, '_', not
  * starting with '_' or a digit. */
 static int
@@ -129,14 +146,17 @@ static int
 journal_send(int priority, const char *message_id, const struct log_field *fields, size_t nfields,
     const char *msg)
 {
-	struct iovec iov[LOG_MAX_FIELDS + 3];
-	char *strs[LOG_MAX_FIELDS + 3];
+	struct iovec iov[LOG_MAX_FIELDS + 4];
+	char *strs[LOG_MAX_FIELDS + 4];
 	size_t i, n = 0;
 	int r = EPH_ERR_NOMEM;
 
 	memset(strs, 0, sizeof(strs));
+	/* LOG_AUTHPRIV, as the syslog line would be: what journald forwards
+	 * lands in auth.log, not in the world-readable files. */
 	if (asprintf(&strs[n++], "MESSAGE=%s", msg) < 0 ||
-	    asprintf(&strs[n++], "PRIORITY=%d", priority & LOG_PRIMASK) < 0) {
+	    asprintf(&strs[n++], "PRIORITY=%d", priority & LOG_PRIMASK) < 0 ||
+	    asprintf(&strs[n++], "SYSLOG_FACILITY=%d", LOG_AUTHPRIV >> 3) < 0) {
 		strs[n - 1] = NULL;
 		goto out;
 	}
@@ -171,7 +191,7 @@ eph_log(int priority, const char *message_id, const struct log_field *fields, si
 	char *msg = NULL;
 	va_list ap;
 	size_t i;
-	int r, rj = EPH_OK;
+	int r;
 
 	if (nfields > LOG_MAX_FIELDS || (nfields > 0 && fields == NULL))
 		return EPH_ERR_INVAL;
@@ -194,13 +214,15 @@ eph_log(int priority, const char *message_id, const struct log_field *fields, si
 	if ((r = buf_put_u8(&line, 0)) != EPH_OK)
 		goto out;
 
-	if (journal_on())
-		rj = journal_send(priority, message_id, fields, nfields, msg);
+	/* The journal when it listens; syslog when it does not, or when the
+	 * record did not go (nothing is lost for a full socket buffer). */
+	if (journal_on() &&
+	    journal_send(priority, message_id, fields, nfields, (const char *)line.d) == EPH_OK)
+		goto out;
 	if (syslog_fn != NULL)
 		syslog_fn(priority, (const char *)line.d, syslog_ctx);
 	else
 		syslog(LOG_AUTHPRIV | (priority & LOG_PRIMASK), "%s", (const char *)line.d);
-	r = rj;
 out:
 	buf_free(&line);
 	free(msg);

@@ -1,5 +1,7 @@
 /* Structured event logging: one journald record with upper-case fields
- * and one LOG_AUTHPRIV syslog line with the same facts as key=value. */
+ * and one LOG_AUTHPRIV syslog line with the same facts as key=value.
+ * Where journald listens, the record alone (its MESSAGE is the line, and
+ * journald feeds syslog); elsewhere, the syslog line alone. */
 #ifndef EPH_LOG_H
 #define EPH_LOG_H
 
@@ -15,9 +17,13 @@ typedef void (*log_syslog_fn)(int priority, const char *line, void *ctx);
 
 /* Replace the syslog sink (NULL restores syslog(3)). */
 void eph_log_set_syslog(log_syslog_fn fn, void *ctx);
-/* 0: syslog only; 1: journald too; -1 (default): journald too when its
- * socket exists. */
+/* 0: syslog only; 1: journald (syslog only for a record that could not
+ * be sent); -1 (default): journald when its socket exists. */
 void eph_log_set_journal(int on);
+
+/* 1 when standard error is a journal stream (systemd's JOURNAL_STREAM
+ * names its device and inode): a line there would be the record again. */
+int eph_log_stderr_is_journal(void);
 
 /*
  * Log one event: priority (LOG_*), message_id (32 hex digits, stable per

@@ -289,21 +289,38 @@ test_log_journal(void **state)
 		memset(&c, 0, sizeof(c));
 		eph_log_set_journal(-1); /* decide by the socket, as in production */
 		eph_log_set_syslog(capture, &c);
+		/* The record alone: journald feeds syslog from it. */
 		if (eph_log(LOG_WARNING, "a1f3c0de5b7e4d2e9c8b7a6f5e4d3c2b", f, 2,
 		        "journal probe") != EPH_OK ||
-		    c.calls != 1)
+		    c.calls != 0)
 			_exit(1);
 		if ((n = recv(fd, rec, sizeof(rec) - 1, MSG_DONTWAIT)) <= 0)
 			_exit(1);
 		rec[n] = '\0';
 		/* Native protocol: FIELD=value lines; a value with a newline is
 		 * FIELD\n<le64 length><bytes>\n. */
-		if (strstr(rec, "MESSAGE=journal probe\n") == NULL ||
+		/* MESSAGE is the syslog line, facts and all; authpriv. */
+		if (strstr(rec,
+		        "MESSAGE=journal probe EPH_SERIAL=42 EPH_REASON=\"two\\x0alines\"\n") ==
+		        NULL ||
 		    strstr(rec, "PRIORITY=4\n") == NULL ||
+		    strstr(rec, "SYSLOG_FACILITY=10\n") == NULL ||
 		    strstr(rec, "MESSAGE_ID=a1f3c0de5b7e4d2e9c8b7a6f5e4d3c2b\n") == NULL ||
 		    strstr(rec, "EPH_SERIAL=42\n") == NULL ||
 		    memmem(rec, (size_t)n, "EPH_REASON\n\x09\0\0\0\0\0\0\0two\nlines\n", 23) ==
 		        NULL)
+			_exit(1);
+		/* A record that cannot go (nobody listens any more): the syslog
+		 * line instead, nothing lost. */
+		close(fd);
+		if (unlink("/run/systemd/journal/socket") != 0 ||
+		    (fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
+		    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+			_exit(77);
+		close(fd); /* the socket file stays, with nobody behind it */
+		eph_log_set_journal(1);
+		if (eph_log(LOG_NOTICE, NULL, f, 1, "fallback") != EPH_OK || c.calls != 1 ||
+		    strcmp(c.line, "fallback EPH_SERIAL=42") != 0)
 			_exit(1);
 		_exit(0);
 	}
@@ -313,6 +330,31 @@ test_log_journal(void **state)
 	if (WEXITSTATUS(st) == 77)
 		skip();
 	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* JOURNAL_STREAM names standard error's device and inode under systemd;
+ * anything else (unset, another file, garbage) is not the journal. */
+static void
+test_log_stderr_is_journal(void **state)
+{
+	struct stat st;
+	char v[64];
+
+	(void)state;
+	assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+	assert_int_equal(unsetenv("JOURNAL_STREAM"), 0);
+	assert_int_equal(eph_log_stderr_is_journal(), 0);
+	snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino);
+	assert_int_equal(setenv("JOURNAL_STREAM", v, 1), 0);
+	assert_int_equal(eph_log_stderr_is_journal(), 1);
+	snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino + 1);
+	assert_int_equal(setenv("JOURNAL_STREAM", v, 1), 0);
+	assert_int_equal(eph_log_stderr_is_journal(), 0);
+	assert_int_equal(setenv("JOURNAL_STREAM", "journal", 1), 0);
+	assert_int_equal(eph_log_stderr_is_journal(), 0);
+	assert_int_equal(unsetenv("JOURNAL_STREAM"), 0);
 }
 
 int
@@ -327,6 +369,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_file_read_special, tu_dir_setup, tu_dir_teardown),
 	    cmocka_unit_test(test_log_syslog_line),
 	    cmocka_unit_test(test_log_journal),
+	    cmocka_unit_test(test_log_stderr_is_journal),
 	};
 
 	tu_init(argc, argv);
