@@ -40,7 +40,11 @@
 /* ------------------------------------------------------------- logging */
 
 /* The daemon's own messages: a line on stderr (gone to /dev/null once
- * detached) and one record in journald / syslog. */
+ * detached) and one record in journald / syslog. Under systemd standard
+ * error is the journal, where the record already is: no line there then
+ * (stderr_is_journal, set once before any thread starts). */
+static int stderr_is_journal;
+
 static void __attribute__((format(printf, 2, 3))) serve_log(int priority, const char *fmt, ...)
 {
 	char msg[2048];
@@ -49,7 +53,8 @@ static void __attribute__((format(printf, 2, 3))) serve_log(int priority, const 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "sshca serve: %s\n", msg);
+	if (!stderr_is_journal)
+		fprintf(stderr, "sshca serve: %s\n", msg);
 	eph_log(priority, NULL, NULL, 0, "%s", msg);
 }
 
@@ -984,6 +989,7 @@ serve_run(const char *caconf_path, const struct serve_opts *o)
 	memset(&s, 0, sizeof(s));
 	s.sigfd = s.ready_fd = s.pid_fd = -1;
 	s.pid_file = o->pid_file != NULL ? o->pid_file : SERVE_DEFAULT_PID_FILE;
+	stderr_is_journal = eph_log_stderr_is_journal();
 	if (caconf_path == NULL)
 		caconf_path = CACONF_DEFAULT_PATH;
 
