@@ -1145,6 +1145,10 @@ daemon_start(struct http_server *s, struct listener *l)
 		opts[n].ptr_value = (p);                                                           \
 		n++;                                                                               \
 	} while (0)
+	/* First, or libmicrohttpd warns that it is not (once per listener
+	 * and worker thread) and logs what the options before it say through
+	 * its own logger. */
+	OPT(MHD_OPTION_EXTERNAL_LOGGER, (void *)mhd_logger, NULL);
 	OPT(MHD_OPTION_LISTEN_SOCKET, l->fd, NULL);
 	if (s->cfg.threads > 1)
 		OPT(MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads, NULL);
@@ -1152,7 +1156,6 @@ daemon_start(struct http_server *s, struct listener *l)
 	OPT(MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout, NULL);
 	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->cfg.connection_memory, NULL);
 	OPT(MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL);
-	OPT(MHD_OPTION_EXTERNAL_LOGGER, (void *)mhd_logger, NULL);
 	OPT(MHD_OPTION_UNESCAPE_CALLBACK, (void *)unescape_none, NULL);
 	OPT(MHD_OPTION_URI_LOG_CALLBACK, (void *)request_begin, l);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, (void *)request_end, l);
