@@ -227,7 +227,8 @@ status() { in_ct sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | tr -s '[:spa
 [ "$(status "$main" Gid)" = "$gid $gid $gid $gid" ] || fail "the network side's gids: $(status "$main" Gid)"
 signer=""
 for p in $procs; do
-	for f in CapEff CapPrm CapAmb; do
+	# CapBnd too: both empty their bounding set before they serve.
+	for f in CapEff CapPrm CapAmb CapBnd; do
 		[ "$(status "$p" $f)" = 0000000000000000 ] || fail "pid $p: $f $(status "$p" $f)"
 	done
 	[ "$(status "$p" NoNewPrivs)" = 1 ] || fail "pid $p: NoNewPrivs $(status "$p" NoNewPrivs)"
@@ -295,6 +296,16 @@ journal_has sshca "serving on /run/ephemeral/sshca.sock and 127.0.0.1:443 as _ss
 	fail "no startup record in journalctl -u sshca"
 journal_has ephemeral-krl-sync "/var/lib/ephemeral/revoked.krl: KRL version 1, was 0" ||
 	fail "no KRL record in journalctl -u ephemeral-krl-sync"
+# Each event once (no syslog(3) or stderr copy beside the record), as
+# LOG_AUTHPRIV, and the KRL record's MESSAGE carries its facts for syslog.
+n=$(in_ct journalctl --no-pager -o cat -u sshca | grep -c "serving on /run/ephemeral/sshca.sock") || true
+[ "$n" = 1 ] || fail "the startup record is in the journal $n times"
+n=$(in_ct journalctl --no-pager -o cat -u sshca SYSLOG_FACILITY=10 | grep -c "serving on /run/ephemeral/sshca.sock") || true
+[ "$n" = 1 ] || fail "the startup record is not LOG_AUTHPRIV"
+n=$(in_ct journalctl --no-pager -o cat -u ephemeral-krl-sync | grep -c "KRL version 1, was 0") || true
+[ "$n" = 1 ] || fail "the KRL record is in the journal $n times"
+in_ct journalctl --no-pager -o cat -u ephemeral-krl-sync | grep "KRL version 1, was 0" |
+	grep -q 'EPH_KRL_FILE=/var/lib/ephemeral/revoked.krl' || fail "the KRL record's MESSAGE lacks its facts"
 if in_ct journalctl --no-pager -o cat -u sshca | grep -E 'MHD_OPTION|standard MHD logger' >&2; then
 	fail "libmicrohttpd warns in the journal"
 fi
