@@ -215,7 +215,7 @@ eph_log(int priority, const char *message_id, const struct log_field *fields, si
 		goto out;
 
 	/* The journal when it listens; syslog when it does not, or when the
-	 * record did not go (nothing is lost for a full socket buffer). */
+	 * record did not go (journald gone or refusing it): nothing is lost. */
 	if (journal_on() &&
 	    journal_send(priority, message_id, fields, nfields, (const char *)line.d) == EPH_OK)
 		goto out;
