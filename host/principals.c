@@ -39,6 +39,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: " IDENT " [-f FILE] USER CERTTYPE BASE64CERT\n"
+	    "       " IDENT " [-f FILE] -T\n"
 	    "       " IDENT " --help | --version\n"
 	    "\n"
 	    "sshd's AuthorizedPrincipalsCommand for ephssh certificates:\n"
@@ -49,10 +50,13 @@ usage(FILE *f)
 	    "this host, and nothing otherwise; logs one record either way.\n"
 	    "\n"
 	    "  -f, --config FILE  host.conf (default " DEFAULT_CONF ")\n"
+	    "  -T, --dump         check host.conf and print its settings, defaults\n"
+	    "                     included, one \"key value\" per line (as sshd -T)\n"
 	    "  -h, --help         this text\n"
 	    "  -V, --version      the version\n"
 	    "\n"
-	    "Exit: 0 accepted, 1 refused (nothing printed), 2 usage error.\n");
+	    "Exit: 0 accepted (-T: host.conf is good), 1 refused, nothing printed\n"
+	    "(-T: host.conf does not load, every error on stderr), 2 usage error.\n");
 }
 
 /* One record for a refusal before any certificate was looked at. */
@@ -127,11 +131,59 @@ record(
 	}
 }
 
+/* -T: the settings as loaded, a "key value" line each (lists: values
+ * separated by spaces; krl_url only when set; accept: a line per entry,
+ * its task and then its users). */
+static int
+dump(const char *conf)
+{
+	struct policy_errors errs = {NULL, 0};
+	struct host_conf *hc = NULL;
+	char *text;
+	size_t i, j;
+	int r;
+
+	if ((r = hostconf_load(conf, &hc, &errs)) != EPH_OK) {
+		text = policy_errors_format(&errs);
+		if (text != NULL && *text != '\0')
+			fputs(text, stderr);
+		else
+			fprintf(stderr, IDENT ": %s: %s\n", conf, eph_strerror(r));
+		free(text);
+		policy_errors_clear(&errs);
+		return EXIT_REFUSED;
+	}
+	printf("host.names");
+	for (i = 0; i < hc->nnames; i++)
+		printf(" %s", hc->names[i]);
+	printf("\nhost.groups");
+	for (i = 0; i < hc->ngroups; i++)
+		printf(" %s", hc->groups[i]);
+	printf("\ntrusted_ca_keys %s\nrevoked_keys %s\n", hc->trusted_ca_keys, hc->revoked_keys);
+	if (hc->krl_url != NULL)
+		printf("krl_url %s\n", hc->krl_url);
+	printf("state_dir %s\nnon_ephemeral %s\nsession_end %s\nservices", hc->state_dir,
+	    hc->non_ephemeral == HOST_NON_EPHEMERAL_DENY ? "deny" : "ignore",
+	    hc->session_end ? "true" : "false");
+	for (i = 0; i < hc->nservices; i++)
+		printf(" %s", hc->services[i]);
+	printf("\n");
+	for (i = 0; i < hc->naccept; i++) {
+		printf("accept %s", hc->accept[i].task);
+		for (j = 0; j < hc->accept[i].nusers; j++)
+			printf(" %s", hc->accept[i].users[j]);
+		printf("\n");
+	}
+	hostconf_free(hc);
+	return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_ACCEPTED : EXIT_REFUSED;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'f'},
+	    {"dump", no_argument, NULL, 'T'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -143,7 +195,7 @@ main(int argc, char **argv)
 	const char *conf = DEFAULT_CONF, *user;
 	uint64_t now;
 	size_t i;
-	int c, r, rc = EXIT_REFUSED;
+	int c, r, rc = EXIT_REFUSED, want_dump = 0;
 
 	/* Run twice per login, so OpenSSL does no more than it must: nothing
 	 * here is configured through openssl.cnf, no error text is shown,
@@ -153,13 +205,22 @@ main(int argc, char **argv)
 	        NULL) != 1)
 		return EXIT_REFUSED;
 	memset(&res, 0, sizeof(res));
-	while ((c = getopt_long(argc, argv, "+f:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+f:ThV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': conf = optarg; break;
+		case 'T': want_dump = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf(IDENT " " PACKAGE_VERSION "\n"); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
+	}
+	if (want_dump) {
+		if (argc != optind) {
+			fprintf(stderr, IDENT ": -T takes no other argument\n");
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		return dump(conf);
 	}
 	if (argc - optind != 3) {
 		fprintf(stderr, IDENT ": expected USER CERTTYPE BASE64CERT (sshd's %%u %%t %%k)\n");

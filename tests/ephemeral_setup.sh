@@ -44,12 +44,22 @@ trusted_ca_keys = "$tmp/ca.pub";
 revoked_keys = "$tmp/state/revoked.krl";
 accept = ( { task = "t"; users = [ "u" ]; } );
 EOF
-printf '#!/bin/sh\nexit 0\n' >"$tmp/principals"
+# The real one: ephemeral-setup reads host.conf through its -T.
+cp "${PRINCIPALS:?run from make check}" "$tmp/principals"
 chmod 0755 "$tmp/principals"
 run() {
 	"$SETUP" -f "$tmp/host.conf" --sshd-config-dir "$tmp/d" --sshd-config "$tmp/sshd_config" \
 	    --principals "$tmp/principals" --no-pam "$@"
 }
+
+# A host.conf that does not load: refused with its file:line error.
+cp "$tmp/host.conf" "$tmp/host.conf.good"
+echo 'no_such_setting = 5;' >>"$tmp/host.conf"
+if run enable 2>"$tmp/err"; then fail "enable with a broken host.conf succeeded"; fi
+grep -q 'host.conf:[0-9]*:.*no_such_setting' "$tmp/err" || fail "broken host.conf: $(cat "$tmp/err")"
+grep -q 'does not load' "$tmp/err" || fail "broken host.conf: $(cat "$tmp/err")"
+[ ! -e "$tmp/d/ephemeral.conf" ] || fail "a refused enable left a drop-in"
+mv "$tmp/host.conf.good" "$tmp/host.conf"
 
 # No KRL yet: refused before anything is written.
 if run enable 2>"$tmp/err"; then fail "enable without a KRL succeeded"; fi
@@ -132,9 +142,11 @@ run disable >/dev/null 2>&1 || fail "second disable"
 
 # Not root (nor able to write the drop-in folder): a clear refusal.
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
-	chmod 0755 "$tmp"
+	# A copy: nobody may not reach a checkout under /root.
+	cp "$SETUP" "$tmp/ephemeral-setup"
+	chmod 0755 "$tmp" "$tmp/ephemeral-setup"
 	st=0
-	setpriv --reuid=65534 --regid=65534 --clear-groups "$SETUP" -f "$tmp/host.conf" \
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/ephemeral-setup" -f "$tmp/host.conf" \
 	    --sshd-config-dir "$tmp/d" --sshd-config "$tmp/sshd_config" --principals "$tmp/principals" \
 	    --no-pam enable >"$tmp/out" 2>&1 || st=$?
 	chmod 0700 "$tmp"

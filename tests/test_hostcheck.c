@@ -873,6 +873,34 @@ test_cli(void **state)
 	assert_string_equal(out, "");
 	free(out);
 
+	/* -T: the settings as loaded, defaults included; a broken host.conf
+	 * is exit 1 with its file:line error, and -T takes no arguments. */
+	assert_int_equal(tu_run_in(f->dir, &out, "%s -f '%s/host.conf' -T", PRINCIPALS, f->dir), 0);
+	tu_assert_contains(out, "host.names " HOST "\nhost.groups db\n");
+	tu_assert_contains(out, "\nnon_ephemeral ignore\nsession_end true\nservices sshd\n");
+	tu_assert_contains(out, "\naccept db-maint postgres");
+	assert_null(strstr(out, "krl_url"));
+	free(out);
+	assert_int_equal(tu_run_in(f->dir, &out,
+	                     "echo 'krl_url = \"https://ca.example.com/v1/krl\";' >>host.conf"),
+	    0);
+	free(out);
+	assert_int_equal(
+	    tu_run_in(f->dir, &out, "%s --dump -f '%s/host.conf'", PRINCIPALS, f->dir), 0);
+	tu_assert_contains(out, "\nkrl_url https://ca.example.com/v1/krl\n");
+	free(out);
+	assert_int_equal(tu_run_in(f->dir, &out, "echo 'bogus = 1;' >>host.conf"), 0);
+	free(out);
+	assert_int_equal(
+	    tu_run_in(f->dir, &out, "%s -f '%s/host.conf' -T 2>&1", PRINCIPALS, f->dir), 1);
+	tu_assert_contains(out, "host.conf:");
+	tu_assert_contains(out, "bogus");
+	assert_null(strstr(out, "trusted_ca_keys "));
+	free(out);
+	assert_int_equal(tu_run_in(f->dir, &out, "%s -T extra 2>&1", PRINCIPALS), 2);
+	tu_assert_contains(out, "-T takes no other argument");
+	free(out);
+
 	/* Usage. */
 	assert_int_equal(tu_run_in(f->dir, &out, "%s --help", PRINCIPALS), 0);
 	tu_assert_contains(out, "usage: ephemeral-principals [-f FILE] USER CERTTYPE BASE64CERT");
