@@ -80,15 +80,17 @@ fail() {
 		in_ct journalctl --no-pager -n 40 -u sshca -u ephemeral-krl-sync >&2 2>&1 || true
 	fi
 	if [ -n "${PACKAGING_BOOT_DEBUG:-}" ]; then
-		echo "container running; enter with: nsenter -t $leader -a; ^D here to clean up" >&2
+		echo "container running; enter with: nsenter -t $leader -a -r -w; ^D here to clean up" >&2
 		sh -i </dev/tty >/dev/tty 2>&1 || true
 	fi
 	exit 1
 }
-# A command in the booted container: all its namespaces, a clean
-# environment, and a bound on its time.
+# A command in the booted container: all its namespaces, its root and
+# working directory (-r -w: entering the mount namespace alone gives that
+# namespace's first root, which is the host's when the test itself runs
+# in a chroot), a clean environment, and a bound on its time.
 in_ct() {
-	timeout 90 nsenter -t "$leader" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
+	timeout 90 nsenter -t "$leader" -a -r -w env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
 }
 step() { echo "== $*"; }
 
@@ -237,15 +239,15 @@ for p in $procs; do
 done
 [ "$(status "$signer" Uid)" = "0 0 0 0" ] || fail "the signer's uids: $(status "$signer" Uid)"
 # In the service's mount namespace: ProtectSystem=strict, ReadWritePaths.
-if in_ct nsenter -t "$main" -m sh -c 'echo x >/etc/ephemeral/.w' 2>/dev/null; then
+if in_ct nsenter -t "$main" -m -r -w sh -c 'echo x >/etc/ephemeral/.w' 2>/dev/null; then
 	fail "the service may write /etc/ephemeral"
 fi
-if in_ct nsenter -t "$main" -m sh -c 'echo x >/var/lib/ephemeral/.w' 2>/dev/null; then
+if in_ct nsenter -t "$main" -m -r -w sh -c 'echo x >/var/lib/ephemeral/.w' 2>/dev/null; then
 	fail "the service may write /var/lib/ephemeral (not in ReadWritePaths)"
 fi
-in_ct nsenter -t "$main" -m sh -c 'echo x >/var/lib/ephemeral/ca/.w && rm /var/lib/ephemeral/ca/.w' ||
+in_ct nsenter -t "$main" -m -r -w sh -c 'echo x >/var/lib/ephemeral/ca/.w && rm /var/lib/ephemeral/ca/.w' ||
 	fail "the service may not write its ReadWritePaths /var/lib/ephemeral/ca"
-if in_ct nsenter -t "$main" -m -S "$uid" -G "$gid" cat /etc/ephemeral/ca_key >/dev/null 2>&1; then
+if in_ct nsenter -t "$main" -m -r -w -S "$uid" -G "$gid" cat /etc/ephemeral/ca_key >/dev/null 2>&1; then
 	fail "the CA user can read the CA key"
 fi
 

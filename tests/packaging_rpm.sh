@@ -79,8 +79,11 @@ rm -rf "${tmp:?}/$dist"
 # met there (the libraries come from the Debian -dev packages instead).
 # --without check: make check is the project's own test run (and, as
 # root, it would start sshds inside the build). The defines are what a
-# RHEL build has too: its own _topdir, _tmppath and no source fetching.
-# Without the network where a network namespace can be had (root).
+# RHEL build has too: its own _topdir, _tmppath and no source fetching;
+# _buildhost as reproducible builds set it (without it rpmbuild looks
+# the machine's name up, and warns on a new machine whose name does not
+# resolve). Without the network where a network namespace can be had
+# (root).
 nonet=""
 unshare -n true 2>/dev/null && nonet="unshare -n"
 log=$tmp/rpmbuild.log
@@ -88,7 +91,7 @@ start=$(date +%s)
 # shellcheck disable=SC2086
 clean_env $nonet rpmbuild -bb --nodeps --without check \
 	--define "_topdir $tmp/top" --define "_tmppath $tmp/tmp" \
-	--define "_disable_source_fetch 1" \
+	--define "_disable_source_fetch 1" --define "_buildhost localhost" \
 	"$spec" >"$log" 2>&1 ||
 	{ tail -n 40 "$log" >&2; fail "rpmbuild -bb (log above)"; }
 echo "rpmbuild -bb: $(($(date +%s) - start)) s${nonet:+, without network}"
