@@ -94,29 +94,17 @@ in_ct() {
 }
 step() { echo "== $*"; }
 
-step "build-deb"
-wt=""
-[ "${PACKAGING_DEBS_WORKTREE:-0}" = 1 ] && wt=--worktree
-if [ -n "${PACKAGING_DEBS_PREBUILT:-}" ]; then
-	cp -R "$PACKAGING_DEBS_PREBUILT" "$tmp/debs.all"
-else
-	# shellcheck disable=SC2086
-	"$top/packaging/build-deb" $wt "$tmp/debs.all" >"$tmp/build-deb.log" 2>&1 ||
-		{ tail -n 40 "$tmp/build-deb.log" >&2; fail "build-deb"; }
-fi
+# shellcheck source=tests/packaging_lib.sh
+. "$top/tests/packaging_lib.sh"
+debs_build "$tmp/debs.all"
+# The three alone, for the container (build-deb leaves more files).
 mkdir "$tmp/debs"
-for p in ephssh-ca ephssh-client libpam-ephemeral; do
-	f=$(ls "$tmp/debs.all/${p}_"*.deb 2>/dev/null | head -n 1)
-	[ -n "$f" ] || fail "no $p .deb"
-	cp "$f" "$tmp/debs/"
-done
+# shellcheck disable=SC2086
+cp $debs "$tmp/debs/"
 
 # Their dependencies, systemd as init, curl to ask the API, and
 # ca-certificates for the trust store krl-sync's https uses.
-# shellcheck disable=SC2046
-deps=$(for f in "$tmp"/debs/*.deb; do dpkg-deb -f "$f" Depends; done | tr ',' '\n' |
-	sed -e 's/(.*//' -e 's/|.*//' -e 's/[[:space:]]//g' | grep -v '^$' | sort -u | paste -sd, -)
-deps=$deps,systemd,systemd-sysv,dbus,curl,ca-certificates
+deps=$(debs_depends "$tmp"/debs/*.deb),systemd,systemd-sysv,dbus,curl,ca-certificates
 step "mmdebstrap bookworm (+ $deps)"
 mmdebstrap --quiet --variant=apt --include="$deps" bookworm "$root" >"$tmp/mmdebstrap.log" 2>&1 ||
 	{ tail -n 30 "$tmp/mmdebstrap.log" >&2; fail "mmdebstrap"; }

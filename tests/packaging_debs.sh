@@ -43,22 +43,9 @@ fail() {
 in_root() { chroot "$root" "$@"; }
 step() { echo "== $*"; }
 
-step "build-deb"
-wt=""
-[ "${PACKAGING_DEBS_WORKTREE:-0}" = 1 ] && wt=--worktree
-if [ -n "${PACKAGING_DEBS_PREBUILT:-}" ]; then
-	# A developer's shortcut: .debs already built (by build-deb) there.
-	cp -R "$PACKAGING_DEBS_PREBUILT" "$tmp/debs"
-else
-	# shellcheck disable=SC2086
-	"$top/packaging/build-deb" $wt "$tmp/debs" || fail "build-deb"
-fi
-debs=""
-for p in ephssh-ca ephssh-client libpam-ephemeral; do
-	f=$(ls "$tmp/debs/${p}_"*.deb 2>/dev/null | head -n 1)
-	[ -n "$f" ] || fail "no $p .deb"
-	debs="$debs $f"
-done
+# shellcheck source=tests/packaging_lib.sh
+. "$top/tests/packaging_lib.sh"
+debs_build "$tmp/debs"
 if command -v lintian >/dev/null; then
 	step "lintian"
 	# shellcheck disable=SC2086
@@ -70,8 +57,7 @@ fi
 # Their dependencies go into the root first, so the file lists before
 # install and after purge differ only by what the packages leave.
 # shellcheck disable=SC2086
-deps=$(for f in $debs; do dpkg-deb -f "$f" Depends; done | tr ',' '\n' |
-	sed -e 's/(.*//' -e 's/|.*//' -e 's/[[:space:]]//g' | grep -v '^$' | sort -u | paste -sd, -)
+deps=$(debs_depends $debs)
 step "mmdebstrap bookworm (+ $deps)"
 mmdebstrap --quiet --variant=apt --include="$deps" bookworm "$root" >"$tmp/mmdebstrap.log" 2>&1 ||
 	{ tail -n 30 "$tmp/mmdebstrap.log" >&2; fail "mmdebstrap"; }
