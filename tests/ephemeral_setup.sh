@@ -125,6 +125,24 @@ rm -f "$f"
 if run --sshd "$tmp/badsshd" enable 2>/dev/null; then fail "enable under a refusing sshd succeeded"; fi
 [ ! -e "$f" ] || fail "a rolled-back enable left a drop-in"
 [ -z "$(ls -A "$tmp/d")" ] || fail "temp files left in the drop-in dir: $(ls -A "$tmp/d")"
+# Interrupted while sshd -t runs: the previous drop-in back, no temp file.
+cp "$tmp/before" "$f"
+printf '#!/bin/sh\ntouch "%s"\nsleep 2\n' "$tmp/checking" >"$tmp/slowsshd"
+chmod 0755 "$tmp/slowsshd"
+# exec: $! is ephemeral-setup itself, not a subshell around it.
+(exec "$SETUP" -f "$tmp/host.conf" --sshd-config-dir "$tmp/d" --sshd-config "$tmp/sshd_config" \
+	--principals "$tmp/principals" --no-pam --sshd "$tmp/slowsshd" enable >/dev/null 2>&1) &
+pid=$!
+i=0
+until [ -e "$tmp/checking" ] || [ "$i" -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ -e "$tmp/checking" ] || fail "enable never ran sshd -t"
+kill -TERM "$pid"
+st=0
+wait "$pid" || st=$?
+[ "$st" -ne 0 ] || fail "an interrupted enable exited 0"
+cmp -s "$f" "$tmp/before" || fail "an interrupted enable did not put the previous drop-in back"
+[ "$(ls -A "$tmp/d")" = ephemeral.conf ] || fail "an interrupted enable left: $(ls -A "$tmp/d")"
+rm -f "$f" "$tmp/checking"
 
 # A drop-in of someone else's is never overwritten or removed.
 echo 'ExposeAuthInfo yes' >"$f"
