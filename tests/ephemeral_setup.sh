@@ -22,7 +22,8 @@ sshd=${SSHD:-}
 command -v ssh-keygen >/dev/null || { echo "skip: no ssh-keygen"; exit 77; }
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM
 fail() {
 	echo "FAIL: $*" >&2
 	exit 1

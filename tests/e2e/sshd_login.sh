@@ -35,7 +35,8 @@ cleanup() {
 	[ "$made_run_sshd" -eq 0 ] || rmdir /run/sshd 2>/dev/null || true
 	rm -rf "$tmp"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 # Debian's sshd insists on its privilege separation directory.
 if [ ! -d /run/sshd ]; then mkdir -p -m 0755 /run/sshd; made_run_sshd=1; fi
 
