@@ -360,7 +360,7 @@ main(int argc, char **argv)
 	struct run run = {0};
 	enum krlfetch_kind kind;
 	char why[512], *text;
-	int rc, done, lock = -1, waited = 0, r;
+	int rc, done, lock = -1, waited = 0, r, curl_on = 0;
 
 	if ((rc = parse_args(argc, argv, &a, &done)) != EXIT_SYNC_OK || done)
 		return rc;
@@ -379,11 +379,6 @@ main(int argc, char **argv)
 		goto out;
 	}
 	run.krl = hc->revoked_keys;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		report_failed(&run, "libcurl", "it would not initialise", 0);
-		rc = EXIT_SYNC_FAIL;
-		goto out;
-	}
 	if (!a.init) {
 		run.url = a.url != NULL ? a.url : hc->krl_url;
 		if (run.url == NULL && a.if_configured) {
@@ -401,6 +396,14 @@ main(int argc, char **argv)
 			report_failed(&run, "refused URL", why, 0);
 			goto out;
 		}
+		/* Only once there is something to fetch (not for --init, nor
+		 * for the cron line's every-minute no-op). */
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			report_failed(&run, "libcurl", "it would not initialise", 0);
+			rc = EXIT_SYNC_FAIL;
+			goto out;
+		}
+		curl_on = 1;
 	}
 	rc = EXIT_SYNC_FAIL;
 	if ((r = krlsync_lock(run.krl, &lock, &waited)) != EPH_OK) {
@@ -416,7 +419,8 @@ out:
 		close(lock);
 	hostconf_free(hc);
 	policy_errors_clear(&errs);
-	curl_global_cleanup();
+	if (curl_on)
+		curl_global_cleanup();
 	closelog();
 	return rc;
 }
