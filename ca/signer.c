@@ -929,12 +929,16 @@ child_main(const struct ca_conf *cc, int fd, const struct signer_options *opts)
 
 	/* No ptrace by the network side's uid, no core file with the key. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+	/* Its life is its parent's: it ends when the network side closes
+	 * the socket (signer_stop) or dies (SIGKILL, below). A SIGINT or
+	 * SIGTERM to the whole group (Ctrl-C; systemd stopping the unit's
+	 * cgroup) is the network side's to act on: had the signer died of
+	 * it first, the network side would see it gone and fail the stop. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = SIG_DFL;
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = on_hup;
 	sigaction(SIGHUP, &sa, NULL);

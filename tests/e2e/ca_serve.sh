@@ -256,12 +256,22 @@ if runuser -u "$ca_user" -- "$SSHCA" audit verify -f "$tmp/ca.conf" >"$tmp/verif
 	fail "audit verify missed an edited row: $(cat "$tmp/verify")"
 fi
 
-# --- SIGTERM: exit 0
+# --- SIGTERM: exit 0, also as systemd stops a unit: SIGTERM to every
+# process of it, the signer's maybe first. The signer leaves its end to
+# the network side, which stops it; it must not die of it on its own.
+signer=$(pgrep -P "$daemon_pid" | head -n 1)
+[ -n "$signer" ] || fail "no signer process"
+kill -TERM "$signer"
+sleep 0.5
+kill -0 "$signer" 2>/dev/null || fail "the signer died of a SIGTERM of its own"
+api "$req" POST /v1/requests "{\"task\": \"ping\", \"hosts\": [\"web01.example.com\"], \"public_key\": \"$pub\"}"
+expect 201 "an issuance after the signer's SIGTERM"
 kill -TERM "$daemon_pid"
 rc=0
 wait "$daemon_pid" || rc=$?
 daemon_pid=""
 [ "$rc" -eq 0 ] || fail "sshca serve exited $rc on SIGTERM"
+! kill -0 "$signer" 2>/dev/null || fail "the signer outlived the daemon's stop"
 [ ! -e "$sock" ] || fail "the socket is left behind after SIGTERM"
 
 # --- restart: serials go on above every earlier one; the signer's death
